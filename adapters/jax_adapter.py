@@ -1,0 +1,149 @@
+r"""JAX adapter: drives ``optax`` (and, for layers, ``flax``) through their public APIs.
+
+Conventions mapped here (each in one small function, tested in ``tests/test_jax_adapter.py``):
+
+* the momentum buffer: optax's ``TraceState.trace`` (and ``EmaState.ema``) is the spec's
+  canonical trace $b$ unchanged: :func:`load_trace`;
+* the learning rate of step $t$ comes from a schedule ``count -> learning_rates[count - start]``
+  in the parameters' dtype (as a user's schedule would return): :func:`schedule_from_values`;
+* float64 needs ``jax_enable_x64``, which the adapter turns on when it is imported; every array
+  is created with an explicit dtype, so float32 runs stay float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+
+from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase  # noqa: E402
+
+__all__ = ["JaxAdapter", "load_trace", "schedule_from_values"]
+
+_DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
+
+
+def schedule_from_values(values: Sequence[float], start: int, dtype: Any) -> Callable[[Any], Any]:
+    """An optax schedule giving ``values[count - start]`` in ``dtype`` (the run may start at ``count > 0``)."""
+    table = jnp.asarray(values, dtype=dtype)
+    return lambda count: table[count - start]
+
+
+def load_trace(state: Any, trace: dict[str, Any], count: int) -> Any:
+    """Put the canonical trace into every ``TraceState``/``EmaState`` and ``count`` into every counter."""
+
+    def fix(s: Any) -> Any:
+        if isinstance(s, optax.TraceState):
+            return optax.TraceState(trace=trace)
+        if isinstance(s, optax.EmaState):
+            return optax.EmaState(count=jnp.asarray(count, dtype=s.count.dtype), ema=trace)
+        if hasattr(s, "_fields") and "count" in s._fields:
+            return s._replace(count=jnp.asarray(count, dtype=s.count.dtype))
+        return s
+
+    return jax.tree_util.tree_map(fix, state, is_leaf=lambda s: hasattr(s, "_fields"))
+
+
+def _jax_device(device: str) -> Any:
+    return jax.devices("gpu")[0] if device == "cuda" else jax.devices("cpu")[0]
+
+
+def run_optax(
+    make: Callable[[OptimizerCase, Callable[[Any], Any]], optax.GradientTransformation],
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+) -> dict[str, np.ndarray]:
+    """Build the transformation, load its state, take every step, read back."""
+    jdt = _DTYPES[dtype]
+    dev = _jax_device(device)
+    with jax.default_device(dev):
+        params = {k: jnp.asarray(v, dtype=jdt) for k, v in case.params.items()}
+        start = 0 if case.state is None else case.state.count
+        opt = make(case, schedule_from_values(case.learning_rates, start, jdt))
+        state = opt.init(params)
+        if case.state is not None:
+            trace = {k: jnp.asarray(v, dtype=jdt) for k, v in case.state.buffers.get("trace", {}).items()}
+            state = load_trace(state, trace, case.state.count)
+        for grads in case.grads:
+            g = {k: jnp.asarray(v, dtype=jdt) for k, v in grads.items()}
+            updates, state = opt.update(g, state, params)
+            params = optax.apply_updates(params, updates)
+        return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+
+
+def _impl(spec_id: str, name: str, make: Callable[..., optax.GradientTransformation]) -> Implementation:
+    return Implementation(
+        spec_id=spec_id,
+        name=name,
+        run=lambda case, dtype, device: run_optax(make, case, dtype, device),
+        dtypes=tuple(_DTYPES),
+        devices=("cpu", "cuda"),
+    )
+
+
+def _mu(case: OptimizerCase) -> float:
+    return case.hyperparameters.get("momentum", 0.0)
+
+
+class JaxAdapter(Adapter):
+    """optax gradient transformations on JAX (CPU, and GPU where present)."""
+
+    name = "jax"
+
+    def versions(self) -> dict[str, str]:
+        import flax
+
+        return {
+            "jax": jax.__version__,
+            "jaxlib": getattr(jax.lib, "__version__", jax.__version__),
+            "optax": optax.__version__,
+            "flax": flax.__version__,
+            "numpy": np.__version__,
+        }
+
+    def devices(self) -> list[str]:
+        try:
+            gpu = bool(jax.devices("gpu"))
+        except RuntimeError:
+            gpu = False
+        return ["cpu", *(["cuda"] if gpu else [])]
+
+    def prepare_device(self, device: str) -> None:
+        # full-precision matmuls on GPU (no TF32)
+        jax.config.update("jax_default_matmul_precision", "highest")
+
+    def implementations(self) -> list[Implementation]:
+        return [
+            _impl("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
+            _impl("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
+            _impl(
+                "opt.momentum",
+                "chain(ema(debias=False), scale_by_learning_rate)",
+                lambda c, lr: optax.chain(optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)),
+            ),
+            _impl("opt.nesterov", "sgd(nesterov=True)", lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True)),
+            _impl(
+                "opt.weight_decay",
+                "chain(add_decayed_weights, sgd)",
+                lambda c, lr: optax.chain(
+                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]), optax.sgd(lr, momentum=_mu(c))
+                ),
+            ),
+            _impl(
+                "opt.weight_decay",
+                "chain(trace, add_decayed_weights, scale_by_learning_rate)",
+                lambda c, lr: optax.chain(
+                    optax.trace(decay=_mu(c)),
+                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
+                    optax.scale_by_learning_rate(lr),
+                ),
+            ),
+        ]

@@ -1,0 +1,124 @@
+r"""Keras 3 adapter (TensorFlow backend): drives ``keras.optimizers`` through its public API.
+
+Conventions mapped here (each in one small function, tested in ``tests/test_keras_adapter.py``):
+
+* the momentum buffer: Keras's ``SGD`` keeps the velocity $m$ with the learning rate inside and
+  the sign folded in ($m \leftarrow \mu m - \eta g$, $\theta \leftarrow \theta + m$). The spec's
+  canonical trace $b$ (learning rate outside) maps to $m = -\eta b$:
+  :func:`velocity_from_trace`;
+* the learning rate is a float32 variable; the learning rate of step $t$ is assigned to it before
+  the step: :func:`set_learning_rate`. (The kit draws learning rates that float32 represents
+  exactly, so the variable's precision adds no rounding.)
+* the step count lives in ``optimizer.iterations``.
+
+The backend must be TensorFlow: the adapter sets ``KERAS_BACKEND=tensorflow`` if Keras is not yet
+imported, and refuses to run on any other backend.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase  # noqa: E402
+
+__all__ = ["KerasAdapter", "set_learning_rate", "velocity_from_trace"]
+
+_DTYPES = ("float32", "float64")
+
+
+def velocity_from_trace(trace: np.ndarray, learning_rate: float) -> np.ndarray:
+    r"""Keras's ``SGD`` velocity $m$ for the canonical trace $b$: $m = -\eta b$."""
+    return -learning_rate * np.asarray(trace, dtype=np.float64)
+
+
+def set_learning_rate(optimizer: keras.optimizers.Optimizer, lr: float) -> None:
+    """Use ``lr`` for the next step (assigns the optimizer's learning-rate variable)."""
+    optimizer.learning_rate = lr
+
+
+def _check_backend() -> None:
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            f"the keras adapter needs KERAS_BACKEND=tensorflow, but Keras runs on {keras.backend.backend()!r}"
+        )
+
+
+def run_keras_optimizer(
+    make: Callable[[OptimizerCase], keras.optimizers.Optimizer],
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+) -> dict[str, np.ndarray]:
+    """Build the optimizer over the case's variables, load its state, take every step, read back."""
+    _check_backend()
+    names = list(case.params)
+    with tf.device("/CPU:0" if device == "cpu" else "/GPU:0"):
+        variables = [keras.Variable(case.params[k], dtype=dtype, name=k) for k in names]
+        opt = make(case)
+        opt.build(variables)
+        if case.state is not None:
+            opt.iterations.assign(case.state.count)
+            if "trace" in case.state.buffers and len(getattr(opt, "momentums", [])) > 0:
+                for k, m in zip(names, opt.momentums, strict=True):
+                    m.assign(velocity_from_trace(case.state.buffers["trace"][k], case.learning_rates[0]).astype(dtype))
+        for lr, grads in zip(case.learning_rates, case.grads, strict=True):
+            set_learning_rate(opt, lr)
+            opt.apply([tf.constant(grads[k], dtype=dtype) for k in names], variables)
+        return {k: np.asarray(v.numpy(), dtype=np.float64) for k, v in zip(names, variables, strict=True)}
+
+
+def _sgd(**fixed: Any) -> Callable[[OptimizerCase], keras.optimizers.Optimizer]:
+    def make(case: OptimizerCase) -> keras.optimizers.Optimizer:
+        hp = case.hyperparameters
+        wd = hp.get("weight_decay")
+        return keras.optimizers.SGD(
+            learning_rate=case.learning_rates[0],
+            momentum=hp.get("momentum", 0.0),
+            weight_decay=wd if wd else None,
+            **fixed,
+        )
+
+    return make
+
+
+def _impl(spec_id: str, name: str, make: Callable[[OptimizerCase], keras.optimizers.Optimizer]) -> Implementation:
+    return Implementation(
+        spec_id=spec_id,
+        name=name,
+        run=lambda case, dtype, device: run_keras_optimizer(make, case, dtype, device),
+        dtypes=_DTYPES,
+        devices=("cpu", "cuda"),
+    )
+
+
+class KerasAdapter(Adapter):
+    """``keras.optimizers`` on the TensorFlow backend."""
+
+    name = "tensorflow"
+
+    def versions(self) -> dict[str, str]:
+        return {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
+
+    def devices(self) -> list[str]:
+        return ["cpu", *(["cuda"] if tf.config.list_physical_devices("GPU") else [])]
+
+    def prepare_device(self, device: str) -> None:
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+
+    def implementations(self) -> list[Implementation]:
+        return [
+            _impl("opt.gd", "SGD", _sgd()),
+            _impl("opt.momentum", "SGD(momentum)", _sgd()),
+            _impl("opt.nesterov", "SGD(nesterov=True)", _sgd(nesterov=True)),
+            _impl("opt.weight_decay", "SGD(weight_decay)", _sgd()),
+        ]

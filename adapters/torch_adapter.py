@@ -1,0 +1,135 @@
+r"""PyTorch adapter: drives ``torch.optim`` through its public API.
+
+Conventions mapped here (each in one small function, tested in ``tests/test_torch_adapter.py``):
+
+* the momentum buffer: PyTorch's ``state["momentum_buffer"]`` is the canonical trace $b$ of the
+  spec (learning rate outside, $\theta \leftarrow \theta - \eta b$): :func:`momentum_buffer_from_trace`;
+* the learning rate of step $t$ is written into ``param_groups[0]["lr"]`` before the step, as an
+  LR scheduler does: :func:`set_learning_rate`;
+* every code path of an optimizer (single-tensor loop, ``foreach``, ``fused``) is its own
+  implementation (separate code, separate row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
+
+__all__ = ["TorchAdapter", "momentum_buffer_from_trace", "set_learning_rate"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# the code paths of torch.optim's optimizers: each is separate code, hence a separate row
+CODE_PATHS: dict[str, dict[str, Any]] = {
+    "single_tensor": {"foreach": False},
+    "foreach": {"foreach": True},
+    "fused": {"fused": True},
+}
+
+
+def momentum_buffer_from_trace(trace: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """PyTorch's ``momentum_buffer`` is the spec's canonical trace ``b`` unchanged."""
+    return torch.tensor(trace, dtype=dtype, device=device)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Use ``lr`` for the next step (what an ``lr_scheduler`` does)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+def _device(device: str) -> torch.device:
+    return torch.device("cuda" if device == "cuda" else "cpu")
+
+
+def run_torch_optimizer(
+    make: Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer],
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+) -> dict[str, np.ndarray]:
+    """Build the optimizer over the case's parameters, load its state, take every step, read back."""
+    tdtype, dev = _DTYPES[dtype], _device(device)
+    names = list(case.params)
+    params = [torch.nn.Parameter(torch.tensor(case.params[k], dtype=tdtype, device=dev)) for k in names]
+    opt = make(params, case)
+    if case.state is not None and "trace" in case.state.buffers and case.hyperparameters.get("momentum", 0) != 0:
+        for k, p in zip(names, params, strict=True):
+            opt.state[p]["momentum_buffer"] = momentum_buffer_from_trace(case.state.buffers["trace"][k], tdtype, dev)
+    for lr, grads in zip(case.learning_rates, case.grads, strict=True):
+        set_learning_rate(opt, lr)
+        for k, p in zip(names, params, strict=True):
+            p.grad = torch.tensor(grads[k], dtype=tdtype, device=dev)
+        opt.step()
+    return {k: p.detach().cpu().numpy().astype(np.float64) for k, p in zip(names, params, strict=True)}
+
+
+def _sgd(**fixed: Any) -> Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer]:
+    """``torch.optim.SGD`` with the case's hyperparameters; ``fixed`` adds code path and flags."""
+    fixed = dict(fixed)
+    dampening_is_momentum = fixed.pop("dampening_is_momentum", False)
+
+    def make(params: list[torch.nn.Parameter], case: OptimizerCase) -> torch.optim.Optimizer:
+        hp = case.hyperparameters
+        mu = hp.get("momentum", 0.0)
+        return torch.optim.SGD(
+            params,
+            lr=case.learning_rates[0],
+            momentum=mu,
+            dampening=mu if dampening_is_momentum else 0.0,
+            weight_decay=hp.get("weight_decay", 0.0),
+            **fixed,
+        )
+
+    return make
+
+
+def _impl(spec_id: str, name: str, make: Callable[..., torch.optim.Optimizer], devices: tuple[str, ...]) -> Implementation:
+    return Implementation(
+        spec_id=spec_id,
+        name=name,
+        run=lambda case, dtype, device: run_torch_optimizer(make, case, dtype, device),
+        dtypes=tuple(_DTYPES),
+        devices=devices,
+    )
+
+
+class TorchAdapter(Adapter):
+    """``torch.optim`` on CPU and, where present, CUDA."""
+
+    name = "torch"
+
+    def versions(self) -> dict[str, str]:
+        return {"torch": torch.__version__, "cuda": str(torch.version.cuda), "numpy": np.__version__}
+
+    def devices(self) -> list[str]:
+        return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+
+    def prepare_device(self, device: str) -> None:
+        # comparisons in full precision: no TF32 in matmuls or convolutions
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+
+    def implementations(self) -> list[Implementation]:
+        out: list[Implementation] = []
+        both = ("cpu", "cuda")
+        for path, flags in CODE_PATHS.items():
+            out.append(_impl("opt.gd", f"SGD[{path}]", _sgd(**flags), both))
+            out.append(_impl("opt.momentum", f"SGD(momentum)[{path}]", _sgd(**flags), both))
+            out.append(_impl("opt.nesterov", f"SGD(nesterov=True)[{path}]", _sgd(nesterov=True, **flags), both))
+            out.append(_impl("opt.weight_decay", f"SGD(weight_decay)[{path}]", _sgd(**flags), both))
+        out.append(
+            _impl(
+                "opt.momentum",
+                "SGD(dampening=momentum)[single_tensor]",
+                _sgd(dampening_is_momentum=True, foreach=False),
+                both,
+            )
+        )
+        return out
+

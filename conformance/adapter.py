@@ -1,0 +1,127 @@
+r"""The adapter interface: what a framework's adapter declares and what the kit asks of it.
+
+An adapter is a class with a ``name`` and three methods: :meth:`Adapter.versions`,
+:meth:`Adapter.devices` and :meth:`Adapter.implementations`. Each
+:class:`Implementation` is one way the framework offers one spec ID (one row of the report):
+for example PyTorch's ``SGD`` in its single-tensor, ``foreach`` and ``fused`` code paths are
+three implementations of ``opt.momentum``, because they are separate code.
+
+For optimizer specs an implementation's ``run`` receives an :class:`OptimizerCase` (float64
+arrays whose values are exactly representable in the dtype under test) and returns the final
+parameters as float64 arrays. Everything framework-specific happens inside ``run``: building the
+framework's optimizer through its public API, mapping the canonical state onto the framework's
+own (each such conversion is one small, tested function of the adapter), feeding the learning
+rate of every step, and reading the parameters back.
+
+Register an adapter in your package's ``pyproject.toml``::
+
+    [project.entry-points."trainspec.adapters"]
+    myframework = "mypackage.trainspec_adapter:MyAdapter"
+
+The entry point must load to a callable (usually the class) that returns the adapter.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trainspec.reference.optimizers import CanonicalState
+
+__all__ = ["Adapter", "Implementation", "OptimizerCase"]
+
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+DEVICES = ("cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class OptimizerCase:
+    r"""One generated example for an optimizer spec.
+
+    ``state`` is ``None`` for a trajectory from the optimizer's own initial state, or a
+    :class:`~trainspec.reference.optimizers.CanonicalState` (one step from an arbitrary state).
+    ``learning_rates[t]`` and ``grads[t]`` are the learning rate and the gradients of step ``t``;
+    the gradients do not depend on the parameters, so that the comparison isolates the update
+    formula. ``hyperparameters`` holds every hyperparameter of the spec but the learning rate.
+    """
+
+    params: Mapping[str, np.ndarray]
+    grads: Sequence[Mapping[str, np.ndarray]]
+    learning_rates: Sequence[float]
+    hyperparameters: Mapping[str, float]
+    state: CanonicalState | None = None
+
+    @property
+    def steps(self) -> int:
+        return len(self.grads)
+
+    def summary(self, max_elements: int = 8) -> dict[str, Any]:
+        """A JSON-able description; arrays longer than ``max_elements`` are summarised."""
+
+        def arr(a: np.ndarray) -> Any:
+            if a.size <= max_elements:
+                return a.tolist()
+            return {"shape": list(a.shape), "min": float(a.min()), "max": float(a.max()), "head": a.ravel()[:4].tolist()}
+
+        out: dict[str, Any] = {
+            "params": {k: arr(v) for k, v in self.params.items()},
+            "grads": [{k: arr(v) for k, v in g.items()} for g in self.grads],
+            "learning_rates": list(self.learning_rates),
+            "hyperparameters": dict(self.hyperparameters),
+        }
+        if self.state is not None:
+            out["state"] = {
+                "count": self.state.count,
+                "buffers": {b: {k: arr(v) for k, v in t.items()} for b, t in self.state.buffers.items()},
+            }
+        return out
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """One way a framework offers one spec ID; one row of the report per dtype and device.
+
+    ``run(case, dtype, device)`` returns the final parameters (a mapping of float64 arrays).
+    """
+
+    spec_id: str
+    name: str
+    run: Callable[[Any, str, str], Mapping[str, np.ndarray]]
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    description: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [d for d in self.dtypes if d not in DTYPES]
+        if bad:
+            raise ValueError(f"Implementation {self.name!r}: dtypes {bad} must be among {list(DTYPES)}")
+        bad = [d for d in self.devices if d not in DEVICES]
+        if bad:
+            raise ValueError(f"Implementation {self.name!r}: devices {bad} must be among {list(DEVICES)}")
+
+
+class Adapter(ABC):
+    """Base class of a framework adapter; see the module docstring."""
+
+    #: the backend's name in the report and on the command line (``--backend``)
+    name: str = ""
+
+    @abstractmethod
+    def versions(self) -> dict[str, str]:
+        """The versions of every package the adapter drives (written into the report)."""
+
+    @abstractmethod
+    def devices(self) -> list[str]:
+        """The devices available on this machine, among ``cpu`` and ``cuda``."""
+
+    @abstractmethod
+    def implementations(self) -> list[Implementation]:
+        """Every (spec ID, implementation) the framework offers."""
+
+    def prepare_device(self, device: str) -> None:  # noqa: B027 - optional hook
+        """Set the framework up for comparisons on ``device`` (reduced-precision modes off)."""

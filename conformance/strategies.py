@@ -1,0 +1,207 @@
+r"""Hypothesis strategies: small composable helpers with labelled draws.
+
+Conventions (after array-api-tests' ``hypothesis_helpers.py``):
+
+* ``*_st`` functions return strategies; ``draw_*`` functions take Hypothesis's ``data`` object
+  and draw with a ``label``, so that a failure prints every draw by name.
+* Every array is float64 holding values *exactly representable* in the dtype under test
+  (see :mod:`trainspec.conformance.tolerance`, step 1).
+* Large arrays are not drawn element by element (slow, and poor to shrink): an array is drawn as
+  a shape, a magnitude, a distribution and a seed for NumPy's generator. Shrinking then moves
+  towards small shapes, magnitude 1 and seed 0, which gives readable counterexamples, and
+  "hard" regions (values near zero, huge or tiny magnitudes, exact zeros) are explicit choices
+  rather than lucky draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from trainspec.conformance.adapter import OptimizerCase
+from trainspec.conformance.tolerance import round_to
+from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.registry import HyperParameter, SpecEntry
+
+__all__ = [
+    "MAX_ELEMENTS",
+    "array_st",
+    "draw_array",
+    "draw_canonical_state",
+    "draw_hyperparameters",
+    "draw_learning_rates",
+    "draw_optimizer_case",
+    "draw_param_tree",
+    "hyperparameter_st",
+    "shape_st",
+]
+
+MAX_ELEMENTS = 4096
+MAX_TENSORS = 4
+# exponent ranges of the magnitudes per dtype, kept inside the normal range with headroom for
+# the formulas (squares, products with learning rates) to stay finite and normal
+_MAGNITUDE_EXPONENTS = {"float64": (-30, 30), "float32": (-12, 12), "float16": (-3, 3), "bfloat16": (-10, 10)}
+DISTRIBUTIONS = ("normal", "uniform", "log_spread", "with_zeros", "constant")
+
+
+def shape_st(*, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...]]:
+    """Shapes from a scalar ``()`` to ``max_dims`` dimensions with at most ``max_elements`` elements."""
+
+    @st.composite
+    def shapes(draw: Any) -> tuple[int, ...]:
+        ndim = draw(st.integers(min_dims, max_dims))
+        shape: list[int] = []
+        budget = max_elements
+        for _ in range(ndim):
+            side = draw(st.integers(1, max(1, min(max_side, budget))))
+            shape.append(side)
+            budget = max(1, budget // side)
+        return tuple(shape)
+
+    return shapes()
+
+
+def magnitude_st(dtype: str) -> st.SearchStrategy[int]:
+    """A decimal exponent for the typical magnitude of an array (0, i.e. 1.0, first when shrinking)."""
+    lo, hi = _MAGNITUDE_EXPONENTS[dtype]
+    return st.one_of(st.just(0), st.integers(-3, 3), st.integers(lo, hi))
+
+
+def array_st(shape: tuple[int, ...], dtype: str, *, nonnegative: bool = False) -> st.SearchStrategy[np.ndarray]:
+    """A float64 array of ``shape`` with values representable in ``dtype`` (see module docstring)."""
+
+    @st.composite
+    def arrays(draw: Any) -> np.ndarray:
+        dist = draw(st.sampled_from(DISTRIBUTIONS))
+        exp = draw(magnitude_st(dtype))
+        seed = draw(st.integers(0, 2**32 - 1))
+        return make_array(shape, dtype, dist, exp, seed, nonnegative=nonnegative)
+
+    return arrays()
+
+
+def make_array(
+    shape: tuple[int, ...], dtype: str, dist: str, exponent: int, seed: int, *, nonnegative: bool = False
+) -> np.ndarray:
+    """The array a draw of :func:`array_st` stands for (deterministic in its arguments)."""
+    rng = np.random.default_rng(seed)
+    scale = 10.0**exponent
+    if dist == "normal":
+        x = rng.standard_normal(shape)
+    elif dist == "uniform":
+        x = rng.uniform(-1.0, 1.0, shape)
+    elif dist == "log_spread":  # magnitudes spread over six decades, random signs
+        lo, hi = _MAGNITUDE_EXPONENTS[dtype]
+        span = min(3, hi - exponent, exponent - lo)
+        x = rng.choice([-1.0, 1.0], shape) * 10.0 ** rng.uniform(-span, span, shape)
+    elif dist == "with_zeros":  # a third of the elements exactly zero
+        x = rng.standard_normal(shape) * (rng.random(shape) > 1 / 3)
+    elif dist == "constant":
+        x = np.full(shape, 1.0)
+    else:
+        raise ValueError(f"dist={dist!r}: must be one of {list(DISTRIBUTIONS)}")
+    x = np.asarray(x * scale, dtype=np.float64)
+    if nonnegative:
+        x = np.abs(x)
+    return round_to(x, dtype)
+
+
+def draw_array(data: Any, shape: tuple[int, ...], dtype: str, label: str, **kw: Any) -> np.ndarray:
+    return data.draw(array_st(shape, dtype, **kw), label=label)
+
+
+def draw_param_tree(data: Any, dtype: str, *, label: str = "params", max_tensors: int = MAX_TENSORS) -> dict[str, np.ndarray]:
+    """1 to ``max_tensors`` named tensors, scalar to 4-D, at most :data:`MAX_ELEMENTS` elements in all."""
+    n = data.draw(st.integers(1, max_tensors), label=f"{label}: number of tensors")
+    out: dict[str, np.ndarray] = {}
+    budget = MAX_ELEMENTS
+    for i in range(n):
+        shape = data.draw(shape_st(max_elements=max(1, budget // (n - i))), label=f"{label}[w{i}].shape")
+        budget -= math.prod(shape)
+        out[f"w{i}"] = draw_array(data, shape, dtype, f"{label}[w{i}]")
+    return out
+
+
+def draw_tree_like(data: Any, like: Mapping[str, np.ndarray], dtype: str, label: str) -> dict[str, np.ndarray]:
+    return {k: draw_array(data, v.shape, dtype, f"{label}[{k}]") for k, v in like.items()}
+
+
+def hyperparameter_st(hp: HyperParameter) -> st.SearchStrategy[float]:
+    """Valid values of ``hp``, float32-representable: its special values, then its typical range."""
+    lo, hi = hp.sample_low, hp.sample_high
+    if hp.log_scale:
+        body = st.floats(math.log10(lo), math.log10(hi)).map(lambda e: 10.0**e)
+    else:
+        body = st.floats(lo, hi)
+    valid = body.map(lambda v: float(np.float32(v))).filter(lambda v: _valid(hp, v))
+    specials = [v for v in hp.special if _valid(hp, v)]
+    return st.one_of(st.sampled_from(specials), valid) if specials else valid
+
+
+def _valid(hp: HyperParameter, v: float) -> bool:
+    if not math.isfinite(v):
+        return False
+    if hp.low is not None and (v < hp.low or (v == hp.low and not hp.low_closed)):
+        return False
+    return not (hp.high is not None and (v > hp.high or (v == hp.high and not hp.high_closed)))
+
+
+def draw_hyperparameters(data: Any, entry: SpecEntry) -> dict[str, float]:
+    """Every hyperparameter of ``entry`` except the learning rate (drawn per step)."""
+    return {
+        hp.name: float(np.float32(data.draw(hyperparameter_st(hp), label=hp.name)))
+        for hp in entry.hyperparameters
+        if hp.name != "learning_rate"
+    }
+
+
+def draw_learning_rates(data: Any, entry: SpecEntry, steps: int) -> list[float]:
+    """A learning rate per step: constant, a few plateaus, or a new value every step."""
+    hp = next(h for h in entry.hyperparameters if h.name == "learning_rate")
+    pattern = data.draw(st.sampled_from(["constant", "every_step", "plateaus"]), label="learning_rate pattern")
+    one = hyperparameter_st(hp)
+    if pattern == "constant" or steps == 1:
+        return [data.draw(one, label="learning_rate")] * steps
+    if pattern == "every_step":
+        return data.draw(st.lists(one, min_size=steps, max_size=steps), label="learning_rates")
+    values = data.draw(st.lists(one, min_size=2, max_size=3), label="learning_rate plateaus")
+    cuts = sorted(data.draw(st.lists(st.integers(1, steps - 1), min_size=len(values) - 1, max_size=len(values) - 1), label="plateau boundaries"))
+    out: list[float] = []
+    bounds = [0, *cuts, steps]
+    for v, a, b in zip(values, bounds[:-1], bounds[1:], strict=True):
+        out.extend([v] * (b - a))
+    return out
+
+
+def draw_canonical_state(data: Any, buffers: Sequence[str], params: Mapping[str, np.ndarray], dtype: str) -> CanonicalState:
+    """An arbitrary state after ``count >= 1`` steps: every buffer an arbitrary tree like ``params``."""
+    count = data.draw(st.one_of(st.just(1), st.integers(1, 10_000)), label="state.count")
+    bufs = {b: draw_tree_like(data, params, dtype, f"state.{b}") for b in buffers}
+    return CanonicalState(count=count, buffers=bufs)
+
+
+def draw_optimizer_case(data: Any, entry: SpecEntry, dtype: str, check: str, *, max_steps: int = 12) -> OptimizerCase:
+    """One example for an optimizer spec.
+
+    ``check="one_step"``: one step from an arbitrary canonical state at one learning rate.
+    ``check="trajectory"``: 2 to ``max_steps`` steps from the initial state, with a learning rate
+    per step (constant, plateaus, or a new value every step).
+    """
+    if check not in ("one_step", "trajectory"):
+        raise ValueError(f"check={check!r}: must be 'one_step' or 'trajectory'")
+    params = draw_param_tree(data, dtype)
+    hps = draw_hyperparameters(data, entry)
+    if check == "one_step":
+        state = draw_canonical_state(data, entry.model.buffers, params, dtype)
+        lrs = draw_learning_rates(data, entry, 1)
+        grads = [draw_tree_like(data, params, dtype, "grads[0]")]
+    else:
+        state = None
+        steps = data.draw(st.integers(2, max_steps), label="steps")
+        lrs = draw_learning_rates(data, entry, steps)
+        grads = [draw_tree_like(data, params, dtype, f"grads[{t}]") for t in range(steps)]
+    return OptimizerCase(params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state)

@@ -1,0 +1,77 @@
+"""The sources the spec cites: the five lecture notes (``shared/seeds/``) and the original papers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from trainspec.reference.registry import Citation
+
+# Lecture notes, by author and title (seed file in ``where``).
+VITAY = Citation("J. Vitay", "Neurocomputing: Modern neural networks", venue="TU Chemnitz lecture notes", where="seed 000")
+SOLBERG = Citation(
+    "A. Solberg",
+    "INF 5860 Lecture 9: Training neural nets part II",
+    year=2017,
+    venue="University of Oslo",
+    where="seed 001",
+)
+ARCHITECTURES = Citation(
+    "(unattributed)",
+    "Neural network architectures, part one: deep NNs & CNNs",
+    venue="lecture notes",
+    where="seed 002",
+)
+ZHENG = Citation(
+    "J. Zheng",
+    "CS286 Lecture 6: Introduction to Artificial Neural Networks",
+    year=2020,
+    venue="ShanghaiTech University",
+    where="seed 003",
+)
+PADILLA_MONTANI = Citation(
+    "J. Padilla Montani",
+    "Neural Networks Tricks-Of-The-Trade",
+    year=2019,
+    venue="Deep Learning with TensorFlow WS18/19, IST Austria",
+    where="seed 004",
+)
+
+NOTES_BY_SEED = {"000": VITAY, "001": SOLBERG, "002": ARCHITECTURES, "003": ZHENG, "004": PADILLA_MONTANI}
+
+# Original papers.
+ROBBINS_MONRO = Citation(
+    "H. Robbins, S. Monro", "A stochastic approximation method", 1951, "Annals of Mathematical Statistics 22(3)"
+)
+POLYAK = Citation(
+    "B. T. Polyak",
+    "Some methods of speeding up the convergence of iteration methods",
+    1964,
+    "USSR Computational Mathematics and Mathematical Physics 4(5)",
+)
+NESTEROV = Citation(
+    "Y. Nesterov",
+    "A method for solving the convex programming problem with convergence rate O(1/k^2)",
+    1983,
+    "Soviet Mathematics Doklady 27",
+)
+SUTSKEVER = Citation(
+    "I. Sutskever, J. Martens, G. Dahl, G. Hinton",
+    "On the importance of initialization and momentum in deep learning",
+    2013,
+    "ICML",
+)
+KROGH_HERTZ = Citation(
+    "A. Krogh, J. A. Hertz", "A simple weight decay can improve generalization", 1992, "NeurIPS"
+)
+LOSHCHILOV_HUTTER = Citation(
+    "I. Loshchilov, F. Hutter", "Decoupled weight decay regularization", 2019, "ICLR"
+)
+GOODFELLOW = Citation(
+    "I. Goodfellow, Y. Bengio, A. Courville", "Deep Learning", 2016, "MIT Press"
+)
+
+
+def at(citation: Citation, where: str) -> Citation:
+    """The same source, pointing at a place inside it (slide title, section)."""
+    base = citation.where
+    return replace(citation, where=f"{base}, {where}" if base else where)
