@@ -138,9 +138,11 @@ def check_row(
 
     def explore(check: str) -> Callable[[Any], None]:
         def body(data: Any) -> None:
+            # Always draw, so that Hypothesis sees the same data generation on every call;
+            # once the row is decided the framework is no longer run.
+            case = _draw_case(data, entry, dtype, check)
             if not explorer.alive or explorer.error is not None:
                 return
-            case = _draw_case(data, entry, dtype, check)
             try:
                 result = evaluate_example(entry, impl, case, dtype, device, explorer.alive)
             except Exception as exc:  # the adapter (or framework) failed: report, go on

@@ -138,7 +138,7 @@ def hyperparameter_st(hp: HyperParameter) -> st.SearchStrategy[float]:
     else:
         body = st.floats(lo, hi)
     valid = body.map(lambda v: float(np.float32(v))).filter(lambda v: _valid(hp, v))
-    specials = [v for v in hp.special if _valid(hp, v)]
+    specials = [float(np.float32(v)) for v in hp.special if _valid(hp, float(np.float32(v)))]
     return st.one_of(st.sampled_from(specials), valid) if specials else valid
 
 
