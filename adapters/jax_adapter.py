@@ -22,7 +22,6 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
-
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase  # noqa: E402
 
 __all__ = ["JaxAdapter", "load_trace", "schedule_from_values"]

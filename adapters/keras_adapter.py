@@ -22,14 +22,13 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from collections.abc import Callable  # noqa: E402
-from typing import Any  # noqa: E402
+from collections.abc import Callable
+from typing import Any
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 
 __all__ = ["KerasAdapter", "set_learning_rate", "velocity_from_trace"]
 

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 
 __all__ = ["TorchAdapter", "momentum_buffer_from_trace", "set_learning_rate"]

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from trainspec.reference.optimizers import CanonicalState
 
 __all__ = ["Adapter", "Implementation", "OptimizerCase"]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from trainspec.conformance.adapter import Implementation, OptimizerCase
 from trainspec.conformance.tolerance import Tracked, compare, track_tree
 from trainspec.reference.base import apply_updates, piecewise_schedule

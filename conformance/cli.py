@@ -17,12 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from trainspec import reference
 from trainspec.conformance import discovery
 from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
 from trainspec.conformance.runner import Row, run_matrix
+
+from trainspec import reference
 
 __all__ = ["main"]
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dtype", action="append", choices=DTYPES, help="dtype (repeatable; default: float32 and float64)")
     r.add_argument("--report", default="report", help="folder for report.json and report.md (default: ./report)")
     r.add_argument("--quiet", action="store_true", help="do not print a line per row")
+    r.add_argument("--strict", action="store_true", help="exit 1 if any row diverges or errs")
 
     s = sub.add_parser("spec", help="print the spec registry")
     s.add_argument("--json", action="store_true", help="print the registry as a JSON list")
@@ -138,10 +140,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print()
     print(matrix_text(report))
     print(f"\nwrote {j} and {m}")
+    if not adapters:
+        print("trainspec run: no backend could be loaded; install one (pip install 'trainspec[torch]')", file=sys.stderr)
+        return 1
     bad = [r for r in rows if r.verdict in ("diverges", "error")]
     if bad:
         print(f"{len(bad)} row(s) diverge or fail; replay each with the command printed above.")
-    return 0
+    return 1 if bad and args.strict else 0
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:

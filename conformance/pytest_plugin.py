@@ -29,9 +29,10 @@ def pytest_addoption(parser: Any) -> None:
 def pytest_generate_tests(metafunc: Any) -> None:
     if "conformance_row" not in metafunc.fixturenames:
         return
-    from trainspec import reference
     from trainspec.conformance import discovery
     from trainspec.conformance.runner import plan_rows
+
+    from trainspec import reference
 
     cfg = metafunc.config
     adapters, failures = discovery.load_adapters(cfg.getoption("--backend"))

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trainspec.conformance.runner import Row
 
 import trainspec
-from trainspec.conformance.runner import Row
 
 __all__ = ["build_report", "matrix_text", "merge_reports", "write_report"]
 

@@ -25,7 +25,6 @@ from typing import Any
 
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
-
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 from trainspec.conformance.checks import CHECKS, Comparison, evaluate_example
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
-
 from trainspec.conformance.adapter import OptimizerCase
 from trainspec.conformance.tolerance import round_to
 from trainspec.reference.optimizers import CanonicalState

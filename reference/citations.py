@@ -75,3 +75,22 @@ def at(citation: Citation, where: str) -> Citation:
     """The same source, pointing at a place inside it (slide title, section)."""
     base = citation.where
     return replace(citation, where=f"{base}, {where}" if base else where)
+
+
+# Papers of the adaptive optimizers (``trainspec.reference.adaptive``).
+DUCHI = Citation(
+    "J. Duchi, E. Hazan, Y. Singer",
+    "Adaptive subgradient methods for online learning and stochastic optimization",
+    2011,
+    "Journal of Machine Learning Research 12",
+)
+TIELEMAN_HINTON = Citation(
+    "T. Tieleman, G. Hinton",
+    "Lecture 6.5 - RMSProp: Divide the gradient by a running average of its recent magnitude",
+    2012,
+    "COURSERA: Neural Networks for Machine Learning",
+)
+KINGMA_BA = Citation("D. P. Kingma, J. Ba", "Adam: A method for stochastic optimization", 2015, "ICLR")
+DOZAT = Citation("T. Dozat", "Incorporating Nesterov momentum into Adam", 2016, "ICLR workshop")
+ZEILER = Citation("M. D. Zeiler", "ADADELTA: An adaptive learning rate method", 2012, "arXiv:1212.5701")
+REDDI = Citation("S. J. Reddi, S. Kale, S. Kumar", "On the convergence of Adam and beyond", 2018, "ICLR")

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from trainspec.reference import citations as C
 from trainspec.reference.base import (
     ChainState,
@@ -507,7 +506,7 @@ def _vitay_nesterov_check() -> ErratumEvidence:
     # The rewritten form (one gradient per step) is the look-ahead form in the variable
     # theta + eta*alpha*v: the point the velocity really carries the parameters to.
     tilde0 = theta0 + eta * alpha * v0
-    rewritten, v_r = nesterov_rewritten_run(grad_fn, tilde0, v0, **kw)
+    rewritten, _ = nesterov_rewritten_run(grad_fn, tilde0, v0, **kw)
     theta_c, v_c = nesterov_lookahead_run(grad_fn, theta0, v0, **kw)
     theta_p, v_p = nesterov_lookahead_run(grad_fn, theta0, v0, lookahead_scale=alpha, **kw)
     return ErratumEvidence(

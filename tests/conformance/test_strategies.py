@@ -1,0 +1,83 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from trainspec.conformance.strategies import (
+    MAX_ELEMENTS,
+    MAX_TENSORS,
+    draw_learning_rates,
+    draw_optimizer_case,
+    draw_param_tree,
+    hyperparameter_st,
+    make_array,
+    shape_st,
+)
+from trainspec.conformance.tolerance import representable
+
+from trainspec import reference
+
+
+@given(shape=shape_st())
+def test_shapes_are_scalar_to_4d_within_the_budget(shape):
+    assert 0 <= len(shape) <= 4 and math.prod(shape) <= MAX_ELEMENTS and all(s >= 1 for s in shape)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+@given(data=st.data())
+def test_param_trees_are_representable_and_finite(dtype, data):
+    tree = draw_param_tree(data, dtype)
+    assert 1 <= len(tree) <= MAX_TENSORS
+    assert sum(v.size for v in tree.values()) <= MAX_ELEMENTS
+    for v in tree.values():
+        assert v.dtype == np.float64 and representable(v, dtype) and np.all(np.isfinite(v))
+
+
+def test_make_array_is_deterministic_and_covers_hard_regions():
+    a = make_array((50,), "float32", "with_zeros", 0, 7)
+    np.testing.assert_array_equal(a, make_array((50,), "float32", "with_zeros", 0, 7))
+    assert np.any(a == 0)
+    spread = make_array((1000,), "float64", "log_spread", 0, 1)
+    assert np.max(np.abs(spread)) / np.min(np.abs(spread)) > 1e4
+    with pytest.raises(ValueError, match="dist='cauchy'"):
+        make_array((2,), "float32", "cauchy", 0, 0)
+
+
+@pytest.mark.parametrize("entry", reference.all_entries(), ids=lambda e: e.id)
+@given(data=st.data())
+def test_hyperparameters_are_valid_and_float32_representable(entry, data):
+    for hp in entry.hyperparameters:
+        v = data.draw(hyperparameter_st(hp), label=hp.name)
+        assert float(np.float32(v)) == v
+        if hp.low is not None:
+            assert v > hp.low or (hp.low_closed and v == hp.low)
+        if hp.high is not None:
+            assert v < hp.high or (hp.high_closed and v == hp.high)
+
+
+@given(data=st.data(), steps=st.integers(1, 12))
+def test_learning_rate_sequences_have_one_value_per_step(data, steps):
+    lrs = draw_learning_rates(data, reference.get("opt.momentum"), steps)
+    assert len(lrs) == steps and all(v > 0 and float(np.float32(v)) == v for v in lrs)
+
+
+@pytest.mark.parametrize("check", ["one_step", "trajectory"])
+@given(data=st.data())
+def test_optimizer_cases_are_consistent(check, data):
+    entry = reference.get("opt.weight_decay")
+    case = draw_optimizer_case(data, entry, "float32", check)
+    assert len(case.grads) == len(case.learning_rates) >= 1
+    for g in case.grads:
+        assert {k: v.shape for k, v in g.items()} == {k: v.shape for k, v in case.params.items()}
+    if check == "one_step":
+        assert case.steps == 1 and case.state is not None and case.state.count >= 1
+        assert set(case.state.buffers) == set(entry.model.buffers)
+    else:
+        assert case.state is None and case.steps >= 2
+    assert set(case.hyperparameters) == {"momentum", "weight_decay"}
+
+
+def test_unknown_check_is_named():
+    with pytest.raises(ValueError, match="check='two_step'"):
+        draw_optimizer_case(None, reference.get("opt.gd"), "float32", "two_step")

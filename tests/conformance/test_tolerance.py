@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numpy_impls import heavy_ball
+from trainspec.conformance.checks import compare_trees, reference_optimizer_run
+from trainspec.conformance.strategies import draw_optimizer_case
+from trainspec.conformance.tolerance import (
+    SAFETY,
+    Tracked,
+    compare,
+    floor,
+    representable,
+    round_to,
+    unit_roundoff,
+)
+
+from trainspec import reference
+
+
+def test_unit_roundoff_values():
+    assert unit_roundoff("float32") == np.finfo(np.float32).eps / 2
+    assert unit_roundoff("float64") == np.finfo(np.float64).eps / 2
+    assert unit_roundoff("float16") == np.finfo(np.float16).eps / 2
+    with pytest.raises(ValueError, match="dtype='int8': must be one of"):
+        unit_roundoff("int8")
+
+
+def test_round_to_bfloat16_is_round_to_nearest_even():
+    one = 1.0
+    assert round_to(one + 2**-9, "bfloat16") == 1.0  # tie -> even
+    assert round_to(one + 3 * 2**-9, "bfloat16") == 1.0 + 2**-7  # tie -> even (up)
+    assert round_to(one + 2**-8 + 2**-12, "bfloat16") == 1.0 + 2**-7
+    assert representable(np.float32(0.1), "float32") and not representable(0.1, "float32")
+
+
+def test_tracked_rules():
+    u = 2.0**-24
+    a, b = Tracked(3.0, 0.0, u), Tracked(-1.0, 0.0, u)
+    s = a + b
+    assert s.value == 2.0 and s.err == pytest.approx(4 * u)  # |a| + |b|, not |a + b|
+    p = a * b
+    assert p.value == -3.0 and p.err == pytest.approx(2 * 3 * u)
+    r = np.sqrt(Tracked(0.0, 1e-20, u))  # near zero the bound stays finite: sqrt(err)
+    assert np.isfinite(r.err) and r.err == pytest.approx(1e-10)
+    with pytest.raises(TypeError, match="no rounding rule for numpy.exp"):
+        np.exp(a)
+    with pytest.raises(TypeError, match="only x\\*\\*2"):
+        a**3
+
+
+def test_compare_reports_the_worst_element():
+    ref = Tracked(np.array([1.0, 2.0]), np.array([1e-7, 1e-7]), 0.0)
+    err, tol, ratio = compare(np.array([1.0, 2.0 + 1e-6]), ref, "float32")
+    assert err == pytest.approx(1e-6) and tol == pytest.approx(SAFETY * 1e-7 + floor("float32"))
+    assert ratio > 1
+    nan_ref = Tracked(np.array([np.nan]), np.array([0.0]), 0.0)
+    assert compare(np.array([np.nan]), nan_ref, "float32")[2] == 0.0
+    assert compare(np.array([1.0]), nan_ref, "float32")[2] == np.inf
+    with pytest.raises(ValueError, match="shape"):
+        compare(np.zeros(3), nan_ref, "float32")
+
+
+# The policy's two duties, as properties over the kit's own strategies:
+# 1. a correct implementation computing in the dtype is always within the bound (no false alarm);
+# 2. a relative error well above the dtype's precision is always caught.
+
+SPECS = ["opt.gd", "opt.momentum", "opt.nesterov", "opt.weight_decay"]
+VARIANT = {
+    "opt.gd": {},
+    "opt.momentum": {"form": "eta_outside"},
+    "opt.nesterov": {"form": "eta_outside"},
+    "opt.weight_decay": {"momentum_form": "eta_outside"},
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("spec_id", SPECS)
+@given(data=st.data())
+def test_correct_float_arithmetic_is_within_tolerance(spec_id, dtype, data):
+    entry = reference.get(spec_id)
+    case = draw_optimizer_case(data, entry, dtype, data.draw(st.sampled_from(["one_step", "trajectory"])))
+    actual = heavy_ball(case, dtype, "cpu", nesterov=spec_id == "opt.nesterov")
+    expected = reference_optimizer_run(entry.model, entry.variant(**VARIANT[spec_id]), case, dtype)
+    c = compare_trees(actual, expected, dtype)
+    assert c.passes, c
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@given(data=st.data(), rel=st.floats(1e3, 1e6))
+def test_an_error_of_a_thousand_ulps_of_the_inputs_is_caught(dtype, data, rel):
+    # one momentum step b' = mu b + g, theta' = theta - eta b': the inputs' magnitude is
+    # M = |theta| + eta (mu |b| + |g|); an error of `rel` ulps of M must never pass.
+    entry = reference.get("opt.momentum")
+    case = draw_optimizer_case(data, entry, dtype, "one_step")
+    expected = reference_optimizer_run(entry.model, entry.variant(form="eta_outside"), case, dtype)
+    mu, eta = case.hyperparameters["momentum"], case.learning_rates[0]
+    k = data.draw(st.sampled_from(sorted(expected)), label="tensor")
+    theta, g, b = case.params[k], case.grads[0][k], case.state.buffers["trace"][k]
+    magnitude = np.abs(theta) + eta * (mu * np.abs(b) + np.abs(g))
+    i = data.draw(st.integers(0, theta.size - 1), label="element")
+    bump = rel * unit_roundoff(dtype) * magnitude.flat[i] + 10 * floor(dtype)
+    actual = {kk: v.value.copy() for kk, v in expected.items()}
+    actual[k].flat[i] += bump
+    assert not compare_trees(actual, expected, dtype).passes
