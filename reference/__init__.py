@@ -9,7 +9,7 @@ Import :mod:`trainspec.reference` to get every entry registered::
 No framework is imported anywhere under this package.
 """
 
-from trainspec.reference import optimizers
+from trainspec.reference import adaptive, optimizers
 from trainspec.reference.base import (
     GradientTransformation,
     Schedule,
@@ -44,6 +44,7 @@ __all__ = [
     "Variant",
     "VariantAxis",
     "VariantOption",
+    "adaptive",
     "all_entries",
     "apply_updates",
     "as_schedule",
