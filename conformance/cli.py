@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--id", default=None, help="only this spec ID or prefix")
 
     m = sub.add_parser("merge", help="merge report.json files into one report")
-    m.add_argument("inputs", nargs="+", help="report.json files")
+    m.add_argument("inputs", nargs="+", help="report.json files, or folders searched for */report.json")
     m.add_argument("--report", required=True, help="folder for the merged report.json and report.md")
 
     sub.add_parser("errata", help="run every erratum's check")
@@ -151,7 +151,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     reports = []
-    for path in args.inputs:
+    paths: list[Path] = []
+    for given in map(Path, args.inputs):
+        paths += sorted(given.glob("*/report.json")) + ([given / "report.json"] if (given / "report.json").exists() else []) if given.is_dir() else [given]
+    if not paths:
+        print(f"trainspec merge: no report.json under {', '.join(args.inputs)}", file=sys.stderr)
+        return 2
+    for path in paths:
         try:
             reports.append(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as exc:
