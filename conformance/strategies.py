@@ -15,6 +15,7 @@ Conventions (after array-api-tests' ``hypothesis_helpers.py``):
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -47,6 +48,7 @@ _MAGNITUDE_EXPONENTS = {"float64": (-30, 30), "float32": (-12, 12), "float16": (
 DISTRIBUTIONS = ("normal", "uniform", "log_spread", "with_zeros", "constant")
 
 
+@functools.lru_cache(maxsize=None)
 def shape_st(*, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...]]:
     """Shapes from a scalar ``()`` to ``max_dims`` dimensions with at most ``max_elements`` elements."""
 
@@ -64,23 +66,22 @@ def shape_st(*, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_el
     return shapes()
 
 
+@functools.lru_cache(maxsize=None)
 def magnitude_st(dtype: str) -> st.SearchStrategy[int]:
     """A decimal exponent for the typical magnitude of an array (0, i.e. 1.0, first when shrinking)."""
     lo, hi = _MAGNITUDE_EXPONENTS[dtype]
     return st.one_of(st.just(0), st.integers(-3, 3), st.integers(lo, hi))
 
 
+@functools.lru_cache(maxsize=None)
+def array_recipe_st(dtype: str) -> st.SearchStrategy[tuple[str, int, int]]:
+    """What an array is drawn as: ``(distribution, decimal exponent of its magnitude, seed)``."""
+    return st.tuples(st.sampled_from(DISTRIBUTIONS), magnitude_st(dtype), st.integers(0, 2**32 - 1))
+
+
 def array_st(shape: tuple[int, ...], dtype: str, *, nonnegative: bool = False) -> st.SearchStrategy[np.ndarray]:
     """A float64 array of ``shape`` with values representable in ``dtype`` (see module docstring)."""
-
-    @st.composite
-    def arrays(draw: Any) -> np.ndarray:
-        dist = draw(st.sampled_from(DISTRIBUTIONS))
-        exp = draw(magnitude_st(dtype))
-        seed = draw(st.integers(0, 2**32 - 1))
-        return make_array(shape, dtype, dist, exp, seed, nonnegative=nonnegative)
-
-    return arrays()
+    return array_recipe_st(dtype).map(lambda r: make_array(shape, dtype, *r, nonnegative=nonnegative))
 
 
 def make_array(
@@ -109,26 +110,42 @@ def make_array(
     return round_to(x, dtype)
 
 
-def draw_array(data: Any, shape: tuple[int, ...], dtype: str, label: str, **kw: Any) -> np.ndarray:
-    return data.draw(array_st(shape, dtype, **kw), label=label)
+def draw_array(data: Any, shape: tuple[int, ...], dtype: str, label: str, *, nonnegative: bool = False) -> np.ndarray:
+    """Draw an array's recipe (labelled) and build it; cheaper than a fresh strategy per draw."""
+    dist, exponent, seed = data.draw(array_recipe_st(dtype), label=label)
+    return make_array(shape, dtype, dist, exponent, seed, nonnegative=nonnegative)
 
 
 def draw_param_tree(data: Any, dtype: str, *, label: str = "params", max_tensors: int = MAX_TENSORS) -> dict[str, np.ndarray]:
     """1 to ``max_tensors`` named tensors, scalar to 4-D, at most :data:`MAX_ELEMENTS` elements in all."""
     n = data.draw(st.integers(1, max_tensors), label=f"{label}: number of tensors")
-    out: dict[str, np.ndarray] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     budget = MAX_ELEMENTS
     for i in range(n):
         shape = data.draw(shape_st(max_elements=max(1, budget // (n - i))), label=f"{label}[w{i}].shape")
         budget -= math.prod(shape)
-        out[f"w{i}"] = draw_array(data, shape, dtype, f"{label}[w{i}]")
-    return out
+        shapes[f"w{i}"] = shape
+    return draw_tree(data, shapes, dtype, label)
 
 
-def draw_tree_like(data: Any, like: Mapping[str, np.ndarray], dtype: str, label: str) -> dict[str, np.ndarray]:
-    return {k: draw_array(data, v.shape, dtype, f"{label}[{k}]") for k, v in like.items()}
+def draw_tree(data: Any, shapes: Mapping[str, tuple[int, ...]], dtype: str, label: str, *, nonnegative: bool = False) -> dict[str, np.ndarray]:
+    """A tree of arrays from one labelled recipe: one distribution and magnitude, a seed per tensor.
+
+    One draw per tree (not per tensor) keeps generation cheap; magnitudes still differ between
+    parameters, gradients and state, which is where the formulas' conditioning matters.
+    """
+    dist, exponent, seed = data.draw(array_recipe_st(dtype), label=label)
+    return {
+        k: make_array(shape, dtype, dist, exponent, (seed + i) % 2**32, nonnegative=nonnegative)
+        for i, (k, shape) in enumerate(shapes.items())
+    }
 
 
+def draw_tree_like(data: Any, like: Mapping[str, np.ndarray], dtype: str, label: str, *, nonnegative: bool = False) -> dict[str, np.ndarray]:
+    return draw_tree(data, {k: v.shape for k, v in like.items()}, dtype, label, nonnegative=nonnegative)
+
+
+@functools.lru_cache(maxsize=None)
 def hyperparameter_st(hp: HyperParameter) -> st.SearchStrategy[float]:
     """Valid values of ``hp``, float32-representable: its special values, then its typical range."""
     lo, hi = hp.sample_low, hp.sample_high
@@ -176,10 +193,17 @@ def draw_learning_rates(data: Any, entry: SpecEntry, steps: int) -> list[float]:
     return out
 
 
-def draw_canonical_state(data: Any, buffers: Sequence[str], params: Mapping[str, np.ndarray], dtype: str) -> CanonicalState:
-    """An arbitrary state after ``count >= 1`` steps: every buffer an arbitrary tree like ``params``."""
+def draw_canonical_state(
+    data: Any,
+    buffers: Sequence[str],
+    params: Mapping[str, np.ndarray],
+    dtype: str,
+    nonnegative: frozenset[str] = frozenset(),
+) -> CanonicalState:
+    """An arbitrary state after ``count >= 1`` steps: every buffer an arbitrary tree like ``params``
+    (``>= 0`` for the buffers named in ``nonnegative``)."""
     count = data.draw(st.one_of(st.just(1), st.integers(1, 10_000)), label="state.count")
-    bufs = {b: draw_tree_like(data, params, dtype, f"state.{b}") for b in buffers}
+    bufs = {b: draw_tree_like(data, params, dtype, f"state.{b}", nonnegative=b in nonnegative) for b in buffers}
     return CanonicalState(count=count, buffers=bufs)
 
 
@@ -195,7 +219,7 @@ def draw_optimizer_case(data: Any, entry: SpecEntry, dtype: str, check: str, *, 
     params = draw_param_tree(data, dtype)
     hps = draw_hyperparameters(data, entry)
     if check == "one_step":
-        state = draw_canonical_state(data, entry.model.buffers, params, dtype)
+        state = draw_canonical_state(data, entry.model.buffers, params, dtype, entry.model.nonnegative_buffers)
         lrs = draw_learning_rates(data, entry, 1)
         grads = [draw_tree_like(data, params, dtype, "grads[0]")]
     else:

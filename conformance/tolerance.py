@@ -125,7 +125,8 @@ class Tracked:
 
     def __init__(self, value: Any, err: Any = 0.0, u: float = 0.0) -> None:
         self.value = np.asarray(value, dtype=np.float64)
-        self.err = np.broadcast_to(np.asarray(err, dtype=np.float64), self.value.shape).copy()
+        e = np.asarray(err, dtype=np.float64)
+        self.err = e if e.shape == self.value.shape else np.broadcast_to(e, self.value.shape).copy()
         self.u = float(u)
 
     # array-like surface used by the reference's argument checks
@@ -145,6 +146,13 @@ class Tracked:
         return f"Tracked(value={self.value!r}, err={self.err!r})"
 
     # --- arithmetic -------------------------------------------------------------------------
+    @classmethod
+    def _make(cls, value: np.ndarray, err: np.ndarray, u: float) -> Tracked:
+        """Internal fast constructor: ``value`` and ``err`` are float64 arrays of one shape."""
+        t = object.__new__(cls)
+        t.value, t.err, t.u = value, err, u
+        return t
+
     def _lift(self, x: Any) -> Tracked:
         if isinstance(x, Tracked):
             return x
@@ -175,7 +183,7 @@ class Tracked:
         return _div(self._lift(o), self)
 
     def __neg__(self) -> Tracked:
-        return Tracked(-self.value, self.err, self.u)
+        return Tracked._make(-self.value, self.err, self.u)
 
     def __pos__(self) -> Tracked:
         return self
@@ -204,14 +212,25 @@ class Tracked:
 
 def _add(a: Tracked, b: Tracked, sign: float) -> Tracked:
     u = max(a.u, b.u)
-    v = a.value + sign * b.value
-    return Tracked(v, a.err + b.err + u * (np.abs(a.value) + np.abs(b.value)), u)
+    v = a.value + b.value if sign > 0 else a.value - b.value
+    e = np.abs(a.value) + np.abs(b.value)
+    e *= u
+    e += a.err
+    e += b.err
+    return _result(v, e, u)
+
+
+def _result(v: Any, e: Any, u: float) -> Tracked:
+    v = np.asarray(v)
+    e = np.asarray(e)
+    return Tracked._make(v, e if e.shape == v.shape else np.broadcast_to(e, v.shape), u)
 
 
 def _mul(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
     v = a.value * b.value
-    return Tracked(v, a.err * np.abs(b.value) + np.abs(a.value) * b.err + 2 * u * np.abs(v), u)
+    e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
+    return _result(v, e, u)
 
 
 def _div(a: Tracked, b: Tracked) -> Tracked:

@@ -540,12 +540,18 @@ class OptimizerModel:
     ``build(options, hyperparameters)`` returns the reference transformation of one variant;
     ``hyperparameters["learning_rate"]`` is a schedule. ``load_state(options, hyperparameters,
     canonical, params)`` returns that variant's state equivalent to the canonical one.
-    ``buffers`` names the canonical buffers (each a tree shaped like ``params``).
+    ``buffers`` names the canonical buffers (each a tree shaped like ``params``);
+    ``nonnegative_buffers`` those that only hold values ``>= 0`` (second moments, accumulators).
+    ``elementwise`` says that each element's update depends only on that element's parameter,
+    gradient and state (no norm over elements), so that the reference may be evaluated on the
+    concatenation of all tensors at once.
     """
 
     build: Callable[[Mapping[str, str], Mapping[str, Any]], GradientTransformation]
     load_state: Callable[[Mapping[str, str], Mapping[str, Any], CanonicalState, Tree], Any]
     buffers: tuple[str, ...]
+    nonnegative_buffers: frozenset[str] = frozenset()
+    elementwise: bool = True
 
 
 def _momentum_family_state(
