@@ -22,6 +22,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
+
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase  # noqa: E402
 
 __all__ = ["JaxAdapter", "load_trace", "schedule_from_values"]
@@ -69,7 +70,9 @@ def run_optax(
         opt = make(case, schedule_from_values(case.learning_rates, start, jdt))
         state = opt.init(params)
         if case.state is not None:
-            trace = {k: jnp.asarray(v, dtype=jdt) for k, v in case.state.buffers.get("trace", {}).items()}
+            trace = {
+                k: jnp.asarray(v, dtype=jdt) for k, v in case.state.buffers.get("trace", {}).items()
+            }
             state = load_trace(state, trace, case.state.count)
         for grads in case.grads:
             g = {k: jnp.asarray(v, dtype=jdt) for k, v in grads.items()}
@@ -78,7 +81,9 @@ def run_optax(
         return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
 
 
-def _impl(spec_id: str, name: str, make: Callable[..., optax.GradientTransformation]) -> Implementation:
+def _impl(
+    spec_id: str, name: str, make: Callable[..., optax.GradientTransformation]
+) -> Implementation:
     return Implementation(
         spec_id=spec_id,
         name=name,
@@ -126,14 +131,21 @@ class JaxAdapter(Adapter):
             _impl(
                 "opt.momentum",
                 "chain(ema(debias=False), scale_by_learning_rate)",
-                lambda c, lr: optax.chain(optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)),
+                lambda c, lr: optax.chain(
+                    optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)
+                ),
             ),
-            _impl("opt.nesterov", "sgd(nesterov=True)", lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True)),
+            _impl(
+                "opt.nesterov",
+                "sgd(nesterov=True)",
+                lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
+            ),
             _impl(
                 "opt.weight_decay",
                 "chain(add_decayed_weights, sgd)",
                 lambda c, lr: optax.chain(
-                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]), optax.sgd(lr, momentum=_mu(c))
+                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
+                    optax.sgd(lr, momentum=_mu(c)),
                 ),
             ),
             _impl(

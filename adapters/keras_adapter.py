@@ -28,6 +28,7 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 
 __all__ = ["KerasAdapter", "set_learning_rate", "velocity_from_trace"]
@@ -69,11 +70,18 @@ def run_keras_optimizer(
             opt.iterations.assign(case.state.count)
             if "trace" in case.state.buffers and len(getattr(opt, "momentums", [])) > 0:
                 for k, m in zip(names, opt.momentums, strict=True):
-                    m.assign(velocity_from_trace(case.state.buffers["trace"][k], case.learning_rates[0]).astype(dtype))
+                    m.assign(
+                        velocity_from_trace(
+                            case.state.buffers["trace"][k], case.learning_rates[0]
+                        ).astype(dtype)
+                    )
         for lr, grads in zip(case.learning_rates, case.grads, strict=True):
             set_learning_rate(opt, lr)
             opt.apply([tf.constant(grads[k], dtype=dtype) for k in names], variables)
-        return {k: np.asarray(v.numpy(), dtype=np.float64) for k, v in zip(names, variables, strict=True)}
+        return {
+            k: np.asarray(v.numpy(), dtype=np.float64)
+            for k, v in zip(names, variables, strict=True)
+        }
 
 
 def _sgd(**fixed: Any) -> Callable[[OptimizerCase], keras.optimizers.Optimizer]:
@@ -90,7 +98,9 @@ def _sgd(**fixed: Any) -> Callable[[OptimizerCase], keras.optimizers.Optimizer]:
     return make
 
 
-def _impl(spec_id: str, name: str, make: Callable[[OptimizerCase], keras.optimizers.Optimizer]) -> Implementation:
+def _impl(
+    spec_id: str, name: str, make: Callable[[OptimizerCase], keras.optimizers.Optimizer]
+) -> Implementation:
     return Implementation(
         spec_id=spec_id,
         name=name,

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 
 __all__ = ["TorchAdapter", "momentum_buffer_from_trace", "set_learning_rate"]
@@ -30,7 +31,9 @@ CODE_PATHS: dict[str, dict[str, Any]] = {
 }
 
 
-def momentum_buffer_from_trace(trace: np.ndarray, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+def momentum_buffer_from_trace(
+    trace: np.ndarray, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
     """PyTorch's ``momentum_buffer`` is the spec's canonical trace ``b`` unchanged."""
     return torch.tensor(trace, dtype=dtype, device=device)
 
@@ -54,20 +57,32 @@ def run_torch_optimizer(
     """Build the optimizer over the case's parameters, load its state, take every step, read back."""
     tdtype, dev = _DTYPES[dtype], _device(device)
     names = list(case.params)
-    params = [torch.nn.Parameter(torch.tensor(case.params[k], dtype=tdtype, device=dev)) for k in names]
+    params = [
+        torch.nn.Parameter(torch.tensor(case.params[k], dtype=tdtype, device=dev)) for k in names
+    ]
     opt = make(params, case)
-    if case.state is not None and "trace" in case.state.buffers and case.hyperparameters.get("momentum", 0) != 0:
+    if (
+        case.state is not None
+        and "trace" in case.state.buffers
+        and case.hyperparameters.get("momentum", 0) != 0
+    ):
         for k, p in zip(names, params, strict=True):
-            opt.state[p]["momentum_buffer"] = momentum_buffer_from_trace(case.state.buffers["trace"][k], tdtype, dev)
+            opt.state[p]["momentum_buffer"] = momentum_buffer_from_trace(
+                case.state.buffers["trace"][k], tdtype, dev
+            )
     for lr, grads in zip(case.learning_rates, case.grads, strict=True):
         set_learning_rate(opt, lr)
         for k, p in zip(names, params, strict=True):
             p.grad = torch.tensor(grads[k], dtype=tdtype, device=dev)
         opt.step()
-    return {k: p.detach().cpu().numpy().astype(np.float64) for k, p in zip(names, params, strict=True)}
+    return {
+        k: p.detach().cpu().numpy().astype(np.float64) for k, p in zip(names, params, strict=True)
+    }
 
 
-def _sgd(**fixed: Any) -> Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer]:
+def _sgd(
+    **fixed: Any,
+) -> Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer]:
     """``torch.optim.SGD`` with the case's hyperparameters; ``fixed`` adds code path and flags."""
     fixed = dict(fixed)
     dampening_is_momentum = fixed.pop("dampening_is_momentum", False)
@@ -87,7 +102,9 @@ def _sgd(**fixed: Any) -> Callable[[list[torch.nn.Parameter], OptimizerCase], to
     return make
 
 
-def _impl(spec_id: str, name: str, make: Callable[..., torch.optim.Optimizer], devices: tuple[str, ...]) -> Implementation:
+def _impl(
+    spec_id: str, name: str, make: Callable[..., torch.optim.Optimizer], devices: tuple[str, ...]
+) -> Implementation:
     return Implementation(
         spec_id=spec_id,
         name=name,
@@ -103,7 +120,11 @@ class TorchAdapter(Adapter):
     name = "torch"
 
     def versions(self) -> dict[str, str]:
-        return {"torch": torch.__version__, "cuda": str(torch.version.cuda), "numpy": np.__version__}
+        return {
+            "torch": torch.__version__,
+            "cuda": str(torch.version.cuda),
+            "numpy": np.__version__,
+        }
 
     def devices(self) -> list[str]:
         return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
@@ -120,7 +141,14 @@ class TorchAdapter(Adapter):
         for path, flags in CODE_PATHS.items():
             out.append(_impl("opt.gd", f"SGD[{path}]", _sgd(**flags), both))
             out.append(_impl("opt.momentum", f"SGD(momentum)[{path}]", _sgd(**flags), both))
-            out.append(_impl("opt.nesterov", f"SGD(nesterov=True)[{path}]", _sgd(nesterov=True, **flags), both))
+            out.append(
+                _impl(
+                    "opt.nesterov",
+                    f"SGD(nesterov=True)[{path}]",
+                    _sgd(nesterov=True, **flags),
+                    both,
+                )
+            )
             out.append(_impl("opt.weight_decay", f"SGD(weight_decay)[{path}]", _sgd(**flags), both))
         out.append(
             _impl(
@@ -131,4 +159,3 @@ class TorchAdapter(Adapter):
             )
         )
         return out
-

@@ -54,7 +54,9 @@ def per_example(fn: Any, cases: list[Any]) -> float:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--backend", required=True)
     p.add_argument("--spec", default="opt.momentum")
     p.add_argument("--dtype", default="float32")
@@ -80,7 +82,8 @@ def main() -> int:
         impl.run(cases[0], args.dtype, "cpu")  # warm-up (first-call costs are not per example)
         fw = per_example(lambda c, impl=impl: impl.run(c, args.dtype, "cpu"), cases)
         ref = per_example(
-            lambda c: [reference_optimizer_run(entry.model, v, c, args.dtype) for v in variants], cases
+            lambda c: [reference_optimizer_run(entry.model, v, c, args.dtype) for v in variants],
+            cases,
         )
         t0 = time.perf_counter()
         row = check_row(entry, impl, args.backend, args.dtype, "cpu", profile="ci")

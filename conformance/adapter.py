@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from trainspec.reference.optimizers import CanonicalState
 
 __all__ = ["Adapter", "Implementation", "OptimizerCase"]
@@ -64,7 +65,12 @@ class OptimizerCase:
         def arr(a: np.ndarray) -> Any:
             if a.size <= max_elements:
                 return a.tolist()
-            return {"shape": list(a.shape), "min": float(a.min()), "max": float(a.max()), "head": a.ravel()[:4].tolist()}
+            return {
+                "shape": list(a.shape),
+                "min": float(a.min()),
+                "max": float(a.max()),
+                "head": a.ravel()[:4].tolist(),
+            }
 
         out: dict[str, Any] = {
             "params": {k: arr(v) for k, v in self.params.items()},
@@ -75,7 +81,9 @@ class OptimizerCase:
         if self.state is not None:
             out["state"] = {
                 "count": self.state.count,
-                "buffers": {b: {k: arr(v) for k, v in t.items()} for b, t in self.state.buffers.items()},
+                "buffers": {
+                    b: {k: arr(v) for k, v in t.items()} for b, t in self.state.buffers.items()
+                },
             }
         return out
 
@@ -98,10 +106,14 @@ class Implementation:
     def __post_init__(self) -> None:
         bad = [d for d in self.dtypes if d not in DTYPES]
         if bad:
-            raise ValueError(f"Implementation {self.name!r}: dtypes {bad} must be among {list(DTYPES)}")
+            raise ValueError(
+                f"Implementation {self.name!r}: dtypes {bad} must be among {list(DTYPES)}"
+            )
         bad = [d for d in self.devices if d not in DEVICES]
         if bad:
-            raise ValueError(f"Implementation {self.name!r}: devices {bad} must be among {list(DEVICES)}")
+            raise ValueError(
+                f"Implementation {self.name!r}: devices {bad} must be among {list(DEVICES)}"
+            )
 
 
 class Adapter(ABC):

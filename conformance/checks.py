@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from trainspec.conformance.adapter import Implementation, OptimizerCase
 from trainspec.conformance.tolerance import Tracked, compare, track_tree
 from trainspec.reference.base import apply_updates, piecewise_schedule
@@ -64,8 +65,16 @@ def _flat(tree: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def _flatten_case(case: OptimizerCase) -> OptimizerCase:
     state = None
     if case.state is not None:
-        state = CanonicalState(case.state.count, {b: _flat(t) for b, t in case.state.buffers.items()})
-    return OptimizerCase(_flat(case.params), [_flat(g) for g in case.grads], case.learning_rates, case.hyperparameters, state)
+        state = CanonicalState(
+            case.state.count, {b: _flat(t) for b, t in case.state.buffers.items()}
+        )
+    return OptimizerCase(
+        _flat(case.params),
+        [_flat(g) for g in case.grads],
+        case.learning_rates,
+        case.hyperparameters,
+        state,
+    )
 
 
 def _unflatten(flat: Tracked, like: Mapping[str, np.ndarray]) -> dict[str, Tracked]:
@@ -73,12 +82,16 @@ def _unflatten(flat: Tracked, like: Mapping[str, np.ndarray]) -> dict[str, Track
     i = 0
     for k, v in like.items():
         n = v.size
-        out[k] = Tracked(flat.value[i : i + n].reshape(v.shape), flat.err[i : i + n].reshape(v.shape), flat.u)
+        out[k] = Tracked(
+            flat.value[i : i + n].reshape(v.shape), flat.err[i : i + n].reshape(v.shape), flat.u
+        )
         i += n
     return out
 
 
-def _run(model: OptimizerModel, variant: Variant, case: OptimizerCase, dtype: str) -> dict[str, Tracked]:
+def _run(
+    model: OptimizerModel, variant: Variant, case: OptimizerCase, dtype: str
+) -> dict[str, Tracked]:
     hp: dict[str, Any] = dict(case.hyperparameters)
     hp["learning_rate"] = _shifted_schedule(case)
     opts = variant.options
@@ -105,9 +118,13 @@ def _shifted_schedule(case: OptimizerCase) -> Any:
     return lambda t: inner(t - start)
 
 
-def compare_trees(actual: Mapping[str, np.ndarray], expected: Mapping[str, Tracked], dtype: str) -> Comparison:
+def compare_trees(
+    actual: Mapping[str, np.ndarray], expected: Mapping[str, Tracked], dtype: str
+) -> Comparison:
     if set(actual) != set(expected):
-        raise ValueError(f"the adapter returned parameters {sorted(actual)}, expected {sorted(expected)}")
+        raise ValueError(
+            f"the adapter returned parameters {sorted(actual)}, expected {sorted(expected)}"
+        )
     worst = Comparison(0.0, 0.0, 0.0, "")
     for k in expected:
         err, tol, ratio = compare(np.asarray(actual[k]), expected[k], dtype)
@@ -127,5 +144,8 @@ def evaluate_example(
     """Run the framework once and compare with each of ``variants``."""
     actual = impl.run(case, dtype, device)
     return ExampleResult(
-        {v: compare_trees(actual, reference_optimizer_run(entry.model, v, case, dtype), dtype) for v in variants}
+        {
+            v: compare_trees(actual, reference_optimizer_run(entry.model, v, case, dtype), dtype)
+            for v in variants
+        }
     )

@@ -17,30 +17,50 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from trainspec import reference
 from trainspec.conformance import discovery
 from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
 from trainspec.conformance.runner import Row, run_matrix
 
-from trainspec import reference
-
 __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="trainspec", description="Executable spec of training formulas and a conformance kit.")
+    p = argparse.ArgumentParser(
+        prog="trainspec", description="Executable spec of training formulas and a conformance kit."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run the conformance matrix and write the report")
-    r.add_argument("--backend", action="append", help="backend to check (repeatable; default: every installed one)")
+    r.add_argument(
+        "--backend",
+        action="append",
+        help="backend to check (repeatable; default: every installed one)",
+    )
     r.add_argument("--device", choices=DEVICES, default="cpu", help="device (default: cpu)")
-    r.add_argument("--profile", choices=list(PROFILES), default="ci", help="hypothesis profile (default: ci)")
-    r.add_argument("--seed", type=int, default=None, help="seed (default: 0; thorough: a fresh one, printed)")
-    r.add_argument("--spec", default=None, help="a spec ID or a prefix such as 'opt' (default: all)")
+    r.add_argument(
+        "--profile", choices=list(PROFILES), default="ci", help="hypothesis profile (default: ci)"
+    )
+    r.add_argument(
+        "--seed", type=int, default=None, help="seed (default: 0; thorough: a fresh one, printed)"
+    )
+    r.add_argument(
+        "--spec", default=None, help="a spec ID or a prefix such as 'opt' (default: all)"
+    )
     r.add_argument("--impl", default=None, help="only this implementation (as named in the report)")
-    r.add_argument("--dtype", action="append", choices=DTYPES, help="dtype (repeatable; default: float32 and float64)")
-    r.add_argument("--report", default="report", help="folder for report.json and report.md (default: ./report)")
+    r.add_argument(
+        "--dtype",
+        action="append",
+        choices=DTYPES,
+        help="dtype (repeatable; default: float32 and float64)",
+    )
+    r.add_argument(
+        "--report",
+        default="report",
+        help="folder for report.json and report.md (default: ./report)",
+    )
     r.add_argument("--quiet", action="store_true", help="do not print a line per row")
     r.add_argument("--strict", action="store_true", help="exit 1 if any row diverges or errs")
 
@@ -49,8 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--id", default=None, help="only this spec ID or prefix")
 
     m = sub.add_parser("merge", help="merge report.json files into one report")
-    m.add_argument("inputs", nargs="+", help="report.json files, or folders searched for */report.json")
-    m.add_argument("--report", required=True, help="folder for the merged report.json and report.md")
+    m.add_argument(
+        "inputs", nargs="+", help="report.json files, or folders searched for */report.json"
+    )
+    m.add_argument(
+        "--report", required=True, help="folder for the merged report.json and report.md"
+    )
 
     sub.add_parser("errata", help="run every erratum's check")
     return p
@@ -65,7 +89,11 @@ def _cmd_spec(args: argparse.Namespace) -> int:
         print(f"{e.id}  [{e.tier}]  {e.title}")
         print(f"    {e.formula}")
         for axis in e.variant_axes:
-            print(f"    variants of {axis.name}: " + ", ".join(o.name for o in axis.options) + f" (default {axis.default})")
+            print(
+                f"    variants of {axis.name}: "
+                + ", ".join(o.name for o in axis.options)
+                + f" (default {axis.default})"
+            )
         for er in e.errata:
             print(f"    erratum ({er.source.author}): prints {er.printed}; correct {er.correct}")
     return 0
@@ -99,7 +127,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("trainspec run: no backend is registered", file=sys.stderr)
         return 2
     dtypes = args.dtype or ["float32", "float64"]
-    print(f"trainspec run: profile {args.profile}, seed {seed}, device {args.device}, dtypes {', '.join(dtypes)}")
+    print(
+        f"trainspec run: profile {args.profile}, seed {seed}, device {args.device}, dtypes {', '.join(dtypes)}"
+    )
     backends: dict[str, dict[str, Any]] = {}
     for name, why in failures.items():
         print(f"  {name}: {why}")
@@ -115,7 +145,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 flush=True,
             )
             if row.verdict in ("diverges", "error"):
-                print(f"      {row.message.splitlines()[0] if row.message else ''}\n      replay: {row.repro}", flush=True)
+                print(
+                    f"      {row.message.splitlines()[0] if row.message else ''}\n      replay: {row.repro}",
+                    flush=True,
+                )
 
     for name, adapter in adapters.items():
         t0 = time.perf_counter()
@@ -134,14 +167,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
             impl_filter=args.impl,
             progress=progress,
         )
-        backends[name] = {"status": status, "versions": versions, "seconds": round(time.perf_counter() - t0, 2)}
+        backends[name] = {
+            "status": status,
+            "versions": versions,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
     report = build_report(rows, backends, profile=args.profile, seed=seed, devices=[args.device])
     j, m = write_report(report, args.report)
     print()
     print(matrix_text(report))
     print(f"\nwrote {j} and {m}")
     if not adapters:
-        print("trainspec run: no backend could be loaded; install one (pip install 'trainspec[torch]')", file=sys.stderr)
+        print(
+            "trainspec run: no backend could be loaded; install one (pip install 'trainspec[torch]')",
+            file=sys.stderr,
+        )
         return 1
     bad = [r for r in rows if r.verdict in ("diverges", "error")]
     if bad:
@@ -153,7 +193,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     reports = []
     paths: list[Path] = []
     for given in map(Path, args.inputs):
-        paths += sorted(given.glob("*/report.json")) + ([given / "report.json"] if (given / "report.json").exists() else []) if given.is_dir() else [given]
+        paths += (
+            sorted(given.glob("*/report.json"))
+            + ([given / "report.json"] if (given / "report.json").exists() else [])
+            if given.is_dir()
+            else [given]
+        )
     if not paths:
         print(f"trainspec merge: no report.json under {', '.join(args.inputs)}", file=sys.stderr)
         return 2
@@ -176,7 +221,9 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": _cmd_run, "spec": _cmd_spec, "merge": _cmd_merge, "errata": _cmd_errata}[args.command](args)
+    return {"run": _cmd_run, "spec": _cmd_spec, "merge": _cmd_merge, "errata": _cmd_errata}[
+        args.command
+    ](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,9 @@ def load_adapters(names: list[str] | None = None) -> tuple[dict[str, Adapter], d
     if names is not None:
         unknown = [n for n in names if n not in eps]
         if unknown:
-            raise ValueError(f"--backend {', '.join(unknown)}: not registered; registered backends are {sorted(eps)}")
+            raise ValueError(
+                f"--backend {', '.join(unknown)}: not registered; registered backends are {sorted(eps)}"
+            )
     adapters: dict[str, Adapter] = {}
     failures: dict[str, str] = {}
     for name in sorted(eps) if names is None else names:

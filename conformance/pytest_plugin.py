@@ -19,7 +19,9 @@ import pytest
 
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("trainspec", "trainspec conformance")
-    group.addoption("--backend", action="append", default=None, help="backend to check (repeatable)")
+    group.addoption(
+        "--backend", action="append", default=None, help="backend to check (repeatable)"
+    )
     group.addoption("--device", default="cpu", choices=["cpu", "cuda"], help="device (default cpu)")
     group.addoption("--spec", default=None, help="spec ID or prefix (default: all)")
     group.addoption("--trainspec-profile", default="ci", help="quick, ci or thorough (default ci)")
@@ -29,10 +31,9 @@ def pytest_addoption(parser: Any) -> None:
 def pytest_generate_tests(metafunc: Any) -> None:
     if "conformance_row" not in metafunc.fixturenames:
         return
+    from trainspec import reference
     from trainspec.conformance import discovery
     from trainspec.conformance.runner import plan_rows
-
-    from trainspec import reference
 
     cfg = metafunc.config
     adapters, failures = discovery.load_adapters(cfg.getoption("--backend"))
@@ -40,7 +41,13 @@ def pytest_generate_tests(metafunc: Any) -> None:
         raise pytest.UsageError(f"backends failed to load: {failures}")
     params = []
     for name, adapter in adapters.items():
-        plan = plan_rows(reference.entries_matching(cfg.getoption("--spec")), name, adapter, [cfg.getoption("--device")], ["float32", "float64"])
+        plan = plan_rows(
+            reference.entries_matching(cfg.getoption("--spec")),
+            name,
+            adapter,
+            [cfg.getoption("--device")],
+            ["float32", "float64"],
+        )
         for entry, impl, device, dtype, reason in plan:
             if reason or impl is None:
                 continue

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from trainspec.conformance.runner import Row
 
 import trainspec
+from trainspec.conformance.runner import Row
 
 __all__ = ["build_report", "matrix_text", "merge_reports", "write_report"]
 
@@ -59,7 +59,9 @@ def merge_reports(reports: Iterable[dict[str, Any]]) -> dict[str, Any]:
     keyed: dict[tuple[str, ...], dict[str, Any]] = {}
     for rep in reports:
         if "results" not in rep or "backends" not in rep:
-            raise ValueError("report: must be a trainspec report.json with 'results' and 'backends'")
+            raise ValueError(
+                "report: must be a trainspec report.json with 'results' and 'backends'"
+            )
         if merged is None:
             merged = {k: v for k, v in rep.items() if k != "results"}
             merged["backends"] = dict(rep["backends"])
@@ -98,7 +100,9 @@ def _cell(rows: list[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
-def matrix(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
+def matrix(
+    results: Sequence[dict[str, Any]],
+) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
     specs = sorted({r["spec_id"] for r in results if r["spec_id"] != "*"})
     backends = sorted({r["backend"] for r in results})
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -147,11 +151,22 @@ def markdown(report: dict[str, Any]) -> str:
         "| spec | " + " | ".join(backends) + " |",
         "| --- | " + " | ".join("---" for _ in backends) + " |",
     ]
-    out += ["| " + " | ".join([f"`{s}`", *(cells.get((s, b), "") for b in backends)]) + " |" for s in specs]
-    out += ["", "## Backends", "", "| backend | status | seconds | versions |", "| --- | --- | --- | --- |"]
+    out += [
+        "| " + " | ".join([f"`{s}`", *(cells.get((s, b), "") for b in backends)]) + " |"
+        for s in specs
+    ]
+    out += [
+        "",
+        "## Backends",
+        "",
+        "| backend | status | seconds | versions |",
+        "| --- | --- | --- | --- |",
+    ]
     for b, info in sorted(report["backends"].items()):
         versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
-        out.append(f"| {b} | {info.get('status', 'ok')} | {_fmt(info.get('seconds'))} | {versions} |")
+        out.append(
+            f"| {b} | {info.get('status', 'ok')} | {_fmt(info.get('seconds'))} | {versions} |"
+        )
     env = report.get("environment", {})
     out += ["", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
     out += [
@@ -160,7 +175,10 @@ def markdown(report: dict[str, Any]) -> str:
         "| spec | backend | implementation | device | dtype | verdict | variant | also consistent | max error | tolerance | examples | s |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rows = sorted(report["results"], key=lambda r: (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"]))
+    rows = sorted(
+        report["results"],
+        key=lambda r: (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"]),
+    )
     for r in rows:
         also = ", ".join(v for v in r.get("consistent_variants", []) if v != r.get("variant"))
         out.append(

@@ -25,6 +25,7 @@ from typing import Any
 
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
+
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 from trainspec.conformance.checks import CHECKS, Comparison, evaluate_example
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings
@@ -82,7 +83,9 @@ class Row:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def repro_command(backend: str, spec_id: str, impl: str, dtype: str, device: str, profile: str, seed_: int) -> str:
+def repro_command(
+    backend: str, spec_id: str, impl: str, dtype: str, device: str, profile: str, seed_: int
+) -> str:
     return (
         f"trainspec run --backend {backend} --spec {spec_id} --impl '{impl}' --dtype {dtype} "
         f"--device {device} --profile {profile} --seed {seed_}"
@@ -172,11 +175,12 @@ def check_row(
         assert closest is not None and explorer.died_in is not None
         row.verdict = "diverges"
         row.variant = closest.name
-        row.counterexample, comparison = _shrink(entry, impl, dtype, device, closest, explorer.died_in, base, seed_)
+        row.counterexample, comparison = _shrink(
+            entry, impl, dtype, device, closest, explorer.died_in, base, seed_
+        )
         _fill_error(row, comparison or explorer.worst.get(closest))
-        row.message = (
-            f"no variant matches; closest is {closest.name!r}"
-            + (f" (worst element in {comparison.where!r})" if comparison else "")
+        row.message = f"no variant matches; closest is {closest.name!r}" + (
+            f" (worst element in {comparison.where!r})" if comparison else ""
         )
     row.seconds = time.perf_counter() - t0
     return row
@@ -219,9 +223,13 @@ def _shrink(
         c = evaluate_example(entry, impl, case, dtype, device, [variant]).per_variant[variant]
         if not c.passes:
             last["case"], last["comparison"] = case, c
-            raise _Mismatch(f"{entry.id} vs variant {variant.name}: ratio {c.ratio:.3g} in {c.where}")
+            raise _Mismatch(
+                f"{entry.id} vs variant {variant.name}: ratio {c.ratio:.3g} in {c.where}"
+            )
 
-    shrink_settings = settings(base, phases=[*base.phases], report_multiple_bugs=False, print_blob=False)
+    shrink_settings = settings(
+        base, phases=[*base.phases], report_multiple_bugs=False, print_blob=False
+    )
     try:
         _run_given(body, shrink_settings, seed_)
     except _Mismatch:
@@ -249,18 +257,34 @@ def plan_rows(
     available = set(adapter.devices())
     out: list[tuple[SpecEntry, Implementation | None, str, str, str]] = []
     for entry in entries:
-        mine = [i for i in impls if i.spec_id == entry.id and (impl_filter is None or i.name == impl_filter)]
+        mine = [
+            i
+            for i in impls
+            if i.spec_id == entry.id and (impl_filter is None or i.name == impl_filter)
+        ]
         for device in devices:
             if not mine:
                 if impl_filter is None:
-                    out.append((entry, None, device, "-", f"{backend} offers no implementation of {entry.id}"))
+                    out.append(
+                        (
+                            entry,
+                            None,
+                            device,
+                            "-",
+                            f"{backend} offers no implementation of {entry.id}",
+                        )
+                    )
                 continue
             for impl in mine:
                 for dtype in dtypes:
                     if device not in available or device not in impl.devices:
-                        out.append((entry, impl, device, dtype, f"no {device} device for {backend}"))
+                        out.append(
+                            (entry, impl, device, dtype, f"no {device} device for {backend}")
+                        )
                     elif dtype not in impl.dtypes:
-                        out.append((entry, impl, device, dtype, f"{impl.name} does not offer {dtype}"))
+                        out.append(
+                            (entry, impl, device, dtype, f"{impl.name} does not offer {dtype}")
+                        )
                     else:
                         out.append((entry, impl, device, dtype, ""))
     return out
@@ -285,7 +309,9 @@ def run_matrix(
         try:
             plan = plan_rows(entries, backend, adapter, devices, dtypes, impl_filter)
         except Exception as exc:
-            row = Row("*", backend, "*", ",".join(devices), "*", "error", message=_describe_error(exc))
+            row = Row(
+                "*", backend, "*", ",".join(devices), "*", "error", message=_describe_error(exc)
+            )
             rows.append(row)
             if progress:
                 progress(row)
@@ -293,17 +319,37 @@ def run_matrix(
         prepared: set[str] = set()
         for entry, impl, device, dtype, reason in plan:
             if reason:
-                row = Row(entry.id, backend, impl.name if impl else "-", device, dtype, "not_offered", message=reason)
+                row = Row(
+                    entry.id,
+                    backend,
+                    impl.name if impl else "-",
+                    device,
+                    dtype,
+                    "not_offered",
+                    message=reason,
+                )
             else:
                 assert impl is not None
                 if device not in prepared:
                     adapter.prepare_device(device)
                     prepared.add(device)
                 try:
-                    row = check_row(entry, impl, backend, dtype, device, profile=profile, seed_=seed_)
+                    row = check_row(
+                        entry, impl, backend, dtype, device, profile=profile, seed_=seed_
+                    )
                 except Exception as exc:  # a kit bug must not hide the other rows either
-                    row = Row(entry.id, backend, impl.name, device, dtype, "error", message=_describe_error(exc))
-                    row.repro = repro_command(backend, entry.id, impl.name, dtype, device, profile, seed_)
+                    row = Row(
+                        entry.id,
+                        backend,
+                        impl.name,
+                        device,
+                        dtype,
+                        "error",
+                        message=_describe_error(exc),
+                    )
+                    row.repro = repro_command(
+                        backend, entry.id, impl.name, dtype, device, profile, seed_
+                    )
             rows.append(row)
             if progress:
                 progress(row)

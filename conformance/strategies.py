@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+
 from trainspec.conformance.adapter import OptimizerCase
 from trainspec.conformance.tolerance import round_to
 from trainspec.reference.optimizers import CanonicalState
@@ -44,12 +45,19 @@ MAX_ELEMENTS = 4096
 MAX_TENSORS = 4
 # exponent ranges of the magnitudes per dtype, kept inside the normal range with headroom for
 # the formulas (squares, products with learning rates) to stay finite and normal
-_MAGNITUDE_EXPONENTS = {"float64": (-30, 30), "float32": (-12, 12), "float16": (-3, 3), "bfloat16": (-10, 10)}
+_MAGNITUDE_EXPONENTS = {
+    "float64": (-30, 30),
+    "float32": (-12, 12),
+    "float16": (-3, 3),
+    "bfloat16": (-10, 10),
+}
 DISTRIBUTIONS = ("normal", "uniform", "log_spread", "with_zeros", "constant")
 
 
-@functools.lru_cache(maxsize=None)
-def shape_st(*, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_elements: int = MAX_ELEMENTS) -> st.SearchStrategy[tuple[int, ...]]:
+@functools.cache
+def shape_st(
+    *, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_elements: int = MAX_ELEMENTS
+) -> st.SearchStrategy[tuple[int, ...]]:
     """Shapes from a scalar ``()`` to ``max_dims`` dimensions with at most ``max_elements`` elements."""
 
     @st.composite
@@ -66,26 +74,36 @@ def shape_st(*, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_el
     return shapes()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def magnitude_st(dtype: str) -> st.SearchStrategy[int]:
     """A decimal exponent for the typical magnitude of an array (0, i.e. 1.0, first when shrinking)."""
     lo, hi = _MAGNITUDE_EXPONENTS[dtype]
     return st.one_of(st.just(0), st.integers(-3, 3), st.integers(lo, hi))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def array_recipe_st(dtype: str) -> st.SearchStrategy[tuple[str, int, int]]:
     """What an array is drawn as: ``(distribution, decimal exponent of its magnitude, seed)``."""
     return st.tuples(st.sampled_from(DISTRIBUTIONS), magnitude_st(dtype), st.integers(0, 2**32 - 1))
 
 
-def array_st(shape: tuple[int, ...], dtype: str, *, nonnegative: bool = False) -> st.SearchStrategy[np.ndarray]:
+def array_st(
+    shape: tuple[int, ...], dtype: str, *, nonnegative: bool = False
+) -> st.SearchStrategy[np.ndarray]:
     """A float64 array of ``shape`` with values representable in ``dtype`` (see module docstring)."""
-    return array_recipe_st(dtype).map(lambda r: make_array(shape, dtype, *r, nonnegative=nonnegative))
+    return array_recipe_st(dtype).map(
+        lambda r: make_array(shape, dtype, *r, nonnegative=nonnegative)
+    )
 
 
 def make_array(
-    shape: tuple[int, ...], dtype: str, dist: str, exponent: int, seed: int, *, nonnegative: bool = False
+    shape: tuple[int, ...],
+    dtype: str,
+    dist: str,
+    exponent: int,
+    seed: int,
+    *,
+    nonnegative: bool = False,
 ) -> np.ndarray:
     """The array a draw of :func:`array_st` stands for (deterministic in its arguments)."""
     rng = np.random.default_rng(seed)
@@ -110,25 +128,38 @@ def make_array(
     return round_to(x, dtype)
 
 
-def draw_array(data: Any, shape: tuple[int, ...], dtype: str, label: str, *, nonnegative: bool = False) -> np.ndarray:
+def draw_array(
+    data: Any, shape: tuple[int, ...], dtype: str, label: str, *, nonnegative: bool = False
+) -> np.ndarray:
     """Draw an array's recipe (labelled) and build it; cheaper than a fresh strategy per draw."""
     dist, exponent, seed = data.draw(array_recipe_st(dtype), label=label)
     return make_array(shape, dtype, dist, exponent, seed, nonnegative=nonnegative)
 
 
-def draw_param_tree(data: Any, dtype: str, *, label: str = "params", max_tensors: int = MAX_TENSORS) -> dict[str, np.ndarray]:
+def draw_param_tree(
+    data: Any, dtype: str, *, label: str = "params", max_tensors: int = MAX_TENSORS
+) -> dict[str, np.ndarray]:
     """1 to ``max_tensors`` named tensors, scalar to 4-D, at most :data:`MAX_ELEMENTS` elements in all."""
     n = data.draw(st.integers(1, max_tensors), label=f"{label}: number of tensors")
     shapes: dict[str, tuple[int, ...]] = {}
     budget = MAX_ELEMENTS
     for i in range(n):
-        shape = data.draw(shape_st(max_elements=max(1, budget // (n - i))), label=f"{label}[w{i}].shape")
+        shape = data.draw(
+            shape_st(max_elements=max(1, budget // (n - i))), label=f"{label}[w{i}].shape"
+        )
         budget -= math.prod(shape)
         shapes[f"w{i}"] = shape
     return draw_tree(data, shapes, dtype, label)
 
 
-def draw_tree(data: Any, shapes: Mapping[str, tuple[int, ...]], dtype: str, label: str, *, nonnegative: bool = False) -> dict[str, np.ndarray]:
+def draw_tree(
+    data: Any,
+    shapes: Mapping[str, tuple[int, ...]],
+    dtype: str,
+    label: str,
+    *,
+    nonnegative: bool = False,
+) -> dict[str, np.ndarray]:
     """A tree of arrays from one labelled recipe: one distribution and magnitude, a seed per tensor.
 
     One draw per tree (not per tensor) keeps generation cheap; magnitudes still differ between
@@ -141,11 +172,15 @@ def draw_tree(data: Any, shapes: Mapping[str, tuple[int, ...]], dtype: str, labe
     }
 
 
-def draw_tree_like(data: Any, like: Mapping[str, np.ndarray], dtype: str, label: str, *, nonnegative: bool = False) -> dict[str, np.ndarray]:
-    return draw_tree(data, {k: v.shape for k, v in like.items()}, dtype, label, nonnegative=nonnegative)
+def draw_tree_like(
+    data: Any, like: Mapping[str, np.ndarray], dtype: str, label: str, *, nonnegative: bool = False
+) -> dict[str, np.ndarray]:
+    return draw_tree(
+        data, {k: v.shape for k, v in like.items()}, dtype, label, nonnegative=nonnegative
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hyperparameter_st(hp: HyperParameter) -> st.SearchStrategy[float]:
     """Valid values of ``hp``, float32-representable: its special values, then its typical range."""
     lo, hi = hp.sample_low, hp.sample_high
@@ -178,14 +213,21 @@ def draw_hyperparameters(data: Any, entry: SpecEntry) -> dict[str, float]:
 def draw_learning_rates(data: Any, entry: SpecEntry, steps: int) -> list[float]:
     """A learning rate per step: constant, a few plateaus, or a new value every step."""
     hp = next(h for h in entry.hyperparameters if h.name == "learning_rate")
-    pattern = data.draw(st.sampled_from(["constant", "every_step", "plateaus"]), label="learning_rate pattern")
+    pattern = data.draw(
+        st.sampled_from(["constant", "every_step", "plateaus"]), label="learning_rate pattern"
+    )
     one = hyperparameter_st(hp)
     if pattern == "constant" or steps == 1:
         return [data.draw(one, label="learning_rate")] * steps
     if pattern == "every_step":
         return data.draw(st.lists(one, min_size=steps, max_size=steps), label="learning_rates")
     values = data.draw(st.lists(one, min_size=2, max_size=3), label="learning_rate plateaus")
-    cuts = sorted(data.draw(st.lists(st.integers(1, steps - 1), min_size=len(values) - 1, max_size=len(values) - 1), label="plateau boundaries"))
+    cuts = sorted(
+        data.draw(
+            st.lists(st.integers(1, steps - 1), min_size=len(values) - 1, max_size=len(values) - 1),
+            label="plateau boundaries",
+        )
+    )
     out: list[float] = []
     bounds = [0, *cuts, steps]
     for v, a, b in zip(values, bounds[:-1], bounds[1:], strict=True):
@@ -203,11 +245,16 @@ def draw_canonical_state(
     """An arbitrary state after ``count >= 1`` steps: every buffer an arbitrary tree like ``params``
     (``>= 0`` for the buffers named in ``nonnegative``)."""
     count = data.draw(st.one_of(st.just(1), st.integers(1, 10_000)), label="state.count")
-    bufs = {b: draw_tree_like(data, params, dtype, f"state.{b}", nonnegative=b in nonnegative) for b in buffers}
+    bufs = {
+        b: draw_tree_like(data, params, dtype, f"state.{b}", nonnegative=b in nonnegative)
+        for b in buffers
+    }
     return CanonicalState(count=count, buffers=bufs)
 
 
-def draw_optimizer_case(data: Any, entry: SpecEntry, dtype: str, check: str, *, max_steps: int = 12) -> OptimizerCase:
+def draw_optimizer_case(
+    data: Any, entry: SpecEntry, dtype: str, check: str, *, max_steps: int = 12
+) -> OptimizerCase:
     """One example for an optimizer spec.
 
     ``check="one_step"``: one step from an arbitrary canonical state at one learning rate.
@@ -219,7 +266,9 @@ def draw_optimizer_case(data: Any, entry: SpecEntry, dtype: str, check: str, *, 
     params = draw_param_tree(data, dtype)
     hps = draw_hyperparameters(data, entry)
     if check == "one_step":
-        state = draw_canonical_state(data, entry.model.buffers, params, dtype, entry.model.nonnegative_buffers)
+        state = draw_canonical_state(
+            data, entry.model.buffers, params, dtype, entry.model.nonnegative_buffers
+        )
         lrs = draw_learning_rates(data, entry, 1)
         grads = [draw_tree_like(data, params, dtype, "grads[0]")]
     else:
@@ -227,4 +276,6 @@ def draw_optimizer_case(data: Any, entry: SpecEntry, dtype: str, check: str, *, 
         steps = data.draw(st.integers(2, max_steps), label="steps")
         lrs = draw_learning_rates(data, entry, steps)
         grads = [draw_tree_like(data, params, dtype, f"grads[{t}]") for t in range(steps)]
-    return OptimizerCase(params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state)
+    return OptimizerCase(
+        params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state
+    )

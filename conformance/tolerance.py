@@ -198,7 +198,9 @@ class Tracked:
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or kwargs:
-            raise TypeError(f"Tracked does not support {ufunc.__name__}.{method} with {sorted(kwargs)}")
+            raise TypeError(
+                f"Tracked does not support {ufunc.__name__}.{method} with {sorted(kwargs)}"
+            )
         handler = _UFUNCS.get(ufunc.__name__)
         if handler is None:
             raise TypeError(
@@ -256,7 +258,9 @@ def _square(a: Tracked) -> Tracked:
 
 def _lipschitz(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
     def handler(*args: Tracked) -> Tracked:
-        return Tracked(fn(*(x.value for x in args)), np.maximum.reduce([x.err for x in args]), args[0].u)
+        return Tracked(
+            fn(*(x.value for x in args)), np.maximum.reduce([x.err for x in args]), args[0].u
+        )
 
     return handler
 
@@ -302,7 +306,9 @@ def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, f
     """
     a = np.asarray(actual, dtype=np.float64)
     if a.shape != expected.value.shape:
-        raise ValueError(f"actual: shape {a.shape} must equal the reference's {expected.value.shape}")
+        raise ValueError(
+            f"actual: shape {a.shape} must equal the reference's {expected.value.shape}"
+        )
     ref = expected.value
     tol = SAFETY * expected.err + floor(dtype)
     with np.errstate(invalid="ignore", over="ignore"):

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from trainspec.reference import citations as C
 from trainspec.reference.base import (
     ChainState,
@@ -241,7 +242,9 @@ def adagrad(
        differs only where $g^2$ underflows).
     """
     return chain(
-        scale_by_rss(eps, initial_accumulator_value=initial_accumulator_value, eps_placement=eps_placement),
+        scale_by_rss(
+            eps, initial_accumulator_value=initial_accumulator_value, eps_placement=eps_placement
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -406,7 +409,10 @@ def scale_by_adam(
     def init(params: Tree) -> ScaleByAdamState:
         check_tree("params", params)
         return ScaleByAdamState(
-            count=0, m=_zeros(params), v=_zeros(params), v_max=None if ams == "off" else _zeros(params)
+            count=0,
+            m=_zeros(params),
+            v=_zeros(params),
+            v_max=None if ams == "off" else _zeros(params),
         )
 
     def update(updates: Tree, state: ScaleByAdamState, params: Tree | None = None):
@@ -415,7 +421,9 @@ def scale_by_adam(
         check_same_structure("state.v", state.v, "updates", updates)
         if ams != "off":
             if state.v_max is None:
-                raise ValueError(f"state.v_max: amsgrad={ams!r} needs the running maximum (got None)")
+                raise ValueError(
+                    f"state.v_max: amsgrad={ams!r} needs the running maximum (got None)"
+                )
             check_same_structure("state.v_max", state.v_max, "updates", updates)
         count = _check_count("state.count", state.count)
         t = count + 1
@@ -499,7 +507,12 @@ def adam(
     """
     return chain(
         scale_by_adam(
-            beta1, beta2, eps, eps_placement=eps_placement, bias_correction=bias_correction, amsgrad=amsgrad
+            beta1,
+            beta2,
+            eps,
+            eps_placement=eps_placement,
+            bias_correction=bias_correction,
+            amsgrad=amsgrad,
         ),
         scale_by_learning_rate(learning_rate),
     )
@@ -582,7 +595,12 @@ class ScaleByNadamState(NamedTuple):
 
 
 def scale_by_nadam(
-    beta1: float, beta2: float, eps: float, momentum_decay: float = 0.004, *, momentum_schedule: str = "dozat_decay"
+    beta1: float,
+    beta2: float,
+    eps: float,
+    momentum_decay: float = 0.004,
+    *,
+    momentum_schedule: str = "dozat_decay",
 ) -> GradientTransformation:
     r"""Nadam's direction (without $\eta$): Adam with Nesterov momentum (Dozat 2016, Algorithm 2).
 
@@ -675,7 +693,9 @@ class ScaleByAdamaxState(NamedTuple):
     u: dict[str, Any]
 
 
-def scale_by_adamax(beta1: float, beta2: float, eps: float, *, eps_placement: str = "outside") -> GradientTransformation:
+def scale_by_adamax(
+    beta1: float, beta2: float, eps: float, *, eps_placement: str = "outside"
+) -> GradientTransformation:
     r"""Adamax's direction (without $\eta$), Kingma & Ba (2015) §7.1.
 
     Symbols: $\beta_1$ = ``beta1``, $\beta_2$ = ``beta2``, $\epsilon$ = ``eps``, $m$ = ``state.m``,
@@ -780,14 +800,18 @@ def scale_by_adadelta(rho: float, eps: float) -> GradientTransformation:
         check_same_structure("state.square_avg", state.square_avg, "updates", updates)
         check_same_structure("state.acc_delta", state.acc_delta, "updates", updates)
         sq = tree_map(lambda g, s: r * s + (1.0 - r) * g**2, updates, state.square_avg)
-        delta = tree_map(lambda g, s, a: np.sqrt(a + e) / np.sqrt(s + e) * g, updates, sq, state.acc_delta)
+        delta = tree_map(
+            lambda g, s, a: np.sqrt(a + e) / np.sqrt(s + e) * g, updates, sq, state.acc_delta
+        )
         acc = tree_map(lambda d, a: r * a + (1.0 - r) * d**2, delta, state.acc_delta)
         return delta, ScaleByAdadeltaState(square_avg=sq, acc_delta=acc)
 
     return GradientTransformation(init, update)
 
 
-def adadelta(learning_rate: float | Schedule = 1.0, rho: float = 0.95, eps: float = 1e-6) -> GradientTransformation:
+def adadelta(
+    learning_rate: float | Schedule = 1.0, rho: float = 0.95, eps: float = 1e-6
+) -> GradientTransformation:
     r"""Adadelta, ``opt.adadelta`` (Zeiler 2012), with the frameworks' learning rate.
 
     Symbols: $\eta_t$ = ``learning_rate``, $\rho$ = ``rho``, $\epsilon$ = ``eps``.
@@ -872,42 +896,104 @@ def _hp(name: str, symbol: str, description: str, **kw: Any) -> HyperParameter:
 
 
 BETA1 = _hp(
-    "beta1", r"\beta_1", "decay rate of the first moment (running average of gradients)",
-    low=0.0, high=1.0, high_closed=False, sample_low=0.0, sample_high=0.999, special=(0.9, 0.0, 0.5),
+    "beta1",
+    r"\beta_1",
+    "decay rate of the first moment (running average of gradients)",
+    low=0.0,
+    high=1.0,
+    high_closed=False,
+    sample_low=0.0,
+    sample_high=0.999,
+    special=(0.9, 0.0, 0.5),
 )
 BETA2 = _hp(
-    "beta2", r"\beta_2", "decay rate of the second moment (running average of squared gradients)",
-    low=0.0, high=1.0, high_closed=False, sample_low=0.0, sample_high=0.9999, special=(0.999, 0.99, 0.0),
+    "beta2",
+    r"\beta_2",
+    "decay rate of the second moment (running average of squared gradients)",
+    low=0.0,
+    high=1.0,
+    high_closed=False,
+    sample_low=0.0,
+    sample_high=0.9999,
+    special=(0.999, 0.99, 0.0),
 )
 BETA2_INF = _hp(
-    "beta2", r"\beta_2", "decay rate of the exponentially weighted infinity norm",
-    low=0.0, high=1.0, high_closed=False, sample_low=0.0, sample_high=0.9999, special=(0.999, 0.99, 0.0),
+    "beta2",
+    r"\beta_2",
+    "decay rate of the exponentially weighted infinity norm",
+    low=0.0,
+    high=1.0,
+    high_closed=False,
+    sample_low=0.0,
+    sample_high=0.9999,
+    special=(0.999, 0.99, 0.0),
 )
 EPS = _hp(
-    "eps", r"\epsilon", "small constant added to the denominator (placement is a variant)",
-    low=0.0, high=None, low_closed=False, sample_low=1e-10, sample_high=1e-3, log_scale=True,
+    "eps",
+    r"\epsilon",
+    "small constant added to the denominator (placement is a variant)",
+    low=0.0,
+    high=None,
+    low_closed=False,
+    sample_low=1e-10,
+    sample_high=1e-3,
+    log_scale=True,
     special=(1e-7, 1e-8),
 )
 EPS_ADADELTA = _hp(
-    "eps", r"\epsilon", "small constant inside both roots, RMS[y] = sqrt(E[y^2] + eps)",
-    low=0.0, high=None, low_closed=False, sample_low=1e-10, sample_high=1e-3, log_scale=True,
+    "eps",
+    r"\epsilon",
+    "small constant inside both roots, RMS[y] = sqrt(E[y^2] + eps)",
+    low=0.0,
+    high=None,
+    low_closed=False,
+    sample_low=1e-10,
+    sample_high=1e-3,
+    log_scale=True,
     special=(1e-6, 1e-7, 1e-8),
 )
 RHO_RMSPROP = _hp(
-    "rho", r"\rho", "decay rate of the running average of squared gradients",
-    low=0.0, high=1.0, high_closed=False, sample_low=0.0, sample_high=0.999, special=(0.9, 0.99),
+    "rho",
+    r"\rho",
+    "decay rate of the running average of squared gradients",
+    low=0.0,
+    high=1.0,
+    high_closed=False,
+    sample_low=0.0,
+    sample_high=0.999,
+    special=(0.9, 0.99),
 )
 RHO_ADADELTA = _hp(
-    "rho", r"\rho", "decay rate of the running averages of squared gradients and squared steps",
-    low=0.0, high=1.0, high_closed=False, sample_low=0.0, sample_high=0.999, special=(0.95, 0.9),
+    "rho",
+    r"\rho",
+    "decay rate of the running averages of squared gradients and squared steps",
+    low=0.0,
+    high=1.0,
+    high_closed=False,
+    sample_low=0.0,
+    sample_high=0.999,
+    special=(0.95, 0.9),
 )
 INITIAL_ACCUMULATOR_VALUE = _hp(
-    "initial_accumulator_value", r"G_0", "starting value of the sum of squared gradients",
-    low=0.0, high=None, sample_low=0.0, sample_high=1.0, special=(0.0, 0.1),
+    "initial_accumulator_value",
+    r"G_0",
+    "starting value of the sum of squared gradients",
+    low=0.0,
+    high=None,
+    sample_low=0.0,
+    sample_high=1.0,
+    special=(0.0, 0.1),
 )
 MOMENTUM_DECAY = _hp(
-    "momentum_decay", r"\psi", "exponent scale of Nadam's momentum schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi))",
-    low=0.0, high=None, sample_low=1e-4, sample_high=1.0, log_scale=True, special=(0.004, 1.0),
+    "momentum_decay",
+    r"\psi",
+    "exponent scale of Nadam's momentum schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi))",
+    low=0.0,
+    high=None,
+    sample_low=1e-4,
+    sample_high=1.0,
+    log_scale=True,
+    special=(0.004, 1.0),
 )
 
 
@@ -920,7 +1006,12 @@ _AMSGRAD_OPTIONS = (
         "off",
         "no running maximum: Adam",
         r"\hat s = v / (1-\beta_2^t)",
-        ("Kingma & Ba (2015)", "PyTorch Adam(amsgrad=False)", "Keras Adam(amsgrad=False)", "optax.adam"),
+        (
+            "Kingma & Ba (2015)",
+            "PyTorch Adam(amsgrad=False)",
+            "Keras Adam(amsgrad=False)",
+            "optax.adam",
+        ),
     ),
     VariantOption(
         "max_uncorrected",
@@ -946,7 +1037,13 @@ _ADAM_EPS_OPTIONS = (
         "outside",
         "epsilon added to the root of the corrected second moment",
         r"\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat s} + \epsilon)",
-        ("Solberg (001)", "Vitay (000)", "Kingma & Ba (2015), Algorithm 1", "PyTorch Adam", "optax.adam"),
+        (
+            "Solberg (001)",
+            "Vitay (000)",
+            "Kingma & Ba (2015), Algorithm 1",
+            "PyTorch Adam",
+            "optax.adam",
+        ),
     ),
     VariantOption(
         "inside",
@@ -991,11 +1088,16 @@ def _buf(canonical: CanonicalState, name: str) -> dict[str, Any]:
 
 def _build_adagrad(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransformation:
     return adagrad(
-        hp["learning_rate"], hp["eps"], initial_accumulator_value=hp["initial_accumulator_value"], eps_placement=o["eps"]
+        hp["learning_rate"],
+        hp["eps"],
+        initial_accumulator_value=hp["initial_accumulator_value"],
+        eps_placement=o["eps"],
     )
 
 
-def _load_adagrad(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_adagrad(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     t = _check_count("canonical.count", cs.count)
     return ChainState((ScaleByRssState(accumulator=_buf(cs, "accumulator")), _lr_state(t)))
 
@@ -1012,7 +1114,9 @@ def _build_rmsprop(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTrans
     )
 
 
-def _load_rmsprop(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_rmsprop(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     t = _check_count("canonical.count", cs.count)
     rms = ScaleByRmsState(square_avg=_buf(cs, "square_avg"), grad_avg=_buf(cs, "grad_avg"))
     b = _buf(cs, "momentum_buffer")
@@ -1040,7 +1144,9 @@ def _build_adam(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransfor
     )
 
 
-def _load_adam(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_adam(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     return ChainState((_adam_unit_state(o, cs), _lr_state(cs.count)))
 
 
@@ -1057,7 +1163,9 @@ def _build_adamw(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransfo
     )
 
 
-def _load_adamw(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_adamw(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     return ChainState((_adam_unit_state(o, cs), _lr_state(cs.count), WeightDecayState(cs.count)))
 
 
@@ -1072,7 +1180,9 @@ def _build_nadam(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransfo
     )
 
 
-def _load_nadam(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_nadam(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     t = _check_count("canonical.count", cs.count)
     b1 = _check_beta("beta1", hp["beta1"])
     psi = check_number("momentum_decay", hp["momentum_decay"], low=0.0)
@@ -1086,7 +1196,9 @@ def _build_adamax(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransf
     return adamax(hp["learning_rate"], hp["beta1"], hp["beta2"], hp["eps"], eps_placement=o["eps"])
 
 
-def _load_adamax(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_adamax(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     t = _check_count("canonical.count", cs.count)
     return ChainState((ScaleByAdamaxState(count=t, m=_buf(cs, "m"), u=_buf(cs, "u")), _lr_state(t)))
 
@@ -1095,7 +1207,9 @@ def _build_adadelta(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTran
     return adadelta(hp["learning_rate"], hp["rho"], hp["eps"])
 
 
-def _load_adadelta(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree) -> ChainState:
+def _load_adadelta(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
     t = _check_count("canonical.count", cs.count)
     unit = ScaleByAdadeltaState(square_avg=_buf(cs, "square_avg"), acc_delta=_buf(cs, "acc_delta"))
     return ChainState((unit, _lr_state(t)))
@@ -1140,7 +1254,12 @@ register(
         hyperparameters=(LEARNING_RATE, EPS, INITIAL_ACCUMULATOR_VALUE),
         notes="The accumulator starts at initial_accumulator_value (PyTorch 0, Keras 0.1, optax 0.1); "
         "PyTorch's lr_decay is out of scope (0). optax returns 0 where G = 0.",
-        model=OptimizerModel(build=_build_adagrad, load_state=_load_adagrad, buffers=("accumulator",)),
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_adagrad,
+            load_state=_load_adagrad,
+            buffers=("accumulator",),
+        ),
     )
 )
 
@@ -1167,7 +1286,12 @@ register(
                         "outside",
                         "epsilon added to the root",
                         r"D = \sqrt{s} + \epsilon\ (\text{centered: } \sqrt{s - \bar g^2} + \epsilon)",
-                        ("Vitay (000)", "Solberg (001)", "PyTorch RMSprop", "optax.rmsprop(eps_in_sqrt=False)"),
+                        (
+                            "Vitay (000)",
+                            "Solberg (001)",
+                            "PyTorch RMSprop",
+                            "optax.rmsprop(eps_in_sqrt=False)",
+                        ),
                     ),
                     VariantOption(
                         "inside",
@@ -1184,13 +1308,22 @@ register(
                         "plain",
                         "divide by the root of the second moment",
                         r"D = \sqrt{s} + \epsilon",
-                        ("Vitay (000)", "Solberg (001)", "Tieleman & Hinton (2012)", "all frameworks (centered=False)"),
+                        (
+                            "Vitay (000)",
+                            "Solberg (001)",
+                            "Tieleman & Hinton (2012)",
+                            "all frameworks (centered=False)",
+                        ),
                     ),
                     VariantOption(
                         "centered",
                         "divide by the root of the variance estimate s - gbar^2",
                         r"\bar g \leftarrow \rho\bar g + (1-\rho) g;\ D = \sqrt{s - \bar g^2} + \epsilon",
-                        ("PyTorch RMSprop(centered=True)", "Keras RMSprop(centered=True)", "optax.rmsprop(centered=True)"),
+                        (
+                            "PyTorch RMSprop(centered=True)",
+                            "Keras RMSprop(centered=True)",
+                            "optax.rmsprop(centered=True)",
+                        ),
                     ),
                 ),
             ),
@@ -1217,7 +1350,10 @@ register(
         "agree while the learning rate is constant. Reachable centered states have s >= gbar^2; an "
         "arbitrary state with s < gbar^2 gives NaN in every implementation.",
         model=OptimizerModel(
-            build=_build_rmsprop, load_state=_load_rmsprop, buffers=("square_avg", "grad_avg", "momentum_buffer")
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_rmsprop,
+            load_state=_load_rmsprop,
+            buffers=("square_avg", "grad_avg", "momentum_buffer"),
         ),
     )
 )
@@ -1241,13 +1377,24 @@ register(
                         "on",
                         "moments divided by 1 - beta^t",
                         r"\hat m = m/(1-\beta_1^t),\ \hat v = v/(1-\beta_2^t)",
-                        ("Solberg (001)", "Padilla Montani (004)", "Kingma & Ba (2015)", "PyTorch Adam", "Keras Adam", "optax.adam"),
+                        (
+                            "Solberg (001)",
+                            "Padilla Montani (004)",
+                            "Kingma & Ba (2015)",
+                            "PyTorch Adam",
+                            "Keras Adam",
+                            "optax.adam",
+                        ),
                     ),
                     VariantOption(
                         "off",
                         "no bias correction",
                         r"\theta \leftarrow \theta - \eta\, m / (\sqrt{v} + \epsilon)",
-                        ("Vitay (000)", "Reddi et al. (2018), Algorithm 2", "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)"),
+                        (
+                            "Vitay (000)",
+                            "Reddi et al. (2018), Algorithm 2",
+                            "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)",
+                        ),
                     ),
                 ),
             ),
@@ -1258,7 +1405,12 @@ register(
         "Padilla Montani states eps = 1e-8 as TensorFlow's default; Vitay lists Keras's 1e-7. "
         "Bias-correction off is Vitay's printed form. The canonical v_max is loaded as is into the AMSGrad form "
         "of the variant (maximum of v, or of v-hat).",
-        model=OptimizerModel(build=_build_adam, load_state=_load_adam, buffers=("m", "v", "v_max")),
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_adam,
+            load_state=_load_adam,
+            buffers=("m", "v", "v_max"),
+        ),
     )
 )
 
@@ -1299,7 +1451,12 @@ register(
         hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, WEIGHT_DECAY),
         notes="The decay acts on the parameters before the step and bypasses the moments. Keras's AdamW "
         "is Keras Adam (eps_hat) plus the decay. Bias correction is on.",
-        model=OptimizerModel(build=_build_adamw, load_state=_load_adamw, buffers=("m", "v", "v_max")),
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_adamw,
+            load_state=_load_adamw,
+            buffers=("m", "v", "v_max"),
+        ),
     )
 )
 
@@ -1345,7 +1502,12 @@ register(
         hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, MOMENTUM_DECAY),
         notes="The notes name Nadam without a formula. The frameworks agree on epsilon outside "
         "sqrt(v / (1 - beta2^t)). The running product of mu is a function of the step count, not a buffer.",
-        model=OptimizerModel(build=_build_nadam, load_state=_load_nadam, buffers=("m", "v")),
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_nadam,
+            load_state=_load_nadam,
+            buffers=("m", "v"),
+        ),
     )
 )
 
@@ -1375,14 +1537,23 @@ register(
                         "in_max",
                         "epsilon added to |g| inside the maximum (and stored in u)",
                         r"u \leftarrow \max(\beta_2 u, |g| + \epsilon);\ \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \frac{m}{u}",
-                        ("PyTorch Adamax", "optax.adamax", "Kingma & Ba (2015) Algorithm 2, eps -> 0"),
+                        (
+                            "PyTorch Adamax",
+                            "optax.adamax",
+                            "Kingma & Ba (2015) Algorithm 2, eps -> 0",
+                        ),
                     ),
                 ),
             ),
         ),
         hyperparameters=(LEARNING_RATE, BETA1, BETA2_INF, EPS),
         notes="Kingma & Ba's Algorithm 2 has no epsilon; the frameworks add one in two places.",
-        model=OptimizerModel(build=_build_adamax, load_state=_load_adamax, buffers=("m", "u")),
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_adamax,
+            load_state=_load_adamax,
+            buffers=("m", "u"),
+        ),
     )
 )
 
@@ -1403,6 +1574,11 @@ register(
         hyperparameters=(LEARNING_RATE, RHO_ADADELTA, EPS_ADADELTA),
         notes="Zeiler's method has no learning rate (eta = 1); PyTorch, Keras and optax multiply the step by "
         "one and accumulate E[dx^2] from the step without it. All put epsilon inside both roots.",
-        model=OptimizerModel(build=_build_adadelta, load_state=_load_adadelta, buffers=("square_avg", "acc_delta")),
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_adadelta,
+            load_state=_load_adadelta,
+            buffers=("square_avg", "acc_delta"),
+        ),
     )
 )

@@ -51,7 +51,9 @@ class TransformInit(Protocol):
 
 
 class TransformUpdate(Protocol):
-    def __call__(self, updates: Tree, state: Any, params: Tree | None = None) -> tuple[dict[str, Any], Any]: ...
+    def __call__(
+        self, updates: Tree, state: Any, params: Tree | None = None
+    ) -> tuple[dict[str, Any], Any]: ...
 
 
 class GradientTransformation(NamedTuple):
@@ -103,7 +105,9 @@ def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
 def check_tree(name: str, tree: Any) -> None:
     """A tree is a non-empty mapping from string names to real floating-point arrays."""
     if not isinstance(tree, Mapping):
-        raise TypeError(f"{name}: must be a mapping from parameter names to arrays, got {type(tree).__name__}")
+        raise TypeError(
+            f"{name}: must be a mapping from parameter names to arrays, got {type(tree).__name__}"
+        )
     if len(tree) == 0:
         raise ValueError(f"{name}: must hold at least one array")
     for k, v in tree.items():
@@ -190,7 +194,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     def init(params: Tree) -> ChainState:
         return ChainState(tuple(t.init(params) for t in transforms))
 
-    def update(updates: Tree, state: ChainState, params: Tree | None = None) -> tuple[dict[str, Any], ChainState]:
+    def update(
+        updates: Tree, state: ChainState, params: Tree | None = None
+    ) -> tuple[dict[str, Any], ChainState]:
         if not isinstance(state, ChainState) or len(state.inner) != len(transforms):
             raise ValueError(
                 f"state: must be the ChainState of these {len(transforms)} transformations, got {type(state).__name__}"

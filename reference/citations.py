@@ -7,7 +7,12 @@ from dataclasses import replace
 from trainspec.reference.registry import Citation
 
 # Lecture notes, by author and title (seed file in ``where``).
-VITAY = Citation("J. Vitay", "Neurocomputing: Modern neural networks", venue="TU Chemnitz lecture notes", where="seed 000")
+VITAY = Citation(
+    "J. Vitay",
+    "Neurocomputing: Modern neural networks",
+    venue="TU Chemnitz lecture notes",
+    where="seed 000",
+)
 SOLBERG = Citation(
     "A. Solberg",
     "INF 5860 Lecture 9: Training neural nets part II",
@@ -36,11 +41,20 @@ PADILLA_MONTANI = Citation(
     where="seed 004",
 )
 
-NOTES_BY_SEED = {"000": VITAY, "001": SOLBERG, "002": ARCHITECTURES, "003": ZHENG, "004": PADILLA_MONTANI}
+NOTES_BY_SEED = {
+    "000": VITAY,
+    "001": SOLBERG,
+    "002": ARCHITECTURES,
+    "003": ZHENG,
+    "004": PADILLA_MONTANI,
+}
 
 # Original papers.
 ROBBINS_MONRO = Citation(
-    "H. Robbins, S. Monro", "A stochastic approximation method", 1951, "Annals of Mathematical Statistics 22(3)"
+    "H. Robbins, S. Monro",
+    "A stochastic approximation method",
+    1951,
+    "Annals of Mathematical Statistics 22(3)",
 )
 POLYAK = Citation(
     "B. T. Polyak",
@@ -66,9 +80,7 @@ KROGH_HERTZ = Citation(
 LOSHCHILOV_HUTTER = Citation(
     "I. Loshchilov, F. Hutter", "Decoupled weight decay regularization", 2019, "ICLR"
 )
-GOODFELLOW = Citation(
-    "I. Goodfellow, Y. Bengio, A. Courville", "Deep Learning", 2016, "MIT Press"
-)
+GOODFELLOW = Citation("I. Goodfellow, Y. Bengio, A. Courville", "Deep Learning", 2016, "MIT Press")
 
 
 def at(citation: Citation, where: str) -> Citation:
@@ -90,7 +102,13 @@ TIELEMAN_HINTON = Citation(
     2012,
     "COURSERA: Neural Networks for Machine Learning",
 )
-KINGMA_BA = Citation("D. P. Kingma, J. Ba", "Adam: A method for stochastic optimization", 2015, "ICLR")
+KINGMA_BA = Citation(
+    "D. P. Kingma, J. Ba", "Adam: A method for stochastic optimization", 2015, "ICLR"
+)
 DOZAT = Citation("T. Dozat", "Incorporating Nesterov momentum into Adam", 2016, "ICLR workshop")
-ZEILER = Citation("M. D. Zeiler", "ADADELTA: An adaptive learning rate method", 2012, "arXiv:1212.5701")
-REDDI = Citation("S. J. Reddi, S. Kale, S. Kumar", "On the convergence of Adam and beyond", 2018, "ICLR")
+ZEILER = Citation(
+    "M. D. Zeiler", "ADADELTA: An adaptive learning rate method", 2012, "arXiv:1212.5701"
+)
+REDDI = Citation(
+    "S. J. Reddi, S. Kale, S. Kumar", "On the convergence of Adam and beyond", 2018, "ICLR"
+)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+
 from trainspec.reference import citations as C
 from trainspec.reference.base import (
     ChainState,
@@ -154,7 +155,9 @@ class VelocityState(NamedTuple):
     count: int
 
 
-def velocity(learning_rate: float | Schedule, momentum: float, *, nesterov: bool = False) -> GradientTransformation:
+def velocity(
+    learning_rate: float | Schedule, momentum: float, *, nesterov: bool = False
+) -> GradientTransformation:
     r"""Momentum with the learning rate *inside* the velocity (form (a) of ``opt.momentum``).
 
     Symbols: $\eta_t$ = ``learning_rate`` at step $t$, $\mu$ = ``momentum``, $v$ = the velocity
@@ -198,7 +201,9 @@ class WeightDecayState(NamedTuple):
     count: int
 
 
-def add_l2_gradient(weight_decay: float, *, convention: str = "l2_gradient") -> GradientTransformation:
+def add_l2_gradient(
+    weight_decay: float, *, convention: str = "l2_gradient"
+) -> GradientTransformation:
     r"""Add the gradient of an L2 penalty to the incoming gradient (weight decay *through the gradient*).
 
     Symbols: $\lambda$ = ``weight_decay``, $\theta$ = ``params``.
@@ -223,7 +228,9 @@ def add_l2_gradient(weight_decay: float, *, convention: str = "l2_gradient") -> 
         if params is None:
             raise ValueError("params: add_l2_gradient needs the parameters (got None)")
         check_same_structure("updates", updates, "params", params)
-        return tree_map(lambda g, p: g + (factor * lam) * p, updates, params), WeightDecayState(state.count + 1)
+        return tree_map(lambda g, p: g + (factor * lam) * p, updates, params), WeightDecayState(
+            state.count + 1
+        )
 
     return GradientTransformation(init, update)
 
@@ -315,10 +322,15 @@ def momentum(
     if f == "eta_inside":
         return chain(velocity(learning_rate, momentum))
     damp = momentum if f == "exponential_average" else 0.0
-    return chain(trace(momentum, dampening=damp, first_step=first_step), scale_by_learning_rate(learning_rate))
+    return chain(
+        trace(momentum, dampening=damp, first_step=first_step),
+        scale_by_learning_rate(learning_rate),
+    )
 
 
-def nesterov(learning_rate: float | Schedule, momentum: float, *, form: str = "eta_inside") -> GradientTransformation:
+def nesterov(
+    learning_rate: float | Schedule, momentum: float, *, form: str = "eta_inside"
+) -> GradientTransformation:
     r"""Nesterov momentum, ``opt.nesterov``, in its rewritten form (one gradient per step).
 
     Symbols: $\eta_t$ = ``learning_rate``, $\mu$ = ``momentum``. The look-ahead form
@@ -348,7 +360,9 @@ def nesterov(learning_rate: float | Schedule, momentum: float, *, form: str = "e
     if f == "eta_inside":
         return chain(velocity(learning_rate, momentum, nesterov=True))
     damp = momentum if f == "exponential_average" else 0.0
-    return chain(trace(momentum, dampening=damp, nesterov=True), scale_by_learning_rate(learning_rate))
+    return chain(
+        trace(momentum, dampening=damp, nesterov=True), scale_by_learning_rate(learning_rate)
+    )
 
 
 def sgd(
@@ -489,7 +503,9 @@ def _solberg_nesterov_check() -> ErratumEvidence:
     expected = theta + mu * v  # the look-ahead point of the final state
     tilde0 = theta0 + mu * v0
     right, _ = nesterov_rewritten_run(grad_fn, tilde0, v0, learning_rates=lrs, momentum=mu)
-    printed, _ = nesterov_rewritten_run(grad_fn, tilde0, v0, learning_rates=lrs, momentum=mu, coefficient=1 - mu)
+    printed, _ = nesterov_rewritten_run(
+        grad_fn, tilde0, v0, learning_rates=lrs, momentum=mu, coefficient=1 - mu
+    )
     return ErratumEvidence(
         printed_error=float(np.max(np.abs(printed - expected))),
         corrected_error=float(np.max(np.abs(right - expected))),
@@ -555,7 +571,12 @@ class OptimizerModel:
 
 
 def _momentum_family_state(
-    mform: str, hp: Mapping[str, Any], canonical: CanonicalState, params: Tree, *, decay: str | None = None
+    mform: str,
+    hp: Mapping[str, Any],
+    canonical: CanonicalState,
+    params: Tree,
+    *,
+    decay: str | None = None,
 ) -> Any:
     """Load the canonical trace ``b`` into a chain built by :func:`sgd` / :func:`momentum` / :func:`nesterov`."""
     t = canonical.count
@@ -682,8 +703,10 @@ register(
         notes="Batch, online and minibatch gradient descent differ only in the loss estimate.",
         model=OptimizerModel(
             build=lambda o, hp: gd(hp["learning_rate"]),
-            load_state=lambda o, hp, cs, p: gd(hp["learning_rate"]).init(p)._replace(
-                inner=(ScaleByLearningRateState(cs.count),)
+            load_state=lambda o, hp, cs, p: (
+                gd(hp["learning_rate"])
+                .init(p)
+                ._replace(inner=(ScaleByLearningRateState(cs.count),))
             ),
             buffers=(),
         ),
@@ -828,7 +851,11 @@ register(
                         "l2_gradient",
                         "L2 through the gradient, coefficient lambda (penalty lambda/2 ||theta||^2)",
                         r"g \leftarrow g + \lambda\theta",
-                        ("Solberg (001)", "PyTorch SGD(weight_decay=)", "optax.add_decayed_weights before sgd"),
+                        (
+                            "Solberg (001)",
+                            "PyTorch SGD(weight_decay=)",
+                            "optax.add_decayed_weights before sgd",
+                        ),
                     ),
                     VariantOption(
                         "l2_gradient_2lambda",
@@ -858,7 +885,9 @@ register(
         "exactly the decoupled form.",
         model=OptimizerModel(
             build=_build_weight_decay,
-            load_state=lambda o, hp, cs, p: _momentum_family_state(o["momentum_form"], hp, cs, p, decay=o["decay"]),
+            load_state=lambda o, hp, cs, p: _momentum_family_state(
+                o["momentum_form"], hp, cs, p, decay=o["decay"]
+            ),
             buffers=("trace",),
         ),
     )

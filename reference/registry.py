@@ -91,7 +91,9 @@ class VariantAxis:
             raise ValueError(f"variant axis {self.name!r}: options must not be empty")
         names = [o.name for o in self.options]
         if len(set(names)) != len(names):
-            raise ValueError(f"variant axis {self.name!r}: option names must be unique, got {names}")
+            raise ValueError(
+                f"variant axis {self.name!r}: option names must be unique, got {names}"
+            )
 
     @property
     def default(self) -> str:
@@ -120,7 +122,11 @@ class Variant:
 
     @property
     def name(self) -> str:
-        diff = [f"{axis}={opt}" for (axis, opt), d in zip(self.choices, self.defaults, strict=True) if (axis, opt) != d]
+        diff = [
+            f"{axis}={opt}"
+            for (axis, opt), d in zip(self.choices, self.defaults, strict=True)
+            if (axis, opt) != d
+        ]
         return ", ".join(diff) if diff else "default"
 
     def __str__(self) -> str:
@@ -156,7 +162,12 @@ class HyperParameter:
         return f"{self.name} must be a finite number in {left}{lo}, {hi}{right}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "symbol": self.symbol, "description": self.description, "rule": self.rule()}
+        return {
+            "name": self.name,
+            "symbol": self.symbol,
+            "description": self.description,
+            "rule": self.rule(),
+        }
 
 
 @dataclass(frozen=True)
@@ -170,7 +181,10 @@ class ErratumEvidence:
     @property
     def shows_difference(self) -> bool:
         """The printed formula is measurably wrong and the corrected one is right."""
-        return self.corrected_error <= 1e-12 * max(1.0, self.printed_error) and self.printed_error > 1e-6
+        return (
+            self.corrected_error <= 1e-12 * max(1.0, self.printed_error)
+            and self.printed_error > 1e-6
+        )
 
 
 @dataclass(frozen=True)
@@ -228,7 +242,9 @@ class SpecEntry:
     def variants(self) -> Iterator[Variant]:
         """Every combination of options, the default first, then by distance from it."""
         d = self.default_variant.choices
-        combos = itertools.product(*[[(a.name, o.name) for o in a.options] for a in self.variant_axes])
+        combos = itertools.product(
+            *[[(a.name, o.name) for o in a.options] for a in self.variant_axes]
+        )
         vs = [Variant(tuple(c), d) for c in combos]
         vs.sort(key=lambda v: v.distance)
         return iter(vs)
@@ -238,7 +254,9 @@ class SpecEntry:
         known = {a.name: a for a in self.variant_axes}
         for k, v in options.items():
             if k not in known:
-                raise ValueError(f"spec {self.id!r}: unknown variant axis {k!r}; axes are {sorted(known)}")
+                raise ValueError(
+                    f"spec {self.id!r}: unknown variant axis {k!r}; axes are {sorted(known)}"
+                )
             if v not in [o.name for o in known[k].options]:
                 raise ValueError(
                     f"spec {self.id!r}: variant axis {k!r} has no option {v!r}; "
@@ -293,7 +311,9 @@ def entries_matching(pattern: str | None) -> list[SpecEntry]:
     """Entries whose ID equals ``pattern`` or starts with ``pattern + '.'`` (all when ``None``)."""
     if pattern is None:
         return all_entries()
-    out = [e for e in all_entries() if e.id == pattern or e.id.startswith(pattern.rstrip(".") + ".")]
+    out = [
+        e for e in all_entries() if e.id == pattern or e.id.startswith(pattern.rstrip(".") + ".")
+    ]
     if not out:
         raise KeyError(f"no spec entry matches {pattern!r}; known ids: {sorted(_REGISTRY)}")
     return out

@@ -19,11 +19,15 @@ def test_schedule_starts_at_the_state_count_and_keeps_the_dtype():
 
 
 def test_load_trace_fills_trace_ema_and_counts():
-    opt = optax.chain(optax.trace(0.9), optax.ema(0.5, debias=False), optax.scale_by_learning_rate(0.1))
+    opt = optax.chain(
+        optax.trace(0.9), optax.ema(0.5, debias=False), optax.scale_by_learning_rate(0.1)
+    )
     params = {"w": jnp.zeros(2)}
     trace = {"w": jnp.asarray([1.0, 2.0])}
     st = load_trace(opt.init(params), trace, 7)
-    assert np.array_equal(st[0].trace["w"], [1.0, 2.0]) and np.array_equal(st[1].ema["w"], [1.0, 2.0])
+    assert np.array_equal(st[0].trace["w"], [1.0, 2.0]) and np.array_equal(
+        st[1].ema["w"], [1.0, 2.0]
+    )
     assert int(st[1].count) == 7
 
 
@@ -47,10 +51,16 @@ def test_float32_stays_float32():
 
 
 PLANTED = {
-    "nesterov without the look-ahead": ("opt.nesterov", lambda c, lr: optax.sgd(lr, momentum=c.hyperparameters["momentum"])),
+    "nesterov without the look-ahead": (
+        "opt.nesterov",
+        lambda c, lr: optax.sgd(lr, momentum=c.hyperparameters["momentum"]),
+    ),
     "decayed weights with the wrong sign": (
         "opt.weight_decay",
-        lambda c, lr: optax.chain(optax.add_decayed_weights(-c.hyperparameters["weight_decay"]), optax.sgd(lr, momentum=c.hyperparameters["momentum"])),
+        lambda c, lr: optax.chain(
+            optax.add_decayed_weights(-c.hyperparameters["weight_decay"]),
+            optax.sgd(lr, momentum=c.hyperparameters["momentum"]),
+        ),
     ),
 }
 
@@ -58,7 +68,9 @@ PLANTED = {
 @pytest.mark.parametrize("fault", list(PLANTED))
 def test_planted_fault_is_reported_as_diverges(fault):
     spec_id, make = PLANTED[fault]
-    impl = Implementation(spec_id, f"planted: {fault}", lambda c, d, dev: run_optax(make, c, d, dev), devices=("cpu",))
+    impl = Implementation(
+        spec_id, f"planted: {fault}", lambda c, d, dev: run_optax(make, c, d, dev), devices=("cpu",)
+    )
     row = check_row(reference.get(spec_id), impl, "jax", "float32", "cpu", profile="quick")
     assert row.verdict == "diverges", row
     assert row.counterexample and row.repro

@@ -49,12 +49,21 @@ def _wrong_velocity_sign(case, dtype, device):
     """Adapter bug: the canonical trace loaded as +lr*b instead of -lr*b."""
     if case.state is not None:
         flipped = {k: -v for k, v in case.state.buffers["trace"].items()}
-        case = OptimizerCase(case.params, case.grads, case.learning_rates, case.hyperparameters, CanonicalState(case.state.count, {"trace": flipped}))
+        case = OptimizerCase(
+            case.params,
+            case.grads,
+            case.learning_rates,
+            case.hyperparameters,
+            CanonicalState(case.state.count, {"trace": flipped}),
+        )
     return run_keras_optimizer(_sgd(), case, dtype, device)
 
 
 PLANTED = {
-    "nesterov without the look-ahead": ("opt.nesterov", lambda c, d, dev: run_keras_optimizer(_sgd(), c, d, dev)),
+    "nesterov without the look-ahead": (
+        "opt.nesterov",
+        lambda c, d, dev: run_keras_optimizer(_sgd(), c, d, dev),
+    ),
     "velocity loaded with the wrong sign": ("opt.momentum", _wrong_velocity_sign),
 }
 

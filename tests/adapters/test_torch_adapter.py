@@ -47,7 +47,11 @@ def test_one_step_from_a_state_by_hand():
 
 def test_declares_every_code_path_as_its_own_row():
     names = {i.name for i in TorchAdapter().implementations() if i.spec_id == "opt.momentum"}
-    assert {"SGD(momentum)[single_tensor]", "SGD(momentum)[foreach]", "SGD(momentum)[fused]"} <= names
+    assert {
+        "SGD(momentum)[single_tensor]",
+        "SGD(momentum)[foreach]",
+        "SGD(momentum)[fused]",
+    } <= names
     assert TorchAdapter().devices()[0] == "cpu"
     assert TorchAdapter().versions()["torch"].startswith("2.13.0")
 
@@ -70,20 +74,22 @@ def _sgd_with_decay_hook(case, dtype, device, *, decay):
     ps = [torch.nn.Parameter(torch.tensor(case.params[k], dtype=tdt)) for k in names]
     opt = torch.optim.SGD(ps, lr=case.learning_rates[0], momentum=mu, foreach=False)
     if case.state is not None and mu != 0:
-        for k, p in zip(names, ps):
-            opt.state[p]["momentum_buffer"] = torch.tensor(case.state.buffers["trace"][k], dtype=tdt)
-    for lr, grads in zip(case.learning_rates, case.grads):
+        for k, p in zip(names, ps, strict=True):
+            opt.state[p]["momentum_buffer"] = torch.tensor(
+                case.state.buffers["trace"][k], dtype=tdt
+            )
+    for lr, grads in zip(case.learning_rates, case.grads, strict=True):
         set_learning_rate(opt, lr)
         before = [p.detach().clone() for p in ps]
-        for k, p in zip(names, ps):
+        for k, p in zip(names, ps, strict=True):
             g = torch.tensor(grads[k], dtype=tdt)
             p.grad = g - lam * p.detach() if decay == "wrong_sign" else g
         opt.step()
         if decay == "after_momentum":
             with torch.no_grad():
-                for p, b in zip(ps, before):
+                for p, b in zip(ps, before, strict=True):
                     p.sub_(lr * lam * b)
-    return {k: p.detach().numpy().astype(np.float64) for k, p in zip(names, ps)}
+    return {k: p.detach().numpy().astype(np.float64) for k, p in zip(names, ps, strict=True)}
 
 
 PLANTED = {
@@ -92,7 +98,10 @@ PLANTED = {
         lambda c, d, dev: run_torch_optimizer(_sgd(foreach=False), c, d, dev),
     ),
     "learning rate one step late": ("opt.momentum", _lr_one_step_late),
-    "weight decay with the wrong sign": ("opt.weight_decay", partial(_sgd_with_decay_hook, decay="wrong_sign")),
+    "weight decay with the wrong sign": (
+        "opt.weight_decay",
+        partial(_sgd_with_decay_hook, decay="wrong_sign"),
+    ),
 }
 
 
@@ -108,12 +117,21 @@ def test_planted_fault_is_reported_as_diverges(fault):
 def test_momentum_applied_before_weight_decay_is_recognised_as_decoupled_decay():
     """Taking the momentum step and then subtracting lr*lambda*theta is not a fault: it *is* the
     decoupled form (the decay bypasses the buffer), and the kit names it so."""
-    impl = Implementation("opt.weight_decay", "decay after momentum", partial(_sgd_with_decay_hook, decay="after_momentum"), devices=("cpu",))
-    row = check_row(reference.get("opt.weight_decay"), impl, "torch", "float32", "cpu", profile="quick")
+    impl = Implementation(
+        "opt.weight_decay",
+        "decay after momentum",
+        partial(_sgd_with_decay_hook, decay="after_momentum"),
+        devices=("cpu",),
+    )
+    row = check_row(
+        reference.get("opt.weight_decay"), impl, "torch", "float32", "cpu", profile="quick"
+    )
     assert (row.verdict, row.variant) == ("variant", "decay=decoupled, momentum_form=eta_outside")
 
 
 def test_the_real_optimizer_is_a_variant_not_a_fault():
-    impl = next(i for i in TorchAdapter().implementations() if i.name == "SGD(momentum)[single_tensor]")
+    impl = next(
+        i for i in TorchAdapter().implementations() if i.name == "SGD(momentum)[single_tensor]"
+    )
     row = check_row(reference.get("opt.momentum"), impl, "torch", "float32", "cpu", profile="quick")
     assert (row.verdict, row.variant) == ("variant", "form=eta_outside")

@@ -8,12 +8,21 @@ and verdict logic can be tested without any framework installed.
 from __future__ import annotations
 
 import numpy as np
+
 from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
 
 NP = {"float32": np.float32, "float64": np.float64}
 
 
-def heavy_ball(case: OptimizerCase, dtype: str, device: str, *, nesterov: bool = False, coefficient=None, wd_sign: float = 1.0):
+def heavy_ball(
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+    *,
+    nesterov: bool = False,
+    coefficient=None,
+    wd_sign: float = 1.0,
+):
     """Form (c) momentum / Nesterov (eta outside), with coupled L2 weight decay, in ``dtype``."""
     t = NP[dtype]
     mu = t(case.hyperparameters.get("momentum", 0.0))

@@ -17,7 +17,11 @@ def test_spec_json_lists_the_entries_with_formula_citations_variants(capsys):
     for e in entries.values():
         assert e["formula"] and e["citations"] and "variants" in e and "errata" in e
     axes = {a["axis"]: a for a in entries["opt.momentum"]["variants"]}
-    assert [o["name"] for o in axes["form"]["options"]] == ["eta_inside", "eta_outside", "exponential_average"]
+    assert [o["name"] for o in axes["form"]["options"]] == [
+        "eta_inside",
+        "eta_outside",
+        "exponential_average",
+    ]
 
 
 def test_spec_text_and_errata(capsys):
@@ -41,7 +45,12 @@ def test_merge_rejects_a_file_that_is_not_a_report(tmp_path, capsys):
 
 
 def test_python_dash_m_works():
-    out = subprocess.run([sys.executable, "-m", "trainspec", "spec", "--id", "opt.gd"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "trainspec", "spec", "--id", "opt.gd"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.startswith("opt.gd")
 
 
@@ -66,17 +75,40 @@ def test_a_third_party_adapter_is_found_through_its_entry_point(tmp_path):
     dist = tmp_path / "thirdparty-1.0.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[trainspec.adapters]\nthirdparty = thirdparty_adapter:make\n")
+    (dist / "entry_points.txt").write_text(
+        "[trainspec.adapters]\nthirdparty = thirdparty_adapter:make\n"
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(HERE)]))
     report = tmp_path / "report"
     out = subprocess.run(
-        [sys.executable, "-m", "trainspec", "run", "--backend", "thirdparty", "--spec", "opt", "--profile", "quick",
-         "--dtype", "float32", "--report", str(report), "--strict"],
-        capture_output=True, text=True, env=env, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "trainspec",
+            "run",
+            "--backend",
+            "thirdparty",
+            "--spec",
+            "opt",
+            "--profile",
+            "quick",
+            "--dtype",
+            "float32",
+            "--report",
+            str(report),
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
     )
     assert out.returncode == 1, out.stderr  # --strict: the printed Nesterov diverges
     rows = {r["spec_id"]: r for r in json.loads((report / "report.json").read_text())["results"]}
-    assert rows["opt.momentum"]["verdict"] == "variant" and rows["opt.momentum"]["variant"] == "form=eta_outside"
+    assert (
+        rows["opt.momentum"]["verdict"] == "variant"
+        and rows["opt.momentum"]["variant"] == "form=eta_outside"
+    )
     assert rows["opt.nesterov"]["verdict"] == "diverges" and rows["opt.nesterov"]["counterexample"]
     assert rows["opt.gd"]["verdict"] == "not_offered"
     assert "replay: trainspec run --backend thirdparty --spec opt.nesterov" in out.stdout

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from trainspec.conformance.report import (
     build_report,
     markdown,
@@ -13,19 +14,55 @@ from trainspec.conformance.runner import Row
 
 def rows():
     return [
-        Row("opt.gd", "a", "x", "cpu", "float32", "conforms", variant="default", consistent_variants=["default"]),
+        Row(
+            "opt.gd",
+            "a",
+            "x",
+            "cpu",
+            "float32",
+            "conforms",
+            variant="default",
+            consistent_variants=["default"],
+        ),
         Row("opt.gd", "a", "x", "cpu", "float64", "conforms", variant="default"),
         Row("opt.momentum", "a", "x", "cpu", "float32", "variant", variant="form=eta_outside"),
-        Row("opt.momentum", "a", "y", "cpu", "float32", "diverges", variant="default", counterexample={"params": {"w0": 1.0}}, repro="trainspec run ...", message="no variant"),
+        Row(
+            "opt.momentum",
+            "a",
+            "y",
+            "cpu",
+            "float32",
+            "diverges",
+            variant="default",
+            counterexample={"params": {"w0": 1.0}},
+            repro="trainspec run ...",
+            message="no variant",
+        ),
         Row("opt.nesterov", "a", "-", "cpu", "-", "not_offered", message="a offers none"),
     ]
 
 
 def test_report_json_has_the_promised_fields(tmp_path):
-    rep = build_report(rows(), {"a": {"status": "ok", "versions": {"a": "1.0"}}}, profile="ci", seed=0, devices=["cpu"])
+    rep = build_report(
+        rows(),
+        {"a": {"status": "ok", "versions": {"a": "1.0"}}},
+        profile="ci",
+        seed=0,
+        devices=["cpu"],
+    )
     j, m = write_report(rep, tmp_path)
     data = json.loads(j.read_text())
-    for key in ("spec_id", "backend", "device", "dtype", "verdict", "variant", "max_error", "tolerance", "counterexample"):
+    for key in (
+        "spec_id",
+        "backend",
+        "device",
+        "dtype",
+        "verdict",
+        "variant",
+        "max_error",
+        "tolerance",
+        "counterexample",
+    ):
         assert key in data["results"][0]
     assert data["backends"]["a"]["versions"] == {"a": "1.0"}
     assert {"python", "numpy", "hypothesis"} <= set(data["environment"])
@@ -35,7 +72,13 @@ def test_report_json_has_the_promised_fields(tmp_path):
 
 
 def test_matrix_cells_summarise_rows():
-    rep = build_report(rows(), {"a": {"status": "ok"}, "b": {"status": "not installed: b"}}, profile="ci", seed=0, devices=["cpu"])
+    rep = build_report(
+        rows(),
+        {"a": {"status": "ok"}, "b": {"status": "not installed: b"}},
+        profile="ci",
+        seed=0,
+        devices=["cpu"],
+    )
     text = matrix_text(rep)
     lines = {ln.split()[0]: ln for ln in text.splitlines()[2:] if ln.startswith("opt.")}
     assert lines["opt.gd"].split()[1] == "conforms"
@@ -45,11 +88,22 @@ def test_matrix_cells_summarise_rows():
 def test_merge_keeps_every_backend_and_lets_later_rows_win():
     r1 = build_report(rows()[:2], {"a": {"status": "ok"}}, profile="ci", seed=0, devices=["cpu"])
     newer = Row("opt.gd", "a", "x", "cpu", "float32", "variant", variant="v")
-    r2 = build_report([newer, Row("opt.gd", "b", "z", "cpu", "float32", "conforms")], {"b": {"status": "ok"}}, profile="ci", seed=0, devices=["cpu"])
+    r2 = build_report(
+        [newer, Row("opt.gd", "b", "z", "cpu", "float32", "conforms")],
+        {"b": {"status": "ok"}},
+        profile="ci",
+        seed=0,
+        devices=["cpu"],
+    )
     merged = merge_reports([r1, r2])
     assert set(merged["backends"]) == {"a", "b"}
     assert len(merged["results"]) == 3
-    assert next(r for r in merged["results"] if r["backend"] == "a" and r["dtype"] == "float32")["verdict"] == "variant"
+    assert (
+        next(r for r in merged["results"] if r["backend"] == "a" and r["dtype"] == "float32")[
+            "verdict"
+        ]
+        == "variant"
+    )
     with pytest.raises(ValueError, match="nothing to merge"):
         merge_reports([])
     with pytest.raises(ValueError, match="must be a trainspec report.json"):

@@ -2,13 +2,20 @@ from functools import partial
 
 import pytest
 from numpy_impls import BrokenAdapter, NumpyAdapter, heavy_ball, impl, raising, solberg_printed
-from trainspec.conformance.runner import check_row, plan_rows, run_matrix
 
 from trainspec import reference
+from trainspec.conformance.runner import check_row, plan_rows, run_matrix
 
 
 def row(spec_id, fn, dtype="float32", profile="quick", **kw):
-    return check_row(reference.get(spec_id), impl(spec_id, "np", fn, **kw), "numpy", dtype, "cpu", profile=profile)
+    return check_row(
+        reference.get(spec_id),
+        impl(spec_id, "np", fn, **kw),
+        "numpy",
+        dtype,
+        "cpu",
+        profile=profile,
+    )
 
 
 def test_a_correct_implementation_is_reported_as_the_variant_it_follows():
@@ -42,7 +49,9 @@ def test_weight_decay_with_the_wrong_sign_diverges():
 
 def test_an_implementation_that_raises_is_an_error_and_the_run_goes_on():
     adapters = {
-        "numpy": NumpyAdapter([impl("opt.gd", "raises", raising), impl("opt.gd", "ok", heavy_ball)]),
+        "numpy": NumpyAdapter(
+            [impl("opt.gd", "raises", raising), impl("opt.gd", "ok", heavy_ball)]
+        ),
         "broken": BrokenAdapter([]),
     }
     rows = run_matrix([reference.get("opt.gd")], adapters, profile="quick", dtypes=["float32"])
@@ -56,7 +65,9 @@ def test_an_implementation_that_raises_is_an_error_and_the_run_goes_on():
 
 def test_plan_marks_what_is_not_offered():
     adapter = NumpyAdapter([impl("opt.gd", "np", heavy_ball)])
-    plan = plan_rows(reference.entries_matching("opt"), "numpy", adapter, ["cpu", "cuda"], ["float32", "float16"])
+    plan = plan_rows(
+        reference.entries_matching("opt"), "numpy", adapter, ["cpu", "cuda"], ["float32", "float16"]
+    )
     reasons = {(e.id, dev, dt): why for e, _, dev, dt, why in plan}
     assert reasons[("opt.gd", "cpu", "float32")] == ""
     assert "does not offer float16" in reasons[("opt.gd", "cpu", "float16")]

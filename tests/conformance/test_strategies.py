@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from trainspec import reference
 from trainspec.conformance.strategies import (
     MAX_ELEMENTS,
     MAX_TENSORS,
@@ -15,8 +17,6 @@ from trainspec.conformance.strategies import (
     shape_st,
 )
 from trainspec.conformance.tolerance import representable
-
-from trainspec import reference
 
 
 @given(shape=shape_st())

@@ -3,6 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from numpy_impls import heavy_ball
+
+from trainspec import reference
 from trainspec.conformance.checks import compare_trees, reference_optimizer_run
 from trainspec.conformance.strategies import draw_optimizer_case
 from trainspec.conformance.tolerance import (
@@ -14,8 +16,6 @@ from trainspec.conformance.tolerance import (
     round_to,
     unit_roundoff,
 )
-
-from trainspec import reference
 
 
 def test_unit_roundoff_values():
@@ -79,7 +79,9 @@ VARIANT = {
 @given(data=st.data())
 def test_correct_float_arithmetic_is_within_tolerance(spec_id, dtype, data):
     entry = reference.get(spec_id)
-    case = draw_optimizer_case(data, entry, dtype, data.draw(st.sampled_from(["one_step", "trajectory"])))
+    case = draw_optimizer_case(
+        data, entry, dtype, data.draw(st.sampled_from(["one_step", "trajectory"]))
+    )
     actual = heavy_ball(case, dtype, "cpu", nesterov=spec_id == "opt.nesterov")
     expected = reference_optimizer_run(entry.model, entry.variant(**VARIANT[spec_id]), case, dtype)
     c = compare_trees(actual, expected, dtype)

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from trainspec import reference
 from trainspec.conformance.adapter import OptimizerCase
 from trainspec.conformance.checks import reference_optimizer_run
 from trainspec.conformance.tolerance import Tracked, track_tree
@@ -25,9 +27,15 @@ from trainspec.reference.adaptive import (
 from trainspec.reference.base import apply_updates, piecewise_schedule
 from trainspec.reference.optimizers import CanonicalState
 
-from trainspec import reference
-
-NEW_IDS = ("opt.adagrad", "opt.rmsprop", "opt.adam", "opt.adamw", "opt.nadam", "opt.adamax", "opt.adadelta")
+NEW_IDS = (
+    "opt.adagrad",
+    "opt.rmsprop",
+    "opt.adam",
+    "opt.adamw",
+    "opt.nadam",
+    "opt.adamax",
+    "opt.adadelta",
+)
 
 P = {"w": np.array([1.0, -2.0, 0.5])}
 G1 = {"w": np.array([0.5, 1.0, -3.0])}
@@ -69,7 +77,9 @@ def test_rmsprop_by_hand_plain_and_centered():
     s = 0.1 * g**2
     out, state = run(rmsprop(lr, rho, eps), P, [G1])
     np.testing.assert_allclose(w(out), w(P) - lr * g / (np.sqrt(s) + eps), rtol=1e-15)
-    np.testing.assert_array_equal(w(state.inner[0].grad_avg), 0.0)  # plain: the average of g is not kept
+    np.testing.assert_array_equal(
+        w(state.inner[0].grad_avg), 0.0
+    )  # plain: the average of g is not kept
     np.testing.assert_allclose(w(state.inner[0].square_avg), s, rtol=1e-15)
     out, _ = run(rmsprop(lr, rho, eps, eps_placement="inside"), P, [G1])
     np.testing.assert_allclose(w(out), w(P) - lr * g / np.sqrt(s + eps), rtol=1e-15)
@@ -108,12 +118,18 @@ def test_adam_first_step_by_hand_in_every_eps_form():
         out, _ = run(adam(lr, b1, b2, eps, eps_placement=place), P, [G1])
         np.testing.assert_allclose(w(out), w(P) - lr * step, rtol=1e-13, err_msg=place)
     out, _ = run(adam(lr, b1, b2, eps, bias_correction=False), P, [G1])
-    np.testing.assert_allclose(w(out), w(P) - lr * 0.1 * g / (np.sqrt(0.001) * np.abs(g) + eps), rtol=1e-13)
+    np.testing.assert_allclose(
+        w(out), w(P) - lr * 0.1 * g / (np.sqrt(0.001) * np.abs(g) + eps), rtol=1e-13
+    )
 
 
 def test_adam_step_from_a_loaded_state_by_hand():
     e = reference.get("opt.adam")
-    m0, v0, vmax0 = np.array([0.2, -0.1, 0.0]), np.array([0.04, 0.5, 1.0]), np.array([5.0, 0.0, 2.0])
+    m0, v0, vmax0 = (
+        np.array([0.2, -0.1, 0.0]),
+        np.array([0.04, 0.5, 1.0]),
+        np.array([5.0, 0.0, 2.0]),
+    )
     cs = CanonicalState(3, {"m": {"w": m0}, "v": {"w": v0}, "v_max": {"w": vmax0}})
     hp = {"learning_rate": lambda t: 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-6}
     g = w(G1)
@@ -124,7 +140,11 @@ def test_adam_step_from_a_loaded_state_by_hand():
         "default": -0.01 * (m / c1) / (np.sqrt(v / c2) + 1e-6),
         "amsgrad=max_uncorrected": -0.01 * (m / c1) / (np.sqrt(np.maximum(vmax0, v) / c2) + 1e-6),
         "amsgrad=max_corrected": -0.01 * (m / c1) / (np.sqrt(np.maximum(vmax0, v / c2)) + 1e-6),
-        "eps=eps_hat, amsgrad=max_uncorrected": -0.01 * math.sqrt(c2) / c1 * m / (np.sqrt(np.maximum(vmax0, v)) + 1e-6),
+        "eps=eps_hat, amsgrad=max_uncorrected": -0.01
+        * math.sqrt(c2)
+        / c1
+        * m
+        / (np.sqrt(np.maximum(vmax0, v)) + 1e-6),
     }
     for name, step in expect.items():
         opts = dict(kv.split("=") for kv in name.split(", ")) if name != "default" else {}
@@ -147,7 +167,9 @@ def test_nadam_first_step_by_hand_in_each_schedule():
         mu1, mu2 = mu(1), mu(2)
         m_hat = mu2 * m / (1 - mu1 * mu2) + (1 - mu1) * g / (1 - mu1)
         out, _ = run(nadam(lr, b1, b2, eps, psi, momentum_schedule=sched), P, [G1])
-        np.testing.assert_allclose(w(out), w(P) - lr * m_hat / (np.sqrt(v_hat) + eps), rtol=1e-13, err_msg=sched)
+        np.testing.assert_allclose(
+            w(out), w(P) - lr * m_hat / (np.sqrt(v_hat) + eps), rtol=1e-13, err_msg=sched
+        )
 
 
 def test_nadam_without_schedule_is_optax_nadam_over_several_steps():
@@ -181,9 +203,17 @@ def test_nadam_loaded_state_continues_the_run(k, sched):
     grads = [{"w": np.array([np.sin(i + 1.0), np.cos(3.0 * i), 0.5])} for i in range(k + 1)]
     t = nadam(0.01, 0.9, 0.99, 1e-8, 0.004, momentum_schedule=sched)
     _, state = run(t, P, grads[:k])
-    assert state.inner[0].mu_product == pytest.approx(nadam_momentum_product(k, 0.9, 0.004, sched), rel=1e-14)
+    assert state.inner[0].mu_product == pytest.approx(
+        nadam_momentum_product(k, 0.9, 0.004, sched), rel=1e-14
+    )
     e = reference.get("opt.nadam")
-    hp = {"learning_rate": lambda s: 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "momentum_decay": 0.004}
+    hp = {
+        "learning_rate": lambda s: 0.01,
+        "beta1": 0.9,
+        "beta2": 0.99,
+        "eps": 1e-8,
+        "momentum_decay": 0.004,
+    }
     cs = CanonicalState(k, {"m": state.inner[0].m, "v": state.inner[0].v})
     loaded = e.model.load_state({"momentum_schedule": sched}, hp, cs, P)
     u1, _ = t.update(grads[k], state, P)
@@ -224,7 +254,9 @@ def test_adadelta_by_hand_two_steps():
     # the learning rate scales the step but not the accumulated squared step
     out2, state2 = run(adadelta(0.5, rho, eps), P, [G1, G2])
     np.testing.assert_allclose(w(out2), w(P) - 0.5 * (d1 + d2), rtol=1e-14)
-    np.testing.assert_allclose(w(state2.inner[0].acc_delta), w(state.inner[0].acc_delta), rtol=1e-15)
+    np.testing.assert_allclose(
+        w(state2.inner[0].acc_delta), w(state.inner[0].acc_delta), rtol=1e-15
+    )
 
 
 def test_adamw_by_hand_both_decay_scalings():
@@ -245,7 +277,9 @@ def test_adamw_by_hand_both_decay_scalings():
 
 
 grad_seq = st.lists(
-    st.lists(st.floats(-10.0, 10.0).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3), min_size=1, max_size=5
+    st.lists(st.floats(-10.0, 10.0).filter(lambda x: abs(x) > 1e-3), min_size=3, max_size=3),
+    min_size=1,
+    max_size=5,
 )
 
 
@@ -256,16 +290,24 @@ def test_eps_inside_and_outside_agree_as_eps_vanishes(grads):
     pairs = [
         (adagrad(0.1, tiny), adagrad(0.1, tiny, eps_placement="inside")),
         (rmsprop(0.1, 0.9, tiny), rmsprop(0.1, 0.9, tiny, eps_placement="inside")),
-        (rmsprop(0.1, 0.9, tiny, centered=True), rmsprop(0.1, 0.9, tiny, centered=True, eps_placement="inside")),
+        (
+            rmsprop(0.1, 0.9, tiny, centered=True),
+            rmsprop(0.1, 0.9, tiny, centered=True, eps_placement="inside"),
+        ),
         (adam(0.1, eps=tiny), adam(0.1, eps=tiny, eps_placement="inside")),
         (adam(0.1, eps=tiny), adam(0.1, eps=tiny, eps_placement="eps_hat")),
         (adamax(0.1, eps=tiny), adamax(0.1, eps=tiny, eps_placement="in_max")),
     ]
     for a, b in pairs:
-        np.testing.assert_allclose(w(run(a, P, gs)[0]), w(run(b, P, gs)[0]), rtol=1e-13, atol=1e-300)
+        np.testing.assert_allclose(
+            w(run(a, P, gs)[0]), w(run(b, P, gs)[0]), rtol=1e-13, atol=1e-300
+        )
 
 
-@given(mags=st.lists(st.floats(1e-2, 10.0), min_size=1, max_size=6), signs=st.lists(st.booleans(), min_size=6, max_size=6))
+@given(
+    mags=st.lists(st.floats(1e-2, 10.0), min_size=1, max_size=6),
+    signs=st.lists(st.booleans(), min_size=6, max_size=6),
+)
 def test_amsgrad_equals_adam_while_the_second_moment_does_not_decrease(mags, signs):
     # non-decreasing |g| makes v (and the bias-corrected v-hat) non-decreasing
     mags = sorted(mags)
@@ -294,7 +336,14 @@ def test_bias_correction_off_equals_on_after_many_steps(count):
         outs.append(w(t.update(G1, state, P)[0]))
     np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12)
     # and they differ early on
-    early = [w(scale_by_adam(0.9, 0.999, 1e-8, bias_correction=bc).update(G1, scale_by_adam(0.9, 0.999, 1e-8).init(P), P)[0]) for bc in (True, False)]
+    early = [
+        w(
+            scale_by_adam(0.9, 0.999, 1e-8, bias_correction=bc).update(
+                G1, scale_by_adam(0.9, 0.999, 1e-8).init(P), P
+            )[0]
+        )
+        for bc in (True, False)
+    ]
     assert np.max(np.abs(early[0] - early[1])) > 0.1
 
 
@@ -384,7 +433,15 @@ def test_type_errors_name_the_argument():
 
 @pytest.mark.parametrize(
     "transform",
-    [adagrad(0.1), rmsprop(0.1, centered=True), adam(0.1, amsgrad="max_corrected"), adamw(0.1), nadam(0.1), adamax(0.1), adadelta()],
+    [
+        adagrad(0.1),
+        rmsprop(0.1, centered=True),
+        adam(0.1, amsgrad="max_corrected"),
+        adamw(0.1),
+        nadam(0.1),
+        adamax(0.1),
+        adadelta(),
+    ],
     ids=["adagrad", "rmsprop", "adam", "adamw", "nadam", "adamax", "adadelta"],
 )
 def test_wrong_tree_shapes_and_names_are_rejected(transform):
@@ -427,7 +484,10 @@ def test_new_ids_are_registered_with_documented_buffers():
 
 
 def test_expected_axes_and_defaults():
-    axes = {spec_id: {a.name: [o.name for o in a.options] for a in reference.get(spec_id).variant_axes} for spec_id in NEW_IDS}
+    axes = {
+        spec_id: {a.name: [o.name for o in a.options] for a in reference.get(spec_id).variant_axes}
+        for spec_id in NEW_IDS
+    }
     assert axes["opt.adam"] == {
         "eps": ["outside", "inside", "eps_hat"],
         "bias_correction": ["on", "off"],
@@ -452,8 +512,16 @@ def test_expected_axes_and_defaults():
 
 
 def _hyperparameters(entry):
-    values = {"beta1": 0.9, "beta2": 0.99, "eps": 1e-6, "rho": 0.9, "momentum": 0.5,
-              "initial_accumulator_value": 0.1, "momentum_decay": 0.004, "weight_decay": 0.01}
+    values = {
+        "beta1": 0.9,
+        "beta2": 0.99,
+        "eps": 1e-6,
+        "rho": 0.9,
+        "momentum": 0.5,
+        "initial_accumulator_value": 0.1,
+        "momentum_decay": 0.004,
+        "weight_decay": 0.01,
+    }
     return {h.name: values[h.name] for h in entry.hyperparameters if h.name != "learning_rate"}
 
 
@@ -479,7 +547,13 @@ def test_every_variant_runs_on_arrays_and_on_tracked_arrays(spec_id, variant):
             if start == "init":
                 state = t.init(p)
             else:
-                c = cs if kind == "float64" else CanonicalState(cs.count, {b: track_tree(x, "float32") for b, x in cs.buffers.items()})
+                c = (
+                    cs
+                    if kind == "float64"
+                    else CanonicalState(
+                        cs.count, {b: track_tree(x, "float32") for b, x in cs.buffers.items()}
+                    )
+                )
                 state = entry.model.load_state(opts, hp, c, p)
             updates, _ = t.update(g, state, p)
             new = apply_updates(p, updates)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from trainspec.reference.base import (
     apply_updates,
     as_schedule,

@@ -2,6 +2,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
+from trainspec import reference
 from trainspec.reference.base import apply_updates, piecewise_schedule
 from trainspec.reference.optimizers import (
     momentum,
@@ -12,8 +14,6 @@ from trainspec.reference.optimizers import (
     trace,
     velocity,
 )
-
-from trainspec import reference
 
 
 def run(transform, params, grads):
@@ -41,7 +41,9 @@ def test_nesterov_by_hand_eta_outside():
     th1 = P["w"] - lr * (G[0]["w"] + mu * b1)
     b2 = mu * b1 + G[1]["w"]
     th2 = th1 - lr * (G[1]["w"] + mu * b2)
-    np.testing.assert_allclose(run(nesterov(lr, mu, form="eta_outside"), P, G)["w"], th2, rtol=1e-15)
+    np.testing.assert_allclose(
+        run(nesterov(lr, mu, form="eta_outside"), P, G)["w"], th2, rtol=1e-15
+    )
 
 
 lrs_st = st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=6)
@@ -167,7 +169,9 @@ def test_rewritten_eta_inside_equals_frameworks_forms_at_constant_rate(mu, lr, n
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("entry", [e for e in reference.all_entries() if e.errata], ids=lambda e: e.id)
+@pytest.mark.parametrize(
+    "entry", [e for e in reference.all_entries() if e.errata], ids=lambda e: e.id
+)
 def test_every_erratum_check_shows_the_difference(entry):
     for erratum in entry.errata:
         evidence = erratum.check()

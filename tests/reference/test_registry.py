@@ -1,7 +1,7 @@
 import pytest
-from trainspec.reference.registry import Citation, SpecEntry, VariantAxis, VariantOption, register
 
 from trainspec import reference
+from trainspec.reference.registry import Citation, SpecEntry, VariantAxis, VariantOption, register
 
 INVENTORY_IDS = {"opt.gd", "opt.momentum", "opt.nesterov", "opt.weight_decay"}
 
