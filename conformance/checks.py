@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from trainspec.conformance.adapter import Implementation, OptimizerCase
-from trainspec.conformance.tolerance import Tracked, compare, track_tree
+from trainspec.conformance.tolerance import Tracked, compare, track_scalar, track_tree
 from trainspec.reference.base import apply_updates, piecewise_schedule
 from trainspec.reference.optimizers import CanonicalState, OptimizerModel
 from trainspec.reference.registry import SpecEntry, Variant
@@ -92,8 +92,9 @@ def _unflatten(flat: Tracked, like: Mapping[str, np.ndarray]) -> dict[str, Track
 def _run(
     model: OptimizerModel, variant: Variant, case: OptimizerCase, dtype: str
 ) -> dict[str, Tracked]:
-    hp: dict[str, Any] = dict(case.hyperparameters)
-    hp["learning_rate"] = _shifted_schedule(case)
+    hp: dict[str, Any] = {k: track_scalar(v, dtype) for k, v in case.hyperparameters.items()}
+    schedule = _shifted_schedule(case)
+    hp["learning_rate"] = lambda t: track_scalar(schedule(t), dtype)
     opts = variant.options
     transform = model.build(opts, hp)
     params = track_tree(case.params, dtype)

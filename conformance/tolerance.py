@@ -192,9 +192,38 @@ class Tracked:
         return Tracked(np.abs(self.value), self.err, self.u)
 
     def __pow__(self, k: Any) -> Tracked:
-        if isinstance(k, Tracked) or k != 2:
-            raise TypeError("Tracked supports only x**2; write other powers as products")
-        return _square(self)
+        if isinstance(k, Tracked):
+            raise TypeError("Tracked supports x**k for a plain number k only")
+        if k == 2:
+            return _square(self)
+        return _power(self, float(k))
+
+    def __rpow__(self, base: Any) -> Tracked:
+        return _exp_base(float(base), self)
+
+    # scalars (hyperparameters) are tracked too; comparisons and float() read the value
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __lt__(self, o: Any) -> Any:
+        return self.value < (o.value if isinstance(o, Tracked) else o)
+
+    def __le__(self, o: Any) -> Any:
+        return self.value <= (o.value if isinstance(o, Tracked) else o)
+
+    def __gt__(self, o: Any) -> Any:
+        return self.value > (o.value if isinstance(o, Tracked) else o)
+
+    def __ge__(self, o: Any) -> Any:
+        return self.value >= (o.value if isinstance(o, Tracked) else o)
+
+    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+        return self.value == (o.value if isinstance(o, Tracked) else o)
+
+    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+        return self.value != (o.value if isinstance(o, Tracked) else o)
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or kwargs:
@@ -256,6 +285,20 @@ def _square(a: Tracked) -> Tracked:
     return Tracked(v, 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v, a.u)
 
 
+def _power(a: Tracked, k: float) -> Tracked:
+    """$a^k$ for a plain exponent: $|k a^{k-1}| e_a + 2u|a^k|$ (``pow`` rounds once or twice)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        v = np.power(a.value, k)
+        d = np.abs(k * np.power(a.value, k - 1)) if k != 0 else np.zeros_like(v)
+    return _result(v, d * a.err + 2 * a.u * np.abs(v), a.u)
+
+
+def _exp_base(base: float, x: Tracked) -> Tracked:
+    r"""$b^x$ for a plain base: $|b^x \ln b|\, e_x + 2u|b^x|$."""
+    v = np.power(base, x.value)
+    return _result(v, np.abs(v * np.log(base)) * x.err + 2 * x.u * np.abs(v), x.u)
+
+
 def _lipschitz(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
     def handler(*args: Tracked) -> Tracked:
         return Tracked(
@@ -289,6 +332,13 @@ _UFUNCS: dict[str, Callable[..., Any]] = {
     "greater_equal": _predicate(np.greater_equal),
     "less_equal": _predicate(np.less_equal),
 }
+
+
+def track_scalar(x: float, dtype: str) -> Tracked:
+    """A hyperparameter as an exact tracked scalar: coefficients computed from it are bounded too
+    (``1 - beta**t`` near ``beta**t = 1`` is badly conditioned, and frameworks may compute it in the
+    dtype)."""
+    return Tracked(float(x), 0.0, unit_roundoff(dtype) + unit_roundoff("float64"))
 
 
 def track_tree(tree: Mapping[str, Any], dtype: str) -> dict[str, Tracked]:

@@ -199,7 +199,7 @@ def scale_by_rss(
 
     def init(params: Tree) -> ScaleByRssState:
         check_tree("params", params)
-        return ScaleByRssState(accumulator=tree_map(lambda p: np.full(p.shape, g0), params))
+        return ScaleByRssState(accumulator=tree_map(lambda p: np.zeros(p.shape) + g0, params))
 
     def update(updates: Tree, state: ScaleByRssState, params: Tree | None = None):
         check_tree("updates", updates)
@@ -431,7 +431,7 @@ def scale_by_adam(
         v = tree_map(lambda g, x: b2 * x + (1.0 - b2) * g**2, updates, state.v)
         c1 = 1.0 - b1**t if bias_correction else 1.0
         c2 = 1.0 - b2**t if bias_correction else 1.0
-        sc2 = math.sqrt(c2)
+        sc2 = np.sqrt(c2)
         v_max = state.v_max
         if ams == "max_corrected":
             if bias_correction:
@@ -637,7 +637,7 @@ def scale_by_nadam(
         if sched == "none":
             prod_t, prod_next = b1**t, b1 ** (t + 1)
         else:
-            prod_t = float(state.mu_product) * mu_t
+            prod_t = state.mu_product * mu_t
             prod_next = prod_t * mu_next
         cm = mu_next / (1.0 - prod_next)
         cg = (1.0 - mu_t) / (1.0 - prod_t)

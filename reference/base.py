@@ -80,7 +80,22 @@ def check_number(
     low_closed: bool = True,
     high_closed: bool = True,
 ) -> float:
-    """Return ``value`` as a float after checking that it is a finite real number in range."""
+    """Return ``value`` as a float after checking that it is a finite real number in range.
+
+    A scalar that carries an error bound (the conformance kit's tracked scalars: an object with
+    ``value`` and ``err``) is checked on its value and returned unchanged, so that coefficients
+    computed from hyperparameters keep their rounding bound.
+    """
+    if hasattr(value, "err") and hasattr(value, "value") and np.ndim(value.value) == 0:
+        check_number(
+            name,
+            float(value.value),
+            low=low,
+            high=high,
+            low_closed=low_closed,
+            high_closed=high_closed,
+        )
+        return value  # type: ignore[no-any-return]
     if isinstance(value, bool) or not isinstance(value, numbers.Real | np.floating | np.integer):
         raise TypeError(f"{name}={value!r}: must be a real number, got {type(value).__name__}")
     v = float(value)

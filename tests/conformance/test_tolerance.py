@@ -45,8 +45,22 @@ def test_tracked_rules():
     assert np.isfinite(r.err) and r.err == pytest.approx(1e-10)
     with pytest.raises(TypeError, match="no rounding rule for numpy.exp"):
         np.exp(a)
-    with pytest.raises(TypeError, match="only x\\*\\*2"):
-        a**3
+    c = a**3  # d(a^3) = 3a^2 e_a, plus two roundings
+    assert c.value == 27.0 and c.err == pytest.approx(2 * 27 * u)
+    d = 2.0 ** Tracked(3.0, 1e-3, u)  # |2^x ln 2| e_x + 2u 2^x
+    assert d.value == 8.0 and d.err == pytest.approx(8 * np.log(2) * 1e-3 + 16 * u)
+    with pytest.raises(TypeError, match="plain number k only"):
+        a**a
+
+
+def test_hyperparameter_coefficients_carry_their_conditioning():
+    # 1 - beta**t near beta**t = 1 loses digits: the bound is relative to the inputs, not the result
+    u = unit_roundoff("float32") + unit_roundoff("float64")
+    from trainspec.conformance.tolerance import track_scalar
+
+    c = 1.0 - track_scalar(0.999, "float32") ** 1
+    assert c.value == pytest.approx(1e-3)
+    assert c.err / c.value > 1000 * u  # relative bound far above u: the cancellation is priced in
 
 
 def test_compare_reports_the_worst_element():
