@@ -26,7 +26,6 @@ reachable state, and a strategy must draw them so.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
