@@ -181,16 +181,27 @@ def draw_tree_like(
 
 
 @functools.cache
-def hyperparameter_st(hp: HyperParameter) -> st.SearchStrategy[float]:
-    """Valid values of ``hp``, float32-representable: its special values, then its typical range."""
+def hyperparameter_st(hp: HyperParameter, precision: str = "float32") -> st.SearchStrategy[float]:
+    """Valid values of ``hp`` representable in ``precision``: its special values, then its typical range."""
     lo, hi = hp.sample_low, hp.sample_high
     if hp.log_scale:
         body = st.floats(math.log10(lo), math.log10(hi)).map(lambda e: 10.0**e)
     else:
         body = st.floats(lo, hi)
-    valid = body.map(lambda v: float(np.float32(v))).filter(lambda v: _valid(hp, v))
-    specials = [float(np.float32(v)) for v in hp.special if _valid(hp, float(np.float32(v)))]
+
+    def rnd(v: float) -> float:
+        return float(round_to(v, precision))
+
+    valid = body.map(rnd).filter(lambda v: _valid(hp, v))
+    specials = sorted({rnd(v) for v in hp.special if _valid(hp, rnd(v))})
     return st.one_of(st.sampled_from(specials), valid) if specials else valid
+
+
+def hyperparameter_precision(dtype: str) -> str:
+    """Hyperparameters are drawn representable in float32 (Keras keeps the learning rate in a float32
+    variable) and, for the 16-bit dtypes, in the dtype itself (frameworks cast hyperparameters to
+    the variables' dtype): then every framework sees exactly the numbers the reference uses."""
+    return dtype if dtype in ("float16", "bfloat16") else "float32"
 
 
 def _valid(hp: HyperParameter, v: float) -> bool:
@@ -201,22 +212,25 @@ def _valid(hp: HyperParameter, v: float) -> bool:
     return not (hp.high is not None and (v > hp.high or (v == hp.high and not hp.high_closed)))
 
 
-def draw_hyperparameters(data: Any, entry: SpecEntry) -> dict[str, float]:
+def draw_hyperparameters(data: Any, entry: SpecEntry, dtype: str = "float32") -> dict[str, float]:
     """Every hyperparameter of ``entry`` except the learning rate (drawn per step)."""
+    precision = hyperparameter_precision(dtype)
     return {
-        hp.name: float(np.float32(data.draw(hyperparameter_st(hp), label=hp.name)))
+        hp.name: data.draw(hyperparameter_st(hp, precision), label=hp.name)
         for hp in entry.hyperparameters
         if hp.name != "learning_rate"
     }
 
 
-def draw_learning_rates(data: Any, entry: SpecEntry, steps: int) -> list[float]:
+def draw_learning_rates(
+    data: Any, entry: SpecEntry, steps: int, dtype: str = "float32"
+) -> list[float]:
     """A learning rate per step: constant, a few plateaus, or a new value every step."""
     hp = next(h for h in entry.hyperparameters if h.name == "learning_rate")
     pattern = data.draw(
         st.sampled_from(["constant", "every_step", "plateaus"]), label="learning_rate pattern"
     )
-    one = hyperparameter_st(hp)
+    one = hyperparameter_st(hp, hyperparameter_precision(dtype))
     if pattern == "constant" or steps == 1:
         return [data.draw(one, label="learning_rate")] * steps
     if pattern == "every_step":
@@ -264,17 +278,17 @@ def draw_optimizer_case(
     if check not in ("one_step", "trajectory"):
         raise ValueError(f"check={check!r}: must be 'one_step' or 'trajectory'")
     params = draw_param_tree(data, dtype)
-    hps = draw_hyperparameters(data, entry)
+    hps = draw_hyperparameters(data, entry, dtype)
     if check == "one_step":
         state = draw_canonical_state(
             data, entry.model.buffers, params, dtype, entry.model.nonnegative_buffers
         )
-        lrs = draw_learning_rates(data, entry, 1)
+        lrs = draw_learning_rates(data, entry, 1, dtype)
         grads = [draw_tree_like(data, params, dtype, "grads[0]")]
     else:
         state = None
         steps = data.draw(st.integers(2, max_steps), label="steps")
-        lrs = draw_learning_rates(data, entry, steps)
+        lrs = draw_learning_rates(data, entry, steps, dtype)
         grads = [draw_tree_like(data, params, dtype, f"grads[{t}]") for t in range(steps)]
     return OptimizerCase(
         params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state

@@ -81,3 +81,13 @@ def test_optimizer_cases_are_consistent(check, data):
 def test_unknown_check_is_named():
     with pytest.raises(ValueError, match="check='two_step'"):
         draw_optimizer_case(None, reference.get("opt.gd"), "float32", "two_step")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@given(data=st.data())
+def test_low_precision_hyperparameters_are_representable_in_the_dtype(dtype, data):
+    entry = reference.get("opt.adam")
+    case = draw_optimizer_case(data, entry, dtype, "trajectory")
+    for v in [*case.hyperparameters.values(), *case.learning_rates]:
+        assert representable(v, dtype), (v, dtype)
+    assert 0 <= case.hyperparameters["beta2"] < 1 and case.hyperparameters["eps"] > 0
