@@ -131,6 +131,8 @@ def check_row(
     seed_: int = 0,
 ) -> Row:
     """Measure one row (see the module docstring). Never raises for a failing adapter."""
+    if entry.kind == "defaults":
+        return check_defaults_row(entry, impl, backend, device)
     t0 = time.perf_counter()
     repro = repro_command(backend, entry.id, impl.name, dtype, device, profile, seed_)
     row = Row(entry.id, backend, impl.name, device, dtype, "conforms", repro=repro)
@@ -182,6 +184,44 @@ def check_row(
         row.message = f"no variant matches; closest is {closest.name!r}" + (
             f" (worst element in {comparison.where!r})" if comparison else ""
         )
+    row.seconds = time.perf_counter() - t0
+    return row
+
+
+def check_defaults_row(
+    entry: SpecEntry, impl: Implementation, backend: str, device: str = "cpu"
+) -> Row:
+    """``opt.defaults``: compare every claim about this backend with the framework's current defaults.
+
+    The implementation's ``run(None, "-", device)`` returns ``{optimizer: {hyperparameter: value}}``
+    read from the framework's public API. Drift is a finding: ``diverges`` with both values.
+    """
+    from trainspec.reference.defaults import compare_defaults
+
+    t0 = time.perf_counter()
+    repro = f"trainspec run --backend {backend} --spec {entry.id}"
+    row = Row(entry.id, backend, impl.name, device, "-", "conforms", repro=repro)
+    claims = entry.model.for_backend(backend)
+    if not claims:
+        row.verdict, row.message = "not_offered", f"no document states {backend}'s defaults"
+        return row
+    try:
+        actual = impl.run(None, "-", device)
+        drift, matches = compare_defaults(claims, actual)
+    except Exception as exc:
+        row.verdict, row.message = "error", _describe_error(exc)
+        return row
+    row.examples = len(claims)
+    if drift:
+        row.verdict = "diverges"
+        row.counterexample = {"drift": drift, "matches": matches}
+        row.message = "drift: " + "; ".join(
+            f"{d['optimizer']}.{d['hyperparameter']} is {d['framework_value']}, "
+            f"{d['source'].split('.')[0]} says {d['value']}"
+            for d in drift
+        )
+    else:
+        row.variant = "default"
     row.seconds = time.perf_counter() - t0
     return row
 
@@ -276,6 +316,10 @@ def plan_rows(
                     )
                 continue
             for impl in mine:
+                if entry.kind == "defaults":  # a property of the API, not of a dtype or device
+                    if device == devices[0]:
+                        out.append((entry, impl, device, "-", ""))
+                    continue
                 for dtype in dtypes:
                     if device not in available or device not in impl.devices:
                         out.append(

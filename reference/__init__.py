@@ -9,7 +9,7 @@ Import :mod:`trainspec.reference` to get every entry registered::
 No framework is imported anywhere under this package.
 """
 
-from trainspec.reference import adaptive, optimizers
+from trainspec.reference import adaptive, defaults, optimizers
 from trainspec.reference.base import (
     GradientTransformation,
     Schedule,
@@ -49,6 +49,7 @@ __all__ = [
     "apply_updates",
     "as_schedule",
     "chain",
+    "defaults",
     "entries_matching",
     "gd",
     "get",

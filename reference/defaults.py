@@ -1,0 +1,183 @@
+r"""``opt.defaults``: the default hyperparameters the documents state for framework optimizers.
+
+The documents quote framework signatures (Keras's ``SGD``, ``RMSprop`` and ``Adam`` in Vitay's
+notes; "default in TensorFlow" in Padilla Montani's; PyTorch's ``SGD`` signature in the
+architectures notes). Frameworks change their defaults; this entry records every claim, and the
+kit compares each with the framework's current default (read from its public API by the adapter),
+reporting any drift as a finding with both values.
+
+A claim's ``value`` is ``None`` where the document says the argument has no default (is required).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trainspec.reference import citations as C
+from trainspec.reference.registry import Citation, SpecEntry, register
+
+__all__ = ["DefaultClaim", "DefaultsModel", "compare_defaults"]
+
+REQUIRED = None
+
+
+@dataclass(frozen=True)
+class DefaultClaim:
+    """One default a document states: ``optimizer.hyperparameter = value`` in ``api``."""
+
+    source: Citation
+    api: str  # the API as the document writes it
+    backend: str  # the backend that offers that API today
+    optimizer: str  # the optimizer's class name in that backend
+    hyperparameter: str  # the spec's name (learning_rate, momentum, rho, eps, beta1, beta2, ...)
+    value: float | bool | None  # None: the document says "required"
+    quote: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source.text(),
+            "api": self.api,
+            "backend": self.backend,
+            "optimizer": self.optimizer,
+            "hyperparameter": self.hyperparameter,
+            "value": "required" if self.value is None else self.value,
+            "quote": self.quote,
+        }
+
+
+@dataclass(frozen=True)
+class DefaultsModel:
+    claims: tuple[DefaultClaim, ...]
+
+    def for_backend(self, backend: str) -> list[DefaultClaim]:
+        return [c for c in self.claims if c.backend == backend]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool) or isinstance(b, bool):
+        return bool(a) == bool(b) and type(a) is type(b)
+    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
+
+
+def compare_defaults(
+    claims: list[DefaultClaim], actual: Mapping[str, Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split ``claims`` into (drift, matches) against the framework's ``actual`` defaults.
+
+    ``actual[optimizer][hyperparameter]`` is the framework's current default (``None`` when the
+    argument is required). A claim about an optimizer or argument the framework no longer has is
+    drift too.
+    """
+    drift: list[dict[str, Any]] = []
+    matches: list[dict[str, Any]] = []
+    for c in claims:
+        row = c.to_json()
+        if c.optimizer not in actual or c.hyperparameter not in actual[c.optimizer]:
+            row["framework_value"] = "absent"
+            drift.append(row)
+            continue
+        now = actual[c.optimizer][c.hyperparameter]
+        row["framework_value"] = "required" if now is None else now
+        (matches if _same(c.value, now) else drift).append(row)
+    return drift, matches
+
+
+_KERAS = "tf.keras.optimizers"
+_VITAY = C.at(C.VITAY, "Optimizers in keras")
+_PM = C.at(C.PADILLA_MONTANI, "Adam Optimization (default in TensorFlow)")
+_ARCH = C.at(C.ARCHITECTURES, "Deep neural networks: training")
+_VITAY_RMSPROP = (
+    "tf.keras.optimizers.RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07)"
+)
+_VITAY_ADAM = (
+    "tf.keras.optimizers.Adam(learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-07)"
+)
+_TORCH_SGD = "torch.optim.SGD(params, lr=<required parameter>, momentum=0, dampening=0, weight_decay=0, nesterov=False)"
+
+CLAIMS: tuple[DefaultClaim, ...] = (
+    DefaultClaim(
+        _VITAY,
+        f"{_KERAS}.SGD",
+        "tensorflow",
+        "SGD",
+        "learning_rate",
+        0.01,
+        "tf.keras.optimizers.SGD(learning_rate=0.01)",
+    ),
+    DefaultClaim(
+        _VITAY, f"{_KERAS}.RMSprop", "tensorflow", "RMSprop", "learning_rate", 0.001, _VITAY_RMSPROP
+    ),
+    DefaultClaim(_VITAY, f"{_KERAS}.RMSprop", "tensorflow", "RMSprop", "rho", 0.9, _VITAY_RMSPROP),
+    DefaultClaim(
+        _VITAY, f"{_KERAS}.RMSprop", "tensorflow", "RMSprop", "momentum", 0.0, _VITAY_RMSPROP
+    ),
+    DefaultClaim(_VITAY, f"{_KERAS}.RMSprop", "tensorflow", "RMSprop", "eps", 1e-7, _VITAY_RMSPROP),
+    DefaultClaim(
+        _VITAY, f"{_KERAS}.Adam", "tensorflow", "Adam", "learning_rate", 0.001, _VITAY_ADAM
+    ),
+    DefaultClaim(_VITAY, f"{_KERAS}.Adam", "tensorflow", "Adam", "beta1", 0.9, _VITAY_ADAM),
+    DefaultClaim(_VITAY, f"{_KERAS}.Adam", "tensorflow", "Adam", "beta2", 0.999, _VITAY_ADAM),
+    DefaultClaim(_VITAY, f"{_KERAS}.Adam", "tensorflow", "Adam", "eps", 1e-7, _VITAY_ADAM),
+    DefaultClaim(
+        _PM,
+        "tf.train.AdamOptimizer",
+        "tensorflow",
+        "Adam",
+        "beta1",
+        0.9,
+        "Momentum decay: beta_1 = 0.9",
+    ),
+    DefaultClaim(
+        _PM,
+        "tf.train.AdamOptimizer",
+        "tensorflow",
+        "Adam",
+        "beta2",
+        0.999,
+        "Scaling decay: beta_2 = 0.999",
+    ),
+    DefaultClaim(
+        _PM,
+        "tf.train.AdamOptimizer",
+        "tensorflow",
+        "Adam",
+        "eps",
+        1e-8,
+        "Smoothing term: epsilon = 10^-8",
+    ),
+    DefaultClaim(
+        _PM,
+        "tf.train.AdamOptimizer",
+        "tensorflow",
+        "Adam",
+        "learning_rate",
+        0.001,
+        "Learning rate: eta = 0.001",
+    ),
+    DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "learning_rate", REQUIRED, _TORCH_SGD),
+    DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "momentum", 0.0, _TORCH_SGD),
+    DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "dampening", 0.0, _TORCH_SGD),
+    DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "weight_decay", 0.0, _TORCH_SGD),
+    DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "nesterov", False, _TORCH_SGD),
+)
+
+register(
+    SpecEntry(
+        id="opt.defaults",
+        title="Default hyperparameters of framework optimizers, as the documents state them",
+        tier="doc",
+        kind="defaults",
+        formula=r"\text{SGD: } \eta = 0.01;\ \text{RMSprop: } \eta = 10^{-3}, \rho = 0.9, \epsilon = 10^{-7};\ "
+        r"\text{Adam: } \eta = 10^{-3}, \beta_1 = 0.9, \beta_2 = 0.999, \epsilon = 10^{-7}\ (\text{Vitay})\ "
+        r"\text{vs } 10^{-8}\ (\text{Padilla Montani})",
+        citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA),
+        notes="Each claim is compared with the framework's current default; a difference is drift, "
+        "reported as a finding with both values. No document states optax's defaults.",
+        model=DefaultsModel(CLAIMS),
+    )
+)

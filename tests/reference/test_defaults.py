@@ -1,0 +1,37 @@
+from trainspec import reference
+from trainspec.reference.defaults import CLAIMS, compare_defaults
+
+
+def test_the_documents_disagree_on_adams_epsilon():
+    eps = {
+        c.source.author: c.value
+        for c in CLAIMS
+        if c.optimizer == "Adam" and c.hyperparameter == "eps"
+    }
+    assert eps == {"J. Vitay": 1e-7, "J. Padilla Montani": 1e-8}
+
+
+def test_compare_defaults_reports_drift_with_both_values():
+    claims = reference.get("opt.defaults").model.for_backend("torch")
+    now = {
+        "SGD": {
+            "learning_rate": 0.001,
+            "momentum": 0.0,
+            "dampening": 0.0,
+            "weight_decay": 0.0,
+            "nesterov": False,
+        }
+    }
+    drift, matches = compare_defaults(claims, now)
+    assert [(d["hyperparameter"], d["value"], d["framework_value"]) for d in drift] == [
+        ("learning_rate", "required", 0.001)
+    ]
+    assert len(matches) == 4
+    # a removed argument is drift too, and a bool is not a number
+    drift, _ = compare_defaults(claims, {"SGD": {"learning_rate": None, "nesterov": 0}})
+    assert {d["hyperparameter"] for d in drift} == {
+        "momentum",
+        "dampening",
+        "weight_decay",
+        "nesterov",
+    }
