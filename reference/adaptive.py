@@ -869,9 +869,8 @@ def _padilla_montani_adam_check() -> ErratumEvidence:
 
 
 def padilla_montani_adam_erratum() -> Erratum:
-    """A candidate erratum of ``opt.adam``, not registered with the entry (the registry's errata
-    are listed elsewhere): Padilla Montani's Adam slide, read literally, overwrites the moment
-    buffers with their bias-corrected values."""
+    """An erratum of ``opt.adam``: Padilla Montani's Adam slide (the notebook's own LaTeX, with no
+    hats) overwrites the moment buffers with their bias-corrected values."""
     return Erratum(
         source=C.at(C.PADILLA_MONTANI, "Adam Optimization"),
         printed=r"3.\ \mathbf{m} \leftarrow \frac{\mathbf{m}}{1-\beta_1^T};\ 4.\ \mathbf{s} \leftarrow "
@@ -1367,6 +1366,7 @@ register(
         r"\hat m = \frac{m}{1-\beta_1^t};\ \hat v = \frac{v}{1-\beta_2^t};\ "
         r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}",
         citations=(*_ADAM_CITATIONS, C.REDDI),
+        errata=(padilla_montani_adam_erratum(),),
         variant_axes=(
             VariantAxis("eps", _ADAM_EPS_OPTIONS),
             VariantAxis(
