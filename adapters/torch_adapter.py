@@ -12,6 +12,7 @@ Conventions mapped here (each in one small function, tested in ``tests/test_torc
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,27 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Use ``lr`` for the next step (what an ``lr_scheduler`` does)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+_SGD_ARGUMENTS = {
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "dampening": "dampening",
+    "weight_decay": "weight_decay",
+    "nesterov": "nesterov",
+}
+
+
+def sgd_defaults() -> dict[str, dict[str, Any]]:
+    """``torch.optim.SGD``'s current defaults, read from its signature, by the spec's names
+    (``None``: the argument has no default)."""
+    params = inspect.signature(torch.optim.SGD).parameters
+    return {
+        "SGD": {
+            spec: None if params[arg].default is inspect.Parameter.empty else params[arg].default
+            for arg, spec in _SGD_ARGUMENTS.items()
+        }
+    }
 
 
 def _device(device: str) -> torch.device:
@@ -150,6 +172,11 @@ class TorchAdapter(Adapter):
                 )
             )
             out.append(_impl("opt.weight_decay", f"SGD(weight_decay)[{path}]", _sgd(**flags), both))
+        out.append(
+            Implementation(
+                "opt.defaults", "signature of torch.optim.SGD", lambda c, d, dev: sgd_defaults()
+            )
+        )
         out.append(
             _impl(
                 "opt.momentum",

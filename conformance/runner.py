@@ -217,7 +217,7 @@ def check_defaults_row(
         row.counterexample = {"drift": drift, "matches": matches}
         row.message = "drift: " + "; ".join(
             f"{d['optimizer']}.{d['hyperparameter']} is {d['framework_value']}, "
-            f"{d['source'].split('.')[0]} says {d['value']}"
+            f"{d['author']} ({d['api']}) says {d['value']}"
             for d in drift
         )
     else:

@@ -39,6 +39,7 @@ class DefaultClaim:
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.source.text(),
+            "author": self.source.author,
             "api": self.api,
             "backend": self.backend,
             "optimizer": self.optimizer,

@@ -75,3 +75,15 @@ def test_planted_fault_is_reported_as_diverges(fault):
     row = check_row(reference.get(spec_id), impl, "tensorflow", "float32", "cpu", profile="quick")
     assert row.verdict == "diverges", row
     assert row.counterexample and row.repro
+
+
+def test_defaults_drift_from_padilla_montanis_tensorflow_epsilon():
+    from trainspec.adapters.keras_adapter import optimizer_defaults
+
+    d = optimizer_defaults()
+    assert d["Adam"]["eps"] == 1e-7 and d["RMSprop"]["rho"] == 0.9
+    impl = next(i for i in KerasAdapter().implementations() if i.spec_id == "opt.defaults")
+    row = check_row(reference.get("opt.defaults"), impl, "tensorflow", "-", "cpu")
+    assert row.verdict == "diverges"
+    drift = {(x["optimizer"], x["hyperparameter"], x["value"]) for x in row.counterexample["drift"]}
+    assert ("Adam", "eps", 1e-8) in drift
