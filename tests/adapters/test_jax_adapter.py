@@ -5,11 +5,8 @@ import numpy as np
 import optax
 import pytest
 
-from trainspec import reference
 from trainspec.adapters.jax_adapter import JaxAdapter, load_trace, run_optax, schedule_from_values
-from trainspec.conformance.adapter import Implementation, OptimizerCase
-from trainspec.conformance.runner import check_row
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.conformance.adapter import OptimizerCase
 
 
 def test_schedule_starts_at_the_state_count_and_keeps_the_dtype():
@@ -31,16 +28,10 @@ def test_load_trace_fills_trace_ema_and_counts():
     assert int(st[1].count) == 7
 
 
-def test_one_step_from_a_state_by_hand():
-    case = OptimizerCase(
-        params={"w": np.array([1.0, 2.0])},
-        grads=[{"w": np.array([0.5, -1.0])}],
-        learning_rates=[0.5],
-        hyperparameters={"momentum": 0.5},
-        state=CanonicalState(3, {"trace": {"w": np.array([2.0, 2.0])}}),
-    )
+def test_one_step_from_a_state_by_hand(momentum_case_by_hand):
+    case, expected = momentum_case_by_hand
     out = run_optax(lambda c, lr: optax.sgd(lr, momentum=0.5), case, "float64", "cpu")
-    np.testing.assert_array_equal(out["w"], [0.25, 2.0])
+    np.testing.assert_array_equal(out["w"], expected)
 
 
 def test_float32_stays_float32():
@@ -66,11 +57,8 @@ PLANTED = {
 
 
 @pytest.mark.parametrize("fault", list(PLANTED))
-def test_planted_fault_is_reported_as_diverges(fault):
+def test_planted_fault_is_reported_as_diverges(fault, assert_planted_fault_diverges):
     spec_id, make = PLANTED[fault]
-    impl = Implementation(
-        spec_id, f"planted: {fault}", lambda c, d, dev: run_optax(make, c, d, dev), devices=("cpu",)
+    assert_planted_fault_diverges(
+        "jax", spec_id, fault, lambda c, d, dev: run_optax(make, c, d, dev)
     )
-    row = check_row(reference.get(spec_id), impl, "jax", "float32", "cpu", profile="quick")
-    assert row.verdict == "diverges", row
-    assert row.counterexample and row.repro

@@ -12,7 +12,7 @@ from trainspec.adapters.keras_adapter import (
     set_learning_rate,
     velocity_from_trace,
 )
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import OptimizerCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.optimizers import CanonicalState
 
@@ -27,17 +27,11 @@ def test_set_learning_rate_assigns_the_variable():
     assert float(opt.learning_rate) == 0.5
 
 
-def test_one_step_from_a_state_by_hand():
-    case = OptimizerCase(
-        params={"w": np.array([1.0, 2.0])},
-        grads=[{"w": np.array([0.5, -1.0])}],
-        learning_rates=[0.5],
-        hyperparameters={"momentum": 0.5},
-        state=CanonicalState(3, {"trace": {"w": np.array([2.0, 2.0])}}),
-    )
+def test_one_step_from_a_state_by_hand(momentum_case_by_hand):
+    case, expected = momentum_case_by_hand
     # m = -0.5*b = [-1, -1]; m = 0.5*m - 0.5*g = [-0.75, 0]; theta += m
     out = run_keras_optimizer(_sgd(), case, "float64", "cpu")
-    np.testing.assert_array_equal(out["w"], [0.25, 2.0])
+    np.testing.assert_array_equal(out["w"], expected)
 
 
 def test_runs_on_the_tensorflow_backend():
@@ -69,12 +63,9 @@ PLANTED = {
 
 
 @pytest.mark.parametrize("fault", list(PLANTED))
-def test_planted_fault_is_reported_as_diverges(fault):
+def test_planted_fault_is_reported_as_diverges(fault, assert_planted_fault_diverges):
     spec_id, run = PLANTED[fault]
-    impl = Implementation(spec_id, f"planted: {fault}", run, devices=("cpu",))
-    row = check_row(reference.get(spec_id), impl, "tensorflow", "float32", "cpu", profile="quick")
-    assert row.verdict == "diverges", row
-    assert row.counterexample and row.repro
+    assert_planted_fault_diverges("tensorflow", spec_id, fault, run)
 
 
 def test_defaults_drift_from_padilla_montanis_tensorflow_epsilon():

@@ -16,7 +16,6 @@ from trainspec.adapters.torch_adapter import (
 )
 from trainspec.conformance.adapter import Implementation, OptimizerCase
 from trainspec.conformance.runner import check_row
-from trainspec.reference.optimizers import CanonicalState
 
 
 def test_momentum_buffer_is_the_canonical_trace():
@@ -32,17 +31,11 @@ def test_set_learning_rate_reaches_every_group():
     assert [g["lr"] for g in opt.param_groups] == [0.25, 0.25]
 
 
-def test_one_step_from_a_state_by_hand():
-    case = OptimizerCase(
-        params={"w": np.array([1.0, 2.0])},
-        grads=[{"w": np.array([0.5, -1.0])}],
-        learning_rates=[0.5],
-        hyperparameters={"momentum": 0.5},
-        state=CanonicalState(3, {"trace": {"w": np.array([2.0, 2.0])}}),
-    )
+def test_one_step_from_a_state_by_hand(momentum_case_by_hand):
+    case, expected = momentum_case_by_hand
     out = run_torch_optimizer(_sgd(foreach=False), case, "float64", "cpu")
     # b = 0.5*2 + g = [1.5, 0.0]; theta = theta - 0.5*b
-    np.testing.assert_array_equal(out["w"], [0.25, 2.0])
+    np.testing.assert_array_equal(out["w"], expected)
 
 
 def test_declares_every_code_path_as_its_own_row():
@@ -106,12 +99,9 @@ PLANTED = {
 
 
 @pytest.mark.parametrize("fault", list(PLANTED))
-def test_planted_fault_is_reported_as_diverges(fault):
+def test_planted_fault_is_reported_as_diverges(fault, assert_planted_fault_diverges):
     spec_id, run = PLANTED[fault]
-    impl = Implementation(spec_id, f"planted: {fault}", run, devices=("cpu",))
-    row = check_row(reference.get(spec_id), impl, "torch", "float32", "cpu", profile="quick")
-    assert row.verdict == "diverges", row
-    assert row.counterexample and row.repro
+    assert_planted_fault_diverges("torch", spec_id, fault, run)
 
 
 def test_momentum_applied_before_weight_decay_is_recognised_as_decoupled_decay():

@@ -1,0 +1,36 @@
+"""What the adapter tests share: the hand-checked momentum case and the planted-fault check."""
+
+import numpy as np
+import pytest
+
+from trainspec import reference
+from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.runner import check_row
+from trainspec.reference.optimizers import CanonicalState
+
+
+@pytest.fixture
+def momentum_case_by_hand():
+    """One momentum step from a state: b = 0.5*[2, 2] + [0.5, -1] = [1.5, 0]; theta = [1, 2] - 0.5*b = [0.25, 2]."""
+    case = OptimizerCase(
+        params={"w": np.array([1.0, 2.0])},
+        grads=[{"w": np.array([0.5, -1.0])}],
+        learning_rates=[0.5],
+        hyperparameters={"momentum": 0.5},
+        state=CanonicalState(3, {"trace": {"w": np.array([2.0, 2.0])}}),
+    )
+    return case, [0.25, 2.0]
+
+
+@pytest.fixture
+def assert_planted_fault_diverges():
+    """Run a deliberately wrong implementation through the kit; it must be reported as diverges."""
+
+    def check(backend, spec_id, fault, run):
+        impl = Implementation(spec_id, f"planted: {fault}", run, devices=("cpu",))
+        row = check_row(reference.get(spec_id), impl, backend, "float32", "cpu", profile="quick")
+        assert row.verdict == "diverges", row
+        assert row.counterexample and row.repro
+        return row
+
+    return check
