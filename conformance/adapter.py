@@ -19,10 +19,17 @@ Register an adapter in your package's ``pyproject.toml``::
     myframework = "mypackage.trainspec_adapter:MyAdapter"
 
 The entry point must load to a callable (usually the class) that returns the adapter.
+
+An adapter that covers many families of specs can be a package with one module per family
+(``optimizers``, ``norm``, ``dropout``, ...), each defining ``implementations()``; its
+``Adapter.implementations`` then returns :func:`family_implementations` of the package, so
+that a new family is one new module.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +39,7 @@ import numpy as np
 
 from trainspec.reference.optimizers import CanonicalState
 
-__all__ = ["Adapter", "Implementation", "OptimizerCase"]
+__all__ = ["Adapter", "Implementation", "OptimizerCase", "family_implementations"]
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda")
@@ -136,3 +143,18 @@ class Adapter(ABC):
 
     def prepare_device(self, device: str) -> None:  # noqa: B027 - optional hook
         """Set the framework up for comparisons on ``device`` (reduced-precision modes off)."""
+
+
+def family_implementations(package: str) -> list[Implementation]:
+    """The implementations of every submodule of ``package`` that defines ``implementations()``.
+
+    Submodules are visited in name order, so that the rows of a report keep a stable order.
+    """
+    pkg = importlib.import_module(package)
+    out: list[Implementation] = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{package}.{info.name}")
+        collect = getattr(module, "implementations", None)
+        if callable(collect):
+            out.extend(collect())
+    return out

@@ -22,8 +22,6 @@ from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = ["Comparison", "ExampleResult", "evaluate_example", "reference_optimizer_run"]
 
-CHECKS = {"optimizer": ("one_step", "trajectory")}
-
 
 @dataclass(frozen=True)
 class Comparison:

@@ -26,10 +26,10 @@ from typing import Any
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
-from trainspec.conformance.checks import CHECKS, Comparison, evaluate_example
+from trainspec.conformance.adapter import Adapter, Implementation
+from trainspec.conformance.checks import Comparison
+from trainspec.conformance.kinds import REFERENCE_ONLY, get_kind
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings
-from trainspec.conformance.strategies import draw_optimizer_case
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = ["Row", "check_row", "plan_rows", "run_matrix"]
@@ -102,7 +102,7 @@ class _Explorer:
         self.closest: Variant | None = None  # set when the last variants die
         self.died_in: str | None = None
         self.error: BaseException | None = None
-        self.error_case: OptimizerCase | None = None
+        self.error_case: Any = None
 
     def record(self, per_variant: dict[Variant, Comparison], check: str) -> None:
         self.examples += 1
@@ -116,8 +116,19 @@ class _Explorer:
         self.alive = still
 
 
-def _draw_case(data: Any, entry: SpecEntry, dtype: str, check: str) -> OptimizerCase:
-    return draw_optimizer_case(data, entry, dtype, check)
+def _draw_case(data: Any, entry: SpecEntry, dtype: str, check: str) -> Any:
+    return get_kind(entry.kind).draw(data, entry, dtype, check)
+
+
+def _evaluate(
+    entry: SpecEntry,
+    impl: Implementation,
+    case: Any,
+    dtype: str,
+    device: str,
+    variants: Sequence[Variant],
+) -> dict[Variant, Comparison]:
+    return get_kind(entry.kind).evaluate(entry, impl, case, dtype, device, variants)
 
 
 def check_row(
@@ -148,15 +159,15 @@ def check_row(
             if not explorer.alive or explorer.error is not None:
                 return
             try:
-                result = evaluate_example(entry, impl, case, dtype, device, explorer.alive)
+                per_variant = _evaluate(entry, impl, case, dtype, device, explorer.alive)
             except Exception as exc:  # the adapter (or framework) failed: report, go on
                 explorer.error, explorer.error_case = exc, case
                 return
-            explorer.record(result.per_variant, check)
+            explorer.record(per_variant, check)
 
         return body
 
-    for check in CHECKS[entry.kind]:
+    for check in get_kind(entry.kind).checks:
         _run_given(explore(check), base, seed_)
         if explorer.error is not None or not explorer.alive:
             break
@@ -260,7 +271,7 @@ def _shrink(
 
     def body(data: Any) -> None:
         case = _draw_case(data, entry, dtype, check)
-        c = evaluate_example(entry, impl, case, dtype, device, [variant]).per_variant[variant]
+        c = _evaluate(entry, impl, case, dtype, device, [variant])[variant]
         if not c.passes:
             last["case"], last["comparison"] = case, c
             raise _Mismatch(
@@ -279,7 +290,7 @@ def _shrink(
             return {"error": _describe_error(exc)}, None
     if "case" not in last:
         return None, None
-    case: OptimizerCase = last["case"]
+    case = last["case"]
     summary = {"check": check, **case.summary()}
     return summary, last["comparison"]
 
@@ -297,6 +308,12 @@ def plan_rows(
     available = set(adapter.devices())
     out: list[tuple[SpecEntry, Implementation | None, str, str, str]] = []
     for entry in entries:
+        if entry.kind == REFERENCE_ONLY:
+            for device in devices:
+                out.append(
+                    (entry, None, device, "-", "reference only: checked by the reference's tests")
+                )
+            continue
         mine = [
             i
             for i in impls

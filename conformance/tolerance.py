@@ -19,7 +19,18 @@ How a comparison works
    $\sqrt{a}$        $\min(e_a / (2\sqrt{a}),\ \sqrt{e_a}) + u\sqrt{a}$
    $a^2$             $2\lvert a\rvert e_a + e_a^2 + 2u a^2$
    $-a$, $\lvert a\rvert$, $\max$, $\min$   the operands' bound (no rounding; 1-Lipschitz)
+   $\sum_{i=1}^n a_i$  $\sum e_i + (n-1)\,u\sum\lvert a_i\rvert$ (any summation order;
+                     Higham (4.4)); a mean adds one division
+   $A B$ (matmul)    $e_A\lvert B\rvert + \lvert A\rvert e_B + (k+1)\,u\,\lvert A\rvert\lvert B\rvert$
+                     for an inner dimension $k$
+   $f(a)$            $\lvert f'(a)\rvert e_a + c_f\,u\lvert f(a)\rvert$ for the elementary functions
+                     $\exp$, $\log$, $\tanh$, $\operatorname{expm1}$, $\operatorname{log1p}$,
+                     with $c_f$ = ``ELEMENTARY_ULPS`` (below)
    ================  ===========================================================================
+
+   Selections (``where``, indexing, reshapes, ``max`` over an axis) are exact: they carry the
+   selected operands' bounds. A step function of an exact input is exact; of a rounded one it is
+   not bounded by any first-order rule, so a reference formula branches on exact inputs only.
 
    A sum counts the operands' magnitudes rather than the result's, so that the bound does not
    depend on the order in which a framework adds three or more terms. A product counts two
@@ -60,6 +71,14 @@ __all__ = [
 ]
 
 SAFETY = 2.0
+
+#: Accuracy, in units of $u$ of the result, assumed of a framework's elementary functions
+#: ($\exp$, $\log$, $\tanh$, $\operatorname{expm1}$, $\operatorname{log1p}$). The CUDA math
+#: library documents at most 2 ulp for ``expf``, ``tanhf``, ``expm1f`` and 1 ulp for ``logf``,
+#: ``log1pf``; glibc, SLEEF and Eigen's vectorised kernels stay within 1-3 ulp over the range.
+#: One ulp is $2u$, so 4 ulp is $8u$. A framework beyond that is a finding, not a rounding.
+ELEMENTARY_ULPS = 4.0
+_ELEMENTARY_U = 2.0 * ELEMENTARY_ULPS
 
 _UNIT_ROUNDOFF = {
     "float64": 2.0**-53,
@@ -142,8 +161,47 @@ class Tracked:
     def dtype(self) -> np.dtype:
         return self.value.dtype
 
+    @property
+    def size(self) -> int:
+        return int(self.value.size)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
     def __repr__(self) -> str:
         return f"Tracked(value={self.value!r}, err={self.err!r})"
+
+    # --- selections and reshapes (exact) ----------------------------------------------------
+    def __getitem__(self, key: Any) -> Tracked:
+        return Tracked._make(np.asarray(self.value[key]), np.asarray(self.err[key]), self.u)
+
+    def reshape(self, *shape: Any) -> Tracked:
+        return Tracked._make(self.value.reshape(*shape), self.err.reshape(*shape), self.u)
+
+    def transpose(self, *axes: Any) -> Tracked:
+        return Tracked._make(self.value.transpose(*axes), self.err.transpose(*axes), self.u)
+
+    @property
+    def T(self) -> Tracked:
+        return self.transpose()
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tracked:
+        return _sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tracked:
+        return _mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tracked:
+        return _select_reduce(self, np.argmax, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tracked:
+        return _select_reduce(self, np.argmin, axis, keepdims)
+
+    def __matmul__(self, o: Any) -> Tracked:
+        return _matmul(self, self._lift(o))
+
+    def __rmatmul__(self, o: Any) -> Tracked:
+        return _matmul(self._lift(o), self)
 
     # --- arithmetic -------------------------------------------------------------------------
     @classmethod
@@ -224,6 +282,17 @@ class Tracked:
         return self.value != (o.value if isinstance(o, Tracked) else o)
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __array_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        handler = _FUNCTIONS.get(func.__name__)
+        if handler is None:
+            raise TypeError(
+                f"the tolerance policy has no rule for numpy.{func.__name__}; add one to "
+                "trainspec.conformance.tolerance before using it in a reference formula"
+            )
+        return handler(*args, **kwargs)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or kwargs:
@@ -312,6 +381,129 @@ def _predicate(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     return lambda *args: fn(*(x.value for x in args))
 
 
+def _as_tracked(x: Any, u: float) -> Tracked:
+    return x if isinstance(x, Tracked) else Tracked(x, 0.0, u)
+
+
+def _count(shape: tuple[int, ...], axis: Any) -> int:
+    if axis is None:
+        return int(np.prod(shape))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return int(np.prod([shape[a] for a in axes]))
+
+
+def _sum(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
+    r"""$\sum e_i + (n-1)u\sum|a_i|$: the bound of any order of summation (Higham (4.4))."""
+    n = _count(a.value.shape, axis)
+    v = np.sum(a.value, axis=axis, keepdims=keepdims)
+    e = np.sum(a.err, axis=axis, keepdims=keepdims) + max(n - 1, 0) * a.u * np.sum(
+        np.abs(a.value), axis=axis, keepdims=keepdims
+    )
+    return _result(v, e, a.u)
+
+
+def _mean(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
+    n = _count(a.value.shape, axis)
+    return _sum(a, axis, keepdims) / Tracked(float(n), 0.0, a.u)
+
+
+def _select_reduce(a: Tracked, arg: Callable[..., Any], axis: Any, keepdims: bool) -> Tracked:
+    if axis is None:
+        i = int(arg(a.value))
+        v, e = a.value.flat[i], a.err.flat[i]
+        if keepdims:
+            v = np.reshape(v, (1,) * a.value.ndim)
+            e = np.reshape(e, (1,) * a.value.ndim)
+        return _result(v, e, a.u)
+    if not isinstance(axis, int):
+        raise TypeError("Tracked.max/min: axis must be None or one int")
+    idx = np.expand_dims(arg(a.value, axis=axis), axis)
+    v = np.take_along_axis(a.value, idx, axis)
+    e = np.take_along_axis(a.err, idx, axis)
+    if not keepdims:
+        v, e = np.squeeze(v, axis), np.squeeze(e, axis)
+    return _result(v, e, a.u)
+
+
+def _matmul(a: Tracked, b: Tracked) -> Tracked:
+    u = max(a.u, b.u)
+    k = a.value.shape[-1] if a.value.ndim else 1
+    aa, ab = np.abs(a.value), np.abs(b.value)
+    v = a.value @ b.value
+    e = a.err @ ab + aa @ b.err + (k + 1) * u * (aa @ ab)
+    return _result(v, e, u)
+
+
+def _elementary(
+    fn: Callable[[np.ndarray], np.ndarray], derivative: Callable[[np.ndarray, np.ndarray], Any]
+) -> Callable[[Tracked], Tracked]:
+    """$|f'(a)| e_a + c_f u |f(a)|$ (see ``ELEMENTARY_ULPS``)."""
+
+    def handler(a: Tracked) -> Tracked:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            v = fn(a.value)
+            d = np.abs(derivative(a.value, v))
+            e = np.where(a.err > 0, d * a.err, 0.0) + _ELEMENTARY_U * a.u * np.abs(v)
+        return _result(v, e, a.u)
+
+    return handler
+
+
+def _where(cond: Any, a: Any, b: Any) -> Tracked:
+    u = next(x.u for x in (a, b) if isinstance(x, Tracked))
+    ta, tb = _as_tracked(a, u), _as_tracked(b, u)
+    c = np.asarray(cond.value if isinstance(cond, Tracked) else cond, dtype=bool)
+    return _result(np.where(c, ta.value, tb.value), np.where(c, ta.err, tb.err), u)
+
+
+def _join(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
+    def handler(arrays: Any, *args: Any, **kwargs: Any) -> Tracked:
+        u = max(x.u for x in arrays if isinstance(x, Tracked))
+        ts = [_as_tracked(x, u) for x in arrays]
+        return _result(
+            fn([t.value for t in ts], *args, **kwargs), fn([t.err for t in ts], *args, **kwargs), u
+        )
+
+    return handler
+
+
+def _reshaping(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
+    def handler(a: Tracked, *args: Any, **kwargs: Any) -> Tracked:
+        return Tracked._make(
+            np.asarray(fn(a.value, *args, **kwargs)), np.asarray(fn(a.err, *args, **kwargs)), a.u
+        )
+
+    return handler
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "sum": _sum,
+    "mean": _mean,
+    "max": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmax, axis, keepdims),
+    "amax": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmax, axis, keepdims),
+    "min": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmin, axis, keepdims),
+    "amin": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmin, axis, keepdims),
+    "where": _where,
+    "reshape": _reshaping(np.reshape),
+    "transpose": _reshaping(np.transpose),
+    "moveaxis": _reshaping(np.moveaxis),
+    "expand_dims": _reshaping(np.expand_dims),
+    "squeeze": _reshaping(np.squeeze),
+    "broadcast_to": lambda a, shape: Tracked(
+        np.broadcast_to(a.value, shape), np.broadcast_to(a.err, shape), a.u
+    ),
+    "ravel": _reshaping(np.ravel),
+    "concatenate": _join(np.concatenate),
+    "stack": _join(np.stack),
+    "dot": lambda a, b: _matmul(
+        _as_tracked(a, b.u if isinstance(b, Tracked) else a.u),
+        _as_tracked(b, a.u if isinstance(a, Tracked) else b.u),
+    ),
+    "shape": lambda a: a.value.shape,
+    "ndim": lambda a: a.value.ndim,
+    "size": lambda a: a.value.size,
+}
+
 _UFUNCS: dict[str, Callable[..., Any]] = {
     "add": lambda a, b: _add(a, b, 1.0),
     "subtract": lambda a, b: _add(a, b, -1.0),
@@ -331,6 +523,17 @@ _UFUNCS: dict[str, Callable[..., Any]] = {
     "less": _predicate(np.less),
     "greater_equal": _predicate(np.greater_equal),
     "less_equal": _predicate(np.less_equal),
+    "equal": _predicate(np.equal),
+    "not_equal": _predicate(np.not_equal),
+    "signbit": _predicate(np.signbit),
+    "isinf": _predicate(np.isinf),
+    "sign": lambda a: Tracked(np.sign(a.value), 0.0, a.u),  # exact inputs only (see above)
+    "matmul": _matmul,
+    "exp": _elementary(np.exp, lambda x, v: v),
+    "expm1": _elementary(np.expm1, lambda x, v: v + 1.0),
+    "log": _elementary(np.log, lambda x, v: 1.0 / x),
+    "log1p": _elementary(np.log1p, lambda x, v: 1.0 / (1.0 + x)),
+    "tanh": _elementary(np.tanh, lambda x, v: 1.0 - v * v),
 }
 
 

@@ -9,6 +9,9 @@ Import :mod:`trainspec.reference` to get every entry registered::
 No framework is imported anywhere under this package.
 """
 
+import importlib
+import pkgutil
+
 from trainspec.reference import adaptive, defaults, optimizers
 from trainspec.reference.base import (
     GradientTransformation,
@@ -59,3 +62,13 @@ __all__ = [
     "piecewise_schedule",
     "sgd",
 ]
+
+
+def _register_every_module() -> None:
+    """Import every module of this package, so that each family's entries are registered (a new
+    family is one new module)."""
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_register_every_module()

@@ -112,3 +112,110 @@ ZEILER = Citation(
 REDDI = Citation(
     "S. J. Reddi, S. Kale, S. Kumar", "On the convergence of Adam and beyond", 2018, "ICLR"
 )
+
+# Papers of normalisation, dropout, initialisation, activations, clipping and training.
+IOFFE_SZEGEDY = Citation(
+    "S. Ioffe, C. Szegedy",
+    "Batch normalization: Accelerating deep network training by reducing internal covariate shift",
+    2015,
+    "ICML",
+)
+SRIVASTAVA = Citation(
+    "N. Srivastava, G. Hinton, A. Krizhevsky, I. Sutskever, R. Salakhutdinov",
+    "Dropout: A simple way to prevent neural networks from overfitting",
+    2014,
+    "Journal of Machine Learning Research 15",
+)
+GAL_GHAHRAMANI = Citation(
+    "Y. Gal, Z. Ghahramani",
+    "Dropout as a Bayesian approximation: Representing model uncertainty in deep learning",
+    2016,
+    "ICML",
+)
+GLOROT_BENGIO = Citation(
+    "X. Glorot, Y. Bengio",
+    "Understanding the difficulty of training deep feedforward neural networks",
+    2010,
+    "AISTATS",
+)
+HE = Citation(
+    "K. He, X. Zhang, S. Ren, J. Sun",
+    "Delving deep into rectifiers: Surpassing human-level performance on ImageNet classification",
+    2015,
+    "ICCV",
+)
+LECUN_EFFICIENT_BACKPROP = Citation(
+    "Y. LeCun, L. Bottou, G. B. Orr, K.-R. Müller",
+    "Efficient backprop",
+    1998,
+    "Neural Networks: Tricks of the Trade, Springer",
+)
+NAIR_HINTON = Citation(
+    "V. Nair, G. Hinton",
+    "Rectified linear units improve restricted Boltzmann machines",
+    2010,
+    "ICML",
+)
+MAAS = Citation(
+    "A. L. Maas, A. Y. Hannun, A. Y. Ng",
+    "Rectifier nonlinearities improve neural network acoustic models",
+    2013,
+    "ICML workshop",
+)
+XU_RRELU = Citation(
+    "B. Xu, N. Wang, T. Chen, M. Li",
+    "Empirical evaluation of rectified activations in convolutional network",
+    2015,
+    "arXiv:1505.00853",
+)
+CLEVERT = Citation(
+    "D.-A. Clevert, T. Unterthiner, S. Hochreiter",
+    "Fast and accurate deep network learning by exponential linear units (ELUs)",
+    2016,
+    "ICLR",
+)
+KLAMBAUER = Citation(
+    "G. Klambauer, T. Unterthiner, A. Mayr, S. Hochreiter",
+    "Self-normalizing neural networks",
+    2017,
+    "NeurIPS",
+)
+PASCANU = Citation(
+    "R. Pascanu, T. Mikolov, Y. Bengio",
+    "On the difficulty of training recurrent neural networks",
+    2013,
+    "ICML",
+)
+PRECHELT = Citation(
+    "L. Prechelt",
+    "Early stopping - but when?",
+    1998,
+    "Neural Networks: Tricks of the Trade, Springer",
+)
+RUMELHART = Citation(
+    "D. E. Rumelhart, G. E. Hinton, R. J. Williams",
+    "Learning representations by back-propagating errors",
+    1986,
+    "Nature 323",
+)
+PEARLMUTTER = Citation(
+    "B. A. Pearlmutter", "Fast exact multiplication by the Hessian", 1994, "Neural Computation 6(1)"
+)
+SMITH_CLR = Citation(
+    "L. N. Smith",
+    "Cyclical learning rates for training neural networks",
+    2017,
+    "WACV",
+)
+BERGSTRA_BENGIO = Citation(
+    "J. Bergstra, Y. Bengio",
+    "Random search for hyper-parameter optimization",
+    2012,
+    "Journal of Machine Learning Research 13",
+)
+SREBRO_MAX_NORM = Citation(
+    "N. Srebro, A. Shraibman",
+    "Rank, trace-norm and max-norm",
+    2005,
+    "COLT",
+)

@@ -43,8 +43,8 @@ def test_tracked_rules():
     assert p.value == -3.0 and p.err == pytest.approx(2 * 3 * u)
     r = np.sqrt(Tracked(0.0, 1e-20, u))  # near zero the bound stays finite: sqrt(err)
     assert np.isfinite(r.err) and r.err == pytest.approx(1e-10)
-    with pytest.raises(TypeError, match="no rounding rule for numpy.exp"):
-        np.exp(a)
+    with pytest.raises(TypeError, match="no rounding rule for numpy.sinh"):
+        np.sinh(a)
     c = a**3  # d(a^3) = 3a^2 e_a, plus two roundings
     assert c.value == 27.0 and c.err == pytest.approx(2 * 27 * u)
     d = 2.0 ** Tracked(3.0, 1e-3, u)  # |2^x ln 2| e_x + 2u 2^x

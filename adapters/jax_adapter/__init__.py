@@ -1,6 +1,6 @@
 r"""JAX adapter: drives ``optax`` (and, for layers, ``flax``) through their public APIs.
 
-Conventions mapped here (each in one small function, tested in ``tests/test_jax_adapter.py``):
+Conventions mapped here (each in one small function, tested in ``tests/adapters/jax_adapter/``):
 
 * the momentum buffer: optax's ``TraceState.trace`` (and ``EmaState.ema``) is the spec's
   canonical trace $b$ unchanged: :func:`load_trace`;
@@ -23,7 +23,12 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase  # noqa: E402
+from trainspec.conformance.adapter import (  # noqa: E402
+    Adapter,
+    Implementation,
+    OptimizerCase,
+    family_implementations,
+)
 
 __all__ = ["JaxAdapter", "load_trace", "schedule_from_values"]
 
@@ -125,6 +130,10 @@ class JaxAdapter(Adapter):
         jax.config.update("jax_default_matmul_precision", "highest")
 
     def implementations(self) -> list[Implementation]:
+        """SGD's rows (this module) and those of every family module of this package."""
+        return self._sgd_implementations() + family_implementations(__name__)
+
+    def _sgd_implementations(self) -> list[Implementation]:
         return [
             _impl("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
             _impl("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),

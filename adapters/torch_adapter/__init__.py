@@ -1,6 +1,6 @@
 r"""PyTorch adapter: drives ``torch.optim`` through its public API.
 
-Conventions mapped here (each in one small function, tested in ``tests/test_torch_adapter.py``):
+Conventions mapped here (each in one small function, tested in ``tests/adapters/torch_adapter/``):
 
 * the momentum buffer: PyTorch's ``state["momentum_buffer"]`` is the canonical trace $b$ of the
   spec (learning rate outside, $\theta \leftarrow \theta - \eta b$): :func:`momentum_buffer_from_trace`;
@@ -19,7 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
+from trainspec.conformance.adapter import (
+    Adapter,
+    Implementation,
+    OptimizerCase,
+    family_implementations,
+)
 
 __all__ = ["TorchAdapter", "momentum_buffer_from_trace", "set_learning_rate"]
 
@@ -158,6 +163,10 @@ class TorchAdapter(Adapter):
         torch.set_float32_matmul_precision("highest")
 
     def implementations(self) -> list[Implementation]:
+        """SGD's rows (this module) and those of every family module of this package."""
+        return self._sgd_implementations() + family_implementations(__name__)
+
+    def _sgd_implementations(self) -> list[Implementation]:
         out: list[Implementation] = []
         both = ("cpu", "cuda")
         for path, flags in CODE_PATHS.items():

@@ -1,6 +1,6 @@
 r"""Keras 3 adapter (TensorFlow backend): drives ``keras.optimizers`` through its public API.
 
-Conventions mapped here (each in one small function, tested in ``tests/test_keras_adapter.py``):
+Conventions mapped here (each in one small function, tested in ``tests/adapters/keras_adapter/``):
 
 * the momentum buffer: Keras's ``SGD`` keeps the velocity $m$ with the learning rate inside and
   the sign folded in ($m \leftarrow \mu m - \eta g$, $\theta \leftarrow \theta + m$). The spec's
@@ -30,7 +30,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
+from trainspec.conformance.adapter import (
+    Adapter,
+    Implementation,
+    OptimizerCase,
+    family_implementations,
+)
 
 __all__ = ["KerasAdapter", "set_learning_rate", "velocity_from_trace"]
 
@@ -150,6 +155,10 @@ class KerasAdapter(Adapter):
         tf.config.experimental.enable_tensor_float_32_execution(False)
 
     def implementations(self) -> list[Implementation]:
+        """SGD's rows (this module) and those of every family module of this package."""
+        return self._sgd_implementations() + family_implementations(__name__)
+
+    def _sgd_implementations(self) -> list[Implementation]:
         return [
             Implementation(
                 "opt.defaults",
