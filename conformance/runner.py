@@ -149,7 +149,7 @@ def check_row(
     row = Row(entry.id, backend, impl.name, device, dtype, "conforms", repro=repro)
     variants = list(entry.variants())
     explorer = _Explorer(variants)
-    base = hypothesis_settings(profile)
+    base = _kind_settings(entry, profile)
 
     def explore(check: str) -> Callable[[Any], None]:
         def body(data: Any) -> None:
@@ -235,6 +235,14 @@ def check_defaults_row(
         row.variant = "default"
     row.seconds = time.perf_counter() - t0
     return row
+
+
+def _kind_settings(entry: SpecEntry, profile: str) -> settings:
+    base = hypothesis_settings(profile)
+    scale = get_kind(entry.kind).example_scale
+    if scale == 1.0:
+        return base
+    return settings(base, max_examples=max(1, round(base.max_examples * scale)))
 
 
 def _run_given(body: Callable[[Any], None], base: settings, seed_: int) -> None:

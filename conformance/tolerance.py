@@ -197,6 +197,21 @@ class Tracked:
     def min(self, axis: Any = None, keepdims: bool = False) -> Tracked:
         return _select_reduce(self, np.argmin, axis, keepdims)
 
+    def either(self, *others: Any) -> Tracked:
+        """The same quantity in other evaluation orders that frameworks use: this value, with a
+        bound that covers each order (``e = max_k (e_k + |v_k - v|)``).
+
+        The reference calls it through :func:`trainspec.reference.base.either_order`, so that a
+        formula such as the moving average $\beta m + (1-\beta) g$ (one order) and
+        $m + (1-\beta)(g - m)$ (Keras, ``torch.lerp``) is bounded for both.
+        """
+        e = self.err.copy()
+        for o in others:
+            t = self._lift(o)
+            with np.errstate(invalid="ignore"):
+                e = np.maximum(e, t.err + np.abs(t.value - self.value))
+        return _result(self.value, e, self.u)
+
     def __matmul__(self, o: Any) -> Tracked:
         return _matmul(self, self._lift(o))
 

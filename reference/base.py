@@ -38,6 +38,7 @@ __all__ = [
     "check_number",
     "check_same_structure",
     "check_tree",
+    "either_order",
     "piecewise_schedule",
     "tree_map",
 ]
@@ -230,3 +231,18 @@ def apply_updates(params: Tree, updates: Tree) -> dict[str, Any]:
     r"""$\theta \leftarrow \theta + u$, leaf by leaf (updates already carry their sign)."""
     check_same_structure("updates", updates, "params", params)
     return tree_map(lambda p, u: p + u, params, updates)
+
+
+def either_order(first: Any, *others: Any) -> Any:
+    r"""One quantity written in several evaluation orders that frameworks use; returns ``first``.
+
+    In exact arithmetic every argument is equal (for example the moving average
+    $\beta m + (1-\beta) g$ and the interpolation $m + (1-\beta)(g - m)$ of Keras and
+    ``torch.lerp``). On plain arrays this returns ``first``. On arrays that carry a rounding bound
+    (the kit's ``Tracked``, which has a method ``either``) the bound covers every order, so that
+    the tolerance policy accepts each order's rounding and nothing else.
+    """
+    combine = getattr(first, "either", None)
+    if combine is None:
+        return first
+    return combine(*others)

@@ -48,10 +48,17 @@ class Kind:
     draw: Callable[[Any, Any, str, str], Any]
     evaluate: Callable[[Any, Any, Any, str, str, Sequence[Any]], dict[Any, Any]]
     description: str = ""
+    #: multiplies the profile's examples per check (a statistical kind whose every example draws
+    #: many thousands of samples needs fewer examples); the kind's docstring gives the reason
+    example_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.checks:
             raise ValueError(f"kind {self.name!r}: checks must name at least one check")
+        if not 0.0 < self.example_scale <= 1.0:
+            raise ValueError(
+                f"kind {self.name!r}: example_scale must be in (0, 1], got {self.example_scale}"
+            )
 
 
 _KINDS: dict[str, Kind] = {}
