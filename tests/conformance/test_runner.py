@@ -112,3 +112,11 @@ def test_defaults_rows_compare_every_claim():
     assert row.counterexample["drift"][0]["quote"].startswith("torch.optim.SGD(")
     none = check_defaults_row(entry, same, "jax")
     assert none.verdict == "not_offered"
+
+
+def test_reference_only_entries_get_a_row_that_says_so():
+    from trainspec.reference.registry import SpecEntry
+
+    entry = SpecEntry("ref.only", "t", "doc", "reference", "x", ())
+    plan = plan_rows([entry], "numpy", NumpyAdapter([]), ["cpu"], ["float32"])
+    assert len(plan) == 1 and plan[0][1] is None and "reference only" in plan[0][4]

@@ -119,3 +119,103 @@ def test_an_error_of_a_thousand_ulps_of_the_inputs_is_caught(dtype, data, rel):
     actual = {kk: v.value.copy() for kk, v in expected.items()}
     actual[k].flat[i] += bump
     assert not compare_trees(actual, expected, dtype).passes
+
+
+# --- reductions, matmul, elementary functions, selections, evaluation orders -------------------
+
+
+def test_sum_bound_covers_any_order_and_mean_adds_a_division():
+    u = 2.0**-24
+    x = Tracked(np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]]), 0.0, u)
+    s = np.sum(x, axis=1)
+    assert s.value.tolist() == [2.0, 3.0]
+    assert s.err.tolist() == pytest.approx([2 * u * 6, 2 * u * 15])  # (n-1) u sum|x|
+    m = x.mean(axis=0, keepdims=True)
+    assert m.shape == (1, 3) and m.value.tolist() == [[2.5, 1.5, -1.5]]
+    assert m.err[0, 0] == pytest.approx(u * 5 / 2 + 2 * u * 2.5)
+    assert np.sum(x).value == 5.0 and np.sum(x).err == pytest.approx(5 * u * 21)
+
+
+def test_matmul_bound_and_selections_are_exact():
+    u = 2.0**-24
+    a = Tracked(np.array([[1.0, -2.0]]), 0.0, u)
+    b = Tracked(np.array([[3.0], [4.0]]), 0.0, u)
+    p = a @ b
+    assert p.value.tolist() == [[-5.0]] and p.err[0, 0] == pytest.approx(3 * u * 11)
+    x = Tracked(np.array([3.0, -1.0, 7.0]), np.array([1e-3, 2e-3, 3e-3]), u)
+    assert np.max(x).value == 7.0 and np.max(x).err == 3e-3
+    w = np.where(x > 0, x, 0.0)
+    assert w.value.tolist() == [3.0, 0.0, 7.0] and w.err.tolist() == [1e-3, 0.0, 3e-3]
+    assert x[1:].err.tolist() == [2e-3, 3e-3] and x.reshape(3, 1).T.shape == (1, 3)
+    assert np.concatenate([x, x]).err.shape == (6,)
+
+
+def test_elementary_functions_price_conditioning_and_their_ulps():
+    from trainspec.conformance.tolerance import ELEMENTARY_ULPS
+
+    u = 2.0**-24
+    x = Tracked(np.array([2.0]), np.array([1e-6]), u)
+    e = np.exp(x)
+    assert e.err[0] == pytest.approx(np.exp(2.0) * 1e-6 + 2 * ELEMENTARY_ULPS * u * np.exp(2.0))
+    t = np.tanh(Tracked(np.array([30.0]), np.array([1.0]), u))  # saturated: insensitive
+    assert t.err[0] == pytest.approx(2 * ELEMENTARY_ULPS * u * np.tanh(30.0), rel=1e-6)
+    lg = np.log(Tracked(np.array([1e-3]), np.array([1e-9]), u))
+    assert lg.err[0] == pytest.approx(1e-6 + 2 * ELEMENTARY_ULPS * u * abs(np.log(1e-3)))
+
+
+def test_either_covers_every_evaluation_order_and_plain_arrays_pass_through():
+    from trainspec.reference.base import either_order
+
+    u = 2.0**-24
+    m, g = Tracked(np.array([1e3]), 0.0, u), Tracked(np.array([1e-3]), 0.0, u)
+    b = Tracked(0.1, 0.0, u)
+    ema = b * m + (1 - b) * g
+    lerp = m + (1 - b) * (g - m)
+    both = either_order(ema, lerp)
+    assert both.value == ema.value and both.err[0] >= max(ema.err[0], lerp.err[0])
+    plain = np.array([2.0])
+    assert either_order(plain, np.array([3.0])) is plain
+
+
+def _softmax(z):
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _batchnorm(x, eps):
+    mu = np.mean(x, axis=0, keepdims=True)
+    var = np.mean(np.square(x - mu), axis=0, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps)
+
+
+FORMULAS = {"softmax": _softmax, "batchnorm": lambda x: _batchnorm(x, 1e-5)}
+
+
+@pytest.mark.parametrize("formula", sorted(FORMULAS))
+@given(data=st.data())
+def test_float32_evaluation_of_reductions_is_within_tolerance(formula, data):
+    # duty 1 for the new rules: the same formula evaluated in float32 by NumPy (pairwise sums,
+    # its own exp) stays within the tracked bound, on inputs exactly representable in float32
+    from trainspec.conformance.strategies import draw_array
+    from trainspec.conformance.tolerance import track_tree
+
+    shape = data.draw(st.tuples(st.integers(2, 64), st.integers(1, 8)), label="shape")
+    x = draw_array(data, shape, "float32", label="x")
+    fn = FORMULAS[formula]
+    with np.errstate(all="ignore"):
+        actual = fn(x.astype(np.float32)).astype(np.float64)
+        expected = fn(track_tree({"x": x}, "float32")["x"])
+    assert compare(actual, expected, "float32")[2] <= 1.0
+
+
+@given(data=st.data(), rel=st.floats(1e3, 1e6))
+def test_a_softmax_off_by_a_thousand_ulps_is_caught(data, rel):
+    from trainspec.conformance.strategies import draw_array
+    from trainspec.conformance.tolerance import track_tree
+
+    x = draw_array(data, (8, 5), "float32", label="x")
+    expected = _softmax(track_tree({"x": x}, "float32")["x"])
+    actual = expected.value.copy()
+    i = data.draw(st.integers(0, actual.size - 1), label="element")
+    actual.flat[i] += rel * unit_roundoff("float32") * max(actual.flat[i], 1e-30) + 1e-37
+    assert compare(actual, expected, "float32")[2] > 1.0
