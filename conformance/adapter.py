@@ -109,6 +109,12 @@ class Implementation:
     devices: tuple[str, ...] = ("cpu", "cuda")
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: known findings: dtype (or ``"*"`` for every dtype) -> what the framework does differently
+    #: from every variant, with where it does it. A row with a finding is still measured: the
+    #: report shows ``diverges`` with the counterexample and this text, and the kit's own suite
+    #: asserts that the divergence is still found (a fixed framework fails it, and the finding
+    #: is then removed).
+    findings: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = [d for d in self.dtypes if d not in DTYPES]
@@ -121,6 +127,16 @@ class Implementation:
             raise ValueError(
                 f"Implementation {self.name!r}: devices {bad} must be among {list(DEVICES)}"
             )
+        bad = [d for d in self.findings if d != "*" and d not in DTYPES]
+        if bad:
+            raise ValueError(
+                f"Implementation {self.name!r}: findings keys {bad} must be '*' or among "
+                f"{list(DTYPES)}"
+            )
+
+    def finding(self, dtype: str) -> str | None:
+        """The known finding of this implementation in ``dtype``, if any."""
+        return self.findings.get(dtype, self.findings.get("*"))
 
 
 class Adapter(ABC):

@@ -195,6 +195,9 @@ def check_row(
         row.message = f"no variant matches; closest is {closest.name!r}" + (
             f" (worst element in {comparison.where!r})" if comparison else ""
         )
+        known = impl.finding(dtype)
+        if known:
+            row.message = f"finding: {known} | {row.message}"
     row.seconds = time.perf_counter() - t0
     return row
 

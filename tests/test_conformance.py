@@ -3,7 +3,9 @@
 Run with ``pytest tests/test_conformance.py --backend torch`` (the plugin in
 ``trainspec.conformance.pytest_plugin`` provides the options). A row passes when the framework
 conforms or follows a named variant, and fails with its counterexample and the replay command
-when it diverges or errs. ``opt.defaults`` is the exception by design: drift from a document is
+when it diverges or errs. A known finding (``Implementation.findings``) must still be found: the
+row must diverge with a counterexample, so a framework that fixes it fails here and the finding
+is removed. ``opt.defaults`` is the exception by design: drift from a document is
 the finding that row exists to report, so it must be reported completely (every claim compared,
 each drift with both values), not absent.
 """
@@ -26,5 +28,11 @@ def test_row(conformance_row, request):
         if row.verdict == "diverges":
             found = row.counterexample["drift"] + row.counterexample["matches"]
             assert len(found) == row.examples and all("framework_value" in d for d in found), detail
+        return
+    finding = impl.finding(dtype)
+    if finding:
+        assert row.verdict == "diverges" and row.counterexample, (
+            f"finding no longer found: {finding}\n{detail}"
+        )
         return
     assert row.verdict in ("conforms", "variant"), detail

@@ -120,3 +120,18 @@ def test_reference_only_entries_get_a_row_that_says_so():
     entry = SpecEntry("ref.only", "t", "doc", "reference", "x", ())
     plan = plan_rows([entry], "numpy", NumpyAdapter([]), ["cpu"], ["float32"])
     assert len(plan) == 1 and plan[0][1] is None and "reference only" in plan[0][4]
+
+
+def test_a_known_finding_is_still_measured_and_named_in_the_row():
+    from trainspec.conformance.adapter import Implementation
+
+    printed = Implementation(
+        "opt.nesterov", "np", solberg_printed, findings={"float32": "prints (1 - mu)"}
+    )
+    r = check_row(
+        reference.get("opt.nesterov"), printed, "numpy", "float32", "cpu", profile="quick"
+    )
+    assert r.verdict == "diverges" and r.message.startswith("finding: prints (1 - mu)")
+    assert printed.finding("float64") is None
+    with pytest.raises(ValueError, match="findings keys"):
+        Implementation("opt.gd", "x", heavy_ball, findings={"fp8": "?"})
