@@ -82,13 +82,20 @@ def _cell(rows: list[dict[str, Any]]) -> str:
         return ""
     verdicts = {r["verdict"] for r in rows}
     if verdicts == {"not_offered"}:
+        if all(r.get("message", "").startswith("reference only") for r in rows):
+            return "reference only"
         return "not offered"
     parts = []
     checked = [r for r in rows if r["verdict"] != "not_offered"]
     for verdict in ("diverges", "error"):
         n = sum(r["verdict"] == verdict for r in checked)
         if n:
-            parts.append(f"{verdict} {n}/{len(checked)}")
+            found = sum(
+                r["verdict"] == verdict and r.get("message", "").startswith("finding:")
+                for r in checked
+            )
+            note = f" ({found} known finding{'s' if found > 1 else ''})" if found else ""
+            parts.append(f"{verdict} {n}/{len(checked)}{note}")
     variants = sorted({r["variant"] for r in checked if r["verdict"] == "variant"})
     if variants:
         parts.append("variant " + " | ".join(variants))

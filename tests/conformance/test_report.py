@@ -109,3 +109,15 @@ def test_merge_keeps_every_backend_and_lets_later_rows_win():
     with pytest.raises(ValueError, match="must be a trainspec report.json"):
         merge_reports([{"x": 1}])
     assert "# trainspec conformance report" in markdown(merged)
+
+
+def test_cells_say_reference_only_and_count_known_findings():
+    from trainspec.conformance.report import _cell
+
+    ref = Row("norm.whiten", "a", "-", "cpu", "-", "not_offered", message="reference only: x")
+    assert _cell([ref.to_json()]) == "reference only"
+    none = Row("opt.gd", "a", "-", "cpu", "-", "not_offered", message="a offers no implementation")
+    assert _cell([none.to_json()]) == "not offered"
+    found = Row("opt.x", "a", "i", "cpu", "float32", "diverges", message="finding: NaN | ...")
+    ok = Row("opt.x", "a", "i", "cpu", "float64", "conforms", variant="default")
+    assert _cell([found.to_json(), ok.to_json()]) == "diverges 1/2 (1 known finding); conforms 1/2"
