@@ -293,3 +293,44 @@ def draw_optimizer_case(
     return OptimizerCase(
         params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# arrays with an exactly representable Euclidean norm (clipping, max-norm: "at the threshold")
+
+
+def exact_norm_integers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
+    r"""``n`` integers with an integer Euclidean norm $c$, and $c$; $c^2 < 2^{24}$.
+
+    $n - 1$ integers $a_i$ in $[-A, A]$ with $A^2 (n-1) \le 8000$, then one more, $b$, with
+    $S + b^2 = c^2$ for $S = \sum a_i^2$: $b = (S-1)/2$ when $S$ is odd, $S/4 - 1$ when $4 \mid S$
+    ($S \equiv 2 \bmod 4$ is made odd first). Every partial sum of squares is an integer below
+    $2^{24}$, so the sum of squares, in any order, and its square root are exact in float32 and
+    float64: a framework computes exactly the norm $c$, and a threshold set to it is *exactly* at
+    the norm. Positions and signs are shuffled.
+    """
+    if n < 1:
+        raise ValueError(f"n={n}: must be >= 1")
+    if n == 1:
+        c = int(rng.integers(1, 8))
+        return np.array([c * rng.choice([-1, 1])], dtype=np.int64), c
+    bound = max(1, min(7, math.isqrt(8000 // (n - 1))))
+    a = rng.integers(-bound, bound + 1, n - 1)
+    s = int(np.sum(a * a))
+    if s % 4 == 2:
+        a[0] += 1 if a[0] < bound else -1
+        s = int(np.sum(a * a))
+    b, c = ((s - 1) // 2, (s + 1) // 2) if s % 2 else (s // 4 - 1, s // 4 + 1)
+    v = np.concatenate([a, [b]]) * rng.choice([-1, 1], n)
+    return rng.permutation(v), c
+
+
+def make_exact_norm_array(
+    shape: tuple[int, ...], seed: int, exponent: int
+) -> tuple[np.ndarray, float]:
+    """An array of ``shape`` whose norm is exact (:func:`exact_norm_integers`), scaled by
+    ``2**exponent`` (exact), and that norm."""
+    rng = np.random.default_rng(seed)
+    v, c = exact_norm_integers(rng, max(1, math.prod(shape)))
+    scale = 2.0**exponent
+    return (v.astype(np.float64) * scale).reshape(shape), float(c) * scale

@@ -43,8 +43,20 @@ How a comparison works
 
    where $e$ is the tracked bound computed with $u = u_d + u_{\text{float64}}$ (the framework's
    rounding plus the reference's own), ``SAFETY`` $= 2$ covers the second-order terms and
-   evaluation orders that the first-order rules do not see, and ``FLOOR`` is a few multiples of
-   the dtype's smallest subnormal, for results that underflow.
+   evaluation orders that the first-order rules do not see, and ``FLOOR`` is the dtype's
+   *flush level* (below).
+
+Underflow and flush-to-zero
+---------------------------
+A result below the dtype's smallest normal number may be flushed to zero: XLA and TensorFlow's
+Eigen kernels run float32 with FTZ/DAZ on CPU, and GPU fast paths flush too; even with gradual
+underflow a subnormal result has lost relative precision. So every rounding operation adds an
+absolute $t_d$ to its bound, and the comparison's floor is $t_d$: the smallest normal number of
+float32, bfloat16 and float64 ($2^{-126}$, $2^{-126}$, $2^{-1022}$). float16 keeps its
+subnormals (frameworks compute half precision in float32 and round the result, which keeps them),
+so for it $t_d$ is 16 of its smallest subnormals. An intermediate that flushes (a squared
+gradient of $10^{-25}$ in float32) then propagates through the rules like any other error: a
+later division by a small $\varepsilon$ amplifies it, and the bound with it.
 
 What this does not do
 ---------------------
@@ -65,6 +77,7 @@ __all__ = [
     "Tracked",
     "compare",
     "floor",
+    "flush_level",
     "representable",
     "round_to",
     "unit_roundoff",
@@ -102,10 +115,30 @@ def unit_roundoff(dtype: str) -> float:
         raise ValueError(f"dtype={dtype!r}: must be one of {sorted(_UNIT_ROUNDOFF)}") from None
 
 
-def floor(dtype: str) -> float:
-    """The absolute part of the bound: results within a few subnormals of zero are equal."""
+_SMALLEST_NORMAL = {
+    "float64": 2.0**-1022,
+    "float32": 2.0**-126,
+    "bfloat16": 2.0**-126,
+}
+
+
+def flush_level(dtype: str) -> float:
+    """$t_d$: the absolute error of one operation whose result may underflow or be flushed."""
     unit_roundoff(dtype)
-    return 16 * _SMALLEST_SUBNORMAL[dtype]
+    return _SMALLEST_NORMAL.get(dtype, 16 * _SMALLEST_SUBNORMAL[dtype])
+
+
+def floor(dtype: str) -> float:
+    """The absolute part of the bound: the flush level (see "Underflow and flush-to-zero")."""
+    return flush_level(dtype)
+
+
+# the flush level of the dtype whose unit roundoff a Tracked value carries (u = u_d + u_float64)
+_TINY_BY_U = {_UNIT_ROUNDOFF[d] + _UNIT_ROUNDOFF["float64"]: flush_level(d) for d in _UNIT_ROUNDOFF}
+
+
+def _tiny(u: float) -> float:
+    return _TINY_BY_U.get(u, 0.0)
 
 
 def round_to(x: Any, dtype: str) -> np.ndarray:
@@ -332,6 +365,7 @@ def _add(a: Tracked, b: Tracked, sign: float) -> Tracked:
     e *= u
     e += a.err
     e += b.err
+    e += _tiny(u)
     return _result(v, e, u)
 
 
@@ -344,7 +378,7 @@ def _result(v: Any, e: Any, u: float) -> Tracked:
 def _mul(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
     v = a.value * b.value
-    e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
+    e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err + _tiny(u)
     return _result(v, e, u)
 
 
@@ -353,7 +387,7 @@ def _div(a: Tracked, b: Tracked) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore"):
         v = a.value / b.value
         ab = np.abs(b.value)
-        e = a.err / ab + np.abs(a.value) * b.err / (ab * ab) + 2 * u * np.abs(v)
+        e = a.err / ab + np.abs(a.value) * b.err / (ab * ab) + 2 * u * np.abs(v) + _tiny(u)
     return Tracked(v, e, u)
 
 
@@ -361,12 +395,12 @@ def _sqrt(a: Tracked) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.sqrt(a.value)
         lin = np.where(v > 0, a.err / (2 * v), np.inf)
-    return Tracked(v, np.minimum(lin, np.sqrt(a.err)) + a.u * np.abs(v), a.u)
+    return Tracked(v, np.minimum(lin, np.sqrt(a.err)) + a.u * np.abs(v) + _tiny(a.u), a.u)
 
 
 def _square(a: Tracked) -> Tracked:
     v = a.value * a.value
-    return Tracked(v, 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v, a.u)
+    return Tracked(v, 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v + _tiny(a.u), a.u)
 
 
 def _power(a: Tracked, k: float) -> Tracked:
@@ -374,20 +408,19 @@ def _power(a: Tracked, k: float) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         v = np.power(a.value, k)
         d = np.abs(k * np.power(a.value, k - 1)) if k != 0 else np.zeros_like(v)
-    return _result(v, d * a.err + 2 * a.u * np.abs(v), a.u)
+    return _result(v, d * a.err + 2 * a.u * np.abs(v) + _tiny(a.u), a.u)
 
 
 def _exp_base(base: float, x: Tracked) -> Tracked:
     r"""$b^x$ for a plain base: $|b^x \ln b|\, e_x + 2u|b^x|$."""
     v = np.power(base, x.value)
-    return _result(v, np.abs(v * np.log(base)) * x.err + 2 * x.u * np.abs(v), x.u)
+    return _result(v, np.abs(v * np.log(base)) * x.err + 2 * x.u * np.abs(v) + _tiny(x.u), x.u)
 
 
 def _lipschitz(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
     def handler(*args: Tracked) -> Tracked:
-        return Tracked(
-            fn(*(x.value for x in args)), np.maximum.reduce([x.err for x in args]), args[0].u
-        )
+        errs = np.broadcast_arrays(*(x.err for x in args))
+        return Tracked(fn(*(x.value for x in args)), np.maximum.reduce(errs), args[0].u)
 
     return handler
 
@@ -411,8 +444,8 @@ def _sum(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
     r"""$\sum e_i + (n-1)u\sum|a_i|$: the bound of any order of summation (Higham (4.4))."""
     n = _count(a.value.shape, axis)
     v = np.sum(a.value, axis=axis, keepdims=keepdims)
-    e = np.sum(a.err, axis=axis, keepdims=keepdims) + max(n - 1, 0) * a.u * np.sum(
-        np.abs(a.value), axis=axis, keepdims=keepdims
+    e = np.sum(a.err, axis=axis, keepdims=keepdims) + max(n - 1, 0) * (
+        a.u * np.sum(np.abs(a.value), axis=axis, keepdims=keepdims) + _tiny(a.u)
     )
     return _result(v, e, a.u)
 
@@ -445,7 +478,7 @@ def _matmul(a: Tracked, b: Tracked) -> Tracked:
     k = a.value.shape[-1] if a.value.ndim else 1
     aa, ab = np.abs(a.value), np.abs(b.value)
     v = a.value @ b.value
-    e = a.err @ ab + aa @ b.err + (k + 1) * u * (aa @ ab)
+    e = a.err @ ab + aa @ b.err + (k + 1) * u * (aa @ ab) + (k + 1) * _tiny(u)
     return _result(v, e, u)
 
 
@@ -458,7 +491,7 @@ def _elementary(
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             v = fn(a.value)
             d = np.abs(derivative(a.value, v))
-            e = np.where(a.err > 0, d * a.err, 0.0) + _ELEMENTARY_U * a.u * np.abs(v)
+            e = np.where(a.err > 0, d * a.err, 0.0) + _ELEMENTARY_U * a.u * np.abs(v) + _tiny(a.u)
         return _result(v, e, a.u)
 
     return handler

@@ -219,3 +219,39 @@ SREBRO_MAX_NORM = Citation(
     2005,
     "COLT",
 )
+ROSENBLATT = Citation(
+    "F. Rosenblatt",
+    "The perceptron: A probabilistic model for information storage and organization in the brain",
+    1958,
+    "Psychological Review 65(6)",
+)
+BRIDLE = Citation(
+    "J. S. Bridle",
+    "Probabilistic interpretation of feedforward classification network outputs, with "
+    "relationships to statistical pattern recognition",
+    1990,
+    "Neurocomputing: Algorithms, Architectures and Applications, Springer",
+)
+TIBSHIRANI_LASSO = Citation(
+    "R. Tibshirani",
+    "Regression shrinkage and selection via the lasso",
+    1996,
+    "Journal of the Royal Statistical Society B 58(1)",
+)
+
+# Books that name the schedules the notes use ("power", "exponential", "piecewise constant",
+# "performance" scheduling, and Keras's ``decay=``), where no single paper introduced them.
+GERON_2017 = Citation(
+    "A. Géron",
+    "Hands-On Machine Learning with Scikit-Learn and TensorFlow",
+    2017,
+    "O'Reilly",
+    where="ch. 11, Learning Rate Scheduling",
+)
+GERON_2019 = Citation(
+    "A. Géron",
+    "Hands-On Machine Learning with Scikit-Learn, Keras, and TensorFlow (2nd ed.)",
+    2019,
+    "O'Reilly",
+    where="ch. 11, Learning Rate Scheduling",
+)

@@ -686,7 +686,10 @@ register(
         tier="core",
         kind="schedule",
         formula=r"\eta_k = (1-\alpha)\eta_0 + \alpha\eta_\tau,\ \alpha = k/\tau\ (k \le \tau);\quad \eta_k = \eta_\tau\ (k > \tau)",
-        citations=(C.at(C.SOLBERG, "Learning with minibatch gradient descent"),),
+        citations=(
+            C.at(C.SOLBERG, "Learning with minibatch gradient descent"),
+            C.at(C.GOODFELLOW, "§8.3.1"),
+        ),
         hyperparameters=(
             ETA0,
             HyperParameter(
@@ -718,6 +721,7 @@ register(
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (power scheduling)"),
             C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (power scheduling)"),
+            C.GERON_2017,
         ),
         variant_axes=(_STAIRCASE_AXIS,),
         hyperparameters=(
@@ -743,7 +747,10 @@ register(
         tier="doc",
         kind="schedule",
         formula=r"\eta_t = \eta_0 / (1 + d\,t)",
-        citations=(C.at(C.VITAY, "Take-home messages (Adam(lr=0.01, decay=1e-6))"),),
+        citations=(
+            C.at(C.VITAY, "Take-home messages (Adam(lr=0.01, decay=1e-6))"),
+            C.GERON_2019,
+        ),
         hyperparameters=(
             ETA0,
             HyperParameter("decay", "d", "decay per step", 0.0, None, 1e-6, 1.0, log_scale=True),
@@ -765,6 +772,7 @@ register(
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (exponential scheduling)"),
             C.at(C.PADILLA_MONTANI, "Implementation in TensorFlow (Exponential Scheduling)"),
+            C.GERON_2017,
         ),
         variant_axes=(_STAIRCASE_AXIS,),
         hyperparameters=(
@@ -804,6 +812,7 @@ register(
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (piecewise constant scheduling)"),
             C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (predetermined piecewise constant)"),
+            C.GERON_2017,
         ),
         variant_axes=(
             VariantAxis(
@@ -843,7 +852,7 @@ register(
         tier="core",
         kind="schedule",
         formula=r"\eta \leftarrow (1-\beta)\,\eta\ \text{per epoch}:\ \eta_k = (1-\beta)^k\eta_0",
-        citations=(C.at(C.VITAY, "Hyperparameters annealing"),),
+        citations=(C.at(C.VITAY, "Hyperparameters annealing"), C.at(C.GOODFELLOW, "§8.3.1")),
         hyperparameters=(
             ETA0,
             HyperParameter(
@@ -946,6 +955,7 @@ register(
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (performance scheduling)"),
             C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (performance scheduling)"),
+            C.GERON_2017,
         ),
         variant_axes=_PLATEAU_AXES,
         hyperparameters=(

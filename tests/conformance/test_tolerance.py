@@ -219,3 +219,18 @@ def test_a_softmax_off_by_a_thousand_ulps_is_caught(data, rel):
     i = data.draw(st.integers(0, actual.size - 1), label="element")
     actual.flat[i] += rel * unit_roundoff("float32") * max(actual.flat[i], 1e-30) + 1e-37
     assert compare(actual, expected, "float32")[2] > 1.0
+
+
+def test_results_flushed_to_zero_are_within_the_bound_and_only_they():
+    from trainspec.conformance.tolerance import flush_level, track_tree
+
+    assert flush_level("float32") == 2.0**-126 and flush_level("float64") == 2.0**-1022
+    assert flush_level("float16") == 16 * 2.0**-24  # half precision keeps its subnormals
+    t = track_tree({"g": np.array([1e-20, 1.0])}, "float32")["g"]
+    sq = t * t  # 1e-40 is subnormal in float32: FTZ gives 0
+    assert compare(np.array([0.0, 1.0]), sq, "float32")[2] <= 1.0
+    # the flushed intermediate divided by a small eps: 1e-40/1e-30 vs 0/1e-30
+    eps = track_tree({"e": np.array([1e-30, 1e-30])}, "float32")["e"]
+    assert compare(np.array([0.0, 1e30]), sq / eps, "float32")[2] <= 1.0
+    # a normal result that is zeroed is still caught
+    assert compare(np.array([1e-38 * 0, 1.0]), t * 1e-18, "float32")[2] > 1.0

@@ -1,0 +1,221 @@
+r"""The clipping kind: gradient clipping by value, by norm per tensor and by the global norm.
+
+An example is a tree of 1-3 gradient tensors and a threshold $K$; the framework clips the
+gradients and the result is compared, element by element within the tolerance policy, with
+every variant of the reference (:mod:`trainspec.reference.clipping`).
+
+Checks
+------
+``finite``
+    finite gradients. The hard regions are explicit choices: gradients that are all zero;
+    gradients whose norm (per tensor and over the tree) is exactly representable
+    (:func:`~trainspec.conformance.strategies.exact_norm_integers`), with $K$ set *exactly* at
+    a measured quantity (an element's magnitude, a tensor's norm, the global norm), or at half
+    or twice it; $K$ drawn freely.
+``nonfinite``
+    the same trees with one or two components replaced by $+\infty$, $-\infty$ or NaN: what a
+    framework then returns (or raises) is the ``nonfinite`` variant axis. A framework that raises
+    is expected to raise :class:`~trainspec.reference.clipping.NonFiniteNormError` (its adapter
+    converts the framework's own exception, in one small tested function).
+
+Comparison: the reference's output is a tracked tree; a variant that raises matches a framework
+that raises, and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from trainspec.conformance.checks import Comparison, compare_trees
+from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.strategies import (
+    draw_tree,
+    hyperparameter_precision,
+    hyperparameter_st,
+    make_exact_norm_array,
+)
+from trainspec.conformance.tolerance import round_to, track_scalar, track_tree
+from trainspec.reference.clipping import NonFiniteNormError
+
+__all__ = [
+    "CLIPPING",
+    "RAISED",
+    "TREES",
+    "ClippingCase",
+    "compare_outcomes",
+    "draw_clipping_case",
+    "evaluate_clipping",
+    "summarize_array",
+]
+
+#: the gradient trees' shapes: one to three tensors, scalar to 3-D, 1 to 128 elements. A fixed
+#: menu, because frameworks that compile per shape (JAX) would otherwise compile anew for almost
+#: every example; the values, the thresholds and the hard regions carry the variety
+TREES: tuple[tuple[tuple[int, ...], ...], ...] = (
+    ((),),
+    ((7,),),
+    ((3, 4),),
+    ((64,),),
+    ((1,), (2, 3, 4)),
+    ((5,), (5,)),
+    ((3, 4), (7,), ()),
+    ((64,), (2, 32), (1,)),
+)
+CONTENTS = ("random", "exact_norm", "zeros")
+PLACEMENTS = ("free", "at", "half", "twice")
+NONFINITE_VALUES = (np.inf, -np.inf, np.nan)
+#: what :func:`evaluate_clipping` records for an implementation or variant that raised
+RAISED = "raised NonFiniteNormError"
+
+
+def summarize_array(a: np.ndarray, max_elements: int = 8) -> Any:
+    """A JSON-able array: the values when small, else shape, extremes and head."""
+    a = np.asarray(a)
+    if a.size <= max_elements:
+        return a.tolist()
+    finite = a[np.isfinite(a)]
+    return {
+        "shape": list(a.shape),
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "nonfinite": int(a.size - finite.size),
+        "head": a.ravel()[:4].tolist(),
+    }
+
+
+@dataclass(frozen=True)
+class ClippingCase:
+    """One example: the gradients and the threshold ``K`` (``hyperparameters["threshold"]``)."""
+
+    grads: Mapping[str, np.ndarray]
+    hyperparameters: Mapping[str, float]
+    content: str = "random"
+    placement: str = "free"
+
+    @property
+    def threshold(self) -> float:
+        return float(self.hyperparameters["threshold"])
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "grads": {k: summarize_array(v) for k, v in self.grads.items()},
+            "threshold": self.threshold,
+            "content": self.content,
+            "placement": self.placement,
+        }
+
+
+def _draw_shapes(data: Any) -> dict[str, tuple[int, ...]]:
+    tree = data.draw(st.sampled_from(TREES), label="tensor shapes")
+    return {f"g{i}": shape for i, shape in enumerate(tree)}
+
+
+def _exact_norm_tree(
+    data: Any, shapes: Mapping[str, tuple[int, ...]], entry: Any
+) -> dict[str, np.ndarray]:
+    """Per tensor (clip.value, clip.norm) or over the whole tree (clip.global_norm) the norm is exact."""
+    seed = data.draw(st.integers(0, 2**32 - 1), label="exact-norm seed")
+    exponent = data.draw(st.integers(-8, 8), label="exact-norm exponent of 2")
+    if entry.id != "clip.global_norm":
+        return {
+            k: make_exact_norm_array(s, (seed + i) % 2**32, exponent)[0]
+            for i, (k, s) in enumerate(shapes.items())
+        }
+    sizes = [math.prod(s) for s in shapes.values()]
+    flat, norm = make_exact_norm_array((sum(sizes),), seed, 0)
+    # the exponent sets the global norm's magnitude (2**exponent <= norm < 2**(exponent+1)):
+    # near 1 an epsilon added to the norm is visible in float32 too
+    flat = flat * 2.0 ** (exponent - math.frexp(norm)[1] + 1)
+    out, i = {}, 0
+    for (k, s), n in zip(shapes.items(), sizes, strict=True):
+        out[k] = flat[i : i + n].reshape(s)
+        i += n
+    return out
+
+
+def _inject_nonfinite(data: Any, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = {k: np.array(v, dtype=np.float64) for k, v in grads.items()}
+    names = list(out)
+    for j in range(data.draw(st.integers(1, 2), label="non-finite components")):
+        k = names[data.draw(st.integers(0, len(names) - 1), label=f"non-finite[{j}] tensor")]
+        flat = out[k].reshape(-1)
+        i = data.draw(st.integers(0, flat.size - 1), label=f"non-finite[{j}] index")
+        flat[i] = data.draw(st.sampled_from(NONFINITE_VALUES), label=f"non-finite[{j}] value")
+        out[k] = flat.reshape(out[k].shape)
+    return out
+
+
+def draw_clipping_case(data: Any, entry: Any, dtype: str, check: str) -> ClippingCase:
+    """One example for a clipping spec (see the module docstring)."""
+    if check not in ("finite", "nonfinite"):
+        raise ValueError(f"check={check!r}: must be 'finite' or 'nonfinite'")
+    shapes = _draw_shapes(data)
+    content = data.draw(st.sampled_from(CONTENTS), label="content")
+    if content == "zeros":
+        grads = {k: np.zeros(s) for k, s in shapes.items()}
+    elif content == "exact_norm":
+        grads = _exact_norm_tree(data, shapes, entry)
+    else:
+        grads = draw_tree(data, shapes, dtype, "grads")
+    measures = [m for m in entry.model.measures(grads) if m > 0]
+    placement = data.draw(st.sampled_from(PLACEMENTS), label="threshold placement")
+    hp = entry.hyperparameters[0]
+    if placement == "free" or not measures:
+        placement = "free"
+        k = data.draw(hyperparameter_st(hp, hyperparameter_precision(dtype)), label="threshold")
+    else:
+        m = measures[data.draw(st.integers(0, len(measures) - 1), label="measured quantity")]
+        k = float(round_to({"at": m, "half": m / 2, "twice": 2 * m}[placement], dtype))
+    if check == "nonfinite":
+        grads = _inject_nonfinite(data, grads)
+    return ClippingCase(grads, {hp.name: k}, content, placement)
+
+
+def compare_outcomes(actual: Any, expected: Any, dtype: str) -> Comparison:
+    """Compare two outcomes, each a tree or :data:`RAISED`."""
+    if isinstance(actual, str) or isinstance(expected, str):
+        if actual == expected:
+            return Comparison(0.0, 0.0, 0.0, RAISED)
+        who = "the framework" if isinstance(actual, str) else "the reference variant"
+        return Comparison(math.inf, 0.0, math.inf, f"only {who} raised NonFiniteNormError")
+    return compare_trees(actual, expected, dtype)
+
+
+def _reference(entry: Any, variant: Any, case: ClippingCase, dtype: str) -> Any:
+    hp = {k: track_scalar(v, dtype) for k, v in case.hyperparameters.items()}
+    transform = entry.model.build(variant.options, hp)
+    grads = track_tree(case.grads, dtype)
+    try:
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return transform.update(grads, transform.init(grads))[0]
+    except NonFiniteNormError:
+        return RAISED
+
+
+def evaluate_clipping(
+    entry: Any, impl: Any, case: ClippingCase, dtype: str, device: str, variants: Sequence[Any]
+) -> dict[Any, Comparison]:
+    """Run the framework once (a raised :class:`NonFiniteNormError` is an outcome) and compare."""
+    try:
+        actual: Any = impl.run(case, dtype, device)
+    except NonFiniteNormError:
+        actual = RAISED
+    return {v: compare_outcomes(actual, _reference(entry, v, case, dtype), dtype) for v in variants}
+
+
+CLIPPING = register_kind(
+    Kind(
+        "clipping",
+        ("finite", "nonfinite"),
+        draw_clipping_case,
+        evaluate_clipping,
+        "clipped gradients of 1-3 tensors, element by element within the tolerance policy: zero "
+        "gradients, thresholds exactly at a norm, then non-finite components",
+    )
+)
