@@ -51,7 +51,8 @@ Underflow and flush-to-zero
 A result below the dtype's smallest normal number may be flushed to zero: XLA and TensorFlow's
 Eigen kernels run float32 with FTZ/DAZ on CPU, and GPU fast paths flush too; even with gradual
 underflow a subnormal result has lost relative precision. So every rounding operation adds an
-absolute $t_d$ to its bound, and the comparison's floor is $t_d$: the smallest normal number of
+absolute $t_d$ to its bound wherever its exact result may lie below the smallest normal number
+(a true zero computed from exact zeros stays exact), and the comparison's floor is $t_d$: the smallest normal number of
 float32, bfloat16 and float64 ($2^{-126}$, $2^{-126}$, $2^{-1022}$). float16 keeps its
 subnormals (frameworks compute half precision in float32 and round the result, which keeps them),
 so for it $t_d$ is 16 of its smallest subnormals. An intermediate that flushes (a squared
@@ -139,6 +140,17 @@ _TINY_BY_U = {_UNIT_ROUNDOFF[d] + _UNIT_ROUNDOFF["float64"]: flush_level(d) for 
 
 def _tiny(u: float) -> float:
     return _TINY_BY_U.get(u, 0.0)
+
+
+def _flush(v: Any, e: Any, u: float) -> Any:
+    """``e`` plus the flush level where the exact result may lie below the smallest normal number
+    (an exact zero, with no error, stays exact: no operation flushes a true zero)."""
+    t = _tiny(u)
+    if t == 0.0:
+        return e
+    with np.errstate(invalid="ignore"):
+        near = (np.abs(v) - e < t) & ~((v == 0) & (e == 0))
+    return e + np.where(near, t, 0.0)
 
 
 def round_to(x: Any, dtype: str) -> np.ndarray:
@@ -365,8 +377,7 @@ def _add(a: Tracked, b: Tracked, sign: float) -> Tracked:
     e *= u
     e += a.err
     e += b.err
-    e += _tiny(u)
-    return _result(v, e, u)
+    return _result(v, _flush(v, e, u), u)
 
 
 def _result(v: Any, e: Any, u: float) -> Tracked:
@@ -378,8 +389,8 @@ def _result(v: Any, e: Any, u: float) -> Tracked:
 def _mul(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
     v = a.value * b.value
-    e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err + _tiny(u)
-    return _result(v, e, u)
+    e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
+    return _result(v, _flush(v, e, u), u)
 
 
 def _div(a: Tracked, b: Tracked) -> Tracked:
@@ -387,7 +398,8 @@ def _div(a: Tracked, b: Tracked) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore"):
         v = a.value / b.value
         ab = np.abs(b.value)
-        e = a.err / ab + np.abs(a.value) * b.err / (ab * ab) + 2 * u * np.abs(v) + _tiny(u)
+        e = a.err / ab + np.abs(a.value) * b.err / (ab * ab) + 2 * u * np.abs(v)
+        e = _flush(v, e, u)
     return Tracked(v, e, u)
 
 
@@ -395,12 +407,14 @@ def _sqrt(a: Tracked) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.sqrt(a.value)
         lin = np.where(v > 0, a.err / (2 * v), np.inf)
-    return Tracked(v, np.minimum(lin, np.sqrt(a.err)) + a.u * np.abs(v) + _tiny(a.u), a.u)
+    e = np.minimum(lin, np.sqrt(a.err)) + a.u * np.abs(v)
+    return Tracked(v, _flush(v, e, a.u), a.u)
 
 
 def _square(a: Tracked) -> Tracked:
     v = a.value * a.value
-    return Tracked(v, 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v + _tiny(a.u), a.u)
+    e = 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v
+    return Tracked(v, _flush(v, e, a.u), a.u)
 
 
 def _power(a: Tracked, k: float) -> Tracked:
@@ -408,13 +422,15 @@ def _power(a: Tracked, k: float) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         v = np.power(a.value, k)
         d = np.abs(k * np.power(a.value, k - 1)) if k != 0 else np.zeros_like(v)
-    return _result(v, d * a.err + 2 * a.u * np.abs(v) + _tiny(a.u), a.u)
+    e = d * a.err + 2 * a.u * np.abs(v)
+    return _result(v, _flush(v, e, a.u), a.u)
 
 
 def _exp_base(base: float, x: Tracked) -> Tracked:
     r"""$b^x$ for a plain base: $|b^x \ln b|\, e_x + 2u|b^x|$."""
     v = np.power(base, x.value)
-    return _result(v, np.abs(v * np.log(base)) * x.err + 2 * x.u * np.abs(v) + _tiny(x.u), x.u)
+    e = np.abs(v * np.log(base)) * x.err + 2 * x.u * np.abs(v)
+    return _result(v, _flush(v, e, x.u), x.u)
 
 
 def _lipschitz(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
@@ -444,9 +460,10 @@ def _sum(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
     r"""$\sum e_i + (n-1)u\sum|a_i|$: the bound of any order of summation (Higham (4.4))."""
     n = _count(a.value.shape, axis)
     v = np.sum(a.value, axis=axis, keepdims=keepdims)
-    e = np.sum(a.err, axis=axis, keepdims=keepdims) + max(n - 1, 0) * (
-        a.u * np.sum(np.abs(a.value), axis=axis, keepdims=keepdims) + _tiny(a.u)
+    e = np.sum(a.err, axis=axis, keepdims=keepdims) + max(n - 1, 0) * a.u * np.sum(
+        np.abs(a.value), axis=axis, keepdims=keepdims
     )
+    e = _flush(v, e, a.u)
     return _result(v, e, a.u)
 
 
@@ -478,7 +495,8 @@ def _matmul(a: Tracked, b: Tracked) -> Tracked:
     k = a.value.shape[-1] if a.value.ndim else 1
     aa, ab = np.abs(a.value), np.abs(b.value)
     v = a.value @ b.value
-    e = a.err @ ab + aa @ b.err + (k + 1) * u * (aa @ ab) + (k + 1) * _tiny(u)
+    e = a.err @ ab + aa @ b.err + (k + 1) * u * (aa @ ab)
+    e = np.where(e > 0, e + (k + 1) * _tiny(u), e)  # a product of exact zeros is exact
     return _result(v, e, u)
 
 
@@ -491,7 +509,8 @@ def _elementary(
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             v = fn(a.value)
             d = np.abs(derivative(a.value, v))
-            e = np.where(a.err > 0, d * a.err, 0.0) + _ELEMENTARY_U * a.u * np.abs(v) + _tiny(a.u)
+            e = np.where(a.err > 0, d * a.err, 0.0) + _ELEMENTARY_U * a.u * np.abs(v)
+            e = _flush(v, e, a.u)
         return _result(v, e, a.u)
 
     return handler

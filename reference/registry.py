@@ -154,6 +154,30 @@ class HyperParameter:
     log_scale: bool = False
     special: tuple[float, ...] = ()
 
+    def __post_init__(self) -> None:
+        for flag in ("low_closed", "high_closed", "log_scale"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(
+                    f"hyperparameter {self.name!r}: {flag} must be a bool, got "
+                    f"{getattr(self, flag)!r} (pass sample_low/sample_high by keyword)"
+                )
+        if not self.sample_low <= self.sample_high:
+            raise ValueError(
+                f"hyperparameter {self.name!r}: sample_low must be <= sample_high, got "
+                f"{self.sample_low!r} > {self.sample_high!r}"
+            )
+        if (self.low is not None and self.sample_low < self.low) or (
+            self.high is not None and self.sample_high > self.high
+        ):
+            raise ValueError(
+                f"hyperparameter {self.name!r}: the sampling range [{self.sample_low!r}, "
+                f"{self.sample_high!r}] must lie inside the valid range ({self.rule()})"
+            )
+        if self.log_scale and not self.sample_low > 0:
+            raise ValueError(
+                f"hyperparameter {self.name!r}: log_scale needs sample_low > 0, got {self.sample_low!r}"
+            )
+
     def rule(self) -> str:
         lo = "-inf" if self.low is None else repr(self.low)
         hi = "inf" if self.high is None else repr(self.high)

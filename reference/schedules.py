@@ -696,7 +696,15 @@ register(
                 "final_learning_rate", r"\eta_\tau", "learning rate from step tau on", 0.0, None
             ),
             HyperParameter(
-                "transition_steps", r"\tau", "steps of the decay (integer >= 1)", 1.0, None
+                "transition_steps",
+                r"\tau",
+                "steps of the decay (integer >= 1)",
+                1.0,
+                None,
+                sample_low=1.0,
+                sample_high=1000.0,
+                log_scale=True,
+                special=(1.0, 10.0),
             ),
         ),
         notes="Keras PolynomialDecay(power=1) and optax linear_schedule/polynomial_schedule(power=1) "
@@ -753,7 +761,16 @@ register(
         ),
         hyperparameters=(
             ETA0,
-            HyperParameter("decay", "d", "decay per step", 0.0, None, 1e-6, 1.0, log_scale=True),
+            HyperParameter(
+                "decay",
+                "d",
+                "decay per step",
+                0.0,
+                None,
+                sample_low=1e-6,
+                sample_high=1.0,
+                log_scale=True,
+            ),
         ),
         notes="Equal to sched.power with c = 1 and s = 1/decay. Keras 3 optimizers ignore decay= "
         "with a warning; keras.optimizers.schedules.InverseTimeDecay(eta0, 1, decay) is the same "
