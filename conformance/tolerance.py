@@ -14,8 +14,9 @@ How a comparison works
 
    ================  ===========================================================================
    $a \pm b$         $e_a + e_b + u(\lvert a\rvert + \lvert b\rvert)$
-   $a \cdot b$       $e_a\lvert b\rvert + \lvert a\rvert e_b + 2u\lvert ab\rvert$
-   $a / b$           $e_a/\lvert b\rvert + \lvert a\rvert e_b / b^2 + 2u\lvert a/b\rvert$
+   $a \cdot b$       $e_a\lvert b\rvert + \lvert a\rvert e_b + e_a e_b + 2u\lvert ab\rvert$
+   $a / b$           $(e_a/\lvert b\rvert + \lvert a\rvert e_b / b^2)\,\frac{\lvert b\rvert}{\lvert b\rvert - e_b}
+                     + 2u\lvert a/b\rvert$ ($\infty$ once $e_b \ge \lvert b\rvert$)
    $\sqrt{a}$        $\min(e_a / (2\sqrt{a}),\ \sqrt{e_a}) + u\sqrt{a}$
    $a^2$             $2\lvert a\rvert e_a + e_a^2 + 2u a^2$
    $-a$, $\lvert a\rvert$, $\max$, $\min$   the operands' bound (no rounding; 1-Lipschitz)
@@ -390,6 +391,9 @@ def _mul(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
     v = a.value * b.value
     e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
+    if (a.err.any() if a.err.ndim else a.err) and (b.err.any() if b.err.ndim else b.err):
+        with np.errstate(invalid="ignore"):  # inf * 0 where an operand is unbounded
+            e = e + np.where((a.err > 0) & (b.err > 0), a.err * b.err, 0.0)
     return _result(v, _flush(v, e, u), u)
 
 
@@ -398,8 +402,12 @@ def _div(a: Tracked, b: Tracked) -> Tracked:
     with np.errstate(divide="ignore", invalid="ignore"):
         v = a.value / b.value
         ab = np.abs(b.value)
-        e = a.err / ab + np.abs(a.value) * b.err / (ab * ab) + 2 * u * np.abs(v)
-        e = _flush(v, e, u)
+        first = a.err / ab + np.abs(a.value) * b.err / (ab * ab)
+        # not linearised: |Δ(a/b)| <= first * |b| / (|b| - e_b) while e_b < |b|; a divisor whose
+        # error reaches its magnitude may be 0, and nothing bounds the quotient
+        grow = np.where(b.err == 0, 1.0, np.where(b.err < ab, ab / (ab - b.err), np.inf))
+        bounded = np.where(first > 0, first * grow, 0.0)  # an exact zero numerator stays exact
+        e = _flush(v, bounded + 2 * u * np.abs(v), u)
     return Tracked(v, e, u)
 
 
