@@ -3,11 +3,14 @@
 Usage::
 
     python benchmarks/overhead.py --backend torch [--spec opt.momentum] [--dtype float32] [--examples 40]
+    python benchmarks/overhead.py --backend jax --spec norm.batch.train   # any spec ID or prefix
 
-For every implementation of the spec on the backend, on the same examples:
+For every implementation of the matching specs on the backend, on the same examples (drawn by the
+spec's kind, from its first check unless ``--check`` names another):
 
-* ``framework``: the adapter's ``run`` alone (build the framework's optimizer, steps, read back);
-* ``reference``: the reference for every variant on tracked arrays (what the kit compares with);
+* ``framework``: the adapter's ``run`` alone (build the framework's object, run, read back);
+* ``reference``: the kind's ``evaluate`` (framework, then every variant of the reference and the
+  comparison) minus ``framework``: what the kit adds to one framework call;
 * ``kit``: one example through the whole check (generation, framework, every variant, compare),
   measured as ``check_row`` time / examples;
 
@@ -18,7 +21,6 @@ the framework call. This is a script, not a timed test: timings depend on the ma
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from typing import Any
 
@@ -27,20 +29,20 @@ from hypothesis import strategies as st
 
 from trainspec import reference
 from trainspec.conformance import discovery
-from trainspec.conformance.checks import reference_optimizer_run
+from trainspec.conformance.kinds import get_kind
 from trainspec.conformance.profiles import hypothesis_settings
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.strategies import draw_optimizer_case
 
 
 def collect_cases(entry: Any, dtype: str, check: str, n: int) -> list[Any]:
     cases: list[Any] = []
+    draw = get_kind(entry.kind).draw
 
     @seed(0)
     @settings(hypothesis_settings("ci"), max_examples=n)
     @given(st.data())
     def collect(data: Any) -> None:
-        cases.append(draw_optimizer_case(data, entry, dtype, check))
+        cases.append(draw(data, entry, dtype, check))
 
     collect()
     return cases
@@ -61,41 +63,50 @@ def main() -> int:
     p.add_argument("--spec", default="opt.momentum")
     p.add_argument("--dtype", default="float32")
     p.add_argument("--examples", type=int, default=40)
+    p.add_argument(
+        "--check", default=None, help="the kind's check to draw from (default: its first)"
+    )
     args = p.parse_args()
 
     adapters, failures = discovery.load_adapters([args.backend])
     if failures:
         raise SystemExit(f"{args.backend}: {failures[args.backend]}")
     adapter = adapters[args.backend]
-    entry = reference.get(args.spec)
-    variants = list(entry.variants())
-    cases = collect_cases(entry, args.dtype, "trajectory", args.examples)
-    steps = statistics.mean(c.steps for c in cases)
-    print(
-        f"{args.backend} {args.spec} {args.dtype}: {len(cases)} trajectory examples "
-        f"(mean {steps:.1f} steps), {len(variants)} variants"
-    )
-    print(f"{'implementation':<52} {'framework':>10} {'reference':>10} {'kit':>10} {'overhead':>9}")
-    for impl in adapter.implementations():
-        if impl.spec_id != args.spec:
+    print(f"{'implementation':<60} {'framework':>10} {'reference':>10} {'kit':>10} {'overhead':>9}")
+    for entry in reference.entries_matching(args.spec):
+        impls = [i for i in adapter.implementations() if i.spec_id == entry.id]
+        if not impls or entry.kind == "defaults":
             continue
-        impl.run(cases[0], args.dtype, "cpu")  # warm-up (first-call costs are not per example)
-        fw = per_example(lambda c, impl=impl: impl.run(c, args.dtype, "cpu"), cases)
-        ref = per_example(
-            lambda c: [reference_optimizer_run(entry.model, v, c, args.dtype) for v in variants],
-            cases,
-        )
-        t0 = time.perf_counter()
-        row = check_row(entry, impl, args.backend, args.dtype, "cpu", profile="ci")
-        kit = (time.perf_counter() - t0) / max(1, row.examples)
+        kind = get_kind(entry.kind)
+        check = args.check or kind.checks[0]
+        variants = list(entry.variants())
+        cases = collect_cases(entry, args.dtype, check, args.examples)
         print(
-            f"{impl.name:<52} {fw * 1e3:>8.2f}ms {ref * 1e3:>8.2f}ms {kit * 1e3:>8.2f}ms "
-            f"{(kit - fw) / fw:>8.2f}x"
+            f"{entry.id} ({entry.kind}, check {check}): {len(cases)} examples, {len(variants)} variants"
         )
+        for impl in impls:
+            if args.dtype not in impl.dtypes:
+                continue
+            run = lambda c, impl=impl: impl.run(c, args.dtype, "cpu")  # noqa: E731
+            run(cases[0])  # warm-up (first-call costs, compilation, are not per example)
+            fw = per_example(run, cases)
+            ev = per_example(
+                lambda c, i=impl, k=kind, e=entry, v=variants: k.evaluate(
+                    e, i, c, args.dtype, "cpu", v
+                ),
+                cases,
+            )
+            t0 = time.perf_counter()
+            row = check_row(entry, impl, args.backend, args.dtype, "cpu", profile="ci")
+            kit = (time.perf_counter() - t0) / max(1, row.examples)
+            print(
+                f"  {impl.name[:58]:<58} {fw * 1e3:>8.2f}ms {(ev - fw) * 1e3:>8.2f}ms "
+                f"{kit * 1e3:>8.2f}ms {(kit - fw) / fw:>8.2f}x"
+            )
     print(
-        "framework: the bare framework call; reference: every variant on tracked arrays; kit: one "
-        "example through the whole check (one-step and trajectory examples; variants that die are "
-        "no longer evaluated); overhead = (kit - framework) / framework."
+        "framework: the bare framework call; reference: every variant of the reference and the "
+        "comparison; kit: one example through the whole check (every check of the kind; variants "
+        "that die are no longer evaluated); overhead = (kit - framework) / framework."
     )
     return 0
 
