@@ -115,7 +115,10 @@ def run_schedule(make: MakeSchedule, case: Any, dtype: str, device: str) -> np.n
                 out.append(-float(updates))
             return np.asarray(out, dtype=np.float64)
         steps = padded_counts(case.steps)
-        return np.asarray(schedule(steps), dtype=np.float64)[: len(case.steps)]
+        # under jax.jit, as inside a training step: eager op-by-op evaluation of the same
+        # schedule may or may not fold the division by a constant into a multiplication by its
+        # reciprocal depending on what ran before, and a row must not depend on that
+        return np.asarray(jax.jit(schedule)(steps), dtype=np.float64)[: len(case.steps)]
 
 
 def run_plateau(threshold_mode: str, case: Any, dtype: str, device: str) -> np.ndarray:

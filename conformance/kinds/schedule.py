@@ -174,9 +174,34 @@ def _learning_rate(data: Any, label: str = "learning_rate") -> float:
     return data.draw(_log_float(1e-4, 1.0, (0.1, 0.01, 1.0)), label=label)
 
 
+def reciprocal_sensitive_lengths(limit: int = 100, multiples: int = 10) -> tuple[int, ...]:
+    r"""Step counts $s \le$ ``limit`` at which $\lfloor t/s
+    floor$ is wrong at an exact multiple
+        $t = ks$ ($k \le$ ``multiples``) when $t/s$ is evaluated in float32 as $t \cdot
+        \mathrm{fl}(1/s)$ (a compiler's division by a constant): 41, 47, 55, 61, 82, 83, 94, 97.
+
+        A staircase is a step function of $t/s$ whose boundaries are exactly these multiples, so such
+        an $s$ is an explicit hard region of the schedules, like a threshold exactly at a norm.
+    """
+    out = []
+    for s in range(2, limit + 1):
+        r = np.float32(1.0) / np.float32(s)
+        if any(np.floor(np.float32(k * s) * r) < k for k in range(1, multiples + 1)):
+            out.append(s)
+    return tuple(out)
+
+
+_RECIPROCAL_SENSITIVE = reciprocal_sensitive_lengths()
+
+
 def _steps_length(data: Any, horizon: int, label: str) -> int:
-    """A positive step count: small ones first, then anything up to ``horizon``."""
-    return data.draw(st.one_of(st.integers(1, 10), st.integers(1, max(1, horizon))), label=label)
+    """A positive step count: small ones first, then anything up to ``horizon``; or one of
+    :func:`reciprocal_sensitive_lengths` (when the horizon holds a multiple of it)."""
+    sensitive = [s for s in _RECIPROCAL_SENSITIVE if s <= horizon]
+    options = [st.integers(1, 10), st.integers(1, max(1, horizon))]
+    if sensitive:
+        options.append(st.sampled_from(sensitive))
+    return data.draw(st.one_of(*options), label=label)
 
 
 def _multiples_and_neighbours(s: int, horizon: int, limit: int = 6) -> list[int]:

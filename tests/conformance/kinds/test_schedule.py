@@ -304,3 +304,13 @@ def test_fixed_hyperparameters_restrict_the_row_to_the_implementations_domain():
     assert (r.verdict, r.variant) == ("conforms", "default"), r
     # without declaring it, the drawn powers c != 1 expose the implementation
     assert row("sched.power", np_inverse_time_c1).verdict == "diverges"
+
+
+def test_reciprocal_sensitive_lengths_are_exactly_those_a_reciprocal_product_floors_wrongly():
+    from trainspec.conformance.kinds.schedule import reciprocal_sensitive_lengths
+
+    found = reciprocal_sensitive_lengths()
+    assert found == (41, 47, 55, 61, 82, 83, 94, 97)
+    # 61 * fl(1/61) = 0.99999994 in float32, so floor gives 0 at the first boundary
+    assert np.floor(np.float32(61) * (np.float32(1) / np.float32(61))) == 0
+    assert np.floor(np.float32(60) * (np.float32(1) / np.float32(60))) == 1
