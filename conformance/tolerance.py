@@ -390,7 +390,10 @@ def _result(v: Any, e: Any, u: float) -> Tracked:
 def _mul(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
     v = a.value * b.value
-    e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
+    with np.errstate(invalid="ignore"):
+        e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
+    if np.isnan(e).any():  # an unbounded operand times an exact zero: the product is exactly 0
+        e = np.nan_to_num(e, nan=0.0, posinf=np.inf)
     if (a.err.any() if a.err.ndim else a.err) and (b.err.any() if b.err.ndim else b.err):
         with np.errstate(invalid="ignore"):  # inf * 0 where an operand is unbounded
             e = e + np.where((a.err > 0) & (b.err > 0), a.err * b.err, 0.0)

@@ -2,7 +2,7 @@ r"""Adaptive optimizers: AdaGrad, RMSprop, Adam, AdamW, Nadam, Adamax and Adadel
 
 Each optimizer is a chain of a *scaling unit* (``scale_by_*``: the learning-rate-free direction,
 with its state) and the learning-rate unit, as in optax; AdamW adds the decoupled weight decay
-of :func:`~trainspec.reference.optimizers.add_decoupled_weight_decay` after the learning rate.
+of :func:`decoupled_weight_decay` after the learning rate.
 Every hyperparameter and every option is checked when a transformation is built, and each error
 names the argument. Updates carry their sign: apply them with
 :func:`~trainspec.reference.base.apply_updates`.
@@ -26,7 +26,9 @@ reachable state, and a strategy must draw them so.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,11 +39,13 @@ from trainspec.reference.base import (
     GradientTransformation,
     Schedule,
     Tree,
+    as_schedule,
     chain,
     check_choice,
     check_number,
     check_same_structure,
     check_tree,
+    either_order,
     tree_map,
 )
 from trainspec.reference.optimizers import (
@@ -55,7 +59,6 @@ from trainspec.reference.optimizers import (
     VelocityState,
     WeightDecayState,
     _check_count,
-    add_decoupled_weight_decay,
     scale_by_learning_rate,
     trace,
     velocity,
@@ -73,6 +76,7 @@ from trainspec.reference.registry import (
 __all__ = [
     "BUFFER_MEANINGS",
     "NONNEGATIVE_BUFFERS",
+    "AdaptiveOptimizerModel",
     "ScaleByAdadeltaState",
     "ScaleByAdamState",
     "ScaleByAdamaxState",
@@ -84,7 +88,10 @@ __all__ = [
     "adam",
     "adamax",
     "adamw",
+    "decoupled_weight_decay",
+    "moving_average",
     "nadam",
+    "nadam_decay",
     "nadam_momentum_product",
     "nadam_mu",
     "padilla_montani_adam_erratum",
@@ -99,9 +106,10 @@ __all__ = [
 
 EPS_PLACEMENTS = ("outside", "inside")
 ADAM_EPS_PLACEMENTS = ("outside", "inside", "eps_hat")
-AMSGRAD_FORMS = ("off", "max_uncorrected", "max_corrected")
+AMSGRAD_FORMS = ("off", "max_uncorrected", "max_corrected", "max_never_corrected")
 RMSPROP_MOMENTUM_FORMS = ("eta_inside", "eta_outside")
 NADAM_SCHEDULES = ("dozat_decay", "dozat_decay_psi1", "none")
+NADAM_SCHEDULE_PRECISIONS = ("as_params", "decay_float32", "product_float32")
 ADAMAX_EPS_PLACEMENTS = ("outside", "in_max")
 DECAY_SCALINGS = ("lr_times_lambda", "lambda_only")
 
@@ -131,8 +139,9 @@ BUFFER_MEANINGS: dict[str, dict[str, str]] = {
         "m": "the uncorrected first moment (running average of gradients).",
         "v": "the uncorrected second moment (running average of squared gradients); >= 0.",
         "v_max": "the AMSGrad running maximum, in the variant's own scale and loaded as is: the "
-        "maximum of v for amsgrad=max_uncorrected (PyTorch max_exp_avg_sq, Keras velocity_hat), "
-        "of the corrected v-hat for amsgrad=max_corrected (optax nu_max); >= 0. Unused when "
+        "maximum of v for amsgrad=max_uncorrected (PyTorch max_exp_avg_sq, Keras velocity_hat) "
+        "and amsgrad=max_never_corrected (optax nu_max with bias_correction_nu=False), of the "
+        "corrected v-hat for amsgrad=max_corrected (optax nu_max); >= 0. Unused when "
         "amsgrad=off.",
     },
     "opt.adamw": {},  # filled below: the buffers of opt.adam
@@ -157,6 +166,17 @@ BUFFER_MEANINGS: dict[str, dict[str, str]] = {
 BUFFER_MEANINGS["opt.adamw"] = dict(BUFFER_MEANINGS["opt.adam"])
 
 
+@dataclass(frozen=True)
+class AdaptiveOptimizerModel(OptimizerModel):
+    r""":class:`~trainspec.reference.optimizers.OptimizerModel` with one more invariant of reachable
+    states: ``square_dominates`` lists pairs ``(s, a)`` of canonical buffers with $s \ge a^2$
+    element by element (RMSprop's running averages of $g^2$ and of $g$, by Jensen's inequality:
+    $\rho s + (1-\rho) g^2 - (\rho a + (1-\rho) g)^2 = \rho(s - a^2) + \rho(1-\rho)(g-a)^2$).
+    A strategy must draw states that satisfy it exactly in the dtype under test."""
+
+    square_dominates: tuple[tuple[str, str], ...] = ()
+
+
 def _check_beta(name: str, value: Any) -> float:
     return check_number(name, value, low=0.0, high=1.0, high_closed=False)
 
@@ -167,6 +187,28 @@ def _check_eps(value: Any) -> float:
 
 def _zeros(params: Tree) -> dict[str, Any]:
     return tree_map(lambda p: np.zeros(p.shape), params)
+
+
+def moving_average(beta: Any, average: Any, value: Any) -> Any:
+    r"""The exponential moving average $\beta a + (1-\beta) x$ of every unit of this module.
+
+    Symbols: $\beta$ = ``beta``, $a$ = ``average``, $x$ = ``value``.
+
+    .. math:: a \leftarrow \beta a + (1-\beta) x \;=\; a + (1-\beta)(x - a)
+
+    Both orders are written (:func:`~trainspec.reference.base.either_order`): PyTorch's
+    ``exp_avg.lerp_(grad, 1 - beta1)`` (Adam, AdamW, NAdam, Adamax, and RMSprop's ``grad_avg``)
+    and Keras's ``m.assign_add((g - m) * (1 - beta_1))`` (Adam, AdamW, Nadam, Adamax) use the
+    interpolation $a + (1-\beta)(x - a)$, whose rounding differs from that of
+    $\beta a + (1-\beta) x$ (optax's ``update_moment``, PyTorch's
+    ``mul_(beta2).addcmul_(grad, grad, value=1 - beta2)``) when $\beta$ is small and $|a| \gg |x|$.
+    The interpolation's bound, $u(|a| + |x|)$, is not relative to the result: with $\beta = 0$
+    it admits $a + (x - a) = 0$ for $x \ll u|a|$. RMSprop's ``square_avg`` and Adadelta's two
+    averages are written in the one order every framework uses, $\beta a + (1-\beta) x$.
+    """
+    return either_order(
+        beta * average + (1.0 - beta) * value, average + (1.0 - beta) * (value - average)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +332,7 @@ def scale_by_rms(
         check_same_structure("state.grad_avg", state.grad_avg, "updates", updates)
         sq = tree_map(lambda g, s: r * s + (1.0 - r) * g**2, updates, state.square_avg)
         if centered:
-            ga = tree_map(lambda g, a: r * a + (1.0 - r) * g, updates, state.grad_avg)
+            ga = tree_map(lambda g, a: moving_average(r, a, g), updates, state.grad_avg)
             d = tree_map(lambda s, a: s - a**2, sq, ga)
         else:
             ga = dict(state.grad_avg)
@@ -383,8 +425,9 @@ def scale_by_adam(
 
     .. math::
         \texttt{off:}\ s = v; \qquad
-        \texttt{max\_uncorrected:}\ v_\max \leftarrow \max(v_\max, v),\ s = v_\max; \qquad
-        \texttt{max\_corrected:}\ v_\max \leftarrow \max(v_\max, v/c_2),\ \hat s = v_\max
+        \texttt{max\_uncorrected:}\ v_\max \leftarrow \max(v_\max, v),\ s = v_\max; \\
+        \texttt{max\_corrected:}\ v_\max \leftarrow \max(v_\max, v/c_2),\ \hat s = v_\max; \qquad
+        \texttt{max\_never\_corrected:}\ v_\max \leftarrow \max(v_\max, v),\ \hat s = v_\max
 
     with $\hat s = s / c_2$ otherwise; then, by ``eps_placement``:
 
@@ -401,6 +444,9 @@ def scale_by_adam(
     b2 = _check_beta("beta2", beta2)
     e = _check_eps(eps)
     place = check_choice("eps_placement", eps_placement, ADAM_EPS_PLACEMENTS)
+    # max_never_corrected: the maximum of the uncorrected v, itself used as v-hat (optax's
+    # scale_by_amsgrad with bias_correction_nu=False: nu_eff = nu; nu_max = maximum(nu_max,
+    # nu_eff); m_hat / (sqrt(nu_max + eps_root) + eps), optax/_src/transform.py)
     if not isinstance(bias_correction, bool):
         raise TypeError(f"bias_correction={bias_correction!r}: must be a bool")
     ams = check_choice("amsgrad", amsgrad, AMSGRAD_FORMS)
@@ -426,14 +472,14 @@ def scale_by_adam(
             check_same_structure("state.v_max", state.v_max, "updates", updates)
         count = _check_count("state.count", state.count)
         t = count + 1
-        m = tree_map(lambda g, x: b1 * x + (1.0 - b1) * g, updates, state.m)
-        v = tree_map(lambda g, x: b2 * x + (1.0 - b2) * g**2, updates, state.v)
+        m = tree_map(lambda g, x: moving_average(b1, x, g), updates, state.m)
+        v = tree_map(lambda g, x: moving_average(b2, x, g**2), updates, state.v)
         c1 = 1.0 - b1**t if bias_correction else 1.0
         c2 = 1.0 - b2**t if bias_correction else 1.0
         sc2 = np.sqrt(c2)
         v_max = state.v_max
-        if ams == "max_corrected":
-            if bias_correction:
+        if ams in ("max_corrected", "max_never_corrected"):
+            if bias_correction and ams == "max_corrected":
                 v_max = tree_map(lambda x, vm: np.maximum(vm, x / c2), v, v_max)
             else:
                 v_max = tree_map(lambda x, vm: np.maximum(vm, x), v, v_max)
@@ -501,8 +547,10 @@ def adam(
        form of Kingma & Ba's §2 remark); optax's ``eps_root`` is ``inside``. On AMSGrad, PyTorch
        and Keras keep the maximum of the uncorrected $v$ (and divide its root by
        $\sqrt{1-\beta_2^t}$, or not, by their $\epsilon$ form), optax keeps the maximum of the
-       corrected $\hat v$ (``max_corrected``; with ``bias_correction_nu=False``,
-       ``max_uncorrected``). Reddi et al. use no bias correction at all.
+       corrected $\hat v$ (``max_corrected``); with ``bias_correction_nu=False`` optax keeps the
+       maximum of the uncorrected $v$ and never corrects it, while still correcting $m$
+       (``max_never_corrected``; ``optax/_src/transform.py``, ``scale_by_amsgrad``:
+       ``nu_eff = nu``). Reddi et al. use no bias correction at all.
     """
     return chain(
         scale_by_adam(
@@ -515,6 +563,53 @@ def adam(
         ),
         scale_by_learning_rate(learning_rate),
     )
+
+
+def decoupled_weight_decay(
+    weight_decay: float, *, learning_rate: float | Schedule | None = None
+) -> GradientTransformation:
+    r"""AdamW's decoupled weight decay: subtract $\eta_t\lambda\theta$ from the final update.
+
+    Symbols: $\lambda$ = ``weight_decay``, $\eta_t$ = ``learning_rate`` at step $t$ (``None``: the
+    decay is not multiplied by the learning rate, $\eta_t\lambda$ is replaced by $\lambda$),
+    $u$ = the incoming update (the learning-rate-scaled Adam step), $\theta$ = ``params``.
+
+    .. math::
+        \theta + u - \eta_t\lambda\theta \;=\; \theta(1 - \eta_t\lambda) + u
+        \;=\; (\theta - \theta\lambda\eta_t) + u
+
+    :func:`~trainspec.reference.optimizers.add_decoupled_weight_decay` with the frameworks'
+    evaluation orders (:func:`~trainspec.reference.base.either_order`): optax adds
+    $\lambda\theta$ to the step before the learning rate (``add_decayed_weights``), PyTorch
+    multiplies first (``param.mul_(1 - lr * weight_decay)``, ``torch/optim/adam.py``) and Keras
+    subtracts first (``variable.assign(variable - variable * wd * lr)``,
+    ``keras/src/optimizers/base_optimizer.py``, ``_apply_weight_decay``); the last two round
+    $\theta$'s own magnitude once more before the step is added. Loshchilov & Hutter (2019).
+    """
+    lam = check_number("weight_decay", weight_decay, low=0.0)
+    lr = None if learning_rate is None else as_schedule("learning_rate", learning_rate)
+
+    def init(params: Tree) -> WeightDecayState:
+        check_tree("params", params)
+        return WeightDecayState(0)
+
+    def update(updates: Tree, state: WeightDecayState, params: Tree | None = None):
+        if params is None:
+            raise ValueError("params: decoupled_weight_decay needs the parameters (got None)")
+        check_same_structure("updates", updates, "params", params)
+        t = _check_count("state.count", state.count)
+        eta = 1.0 if lr is None else lr(t)
+        scale = lam if lr is None else eta * lam
+
+        def one(u: Any, p: Any) -> Any:
+            # each order as the change of the parameters: (the framework's new theta) - theta
+            return either_order(
+                u - scale * p, (p * (1.0 - scale) + u) - p, ((p - p * lam * eta) + u) - p
+            )
+
+        return tree_map(one, updates, params), WeightDecayState(t + 1)
+
+    return GradientTransformation(init, update)
 
 
 def adamw(
@@ -549,7 +644,7 @@ def adamw(
     return chain(
         scale_by_adam(beta1, beta2, eps, eps_placement=eps_placement, amsgrad=amsgrad),
         scale_by_learning_rate(learning_rate),
-        add_decoupled_weight_decay(
+        decoupled_weight_decay(
             weight_decay, learning_rate=learning_rate if scaling == "lr_times_lambda" else None
         ),
     )
@@ -559,31 +654,67 @@ def adamw(
 # Nadam
 
 
-def nadam_mu(step: int, beta1: float, momentum_decay: float, schedule: str) -> float:
+#: Dozat's decay constant of the momentum schedule, $0.96$
+NADAM_DECAY = 0.96
+#: the same constant as Keras uses it: ``ops.cast(0.96, var_dtype)`` goes through float32
+NADAM_DECAY_FLOAT32 = float(np.float32(NADAM_DECAY))
+_FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+
+
+def nadam_decay(schedule_precision: str = "as_params") -> float:
+    """The decay constant $0.96$ of the step's momentum coefficients, as ``schedule_precision``
+    holds it: exactly (``as_params``, ``product_float32``), or rounded to float32
+    (``decay_float32``; the running product keeps 0.96 exactly, see :func:`scale_by_nadam`)."""
+    prec = check_choice("schedule_precision", schedule_precision, NADAM_SCHEDULE_PRECISIONS)
+    return NADAM_DECAY_FLOAT32 if prec == "decay_float32" else NADAM_DECAY
+
+
+def nadam_mu(
+    step: int,
+    beta1: float,
+    momentum_decay: float,
+    schedule: str,
+    *,
+    decay: float = NADAM_DECAY,
+) -> float:
     r"""The momentum coefficient $\mu_t$ of step ``step`` ($t \ge 1$).
 
     .. math::
-        \texttt{dozat\_decay:}\ \mu_t = \beta_1\,(1 - \tfrac12\, 0.96^{t\psi}), \qquad
-        \texttt{dozat\_decay\_psi1:}\ \mu_t = \beta_1\,(1 - \tfrac12\, 0.96^{t}), \qquad
+        \texttt{dozat\_decay:}\ \mu_t = \beta_1\,(1 - \tfrac12\, d^{t\psi}), \qquad
+        \texttt{dozat\_decay\_psi1:}\ \mu_t = \beta_1\,(1 - \tfrac12\, d^{t}), \qquad
         \texttt{none:}\ \mu_t = \beta_1
 
-    with $\psi$ = ``momentum_decay``.
+    with $\psi$ = ``momentum_decay`` and $d$ = ``decay`` ($0.96$; see :func:`nadam_decay`).
     """
     if schedule == "none":
         return beta1
     psi = momentum_decay if schedule == "dozat_decay" else 1.0
-    return beta1 * (1.0 - 0.5 * 0.96 ** (step * psi))
+    return beta1 * (1.0 - 0.5 * decay ** (step * psi))
 
 
-def nadam_momentum_product(count: int, beta1: float, momentum_decay: float, schedule: str) -> float:
+def nadam_momentum_product(
+    count: int,
+    beta1: float,
+    momentum_decay: float,
+    schedule: str,
+    *,
+    decay: float = NADAM_DECAY,
+) -> float:
     r"""$\Pi_t = \prod_{i=1}^{t} \mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
     t = _check_count("count", count)
     if schedule == "none":
         return beta1**t
     prod = 1.0
     for i in range(1, t + 1):
-        prod *= nadam_mu(i, beta1, momentum_decay, schedule)
+        prod *= nadam_mu(i, beta1, momentum_decay, schedule, decay=decay)
     return prod
+
+
+def _held_in_float32(x: Any) -> Any:
+    r"""``x`` as a float32 tensor holds it (PyTorch's ``mu_product``): the value $x$, with a bound
+    that also admits its rounding to float32, $x(1 \pm u_{32})$ (through
+    :func:`~trainspec.reference.base.either_order`; a plain number is returned unchanged)."""
+    return either_order(x, x * (1.0 + _FLOAT32_UNIT_ROUNDOFF), x * (1.0 - _FLOAT32_UNIT_ROUNDOFF))
 
 
 class ScaleByNadamState(NamedTuple):
@@ -600,6 +731,7 @@ def scale_by_nadam(
     momentum_decay: float = 0.004,
     *,
     momentum_schedule: str = "dozat_decay",
+    schedule_precision: str = "as_params",
 ) -> GradientTransformation:
     r"""Nadam's direction (without $\eta$): Adam with Nesterov momentum (Dozat 2016, Algorithm 2).
 
@@ -614,12 +746,30 @@ def scale_by_nadam(
 
     With ``momentum_schedule="none"`` ($\mu_t = \beta_1$, $\Pi_t = \beta_1^t$) this is optax's
     ``nadam``: $\hat m = \beta_1 m/(1-\beta_1^{t+1}) + (1-\beta_1) g/(1-\beta_1^t)$.
+
+    ``schedule_precision`` says in which precision the schedule is kept, when that is not the
+    parameters' (two frameworks' fixed conventions, visible in float64):
+
+    * ``as_params``: every coefficient in the parameters' precision;
+    * ``decay_float32``: the constant $0.96$ rounded to float32, $d = 0.9599999785\ldots$, in
+      the step's $\mu_t$ and $\mu_{t+1}$, while the running product $\Pi_t$ multiplies in
+      $\mu_t$ with $0.96$ exactly (Keras: ``decay = ops.cast(0.96, var_dtype)`` in
+      ``Nadam.update_step``, where the Python float becomes a float32 tensor before the cast;
+      but ``ops.power(0.96, ops.cast(self.iterations + 1, dtype))`` in
+      ``_backend_update_step``, which converts 0.96 to the variable's dtype directly,
+      ``keras/src/optimizers/nadam.py``);
+    * ``product_float32``: $\Pi_t$ held in a float32 tensor, $\mu_t$ rounded to float32 when
+      multiplied in (PyTorch: ``state["mu_product"]`` is created with ``_get_scalar_dtype()``,
+      float32 unless float64 is the default dtype, and updated by ``mu_product *= mu``,
+      ``torch/optim/nadam.py``); the other coefficients are Python floats.
     """
     b1 = _check_beta("beta1", beta1)
     b2 = _check_beta("beta2", beta2)
     e = _check_eps(eps)
     psi = check_number("momentum_decay", momentum_decay, low=0.0)
     sched = check_choice("momentum_schedule", momentum_schedule, NADAM_SCHEDULES)
+    decay = nadam_decay(schedule_precision)
+    held = _held_in_float32 if schedule_precision == "product_float32" else (lambda x: x)
 
     def init(params: Tree) -> ScaleByNadamState:
         check_tree("params", params)
@@ -631,18 +781,20 @@ def scale_by_nadam(
         check_same_structure("state.v", state.v, "updates", updates)
         count = _check_count("state.count", state.count)
         t = count + 1
-        mu_t = nadam_mu(t, b1, psi, sched)
-        mu_next = nadam_mu(t + 1, b1, psi, sched)
+        mu_t = nadam_mu(t, b1, psi, sched, decay=decay)
+        mu_next = nadam_mu(t + 1, b1, psi, sched, decay=decay)
         if sched == "none":
             prod_t, prod_next = b1**t, b1 ** (t + 1)
         else:
-            prod_t = state.mu_product * mu_t
+            # the running product multiplies in mu_t with the exact 0.96 (Keras too)
+            mu_t_product = mu_t if decay == NADAM_DECAY else nadam_mu(t, b1, psi, sched)
+            prod_t = held(state.mu_product * held(mu_t_product))
             prod_next = prod_t * mu_next
         cm = mu_next / (1.0 - prod_next)
         cg = (1.0 - mu_t) / (1.0 - prod_t)
         c2 = 1.0 - b2**t
-        m = tree_map(lambda g, x: b1 * x + (1.0 - b1) * g, updates, state.m)
-        v = tree_map(lambda g, x: b2 * x + (1.0 - b2) * g**2, updates, state.v)
+        m = tree_map(lambda g, x: moving_average(b1, x, g), updates, state.m)
+        v = tree_map(lambda g, x: moving_average(b2, x, g**2), updates, state.v)
         out = tree_map(lambda g, mm, vv: (cm * mm + cg * g) / (np.sqrt(vv / c2) + e), updates, m, v)
         return out, ScaleByNadamState(count=t, m=m, v=v, mu_product=prod_t)
 
@@ -657,6 +809,7 @@ def nadam(
     momentum_decay: float = 0.004,
     *,
     momentum_schedule: str = "dozat_decay",
+    schedule_precision: str = "as_params",
 ) -> GradientTransformation:
     r"""Nadam, ``opt.nadam``: Adam with Nesterov momentum (Dozat 2016).
 
@@ -674,10 +827,19 @@ def nadam(
     .. warning:: PyTorch ``NAdam`` uses ``dozat_decay`` with ``momentum_decay`` $= \psi$
        (default 0.004); Keras 3 ``Nadam`` uses ``dozat_decay_psi1`` ($0.96^t$, no $\psi$);
        optax ``nadam`` has no schedule (``none``). All keep the product $\Pi_t$ implicitly or in
-       a state variable; here it follows from the step count.
+       a state variable; here it follows from the step count. Keras rounds the constant $0.96$
+       to float32 and PyTorch keeps $\Pi_t$ in float32 whatever the parameters' dtype
+       (``schedule_precision``, see :func:`scale_by_nadam`).
     """
     return chain(
-        scale_by_nadam(beta1, beta2, eps, momentum_decay, momentum_schedule=momentum_schedule),
+        scale_by_nadam(
+            beta1,
+            beta2,
+            eps,
+            momentum_decay,
+            momentum_schedule=momentum_schedule,
+            schedule_precision=schedule_precision,
+        ),
         scale_by_learning_rate(learning_rate),
     )
 
@@ -723,7 +885,7 @@ def scale_by_adamax(
         count = _check_count("state.count", state.count)
         t = count + 1
         c1 = 1.0 - b1**t
-        m = tree_map(lambda g, x: b1 * x + (1.0 - b1) * g, updates, state.m)
+        m = tree_map(lambda g, x: moving_average(b1, x, g), updates, state.m)
         if place == "outside":
             u = tree_map(lambda g, x: np.maximum(b2 * x, abs(g)), updates, state.u)
             out = tree_map(lambda mm, uu: mm / (c1 * (uu + e)), m, u)
@@ -1018,8 +1180,8 @@ _AMSGRAD_OPTIONS = (
         (
             "PyTorch Adam(amsgrad=True)",
             "Keras Adam(amsgrad=True)",
-            "optax.amsgrad(bias_correction_nu=False)",
             "Reddi et al. (2018), with bias_correction=off",
+            "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False), with bias_correction=off",
         ),
     ),
     VariantOption(
@@ -1027,6 +1189,15 @@ _AMSGRAD_OPTIONS = (
         "running maximum of the bias-corrected second moment",
         r"v_\max \leftarrow \max(v_\max, v / (1-\beta_2^t));\ \hat s = v_\max",
         ("optax.amsgrad",),
+    ),
+    VariantOption(
+        "max_never_corrected",
+        "running maximum of the uncorrected second moment, never bias-corrected (the first moment is)",
+        r"v_\max \leftarrow \max(v_\max, v);\ \hat s = v_\max",
+        (
+            "optax.amsgrad(bias_correction_nu=False): scale_by_amsgrad sets nu_eff = nu "
+            "(optax/_src/transform.py)",
+        ),
     ),
 )
 
@@ -1175,7 +1346,13 @@ def _build_nadam(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransfo
         hp["eps"],
         hp["momentum_decay"],
         momentum_schedule=o["momentum_schedule"],
+        schedule_precision=o["schedule_precision"],
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _momentum_product_value(t: int, b1: float, psi: float, sched: str, decay: float) -> float:
+    return nadam_momentum_product(t, b1, psi, sched, decay=decay)
 
 
 def _load_nadam(
@@ -1185,7 +1362,15 @@ def _load_nadam(
     b1 = _check_beta("beta1", hp["beta1"])
     psi = check_number("momentum_decay", hp["momentum_decay"], low=0.0)
     sched = check_choice("momentum_schedule", o["momentum_schedule"], NADAM_SCHEDULES)
-    prod = nadam_momentum_product(t, b1, psi, sched)
+    prec = o["schedule_precision"]
+    # The product is state that a framework holds (PyTorch mu_product, Keras _u_product); the
+    # adapters load it rounded once to its dtype, so it is an input: its value from the exact
+    # hyperparameters, its bound one rounding (b1 * 0.0 + value carries exactly that on tracked
+    # numbers, and is the value itself on plain ones).
+    value = _momentum_product_value(t, float(b1), float(psi), sched, NADAM_DECAY)
+    prod = b1 * 0.0 + value
+    if prec == "product_float32" and sched != "none":
+        prod = _held_in_float32(prod)  # what PyTorch holds after count steps
     unit = ScaleByNadamState(count=t, m=_buf(cs, "m"), v=_buf(cs, "v"), mu_product=prod)
     return ChainState((unit, _lr_state(t)))
 
@@ -1347,11 +1532,12 @@ register(
         notes="The documents state no momentum (Vitay lists Keras's momentum=0.0); the two momentum forms "
         "agree while the learning rate is constant. Reachable centered states have s >= gbar^2; an "
         "arbitrary state with s < gbar^2 gives NaN in every implementation.",
-        model=OptimizerModel(
+        model=AdaptiveOptimizerModel(
             nonnegative_buffers=NONNEGATIVE_BUFFERS,
             build=_build_rmsprop,
             load_state=_load_rmsprop,
             buffers=("square_avg", "grad_avg", "momentum_buffer"),
+            square_dominates=(("square_avg", "grad_avg"),),
         ),
     )
 )
@@ -1494,6 +1680,39 @@ register(
                         "constant momentum, Pi_t = beta1^t",
                         r"\hat m = \frac{\beta_1 m}{1-\beta_1^{t+1}} + \frac{(1-\beta_1) g}{1-\beta_1^t}",
                         ("optax.nadam",),
+                    ),
+                ),
+            ),
+            VariantAxis(
+                "schedule_precision",
+                (
+                    VariantOption(
+                        "as_params",
+                        "the momentum schedule in the parameters' precision",
+                        r"\mu_t,\ \Pi_t \text{ in the parameters' dtype}",
+                        ("Dozat (2016)", "optax.nadam"),
+                    ),
+                    VariantOption(
+                        "decay_float32",
+                        "the step's constant 0.96 rounded to float32, the running product's not "
+                        "(visible in float64)",
+                        r"\mu_t = \beta_1 (1 - \tfrac12\, \mathrm{fl}_{32}(0.96)^{t\psi}),\ "
+                        r"\Pi_t = \Pi_{t-1} \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
+                        (
+                            "Keras Nadam: decay = ops.cast(0.96, var_dtype) in update_step, but "
+                            "ops.power(0.96, ops.cast(iterations + 1, dtype)) for _u_product in "
+                            "_backend_update_step (keras/src/optimizers/nadam.py)",
+                        ),
+                    ),
+                    VariantOption(
+                        "product_float32",
+                        "the running product Pi_t held in float32 (visible in float64)",
+                        r"\Pi_t = \mathrm{fl}_{32}(\Pi_{t-1}\, \mathrm{fl}_{32}(\mu_t))",
+                        (
+                            "PyTorch NAdam: state['mu_product'] created with _get_scalar_dtype() "
+                            "(float32 unless the default dtype is float64) and updated by "
+                            "mu_product *= mu (torch/optim/nadam.py)",
+                        ),
                     ),
                 ),
             ),

@@ -65,16 +65,29 @@ def run_optax(
     case: OptimizerCase,
     dtype: str,
     device: str,
+    *,
+    load: Callable[[Any, dict[str, dict[str, Any]], Any, int], Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Build the transformation, load its state, take every step, read back."""
+    """Build the transformation, load its state, take every step, read back.
+
+    ``load(state, buffers, eta, count)`` returns the optax state holding the canonical
+    ``buffers`` (in the dtype under test), given the learning rate ``eta`` of the step being
+    taken (as the schedule returns it); default: the momentum trace (:func:`load_trace`)."""
     jdt = _DTYPES[dtype]
     dev = _jax_device(device)
     with jax.default_device(dev):
         params = {k: jnp.asarray(v, dtype=jdt) for k, v in case.params.items()}
         start = 0 if case.state is None else case.state.count
-        opt = make(case, schedule_from_values(case.learning_rates, start, jdt))
+        lr = schedule_from_values(case.learning_rates, start, jdt)
+        opt = make(case, lr)
         state = opt.init(params)
-        if case.state is not None:
+        if case.state is not None and load is not None:
+            buffers = {
+                b: {k: jnp.asarray(v, dtype=jdt) for k, v in tree.items()}
+                for b, tree in case.state.buffers.items()
+            }
+            state = load(state, buffers, lr(jnp.asarray(start)), start)
+        elif case.state is not None:
             trace = {
                 k: jnp.asarray(v, dtype=jdt) for k, v in case.state.buffers.get("trace", {}).items()
             }

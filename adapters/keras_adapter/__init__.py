@@ -88,8 +88,13 @@ def run_keras_optimizer(
     case: OptimizerCase,
     dtype: str,
     device: str,
+    *,
+    load: Callable[[keras.optimizers.Optimizer, OptimizerCase, list[str], str], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Build the optimizer over the case's variables, load its state, take every step, read back."""
+    """Build the optimizer over the case's variables, load its state, take every step, read back.
+
+    ``load(optimizer, case, names, dtype)`` writes the canonical state's buffers into the built
+    optimizer's slots (default: SGD's momentum); the step count is always loaded here."""
     _check_backend()
     names = list(case.params)
     with tf.device("/CPU:0" if device == "cpu" else "/GPU:0"):
@@ -98,6 +103,9 @@ def run_keras_optimizer(
         opt.build(variables)
         if case.state is not None:
             opt.iterations.assign(case.state.count)
+        if case.state is not None and load is not None:
+            load(opt, case, names, dtype)
+        elif case.state is not None:
             if "trace" in case.state.buffers and len(getattr(opt, "momentums", [])) > 0:
                 for k, m in zip(names, opt.momentums, strict=True):
                     m.assign(

@@ -80,15 +80,25 @@ def run_torch_optimizer(
     case: OptimizerCase,
     dtype: str,
     device: str,
+    *,
+    load: Callable[[torch.optim.Optimizer, dict[str, torch.nn.Parameter], OptimizerCase], None]
+    | None = None,
+    dtypes: dict[str, torch.dtype] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Build the optimizer over the case's parameters, load its state, take every step, read back."""
-    tdtype, dev = _DTYPES[dtype], _device(device)
+    """Build the optimizer over the case's parameters, load its state, take every step, read back.
+
+    ``load(optimizer, {name: parameter}, case)`` writes a canonical state into the optimizer
+    (default: SGD's momentum buffer); ``dtypes`` maps dtype names to torch dtypes (default
+    ``_DTYPES``)."""
+    tdtype, dev = (_DTYPES if dtypes is None else dtypes)[dtype], _device(device)
     names = list(case.params)
     params = [
         torch.nn.Parameter(torch.tensor(case.params[k], dtype=tdtype, device=dev)) for k in names
     ]
     opt = make(params, case)
-    if (
+    if case.state is not None and load is not None:
+        load(opt, dict(zip(names, params, strict=True)), case)
+    elif (
         case.state is not None
         and "trace" in case.state.buffers
         and case.hyperparameters.get("momentum", 0) != 0
@@ -102,9 +112,7 @@ def run_torch_optimizer(
         for k, p in zip(names, params, strict=True):
             p.grad = torch.tensor(grads[k], dtype=tdtype, device=dev)
         opt.step()
-    return {
-        k: p.detach().cpu().numpy().astype(np.float64) for k, p in zip(names, params, strict=True)
-    }
+    return {k: p.detach().cpu().double().numpy() for k, p in zip(names, params, strict=True)}
 
 
 def _sgd(

@@ -252,3 +252,10 @@ def test_a_quotient_whose_divisor_may_vanish_is_unbounded_and_otherwise_not_line
     assert np.isinf(q.err[1])  # the divisor's error exceeds it: it may be 0
     exact = Tracked(np.array([3.0]), 0.0, u) / Tracked(np.array([2.0]), 0.0, u)
     assert exact.err[0] == pytest.approx(2 * u * 1.5)
+
+
+def test_an_unbounded_operand_times_an_exact_zero_is_exactly_zero():
+    u = 2.0**-24
+    unbounded = Tracked(np.array([1.0, 1.0]), np.array([np.inf, np.inf]), u)
+    p = unbounded * Tracked(np.array([0.0, 2.0]), 0.0, u)
+    assert p.err[0] == 0.0 and np.isinf(p.err[1])

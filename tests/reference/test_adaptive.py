@@ -198,11 +198,16 @@ def test_nadam_schedules_differ_and_psi1_is_dozat_decay_with_psi_one():
     assert np.max(np.abs(w(c) - w(d))) > 1e-5
 
 
-@given(k=st.integers(0, 8), sched=st.sampled_from(adaptive.NADAM_SCHEDULES))
-def test_nadam_loaded_state_continues_the_run(k, sched):
+@given(
+    k=st.integers(0, 8),
+    sched=st.sampled_from(adaptive.NADAM_SCHEDULES),
+    prec=st.sampled_from(adaptive.NADAM_SCHEDULE_PRECISIONS),
+)
+def test_nadam_loaded_state_continues_the_run(k, sched, prec):
     grads = [{"w": np.array([np.sin(i + 1.0), np.cos(3.0 * i), 0.5])} for i in range(k + 1)]
-    t = nadam(0.01, 0.9, 0.99, 1e-8, 0.004, momentum_schedule=sched)
+    t = nadam(0.01, 0.9, 0.99, 1e-8, 0.004, momentum_schedule=sched, schedule_precision=prec)
     _, state = run(t, P, grads[:k])
+    # the running product takes 0.96 exactly in every precision convention
     assert state.inner[0].mu_product == pytest.approx(
         nadam_momentum_product(k, 0.9, 0.004, sched), rel=1e-14
     )
@@ -215,7 +220,7 @@ def test_nadam_loaded_state_continues_the_run(k, sched):
         "momentum_decay": 0.004,
     }
     cs = CanonicalState(k, {"m": state.inner[0].m, "v": state.inner[0].v})
-    loaded = e.model.load_state({"momentum_schedule": sched}, hp, cs, P)
+    loaded = e.model.load_state({"momentum_schedule": sched, "schedule_precision": prec}, hp, cs, P)
     u1, _ = t.update(grads[k], state, P)
     u2, _ = t.update(grads[k], loaded, P)
     np.testing.assert_allclose(w(u1), w(u2), rtol=1e-14)
@@ -491,11 +496,14 @@ def test_expected_axes_and_defaults():
     assert axes["opt.adam"] == {
         "eps": ["outside", "inside", "eps_hat"],
         "bias_correction": ["on", "off"],
-        "amsgrad": ["off", "max_uncorrected", "max_corrected"],
+        "amsgrad": ["off", "max_uncorrected", "max_corrected", "max_never_corrected"],
     }
     assert axes["opt.adagrad"] == {"eps": ["outside", "inside"]}
     assert axes["opt.rmsprop"]["centered"] == ["plain", "centered"]
-    assert axes["opt.nadam"] == {"momentum_schedule": ["dozat_decay", "dozat_decay_psi1", "none"]}
+    assert axes["opt.nadam"] == {
+        "momentum_schedule": ["dozat_decay", "dozat_decay_psi1", "none"],
+        "schedule_precision": ["as_params", "decay_float32", "product_float32"],
+    }
     assert axes["opt.adamax"] == {"eps": ["outside", "in_max"]}
     assert axes["opt.adamw"]["decay_scaling"] == ["lr_times_lambda", "lambda_only"]
     assert axes["opt.adadelta"] == {}
@@ -593,3 +601,129 @@ def _canonical_for(entry, params, rng):
     if entry.id == "opt.rmsprop":
         bufs["square_avg"] = {k: bufs["grad_avg"][k] ** 2 + bufs["square_avg"][k] for k in params}
     return CanonicalState(count=5, buffers=bufs)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation orders and precision conventions the frameworks use
+
+
+def _f32(x):
+    return np.float32(x)
+
+
+def test_moving_average_bound_covers_the_interpolation_order_and_only_rounding():
+    from trainspec.conformance.tolerance import compare, track_scalar
+
+    beta = 0.0009765625  # small beta: the two orders round differently
+    a = np.array([1.0e6, -3.0, 7.5, 1.0e-3], dtype=np.float32)
+    x = np.array([1.0e-2, 2.0, -7.25, 5.0e3], dtype=np.float32)
+    one_minus = _f32(1.0) - _f32(beta)
+    lerp = (a + one_minus * (x - a)).astype(np.float64)  # Keras, torch.lerp
+    plain = (_f32(beta) * a + one_minus * x).astype(np.float64)
+    exact = beta * a.astype(np.float64) + (1.0 - beta) * x.astype(np.float64)
+    tracked = adaptive.moving_average(
+        track_scalar(beta, "float32"), *track_tree({"a": a, "x": x}, "float32").values()
+    )
+    np.testing.assert_array_equal(tracked.value, exact)
+    assert compare(lerp, tracked, "float32")[2] <= 1.0
+    assert compare(plain, tracked, "float32")[2] <= 1.0
+    assert not np.array_equal(lerp, plain)  # the orders do round differently here
+    # the bound is a rounding bound, not a licence: a wrong beta is far outside it
+    wrong = (_f32(1.0 - beta) * a + _f32(beta) * x).astype(np.float64)
+    assert compare(wrong, tracked, "float32")[2] > 1e3
+    np.testing.assert_allclose(adaptive.moving_average(0.25, 4.0, 8.0), 7.0, rtol=0)
+
+
+def test_amsgrad_max_never_corrected_by_hand_is_optax_bias_correction_nu_false():
+    e = reference.get("opt.adam")
+    m0, v0, vmax0 = (
+        np.array([0.2, -0.1, 0.0]),
+        np.array([0.04, 0.5, 1.0]),
+        np.array([5.0, 0.0, 2.0]),
+    )
+    cs = CanonicalState(3, {"m": {"w": m0}, "v": {"w": v0}, "v_max": {"w": vmax0}})
+    hp = {"learning_rate": lambda t: 0.01, "beta1": 0.9, "beta2": 0.99, "eps": 1e-6}
+    g = w(G1)
+    m = 0.9 * m0 + 0.1 * g
+    v = 0.99 * v0 + 0.01 * g**2
+    c1 = 1 - 0.9**4
+    # optax scale_by_amsgrad(bias_correction_nu=False): nu_max = max(nu_max, nu); m_hat/(sqrt(nu_max)+eps)
+    expect = -0.01 * (m / c1) / (np.sqrt(np.maximum(vmax0, v)) + 1e-6)
+    o = e.variant(amsgrad="max_never_corrected").options
+    u, state = e.model.build(o, hp).update(G1, e.model.load_state(o, hp, cs, P), P)
+    np.testing.assert_allclose(w(u), expect, rtol=1e-13)
+    np.testing.assert_array_equal(w(state.inner[0].v_max), np.maximum(vmax0, v))
+    uncorrected = e.variant(amsgrad="max_uncorrected").options
+    u2, _ = e.model.build(uncorrected, hp).update(G1, e.model.load_state(uncorrected, hp, cs, P), P)
+    assert np.max(np.abs(w(u2) - w(u))) > 1e-4  # PyTorch's form divides by sqrt(1 - beta2^t)
+
+
+def test_decoupled_decay_bound_covers_torch_and_keras_orders_and_not_a_missing_lr():
+    from trainspec.conformance.tolerance import compare, track_scalar
+
+    rng = np.random.default_rng(3)
+    theta = rng.standard_normal(64).astype(np.float32) * 100
+    step = (rng.standard_normal(64) * 1e-4).astype(np.float32)  # the lr-scaled Adam step
+    lr, lam = 0.001, 0.5
+    torch_order = (theta * (_f32(1.0) - _f32(lr * lam)) + step).astype(np.float64)
+    keras_order = ((theta - theta * _f32(lam) * _f32(lr)) + step).astype(np.float64)
+    unit = adaptive.decoupled_weight_decay(track_scalar(lam, "float32"), learning_rate=lr)
+    p = track_tree({"w": theta}, "float32")
+    u, _ = unit.update(track_tree({"w": step}, "float32"), unit.init(p), p)
+    new = apply_updates(p, u)["w"]
+    np.testing.assert_allclose(new.value, theta + step - lr * lam * theta.astype(np.float64))
+    assert compare(torch_order, new, "float32")[2] <= 1.0
+    assert compare(keras_order, new, "float32")[2] <= 1.0
+    no_lr = (theta - theta * _f32(lam) + step).astype(np.float64)
+    assert compare(no_lr, new, "float32")[2] > 1e3
+    with pytest.raises(ValueError, match="weight_decay"):
+        adaptive.decoupled_weight_decay(-1.0)
+    with pytest.raises(ValueError, match="params"):
+        unit.update({"w": step}, unit.init({"w": theta}), None)
+
+
+def test_nadam_schedule_precisions():
+    assert adaptive.nadam_decay("decay_float32") == float(np.float32(0.96)) != 0.96
+    assert adaptive.nadam_decay("as_params") == adaptive.nadam_decay("product_float32") == 0.96
+    with pytest.raises(ValueError, match="schedule_precision"):
+        adaptive.nadam_decay("float16")
+    grads = [{"w": np.array([0.5, -1.0, 2.0])}] * 20
+    runs = {
+        p: w(
+            run(nadam(0.1, momentum_schedule="dozat_decay_psi1", schedule_precision=p), P, grads)[0]
+        )
+        for p in adaptive.NADAM_SCHEDULE_PRECISIONS
+    }
+    # 0.96 in float32 moves float64 results far beyond float64 rounding (Keras Nadam in float64)
+    assert np.max(np.abs(runs["decay_float32"] - runs["as_params"])) > 1e-10
+    # a product held in float32 is the exact product, with a float32 rounding in its bound
+    np.testing.assert_array_equal(runs["product_float32"], runs["as_params"])
+
+
+def test_product_float32_bound_admits_torchs_float32_product_in_float64():
+    from trainspec.conformance.tolerance import SAFETY, track_scalar
+
+    b1, psi, t = 0.9, 0.004, 30
+    exact = nadam_momentum_product(t, b1, psi, "dozat_decay")
+    held = np.float32(1.0)
+    for i in range(1, t + 1):  # torch: mu_product *= mu on a float32 tensor
+        held = np.float32(held * np.float32(nadam_mu(i, b1, psi, "dozat_decay")))
+    hp = [track_scalar(x, "float64") for x in (b1, 0.999, 1e-8, psi)]
+    p = track_tree(P, "float64")
+    for prec, admits in (("product_float32", True), ("as_params", False)):
+        unit = adaptive.scale_by_nadam(*hp, schedule_precision=prec)
+        state = unit.init(p)
+        for _ in range(t):
+            _, state = unit.update(track_tree(G1, "float64"), state, p)
+        prod = state.mu_product
+        assert prod.value == pytest.approx(exact, rel=1e-14)
+        assert bool(abs(float(held) - exact) <= SAFETY * prod.err) is admits, prec
+    # a loaded state: the adapter writes the exact product rounded once to float32
+    e = reference.get("opt.nadam")
+    hpd = dict(zip(("beta1", "beta2", "eps", "momentum_decay"), hp, strict=True))
+    zeros = track_tree({"w": np.zeros(3)}, "float64")
+    cs = CanonicalState(t, {"m": zeros, "v": zeros})
+    opts = {"momentum_schedule": "dozat_decay", "schedule_precision": "product_float32"}
+    loaded = e.model.load_state(opts, {"learning_rate": lambda s: 0.01, **hpd}, cs, p)
+    prod = loaded.inner[0].mu_product
+    assert abs(float(np.float32(exact)) - exact) <= prod.err
