@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dtype",
         action="append",
         choices=DTYPES,
-        help="dtype (repeatable; default: float32 and float64)",
+        help="dtype (repeatable; default: all four; an implementation runs those it offers)",
     )
     r.add_argument(
         "--report",
@@ -126,7 +126,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not adapters and not failures:
         print("trainspec run: no backend is registered", file=sys.stderr)
         return 2
-    dtypes = args.dtype or ["float32", "float64"]
+    dtypes = args.dtype or list(DTYPES)
     print(
         f"trainspec run: profile {args.profile}, seed {seed}, device {args.device}, dtypes {', '.join(dtypes)}"
     )

@@ -33,6 +33,7 @@ def pytest_generate_tests(metafunc: Any) -> None:
         return
     from trainspec import reference
     from trainspec.conformance import discovery
+    from trainspec.conformance.adapter import DTYPES
     from trainspec.conformance.runner import plan_rows
 
     cfg = metafunc.config
@@ -46,7 +47,7 @@ def pytest_generate_tests(metafunc: Any) -> None:
             name,
             adapter,
             [cfg.getoption("--device")],
-            ["float32", "float64"],
+            list(DTYPES),
         )
         for entry, impl, device, dtype, reason in plan:
             if reason or impl is None:

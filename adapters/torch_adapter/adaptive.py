@@ -54,12 +54,13 @@ __all__ = [
 Maker = Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer]
 Loader = Callable[[torch.optim.Optimizer, dict[str, torch.nn.Parameter], OptimizerCase], None]
 
-#: the dtypes of these rows: torch's optimizers run every code path in all four on CPU and CUDA
+#: the dtypes of these rows. torch's optimizers also run every code path in float16, but the
+#: kit's float16 gradients reach 2^8, whose squares overflow float16's 65504 (torch then steps by
+#: 0 where the reference is finite): float16 rows wait for a strategy bounded for squares
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
     "float64": torch.float64,
     "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
 }
 # the optimizers without a fused implementation (their constructors take no ``fused``)
 UNFUSED_PATHS = {k: v for k, v in CODE_PATHS.items() if "fused" not in v}
