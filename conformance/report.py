@@ -98,7 +98,7 @@ def _cell(rows: list[dict[str, Any]]) -> str:
             parts.append(f"{verdict} {n}/{len(checked)}{note}")
     variants = sorted({r["variant"] for r in checked if r["verdict"] == "variant"})
     if variants:
-        parts.append("variant " + " | ".join(variants))
+        parts.append("variant " + " / ".join(variants))
     n_conf = sum(r["verdict"] == "conforms" for r in checked)
     if n_conf == len(checked):
         return "conforms"

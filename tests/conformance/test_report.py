@@ -121,3 +121,19 @@ def test_cells_say_reference_only_and_count_known_findings():
     found = Row("opt.x", "a", "i", "cpu", "float32", "diverges", message="finding: NaN | ...")
     ok = Row("opt.x", "a", "i", "cpu", "float64", "conforms", variant="default")
     assert _cell([found.to_json(), ok.to_json()]) == "diverges 1/2 (1 known finding); conforms 1/2"
+
+
+def test_markdown_cells_never_split_a_table_row():
+    two = [
+        Row("opt.x", "a", "i", "cpu", "float32", "variant", variant="form=a").to_json(),
+        Row("opt.x", "a", "j", "cpu", "float32", "variant", variant="form=b").to_json(),
+    ]
+    rep = build_report(
+        [Row.from_json(r) for r in two],
+        {"a": {"status": "ok"}},
+        profile="ci",
+        seed=0,
+        devices=["cpu"],
+    )
+    line = next(ln for ln in markdown(rep).splitlines() if ln.startswith("| `opt.x`"))
+    assert line.count("|") == 3 and "form=a / form=b" in line
