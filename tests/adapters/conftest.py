@@ -1,10 +1,12 @@
-"""What the adapter tests share: the hand-checked momentum case and the planted-fault check."""
+"""What the adapter tests share: the hand-checked momentum and second-order cases and the
+planted-fault check."""
 
 import numpy as np
 import pytest
 
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.kinds.second_order import SecondOrderCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.optimizers import CanonicalState
 
@@ -20,6 +22,19 @@ def momentum_case_by_hand():
         state=CanonicalState(3, {"trace": {"w": np.array([2.0, 2.0])}}),
     )
     return case, [0.25, 2.0]
+
+
+@pytest.fixture
+def quadratic_case_by_hand():
+    """0.5 x^T A x + b^T x at x = [1, 2], v = [1, 0]: H = (A + A^T)/2 = [[2, 2], [2, 4]],
+    grad = H x + b = [6.5, 10], Hv = [2, 2]."""
+    case = SecondOrderCase(
+        "quadratic",
+        np.array([1.0, 2.0]),
+        {"A": np.array([[2.0, 1.0], [3.0, 4.0]]), "b": np.array([0.5, 0.0])},
+        np.array([1.0, 0.0]),
+    )
+    return case, {"hessian": [[2.0, 2.0], [2.0, 4.0]], "grad": [6.5, 10.0], "hvp": [2.0, 2.0]}
 
 
 @pytest.fixture

@@ -10,24 +10,17 @@ from trainspec.adapters.jax_adapter.second_order import (
     run_forward_over_reverse,
     run_reverse_over_reverse,
 )
-from trainspec.conformance.kinds.second_order import SecondOrderCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.second_order import loss
 
-CASE = SecondOrderCase(
-    "quadratic",
-    np.array([1.0, 2.0]),
-    {"A": np.array([[2.0, 1.0], [3.0, 4.0]]), "b": np.array([0.5, 0.0])},
-    np.array([1.0, 0.0]),
-)
 
-
-def test_quadratic_by_hand_on_both_compositions():
+def test_quadratic_by_hand_on_both_compositions(quadratic_case_by_hand):
+    case, expected = quadratic_case_by_hand
     for run in (run_forward_over_reverse, run_reverse_over_reverse):
-        out = run(CASE, "float64", "cpu")
-        np.testing.assert_array_equal(out["hessian"], [[2.0, 2.0], [2.0, 4.0]])
-        np.testing.assert_array_equal(out["grad"], [6.5, 10.0])
-        np.testing.assert_array_equal(out["hvp"], [2.0, 2.0])
+        out = run(case, "float64", "cpu")
+        np.testing.assert_array_equal(out["hessian"], expected["hessian"])
+        np.testing.assert_array_equal(out["grad"], expected["grad"])
+        np.testing.assert_array_equal(out["hvp"], expected["hvp"])
 
 
 def test_loss_function_is_the_reference_loss():

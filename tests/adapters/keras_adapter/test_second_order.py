@@ -10,27 +10,20 @@ from trainspec.adapters.keras_adapter.second_order import (
     run_forward_over_reverse,
     run_nested_tapes,
 )
-from trainspec.conformance.kinds.second_order import SecondOrderCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.second_order import loss
 
-CASE = SecondOrderCase(
-    "quadratic",
-    np.array([1.0, 2.0]),
-    {"A": np.array([[2.0, 1.0], [3.0, 4.0]]), "b": np.array([0.5, 0.0])},
-    np.array([1.0, 0.0]),
-)
 
-
-def test_quadratic_by_hand_on_both_paths():
+def test_quadratic_by_hand_on_both_paths(quadratic_case_by_hand):
+    case, expected = quadratic_case_by_hand
     for run in (run_nested_tapes, run_forward_over_reverse):
-        out = run(CASE, "float64", "cpu")
+        out = run(case, "float64", "cpu")
         if run is run_nested_tapes:
-            np.testing.assert_array_equal(out["hessian"], [[2.0, 2.0], [2.0, 4.0]])
+            np.testing.assert_array_equal(out["hessian"], expected["hessian"])
         else:
             assert set(out) == {"grad", "hvp"}
-        np.testing.assert_array_equal(out["grad"], [6.5, 10.0])
-        np.testing.assert_array_equal(out["hvp"], [2.0, 2.0])
+        np.testing.assert_array_equal(out["grad"], expected["grad"])
+        np.testing.assert_array_equal(out["hvp"], expected["hvp"])
 
 
 def test_loss_function_is_the_reference_loss():

@@ -10,24 +10,16 @@ from trainspec.adapters.torch_adapter.second_order import (
     run_autograd_functional,
     run_torch_func,
 )
-from trainspec.conformance.kinds.second_order import SecondOrderCase
 from trainspec.conformance.runner import check_row
 
-CASE = SecondOrderCase(
-    "quadratic",
-    np.array([1.0, 2.0]),
-    {"A": np.array([[2.0, 1.0], [3.0, 4.0]]), "b": np.array([0.5, 0.0])},
-    np.array([1.0, 0.0]),
-)
 
-
-def test_quadratic_by_hand_on_both_paths():
-    # H = (A + A^T)/2 = [[2, 2], [2, 4]]; grad = H x + b = [6.5, 10]; Hv = [2, 2]
+def test_quadratic_by_hand_on_both_paths(quadratic_case_by_hand):
+    case, expected = quadratic_case_by_hand
     for run in (run_autograd_functional, run_torch_func):
-        out = run(CASE, "float64", "cpu")
-        np.testing.assert_array_equal(out["hessian"], [[2.0, 2.0], [2.0, 4.0]])
-        np.testing.assert_array_equal(out["grad"], [6.5, 10.0])
-        np.testing.assert_array_equal(out["hvp"], [2.0, 2.0])
+        out = run(case, "float64", "cpu")
+        np.testing.assert_array_equal(out["hessian"], expected["hessian"])
+        np.testing.assert_array_equal(out["grad"], expected["grad"])
+        np.testing.assert_array_equal(out["hvp"], expected["hvp"])
 
 
 def test_loss_function_is_the_reference_loss():
