@@ -6,7 +6,8 @@ An adapter is a class with a ``name`` and three methods: :meth:`Adapter.versions
 for example PyTorch's ``SGD`` in its single-tensor, ``foreach`` and ``fused`` code paths are
 three implementations of ``opt.momentum``, because they are separate code.
 
-For optimizer specs an implementation's ``run`` receives an :class:`OptimizerCase` (float64
+For optimizer specs an implementation's ``run`` receives an
+:class:`~trainspec.conformance.kinds.optimizers.OptimizerCase` (float64
 arrays whose values are exactly representable in the dtype under test) and returns the final
 parameters as float64 arrays. Everything framework-specific happens inside ``run``: building the
 framework's optimizer through its public API, mapping the canonical state onto the framework's
@@ -31,68 +32,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from trainspec.reference.optimizers import CanonicalState
-
-__all__ = ["Adapter", "Implementation", "OptimizerCase", "family_implementations"]
+__all__ = ["Adapter", "Implementation", "family_implementations"]
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda")
-
-
-@dataclass(frozen=True)
-class OptimizerCase:
-    r"""One generated example for an optimizer spec.
-
-    ``state`` is ``None`` for a trajectory from the optimizer's own initial state, or a
-    :class:`~trainspec.reference.optimizers.CanonicalState` (one step from an arbitrary state).
-    ``learning_rates[t]`` and ``grads[t]`` are the learning rate and the gradients of step ``t``;
-    the gradients do not depend on the parameters, so that the comparison isolates the update
-    formula. ``hyperparameters`` holds every hyperparameter of the spec but the learning rate.
-    """
-
-    params: Mapping[str, np.ndarray]
-    grads: Sequence[Mapping[str, np.ndarray]]
-    learning_rates: Sequence[float]
-    hyperparameters: Mapping[str, float]
-    state: CanonicalState | None = None
-
-    @property
-    def steps(self) -> int:
-        return len(self.grads)
-
-    def summary(self, max_elements: int = 8) -> dict[str, Any]:
-        """A JSON-able description; arrays longer than ``max_elements`` are summarised."""
-
-        def arr(a: np.ndarray) -> Any:
-            if a.size <= max_elements:
-                return a.tolist()
-            return {
-                "shape": list(a.shape),
-                "min": float(a.min()),
-                "max": float(a.max()),
-                "head": a.ravel()[:4].tolist(),
-            }
-
-        out: dict[str, Any] = {
-            "params": {k: arr(v) for k, v in self.params.items()},
-            "grads": [{k: arr(v) for k, v in g.items()} for g in self.grads],
-            "learning_rates": list(self.learning_rates),
-            "hyperparameters": dict(self.hyperparameters),
-        }
-        if self.state is not None:
-            out["state"] = {
-                "count": self.state.count,
-                "buffers": {
-                    b: {k: arr(v) for k, v in t.items()} for b, t in self.state.buffers.items()
-                },
-            }
-        return out
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,79 @@
 """The same checks as ``trainspec run``, as plain pytest tests.
 
-Installed with trainspec (entry point ``pytest11``), this plugin adds ``--backend``, ``--device``,
-``--spec`` and ``--trainspec-profile``. Any test that takes the ``conformance_row`` argument is
+Installed with trainspec (entry point ``pytest11``), this plugin adds ``--trainspec-backend``,
+``--trainspec-device``, ``--trainspec-spec``, ``--trainspec-profile`` and ``--trainspec-seed``
+(``--backend``, ``--device`` and ``--spec`` are deprecated aliases, kept for one release; they warn). Any test that takes the ``conformance_row`` argument is
 parametrized with one (spec, backend, implementation, device, dtype) per row of the matrix, so::
 
-    pytest tests/test_conformance.py --backend torch
+    pytest tests/test_conformance.py --trainspec-backend torch
 
 runs one test per row; a row that diverges or errs fails with its counterexample and the
-command that replays it. Without ``--backend`` every installed backend is used.
+command that replays it. Without ``--trainspec-backend`` every installed backend is used.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
 
 
+#: deprecated spellings (no prefix; they can clash with other plugins) -> the prefixed option
+DEPRECATED_ALIASES = {
+    "--backend": "--trainspec-backend",
+    "--device": "--trainspec-device",
+    "--spec": "--trainspec-spec",
+}
+
+
 def pytest_addoption(parser: Any) -> None:
     group = parser.getgroup("trainspec", "trainspec conformance")
     group.addoption(
-        "--backend", action="append", default=None, help="backend to check (repeatable)"
+        "--trainspec-backend",
+        action="append",
+        default=None,
+        dest="trainspec_backend",
+        help="backend to check (repeatable; default: every installed one)",
     )
-    group.addoption("--device", default="cpu", choices=["cpu", "cuda"], help="device (default cpu)")
-    group.addoption("--spec", default=None, help="spec ID or prefix (default: all)")
+    group.addoption(
+        "--trainspec-device",
+        default=None,
+        choices=["cpu", "cuda"],
+        dest="trainspec_device",
+        help="device (default cpu)",
+    )
+    group.addoption(
+        "--trainspec-spec", default=None, dest="trainspec_spec", help="spec ID or prefix"
+    )
     group.addoption("--trainspec-profile", default="ci", help="quick, ci or thorough (default ci)")
     group.addoption("--trainspec-seed", default=0, type=int, help="seed (default 0)")
+    for old, new in DEPRECATED_ALIASES.items():
+        try:
+            group.addoption(
+                old,
+                action="append" if old == "--backend" else "store",
+                default=None,
+                dest=f"trainspec_deprecated_{old[2:]}",
+                help=f"deprecated alias of {new}",
+            )
+        except ValueError:  # another plugin owns that spelling: only the prefixed one is ours
+            pass
+
+
+def _option(config: Any, name: str) -> Any:
+    """The value of ``--trainspec-<name>``, or of its deprecated alias (with a warning)."""
+    value = config.getoption(f"trainspec_{name}", default=None)
+    old = config.getoption(f"trainspec_deprecated_{name}", default=None)
+    if old is not None:
+        warnings.warn(
+            f"--{name} is deprecated; use --trainspec-{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if value is None:
+            value = old
+    return value
 
 
 def pytest_generate_tests(metafunc: Any) -> None:
@@ -37,16 +85,17 @@ def pytest_generate_tests(metafunc: Any) -> None:
     from trainspec.conformance.runner import plan_rows
 
     cfg = metafunc.config
-    adapters, failures = discovery.load_adapters(cfg.getoption("--backend"))
-    if cfg.getoption("--backend") and failures:
+    backends = _option(cfg, "backend")
+    adapters, failures = discovery.load_adapters(backends)
+    if backends and failures:
         raise pytest.UsageError(f"backends failed to load: {failures}")
     params = []
     for name, adapter in adapters.items():
         plan = plan_rows(
-            reference.entries_matching(cfg.getoption("--spec")),
+            reference.entries_matching(_option(cfg, "spec")),
             name,
             adapter,
-            [cfg.getoption("--device")],
+            [_option(cfg, "device") or "cpu"],
             list(DTYPES),
         )
         for entry, impl, device, dtype, reason in plan:

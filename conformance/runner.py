@@ -27,9 +27,9 @@ from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from trainspec.conformance.adapter import Adapter, Implementation
-from trainspec.conformance.checks import Comparison
-from trainspec.conformance.kinds import REFERENCE_ONLY, get_kind
+from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings
+from trainspec.conformance.tolerance import Comparison
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = ["Row", "check_row", "plan_rows", "run_matrix"]
@@ -117,7 +117,9 @@ class _Explorer:
 
 
 def _draw_case(data: Any, entry: SpecEntry, dtype: str, check: str) -> Any:
-    return get_kind(entry.kind).draw(data, entry, dtype, check)
+    draw = get_kind(entry.kind).draw
+    assert draw is not None  # kinds without draw measure whole rows (check_row)
+    return draw(data, entry, dtype, check)
 
 
 def _evaluate(
@@ -128,7 +130,9 @@ def _evaluate(
     device: str,
     variants: Sequence[Variant],
 ) -> dict[Variant, Comparison]:
-    return get_kind(entry.kind).evaluate(entry, impl, case, dtype, device, variants)
+    evaluate = get_kind(entry.kind).evaluate
+    assert evaluate is not None  # kinds without evaluate measure whole rows (check_row)
+    return evaluate(entry, impl, case, dtype, device, variants)
 
 
 def check_row(
@@ -142,8 +146,9 @@ def check_row(
     seed_: int = 0,
 ) -> Row:
     """Measure one row (see the module docstring). Never raises for a failing adapter."""
-    if entry.kind == "defaults":
-        return check_defaults_row(entry, impl, backend, device)
+    kind = get_kind(entry.kind)
+    if kind.measure_row is not None:
+        return _measured_row(kind, entry, impl, backend, device)
     t0 = time.perf_counter()
     repro = repro_command(backend, entry.id, impl.name, dtype, device, profile, seed_)
     row = Row(entry.id, backend, impl.name, device, dtype, "conforms", repro=repro)
@@ -202,40 +207,21 @@ def check_row(
     return row
 
 
-def check_defaults_row(
-    entry: SpecEntry, impl: Implementation, backend: str, device: str = "cpu"
+def _measured_row(
+    kind: Kind, entry: SpecEntry, impl: Implementation, backend: str, device: str
 ) -> Row:
-    """``opt.defaults``: compare every claim about this backend with the framework's current defaults.
-
-    The implementation's ``run(None, "-", device)`` returns ``{optimizer: {hyperparameter: value}}``
-    read from the framework's public API. Drift is a finding: ``diverges`` with both values.
-    """
-    from trainspec.reference.defaults import compare_defaults
-
+    """A row of a kind that measures whole rows (``Kind.measure_row``), e.g. ``defaults``."""
+    assert kind.measure_row is not None
     t0 = time.perf_counter()
     repro = f"trainspec run --backend {backend} --spec {entry.id}"
     row = Row(entry.id, backend, impl.name, device, "-", "conforms", repro=repro)
-    claims = entry.model.for_backend(backend)
-    if not claims:
-        row.verdict, row.message = "not_offered", f"no document states {backend}'s defaults"
-        return row
     try:
-        actual = impl.run(None, "-", device)
-        drift, matches = compare_defaults(claims, actual)
+        m = kind.measure_row(entry, impl, backend, device)
     except Exception as exc:
         row.verdict, row.message = "error", _describe_error(exc)
-        return row
-    row.examples = len(claims)
-    if drift:
-        row.verdict = "diverges"
-        row.counterexample = {"drift": drift, "matches": matches}
-        row.message = "drift: " + "; ".join(
-            f"{d['optimizer']}.{d['hyperparameter']} is {d['framework_value']}, "
-            f"{d['author']} ({d['api']}) says {d['value']}"
-            for d in drift
-        )
     else:
-        row.variant = "default"
+        row.verdict, row.variant, row.counterexample = m.verdict, m.variant, m.counterexample
+        row.message, row.examples = m.message, m.examples
     row.seconds = time.perf_counter() - t0
     return row
 
@@ -344,7 +330,7 @@ def plan_rows(
                     )
                 continue
             for impl in mine:
-                if entry.kind == "defaults":  # a property of the API, not of a dtype or device
+                if get_kind(entry.kind).dtype_free:  # a property of the API, not of a dtype
                     if device == devices[0]:
                         out.append((entry, impl, device, "-", ""))
                     continue

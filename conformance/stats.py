@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.conformance.checks import Comparison
+from trainspec.conformance.tolerance import Comparison
 
 __all__ = [
     "ALPHA",

@@ -23,8 +23,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.adapter import OptimizerCase
-from trainspec.conformance.tolerance import round_to
+from trainspec.conformance.tracked import round_to
 from trainspec.reference.optimizers import CanonicalState
 from trainspec.reference.registry import HyperParameter, SpecEntry
 
@@ -35,7 +34,6 @@ __all__ = [
     "draw_canonical_state",
     "draw_hyperparameters",
     "draw_learning_rates",
-    "draw_optimizer_case",
     "draw_param_tree",
     "hyperparameter_st",
     "shape_st",
@@ -264,35 +262,6 @@ def draw_canonical_state(
         for b in buffers
     }
     return CanonicalState(count=count, buffers=bufs)
-
-
-def draw_optimizer_case(
-    data: Any, entry: SpecEntry, dtype: str, check: str, *, max_steps: int = 12
-) -> OptimizerCase:
-    """One example for an optimizer spec.
-
-    ``check="one_step"``: one step from an arbitrary canonical state at one learning rate.
-    ``check="trajectory"``: 2 to ``max_steps`` steps from the initial state, with a learning rate
-    per step (constant, plateaus, or a new value every step).
-    """
-    if check not in ("one_step", "trajectory"):
-        raise ValueError(f"check={check!r}: must be 'one_step' or 'trajectory'")
-    params = draw_param_tree(data, dtype)
-    hps = draw_hyperparameters(data, entry, dtype)
-    if check == "one_step":
-        state = draw_canonical_state(
-            data, entry.model.buffers, params, dtype, entry.model.nonnegative_buffers
-        )
-        lrs = draw_learning_rates(data, entry, 1, dtype)
-        grads = [draw_tree_like(data, params, dtype, "grads[0]")]
-    else:
-        state = None
-        steps = data.draw(st.integers(2, max_steps), label="steps")
-        lrs = draw_learning_rates(data, entry, steps, dtype)
-        grads = [draw_tree_like(data, params, dtype, f"grads[{t}]") for t in range(steps)]
-    return OptimizerCase(
-        params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,631 +1,50 @@
-r"""The tolerance policy: every bound follows from the dtype's precision and the formula's conditioning.
+r"""The tolerance policy: the verdict of one comparison, from the tracked reference's bound.
 
-How a comparison works
-----------------------
-1. The kit generates every input (parameters, gradients, state, hyperparameters, learning
-   rates) *exactly representable* in the dtype under test, so rounding enters only inside the
-   computation, as it does for a user of the framework. (Hyperparameters are representable in
-   float32 too, because some frameworks keep them in a float32 variable whatever the parameters'
-   dtype.)
-2. The reference evaluates the formula in float64 on :class:`Tracked` arrays: each value carries
-   a first-order bound on the error that rounding to unit roundoff $u$ at every operation can
-   cause (running error analysis, Wilkinson 1963; Higham, *Accuracy and Stability of Numerical
-   Algorithms*, 2002, §3.3). The rules per operation, with $e_x$ the bound carried by $x$:
+A framework's result $y$ passes against the reference value $\hat y$, element by element, when
 
-   ================  ===========================================================================
-   $a \pm b$         $e_a + e_b + u(\lvert a\rvert + \lvert b\rvert)$
-   $a \cdot b$       $e_a\lvert b\rvert + \lvert a\rvert e_b + e_a e_b + 2u\lvert ab\rvert$
-   $a / b$           $(e_a/\lvert b\rvert + \lvert a\rvert e_b / b^2)\,\frac{\lvert b\rvert}{\lvert b\rvert - e_b}
-                     + 2u\lvert a/b\rvert$ ($\infty$ once $e_b \ge \lvert b\rvert$)
-   $\sqrt{a}$        $\min(e_a / (2\sqrt{a}),\ \sqrt{e_a}) + u\sqrt{a}$
-   $a^2$             $2\lvert a\rvert e_a + e_a^2 + 2u a^2$
-   $-a$, $\lvert a\rvert$, $\max$, $\min$   the operands' bound (no rounding; 1-Lipschitz)
-   $\sum_{i=1}^n a_i$  $\sum e_i + (n-1)\,u\sum\lvert a_i\rvert$ (any summation order;
-                     Higham (4.4)); a mean adds one division
-   $A B$ (matmul)    $e_A\lvert B\rvert + \lvert A\rvert e_B + (k+1)\,u\,\lvert A\rvert\lvert B\rvert$
-                     for an inner dimension $k$
-   $f(a)$            $\lvert f'(a)\rvert e_a + c_f\,u\lvert f(a)\rvert$ for the elementary functions
-                     $\exp$, $\log$, $\tanh$, $\operatorname{expm1}$, $\operatorname{log1p}$,
-                     with $c_f$ = ``ELEMENTARY_ULPS`` (below)
-   ================  ===========================================================================
+.. math:: \lvert y - \hat y\rvert \le \mathrm{SAFETY}\cdot e + \mathrm{FLOOR}_d
 
-   Selections (``where``, indexing, reshapes, ``max`` over an axis) are exact: they carry the
-   selected operands' bounds. A step function of an exact input is exact; of a rounded one it is
-   not bounded by any first-order rule, so a reference formula branches on exact inputs only.
+where $e$ is the first-order rounding bound that :class:`~trainspec.conformance.tracked.Tracked`
+carried through the reference computation (with $u = u_d + u_{\text{float64}}$), ``SAFETY`` $= 2$
+covers the second-order terms and evaluation orders the first-order rules do not see, and
+``FLOOR`` is the dtype's flush level. The policy, every rule per operation and its reasons are
+stated once, in ``docs/tolerance.md``. It never widens a bound to make a check pass.
 
-   A sum counts the operands' magnitudes rather than the result's, so that the bound does not
-   depend on the order in which a framework adds three or more terms. A product counts two
-   roundings: its own, and that of a coefficient the framework may have computed from
-   hyperparameters in the dtype (``1 - dampening``, ``1 + momentum``, ``lr * weight_decay``).
-   The square root's $\sqrt{e_a}$ branch keeps the bound finite where $a$ is near zero.
-3. The framework's result $y$ is compared with the reference value $\hat y$ element by element:
-
-   .. math:: \lvert y - \hat y\rvert \le \mathrm{SAFETY}\cdot e + \mathrm{FLOOR}_d
-
-   where $e$ is the tracked bound computed with $u = u_d + u_{\text{float64}}$ (the framework's
-   rounding plus the reference's own), ``SAFETY`` $= 2$ covers the second-order terms and
-   evaluation orders that the first-order rules do not see, and ``FLOOR`` is the dtype's
-   *flush level* (below).
-
-Underflow and flush-to-zero
----------------------------
-A result below the dtype's smallest normal number may be flushed to zero: XLA and TensorFlow's
-Eigen kernels run float32 with FTZ/DAZ on CPU, and GPU fast paths flush too; even with gradual
-underflow a subnormal result has lost relative precision. So every rounding operation adds an
-absolute $t_d$ to its bound wherever its exact result may lie below the smallest normal number
-(a true zero computed from exact zeros stays exact), and the comparison's floor is $t_d$: the smallest normal number of
-float32, bfloat16 and float64 ($2^{-126}$, $2^{-126}$, $2^{-1022}$). float16 keeps its
-subnormals (frameworks compute half precision in float32 and round the result, which keeps them),
-so for it $t_d$ is 16 of its smallest subnormals. An intermediate that flushes (a squared
-gradient of $10^{-25}$ in float32) then propagates through the rules like any other error: a
-later division by a small $\varepsilon$ amplifies it, and the bound with it.
-
-What this does not do
----------------------
-It never widens a bound to make a check pass. A framework that keeps a hyperparameter or a
-state in a lower precision than the parameters is modelled by rounding that input (step 1), or
-it shows up as a divergence with its counterexample.
+:class:`Comparison` is one example's worst element against one variant; :func:`compare_trees`
+compares a tree of arrays (the kinds' common case).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "SAFETY",
-    "Tracked",
-    "compare",
-    "floor",
-    "flush_level",
-    "representable",
-    "round_to",
-    "unit_roundoff",
-]
+from trainspec.conformance.tracked import Tracked, flush_level
+
+__all__ = ["SAFETY", "Comparison", "compare", "compare_trees", "floor"]
 
 SAFETY = 2.0
 
-#: Accuracy, in units of $u$ of the result, assumed of a framework's elementary functions
-#: ($\exp$, $\log$, $\tanh$, $\operatorname{expm1}$, $\operatorname{log1p}$). The CUDA math
-#: library documents at most 2 ulp for ``expf``, ``tanhf``, ``expm1f`` and 1 ulp for ``logf``,
-#: ``log1pf``; glibc, SLEEF and Eigen's vectorised kernels stay within 1-3 ulp over the range.
-#: One ulp is $2u$, so 4 ulp is $8u$. A framework beyond that is a finding, not a rounding.
-ELEMENTARY_ULPS = 4.0
-_ELEMENTARY_U = 2.0 * ELEMENTARY_ULPS
 
-_UNIT_ROUNDOFF = {
-    "float64": 2.0**-53,
-    "float32": 2.0**-24,
-    "bfloat16": 2.0**-8,
-    "float16": 2.0**-11,
-}
-_SMALLEST_SUBNORMAL = {
-    "float64": 2.0**-1074,
-    "float32": 2.0**-149,
-    "bfloat16": 2.0**-133,
-    "float16": 2.0**-24,
-}
+@dataclass(frozen=True)
+class Comparison:
+    """The worst element of one example against one variant."""
 
+    max_error: float
+    tolerance: float
+    ratio: float  # max over elements of error / tolerance; <= 1 passes
+    where: str  # the name of the worst element (a parameter, an output)
 
-def unit_roundoff(dtype: str) -> float:
-    """$u = 2^{-p}$ for a dtype with a $p$-bit significand (round to nearest)."""
-    try:
-        return _UNIT_ROUNDOFF[dtype]
-    except KeyError:
-        raise ValueError(f"dtype={dtype!r}: must be one of {sorted(_UNIT_ROUNDOFF)}") from None
-
-
-_SMALLEST_NORMAL = {
-    "float64": 2.0**-1022,
-    "float32": 2.0**-126,
-    "bfloat16": 2.0**-126,
-}
-
-
-def flush_level(dtype: str) -> float:
-    """$t_d$: the absolute error of one operation whose result may underflow or be flushed."""
-    unit_roundoff(dtype)
-    return _SMALLEST_NORMAL.get(dtype, 16 * _SMALLEST_SUBNORMAL[dtype])
+    @property
+    def passes(self) -> bool:
+        return self.ratio <= 1.0
 
 
 def floor(dtype: str) -> float:
     """The absolute part of the bound: the flush level (see "Underflow and flush-to-zero")."""
     return flush_level(dtype)
-
-
-# the flush level of the dtype whose unit roundoff a Tracked value carries (u = u_d + u_float64)
-_TINY_BY_U = {_UNIT_ROUNDOFF[d] + _UNIT_ROUNDOFF["float64"]: flush_level(d) for d in _UNIT_ROUNDOFF}
-
-
-def _tiny(u: float) -> float:
-    return _TINY_BY_U.get(u, 0.0)
-
-
-def _flush(v: Any, e: Any, u: float) -> Any:
-    """``e`` plus the flush level where the exact result may lie below the smallest normal number
-    (an exact zero, with no error, stays exact: no operation flushes a true zero)."""
-    t = _tiny(u)
-    if t == 0.0:
-        return e
-    with np.errstate(invalid="ignore"):
-        near = (np.abs(v) - e < t) & ~((v == 0) & (e == 0))
-    return e + np.where(near, t, 0.0)
-
-
-def round_to(x: Any, dtype: str) -> np.ndarray:
-    """Round float64 values to ``dtype`` (nearest) and return them as float64 again."""
-    a = np.asarray(x, dtype=np.float64)
-    if dtype == "float64":
-        return a.copy()
-    if dtype == "float32":
-        return a.astype(np.float32).astype(np.float64)
-    if dtype == "float16":
-        return a.astype(np.float16).astype(np.float64)
-    if dtype == "bfloat16":
-        # round to nearest even on the upper 16 bits of the float32 pattern
-        f = a.astype(np.float32)
-        bits = f.view(np.uint32).astype(np.uint64)
-        rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
-        out = rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-        return np.where(np.isfinite(f), out, f.astype(np.float64))
-    raise ValueError(f"dtype={dtype!r}: must be one of {sorted(_UNIT_ROUNDOFF)}")
-
-
-def representable(x: Any, dtype: str) -> bool:
-    a = np.asarray(x, dtype=np.float64)
-    return bool(np.array_equal(round_to(a, dtype), a, equal_nan=True))
-
-
-class Tracked:
-    """A float64 value with a first-order bound on its rounding error (see the module docstring).
-
-    Works with Python operators and the NumPy ufuncs that the reference formulas use; any other
-    ufunc raises ``TypeError`` naming it, so that a new formula cannot silently escape the policy.
-    """
-
-    __slots__ = ("err", "u", "value")
-    __array_priority__ = 100.0
-
-    def __init__(self, value: Any, err: Any = 0.0, u: float = 0.0) -> None:
-        self.value = np.asarray(value, dtype=np.float64)
-        e = np.asarray(err, dtype=np.float64)
-        self.err = e if e.shape == self.value.shape else np.broadcast_to(e, self.value.shape).copy()
-        self.u = float(u)
-
-    # array-like surface used by the reference's argument checks
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.value.shape
-
-    @property
-    def ndim(self) -> int:
-        return self.value.ndim
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.value.dtype
-
-    @property
-    def size(self) -> int:
-        return int(self.value.size)
-
-    def __len__(self) -> int:
-        return len(self.value)
-
-    def __repr__(self) -> str:
-        return f"Tracked(value={self.value!r}, err={self.err!r})"
-
-    # --- selections and reshapes (exact) ----------------------------------------------------
-    def __getitem__(self, key: Any) -> Tracked:
-        return Tracked._make(np.asarray(self.value[key]), np.asarray(self.err[key]), self.u)
-
-    def reshape(self, *shape: Any) -> Tracked:
-        return Tracked._make(self.value.reshape(*shape), self.err.reshape(*shape), self.u)
-
-    def transpose(self, *axes: Any) -> Tracked:
-        return Tracked._make(self.value.transpose(*axes), self.err.transpose(*axes), self.u)
-
-    @property
-    def T(self) -> Tracked:
-        return self.transpose()
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tracked:
-        return _sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tracked:
-        return _mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tracked:
-        return _select_reduce(self, np.argmax, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tracked:
-        return _select_reduce(self, np.argmin, axis, keepdims)
-
-    def either(self, *others: Any) -> Tracked:
-        """The same quantity in other evaluation orders that frameworks use: this value, with a
-        bound that covers each order (``e = max_k (e_k + |v_k - v|)``).
-
-        The reference calls it through :func:`trainspec.reference.base.either_order`, so that a
-        formula such as the moving average $\beta m + (1-\beta) g$ (one order) and
-        $m + (1-\beta)(g - m)$ (Keras, ``torch.lerp``) is bounded for both.
-        """
-        e = self.err.copy()
-        for o in others:
-            t = self._lift(o)
-            with np.errstate(invalid="ignore"):
-                e = np.maximum(e, t.err + np.abs(t.value - self.value))
-        return _result(self.value, e, self.u)
-
-    def __matmul__(self, o: Any) -> Tracked:
-        return _matmul(self, self._lift(o))
-
-    def __rmatmul__(self, o: Any) -> Tracked:
-        return _matmul(self._lift(o), self)
-
-    # --- arithmetic -------------------------------------------------------------------------
-    @classmethod
-    def _make(cls, value: np.ndarray, err: np.ndarray, u: float) -> Tracked:
-        """Internal fast constructor: ``value`` and ``err`` are float64 arrays of one shape."""
-        t = object.__new__(cls)
-        t.value, t.err, t.u = value, err, u
-        return t
-
-    def _lift(self, x: Any) -> Tracked:
-        if isinstance(x, Tracked):
-            return x
-        return Tracked(x, 0.0, self.u)
-
-    def __add__(self, o: Any) -> Tracked:
-        return _add(self, self._lift(o), 1.0)
-
-    def __radd__(self, o: Any) -> Tracked:
-        return _add(self._lift(o), self, 1.0)
-
-    def __sub__(self, o: Any) -> Tracked:
-        return _add(self, self._lift(o), -1.0)
-
-    def __rsub__(self, o: Any) -> Tracked:
-        return _add(self._lift(o), self, -1.0)
-
-    def __mul__(self, o: Any) -> Tracked:
-        return _mul(self, self._lift(o))
-
-    def __rmul__(self, o: Any) -> Tracked:
-        return _mul(self._lift(o), self)
-
-    def __truediv__(self, o: Any) -> Tracked:
-        return _div(self, self._lift(o))
-
-    def __rtruediv__(self, o: Any) -> Tracked:
-        return _div(self._lift(o), self)
-
-    def __neg__(self) -> Tracked:
-        return Tracked._make(-self.value, self.err, self.u)
-
-    def __pos__(self) -> Tracked:
-        return self
-
-    def __abs__(self) -> Tracked:
-        return Tracked(np.abs(self.value), self.err, self.u)
-
-    def __pow__(self, k: Any) -> Tracked:
-        if isinstance(k, Tracked):
-            raise TypeError("Tracked supports x**k for a plain number k only")
-        if k == 2:
-            return _square(self)
-        return _power(self, float(k))
-
-    def __rpow__(self, base: Any) -> Tracked:
-        return _exp_base(float(base), self)
-
-    # scalars (hyperparameters) are tracked too; comparisons and float() read the value
-    def __float__(self) -> float:
-        return float(self.value)
-
-    def __lt__(self, o: Any) -> Any:
-        return self.value < (o.value if isinstance(o, Tracked) else o)
-
-    def __le__(self, o: Any) -> Any:
-        return self.value <= (o.value if isinstance(o, Tracked) else o)
-
-    def __gt__(self, o: Any) -> Any:
-        return self.value > (o.value if isinstance(o, Tracked) else o)
-
-    def __ge__(self, o: Any) -> Any:
-        return self.value >= (o.value if isinstance(o, Tracked) else o)
-
-    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
-        return self.value == (o.value if isinstance(o, Tracked) else o)
-
-    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
-        return self.value != (o.value if isinstance(o, Tracked) else o)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __array_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        handler = _FUNCTIONS.get(func.__name__)
-        if handler is None:
-            raise TypeError(
-                f"the tolerance policy has no rule for numpy.{func.__name__}; add one to "
-                "trainspec.conformance.tolerance before using it in a reference formula"
-            )
-        return handler(*args, **kwargs)
-
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method != "__call__" or kwargs:
-            raise TypeError(
-                f"Tracked does not support {ufunc.__name__}.{method} with {sorted(kwargs)}"
-            )
-        handler = _UFUNCS.get(ufunc.__name__)
-        if handler is None:
-            raise TypeError(
-                f"the tolerance policy has no rounding rule for numpy.{ufunc.__name__}; add one to "
-                "trainspec.conformance.tolerance before using it in a reference formula"
-            )
-        u = next(x.u for x in inputs if isinstance(x, Tracked))
-        args = [x if isinstance(x, Tracked) else Tracked(x, 0.0, u) for x in inputs]
-        return handler(*args)
-
-
-def _add(a: Tracked, b: Tracked, sign: float) -> Tracked:
-    u = max(a.u, b.u)
-    v = a.value + b.value if sign > 0 else a.value - b.value
-    e = np.abs(a.value) + np.abs(b.value)
-    e *= u
-    e += a.err
-    e += b.err
-    return _result(v, _flush(v, e, u), u)
-
-
-def _result(v: Any, e: Any, u: float) -> Tracked:
-    v = np.asarray(v)
-    e = np.asarray(e)
-    return Tracked._make(v, e if e.shape == v.shape else np.broadcast_to(e, v.shape), u)
-
-
-def _mul(a: Tracked, b: Tracked) -> Tracked:
-    u = max(a.u, b.u)
-    v = a.value * b.value
-    with np.errstate(invalid="ignore"):
-        e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
-    if np.isnan(e).any():  # an unbounded operand times an exact zero: the product is exactly 0
-        e = np.nan_to_num(e, nan=0.0, posinf=np.inf)
-    if (a.err.any() if a.err.ndim else a.err) and (b.err.any() if b.err.ndim else b.err):
-        with np.errstate(invalid="ignore"):  # inf * 0 where an operand is unbounded
-            e = e + np.where((a.err > 0) & (b.err > 0), a.err * b.err, 0.0)
-    return _result(v, _flush(v, e, u), u)
-
-
-def _div(a: Tracked, b: Tracked) -> Tracked:
-    u = max(a.u, b.u)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = a.value / b.value
-        ab = np.abs(b.value)
-        first = a.err / ab + np.abs(a.value) * b.err / (ab * ab)
-        # not linearised: |Δ(a/b)| <= first * |b| / (|b| - e_b) while e_b < |b|; a divisor whose
-        # error reaches its magnitude may be 0, and nothing bounds the quotient
-        grow = np.where(b.err == 0, 1.0, np.where(b.err < ab, ab / (ab - b.err), np.inf))
-        bounded = np.where(first > 0, first * grow, 0.0)  # an exact zero numerator stays exact
-        e = _flush(v, bounded + 2 * u * np.abs(v), u)
-    return Tracked(v, e, u)
-
-
-def _sqrt(a: Tracked) -> Tracked:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = np.sqrt(a.value)
-        lin = np.where(v > 0, a.err / (2 * v), np.inf)
-    e = np.minimum(lin, np.sqrt(a.err)) + a.u * np.abs(v)
-    return Tracked(v, _flush(v, e, a.u), a.u)
-
-
-def _square(a: Tracked) -> Tracked:
-    v = a.value * a.value
-    e = 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v
-    return Tracked(v, _flush(v, e, a.u), a.u)
-
-
-def _power(a: Tracked, k: float) -> Tracked:
-    """$a^k$ for a plain exponent: $|k a^{k-1}| e_a + 2u|a^k|$ (``pow`` rounds once or twice)."""
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        v = np.power(a.value, k)
-        d = np.abs(k * np.power(a.value, k - 1)) if k != 0 else np.zeros_like(v)
-    e = d * a.err + 2 * a.u * np.abs(v)
-    return _result(v, _flush(v, e, a.u), a.u)
-
-
-def _exp_base(base: float, x: Tracked) -> Tracked:
-    r"""$b^x$ for a plain base: $|b^x \ln b|\, e_x + 2u|b^x|$."""
-    v = np.power(base, x.value)
-    e = np.abs(v * np.log(base)) * x.err + 2 * x.u * np.abs(v)
-    return _result(v, _flush(v, e, x.u), x.u)
-
-
-def _lipschitz(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
-    def handler(*args: Tracked) -> Tracked:
-        errs = np.broadcast_arrays(*(x.err for x in args))
-        return Tracked(fn(*(x.value for x in args)), np.maximum.reduce(errs), args[0].u)
-
-    return handler
-
-
-def _predicate(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    return lambda *args: fn(*(x.value for x in args))
-
-
-def _as_tracked(x: Any, u: float) -> Tracked:
-    return x if isinstance(x, Tracked) else Tracked(x, 0.0, u)
-
-
-def _count(shape: tuple[int, ...], axis: Any) -> int:
-    if axis is None:
-        return int(np.prod(shape))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return int(np.prod([shape[a] for a in axes]))
-
-
-def _sum(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
-    r"""$\sum e_i + (n-1)u\sum|a_i|$: the bound of any order of summation (Higham (4.4))."""
-    n = _count(a.value.shape, axis)
-    v = np.sum(a.value, axis=axis, keepdims=keepdims)
-    e = np.sum(a.err, axis=axis, keepdims=keepdims) + max(n - 1, 0) * a.u * np.sum(
-        np.abs(a.value), axis=axis, keepdims=keepdims
-    )
-    e = _flush(v, e, a.u)
-    return _result(v, e, a.u)
-
-
-def _mean(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
-    n = _count(a.value.shape, axis)
-    return _sum(a, axis, keepdims) / Tracked(float(n), 0.0, a.u)
-
-
-def _select_reduce(a: Tracked, arg: Callable[..., Any], axis: Any, keepdims: bool) -> Tracked:
-    if axis is None:
-        i = int(arg(a.value))
-        v, e = a.value.flat[i], a.err.flat[i]
-        if keepdims:
-            v = np.reshape(v, (1,) * a.value.ndim)
-            e = np.reshape(e, (1,) * a.value.ndim)
-        return _result(v, e, a.u)
-    if not isinstance(axis, int):
-        raise TypeError("Tracked.max/min: axis must be None or one int")
-    idx = np.expand_dims(arg(a.value, axis=axis), axis)
-    v = np.take_along_axis(a.value, idx, axis)
-    e = np.take_along_axis(a.err, idx, axis)
-    if not keepdims:
-        v, e = np.squeeze(v, axis), np.squeeze(e, axis)
-    return _result(v, e, a.u)
-
-
-def _matmul(a: Tracked, b: Tracked) -> Tracked:
-    u = max(a.u, b.u)
-    k = a.value.shape[-1] if a.value.ndim else 1
-    aa, ab = np.abs(a.value), np.abs(b.value)
-    v = a.value @ b.value
-    e = a.err @ ab + aa @ b.err + (k + 1) * u * (aa @ ab)
-    e = np.where(e > 0, e + (k + 1) * _tiny(u), e)  # a product of exact zeros is exact
-    return _result(v, e, u)
-
-
-def _elementary(
-    fn: Callable[[np.ndarray], np.ndarray], derivative: Callable[[np.ndarray, np.ndarray], Any]
-) -> Callable[[Tracked], Tracked]:
-    """$|f'(a)| e_a + c_f u |f(a)|$ (see ``ELEMENTARY_ULPS``)."""
-
-    def handler(a: Tracked) -> Tracked:
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            v = fn(a.value)
-            d = np.abs(derivative(a.value, v))
-            e = np.where(a.err > 0, d * a.err, 0.0) + _ELEMENTARY_U * a.u * np.abs(v)
-            e = _flush(v, e, a.u)
-        return _result(v, e, a.u)
-
-    return handler
-
-
-def _where(cond: Any, a: Any, b: Any) -> Tracked:
-    u = next(x.u for x in (a, b) if isinstance(x, Tracked))
-    ta, tb = _as_tracked(a, u), _as_tracked(b, u)
-    c = np.asarray(cond.value if isinstance(cond, Tracked) else cond, dtype=bool)
-    return _result(np.where(c, ta.value, tb.value), np.where(c, ta.err, tb.err), u)
-
-
-def _join(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
-    def handler(arrays: Any, *args: Any, **kwargs: Any) -> Tracked:
-        u = max(x.u for x in arrays if isinstance(x, Tracked))
-        ts = [_as_tracked(x, u) for x in arrays]
-        return _result(
-            fn([t.value for t in ts], *args, **kwargs), fn([t.err for t in ts], *args, **kwargs), u
-        )
-
-    return handler
-
-
-def _reshaping(fn: Callable[..., np.ndarray]) -> Callable[..., Tracked]:
-    def handler(a: Tracked, *args: Any, **kwargs: Any) -> Tracked:
-        return Tracked._make(
-            np.asarray(fn(a.value, *args, **kwargs)), np.asarray(fn(a.err, *args, **kwargs)), a.u
-        )
-
-    return handler
-
-
-_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "sum": _sum,
-    "mean": _mean,
-    "max": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmax, axis, keepdims),
-    "amax": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmax, axis, keepdims),
-    "min": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmin, axis, keepdims),
-    "amin": lambda a, axis=None, keepdims=False: _select_reduce(a, np.argmin, axis, keepdims),
-    "where": _where,
-    "reshape": _reshaping(np.reshape),
-    "transpose": _reshaping(np.transpose),
-    "moveaxis": _reshaping(np.moveaxis),
-    "expand_dims": _reshaping(np.expand_dims),
-    "squeeze": _reshaping(np.squeeze),
-    "broadcast_to": lambda a, shape: Tracked(
-        np.broadcast_to(a.value, shape), np.broadcast_to(a.err, shape), a.u
-    ),
-    "ravel": _reshaping(np.ravel),
-    "concatenate": _join(np.concatenate),
-    "stack": _join(np.stack),
-    "dot": lambda a, b: _matmul(
-        _as_tracked(a, b.u if isinstance(b, Tracked) else a.u),
-        _as_tracked(b, a.u if isinstance(a, Tracked) else b.u),
-    ),
-    "shape": lambda a: a.value.shape,
-    "ndim": lambda a: a.value.ndim,
-    "size": lambda a: a.value.size,
-}
-
-_UFUNCS: dict[str, Callable[..., Any]] = {
-    "add": lambda a, b: _add(a, b, 1.0),
-    "subtract": lambda a, b: _add(a, b, -1.0),
-    "multiply": _mul,
-    "divide": _div,
-    "true_divide": _div,
-    "sqrt": _sqrt,
-    "square": _square,
-    "negative": lambda a: -a,
-    "positive": lambda a: a,
-    "absolute": abs,
-    "maximum": _lipschitz(np.maximum),
-    "minimum": _lipschitz(np.minimum),
-    "isfinite": _predicate(np.isfinite),
-    "isnan": _predicate(np.isnan),
-    "greater": _predicate(np.greater),
-    "less": _predicate(np.less),
-    "greater_equal": _predicate(np.greater_equal),
-    "less_equal": _predicate(np.less_equal),
-    "equal": _predicate(np.equal),
-    "not_equal": _predicate(np.not_equal),
-    "signbit": _predicate(np.signbit),
-    "isinf": _predicate(np.isinf),
-    "sign": lambda a: Tracked(np.sign(a.value), 0.0, a.u),  # exact inputs only (see above)
-    "matmul": _matmul,
-    "exp": _elementary(np.exp, lambda x, v: v),
-    "expm1": _elementary(np.expm1, lambda x, v: v + 1.0),
-    "log": _elementary(np.log, lambda x, v: 1.0 / x),
-    "log1p": _elementary(np.log1p, lambda x, v: 1.0 / (1.0 + x)),
-    "tanh": _elementary(np.tanh, lambda x, v: 1.0 - v * v),
-}
-
-
-def track_scalar(x: float, dtype: str) -> Tracked:
-    """A hyperparameter as an exact tracked scalar: coefficients computed from it are bounded too
-    (``1 - beta**t`` near ``beta**t = 1`` is badly conditioned, and frameworks may compute it in the
-    dtype)."""
-    return Tracked(float(x), 0.0, unit_roundoff(dtype) + unit_roundoff("float64"))
-
-
-def track_tree(tree: Mapping[str, Any], dtype: str) -> dict[str, Tracked]:
-    """Wrap exact inputs (error 0) for evaluation under ``dtype``'s unit roundoff."""
-    u = unit_roundoff(dtype) + unit_roundoff("float64")
-    return {k: Tracked(v, 0.0, u) for k, v in tree.items()}
 
 
 def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, float, float]:
@@ -651,3 +70,17 @@ def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, f
         return 0.0, float(floor(dtype)), 0.0
     i = int(np.argmax(ratio))
     return float(diff.flat[i]), float(tol.flat[i]), float(ratio.flat[i])
+
+
+def compare_trees(
+    actual: Mapping[str, np.ndarray], expected: Mapping[str, Tracked], dtype: str
+) -> Comparison:
+    """The worst element over every array of ``expected`` (``actual`` must have the same keys)."""
+    if set(actual) != set(expected):
+        raise ValueError(f"the adapter returned keys {sorted(actual)}, expected {sorted(expected)}")
+    worst = Comparison(0.0, 0.0, 0.0, "")
+    for k in expected:
+        err, tol, ratio = compare(np.asarray(actual[k]), expected[k], dtype)
+        if ratio > worst.ratio or not worst.where:
+            worst = Comparison(err, tol, ratio, k)
+    return worst

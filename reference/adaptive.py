@@ -1406,7 +1406,7 @@ register(
         id="opt.adagrad",
         title="AdaGrad",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"G \leftarrow G + g^2,\quad \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{G} + \epsilon}",
         citations=(
             C.at(C.SOLBERG, "AdaGrad updates (DL 8.5.1)"),
@@ -1451,7 +1451,7 @@ register(
         id="opt.rmsprop",
         title="RMSprop (plain, centered, with momentum)",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"s \leftarrow \rho s + (1-\rho) g^2,\quad \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{s} + \epsilon}",
         citations=(
             C.at(C.VITAY, "RMSprop"),
@@ -1547,7 +1547,7 @@ register(
         id="opt.adam",
         title="Adam (with AMSGrad and the frameworks' epsilon forms)",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"m \leftarrow \beta_1 m + (1-\beta_1) g;\ v \leftarrow \beta_2 v + (1-\beta_2) g^2;\ "
         r"\hat m = \frac{m}{1-\beta_1^t};\ \hat v = \frac{v}{1-\beta_2^t};\ "
         r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}",
@@ -1604,7 +1604,7 @@ register(
         id="opt.adamw",
         title="AdamW: Adam with decoupled weight decay",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon} - \eta\lambda\theta",
         citations=(
             *_ADAM_CITATIONS,
@@ -1650,7 +1650,7 @@ register(
         id="opt.nadam",
         title="Nadam: Adam with Nesterov momentum",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"\theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + "
         r"\frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}",
         citations=(
@@ -1734,7 +1734,7 @@ register(
         id="opt.adamax",
         title="Adamax: Adam with the infinity norm",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"m \leftarrow \beta_1 m + (1-\beta_1) g;\ u \leftarrow \max(\beta_2 u, |g|);\ "
         r"\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, \frac{m}{u + \epsilon}",
         citations=(
@@ -1780,7 +1780,7 @@ register(
         id="opt.adadelta",
         title="Adadelta",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"E[g^2] \leftarrow \rho E[g^2] + (1-\rho) g^2;\ "
         r"\Delta x = -\frac{\sqrt{E[\Delta x^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}} g;\ "
         r"E[\Delta x^2] \leftarrow \rho E[\Delta x^2] + (1-\rho)\Delta x^2;\ \theta \leftarrow \theta + \eta\Delta x",

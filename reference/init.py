@@ -614,7 +614,7 @@ def _register_rule(
             id=rule,
             title=title,
             tier="core",
-            kind="initializer",
+            kind="init",
             formula=formula,
             citations=citations,
             variant_axes=(_DISTRIBUTION_AXIS,) if normal_rule else (),
@@ -694,7 +694,7 @@ register(
         id="init.fans",
         title="Fans of dense and convolution kernels in each framework's layout",
         tier="core",
-        kind="initializer",
+        kind="init",
         formula=_FANS
         + r";\quad \text{torch } (o, i, k_1, \dots),\ \text{Keras/flax } (k_1, \dots, i, o)",
         citations=(
@@ -722,7 +722,7 @@ register(
         id="init.bias",
         title="Biases start at zero",
         tier="doc",
-        kind="initializer",
+        kind="init",
         formula=r"b = 0",
         citations=(
             C.at(
@@ -772,7 +772,7 @@ register(
         id="init.variance_rule",
         title="The variance rule Var(z) = n Var(w) Var(x)",
         tier="core",
-        kind="initializer",
+        kind="init",
         formula=r"z = \sum_{i=1}^n w_i x_i:\quad \operatorname{Var}(z) = n\operatorname{Var}(w)\operatorname{Var}(x)",
         citations=(C.at(C.SOLBERG, "Weight initialization"), C.GLOROT_BENGIO),
         notes="Checked through a layer: a dense layer without bias, its kernel initialised by the framework "

@@ -266,7 +266,7 @@ register(
         id="loss.mse",
         title="Mean squared error",
         tier="doc",
-        kind="loss",
+        kind="losses",
         formula=r"L = \frac{1}{m}\sum_{i=1}^m \lVert t_i - y_i\rVert^2,\quad \partial L/\partial y_i = -\frac{2}{m}(t_i - y_i)",
         citations=(C.at(C.VITAY, "L2 Regularization (MSE loss)"), C.at(C.GOODFELLOW, "5.5.1")),
         variant_axes=(_REDUCTION_AXIS,),
@@ -286,7 +286,7 @@ register(
         id="loss.half_sse",
         title="Half the sum of squared errors",
         tier="doc",
-        kind="loss",
+        kind="losses",
         formula=r"E = \tfrac12\sum_j (t_j - y_j)^2,\quad \partial E/\partial y_j = -(t_j - y_j)",
         citations=(C.at(C.ZHENG, "Backpropagation (error function)"), C.RUMELHART),
         notes="Summed over every output (and every sample of a batch); the 1/2 cancels the 2 of the derivative.",
@@ -302,7 +302,7 @@ register(
         id="loss.softmax_ce",
         title="Softmax cross-entropy with integer labels",
         tier="doc",
-        kind="loss",
+        kind="losses",
         formula=r"L = -\frac{1}{m}\sum_i \log\operatorname{softmax}(z_i)_{y_i},\quad "
         r"\partial L/\partial z_{ik} = (\operatorname{softmax}(z_i)_k - [k = y_i])/m",
         citations=(
@@ -327,7 +327,7 @@ register(
         id="loss.logistic",
         title="One-vs-all logistic loss (multi-label)",
         tier="doc",
-        kind="loss",
+        kind="losses",
         formula=r"L = -\frac1m\sum_{i,k}\bigl[t_{ik}\log\sigma(z_{ik}) + (1-t_{ik})\log(1-\sigma(z_{ik}))\bigr],\quad "
         r"\partial L/\partial z_{ik} = (\sigma(z_{ik}) - t_{ik})/m",
         citations=(

@@ -825,7 +825,7 @@ register(
         id="norm.batch.train",
         title="Batch normalisation, training mode",
         tier="core",
-        kind="batchnorm",
+        kind="norm",
         formula=r"\mu_B = \frac1m\sum_i x_i,\ \sigma^2_B = \frac1m\sum_i (x_i-\mu_B)^2,\ "
         r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma^2_B+\epsilon}},\ y_i = \gamma\hat x_i + \beta",
         citations=(
@@ -850,7 +850,7 @@ register(
         id="norm.batch.running",
         title="Batch normalisation: population statistics for test time",
         tier="core",
-        kind="batchnorm",
+        kind="norm",
         formula=r"r_\mu \leftarrow w\,r_\mu + (1-w)\,\mu_B,\quad "
         r"r_{\sigma^2} \leftarrow w\,r_{\sigma^2} + (1-w)\,v_B",
         citations=(
@@ -873,7 +873,7 @@ register(
         id="norm.batch.test",
         title="Batch normalisation, test mode",
         tier="core",
-        kind="batchnorm",
+        kind="norm",
         formula=r"y = \gamma\,\frac{x - \mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}} + \beta",
         citations=(
             C.at(C.SOLBERG, "Batch normalization: test time"),
@@ -907,7 +907,7 @@ register(
         id="norm.batch.grad",
         title="Batch normalisation: backward pass",
         tier="core",
-        kind="batchnorm",
+        kind="norm",
         formula=r"\frac{\partial\ell}{\partial\beta} = \sum_i dy_i,\ "
         r"\frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\hat x_i,\ "
         r"\frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2_B+\epsilon}}"

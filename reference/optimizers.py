@@ -690,7 +690,7 @@ register(
         id="opt.gd",
         title="Gradient descent (batch, online, minibatch)",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"\theta \leftarrow \theta - \eta\, g,\quad g = \nabla_\theta \frac{1}{K}\sum_{i=1}^{K} \ell_i(\theta)\ (K = N,\ 1,\ \text{or a minibatch})",
         citations=(
             C.at(C.VITAY, "Stochastic gradient descent"),
@@ -718,7 +718,7 @@ register(
         id="opt.momentum",
         title="Heavy-ball momentum",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"v \leftarrow \mu v - \eta g,\quad \theta \leftarrow \theta + v",
         citations=(
             C.at(C.SOLBERG, "Gradient descent with momentum"),
@@ -764,7 +764,7 @@ register(
         id="opt.nesterov",
         title="Nesterov momentum (look-ahead and rewritten forms)",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"v \leftarrow \mu v - \eta\nabla L(\theta + \mu v),\ \theta \leftarrow \theta + v"
         r"\ \Longleftrightarrow\ v_\text{prev} \leftarrow v;\ v \leftarrow \mu v - \eta g;\ "
         r"\tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v,\ \tilde\theta = \theta + \mu v",
@@ -834,7 +834,7 @@ register(
         id="opt.weight_decay",
         title="Weight decay: L2 through the gradient, or decoupled",
         tier="core",
-        kind="optimizer",
+        kind="optimizers",
         formula=r"g \leftarrow g + \lambda\theta\ \ \text{(L2 through the gradient)};\qquad "
         r"\theta \leftarrow \theta - \eta\lambda\theta\ \ \text{(decoupled)}",
         citations=(

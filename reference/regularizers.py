@@ -337,7 +337,7 @@ register(
         id="reg.l2",
         title="L2 regularisation (penalty and its gradient)",
         tier="core",
-        kind="regularizer",
+        kind="regularizers",
         formula=r"J = J_0 + \lambda\sum\theta^2,\quad \partial J/\partial\theta = \partial J_0/\partial\theta + 2\lambda\theta",
         citations=(
             C.at(C.VITAY, "L2 Regularization"),
@@ -394,7 +394,7 @@ register(
         id="reg.l1",
         title="L1 regularisation (penalty and its subgradient)",
         tier="core",
-        kind="regularizer",
+        kind="regularizers",
         formula=r"J = J_0 + \lambda\sum\lvert\theta\rvert,\quad \partial J/\partial\theta \ni \partial J_0/\partial\theta + \lambda\operatorname{sign}(\theta)",
         citations=(
             C.at(C.VITAY, "L1 Regularization"),
@@ -434,7 +434,7 @@ register(
         id="reg.max_norm",
         title="Max-norm constraint on each unit's incoming weights",
         tier="core",
-        kind="regularizer",
+        kind="regularizers",
         formula=r"\text{if } \lVert w\rVert_2 > c:\ w \leftarrow c\, w/\lVert w\rVert_2\quad(w = \text{a unit's incoming weights})",
         citations=(
             C.at(C.SOLBERG, "Maxnorm regularization"),

@@ -684,7 +684,7 @@ register(
         id="sched.linear",
         title="Linear decay to a final learning rate",
         tier="core",
-        kind="schedule",
+        kind="schedules",
         formula=r"\eta_k = (1-\alpha)\eta_0 + \alpha\eta_\tau,\ \alpha = k/\tau\ (k \le \tau);\quad \eta_k = \eta_\tau\ (k > \tau)",
         citations=(
             C.at(C.SOLBERG, "Learning with minibatch gradient descent"),
@@ -724,7 +724,7 @@ register(
         id="sched.power",
         title="Power scheduling (inverse-time decay)",
         tier="core",
-        kind="schedule",
+        kind="schedules",
         formula=r"\eta(t) = \eta_0\,(1 + t/s)^{-c}",
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (power scheduling)"),
@@ -753,7 +753,7 @@ register(
         id="opt.legacy_decay",
         title="The legacy Keras optimizer argument decay= (inverse-time decay per step)",
         tier="doc",
-        kind="schedule",
+        kind="schedules",
         formula=r"\eta_t = \eta_0 / (1 + d\,t)",
         citations=(
             C.at(C.VITAY, "Take-home messages (Adam(lr=0.01, decay=1e-6))"),
@@ -784,7 +784,7 @@ register(
         id="sched.exponential",
         title="Exponential scheduling",
         tier="core",
-        kind="schedule",
+        kind="schedules",
         formula=r"\eta(t) = \eta_0\, r^{t/s} = \eta_0\gamma^t,\ \gamma = r^{1/s}",
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (exponential scheduling)"),
@@ -824,7 +824,7 @@ register(
         id="sched.piecewise_constant",
         title="Piecewise constant scheduling",
         tier="core",
-        kind="schedule",
+        kind="schedules",
         formula=r"\eta(t) = \eta^{(i)}\ \text{for}\ b_i \le t < b_{i+1}",
         citations=(
             C.at(C.ZHENG, "Learning rate scheduling (piecewise constant scheduling)"),
@@ -867,7 +867,7 @@ register(
         id="sched.annealing",
         title="Hyperparameter annealing: eta <- (1 - beta) eta after each epoch",
         tier="core",
-        kind="schedule",
+        kind="schedules",
         formula=r"\eta \leftarrow (1-\beta)\,\eta\ \text{per epoch}:\ \eta_k = (1-\beta)^k\eta_0",
         citations=(C.at(C.VITAY, "Hyperparameters annealing"), C.at(C.GOODFELLOW, "§8.3.1")),
         hyperparameters=(
@@ -966,7 +966,7 @@ register(
         id="sched.plateau",
         title="Performance scheduling (reduce the learning rate on a plateau)",
         tier="core",
-        kind="schedule",
+        kind="schedules",
         formula=r"n \leftarrow 0 \text{ if } m_k \text{ improves on } m^\ast \text{ else } n + 1;\ "
         r"n \text{ reaches } P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,\ \text{cooldown } C",
         citations=(

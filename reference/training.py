@@ -577,7 +577,7 @@ register(
         id="train.early_stopping",
         title="Early stopping on the validation loss, returning the best parameters",
         tier="doc",
-        kind="early_stopping",
+        kind="training.early_stopping",
         formula=r"L_e < L^* - \delta \Rightarrow (L^*, e^*, w) \leftarrow (L_e, e, 0);\ "
         r"\text{else } w \leftarrow w + 1,\ \text{stop if } w \ge P;\ \text{return } \theta_{e^*}",
         citations=(
@@ -748,7 +748,7 @@ register(
         id="train.backprop",
         title="Backpropagation through an MLP by the chain rule",
         tier="doc",
-        kind="backprop",
+        kind="training.backprop",
         formula=r"\delta_L = \tfrac{\partial l}{\partial h_L} \odot f'_L(z_L),\ "
         r"\delta_{k-1} = (\delta_k W_k) \odot f'_{k-1}(z_{k-1}),\ "
         r"\tfrac{\partial l}{\partial W_k} = \delta_k^\top h_{k-1},\ \tfrac{\partial l}{\partial b_k} = \textstyle\sum \delta_k",

@@ -23,12 +23,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
-from trainspec.conformance.adapter import (  # noqa: E402
-    Adapter,
-    Implementation,
-    OptimizerCase,
-    family_implementations,
-)
+from trainspec.conformance.adapter import Adapter, Implementation, family_implementations  # noqa: E402
+from trainspec.conformance.kinds.optimizers import OptimizerCase  # noqa: E402
 
 __all__ = ["JaxAdapter", "load_trace", "schedule_from_values"]
 

@@ -16,7 +16,6 @@ JAX has no RReLU (``act.rrelu`` is not offered).
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,10 +26,9 @@ import numpy as np
 
 from trainspec.adapters.jax_adapter import _jax_device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.activation import MAX_ELEMENTS, MAX_SIDE, ActivationCase
+from trainspec.conformance.kinds.activations import MAX_ELEMENTS, MAX_SIDE, ActivationCase
 
 __all__ = [
-    "activation_defaults",
     "implementations",
     "jax_kwargs",
     "pad_case",
@@ -62,7 +60,7 @@ def pad_case(z: np.ndarray, g: np.ndarray | None, rowwise: bool) -> tuple[Any, A
     r"""The case at one fixed shape, so that ``jax.jit`` compiles once per function and dtype.
 
     Elementwise: ``z`` flattened and padded with zeros to
-    :data:`~trainspec.conformance.kinds.activation.MAX_ELEMENTS` (the cotangent with zeros, so
+    :data:`~trainspec.conformance.kinds.activations.MAX_ELEMENTS` (the cotangent with zeros, so
     padding adds nothing to a parameter's cotangent). Row-wise (softmax over the last axis):
     rows padded to ``MAX_SIDE x MAX_SIDE`` with $-\infty$ logits (whose exponential is an exact
     0, so a row's sum and product are unchanged) and cotangent 0. Returns the padded input, the
@@ -127,20 +125,6 @@ def run_activation(
         return out
 
 
-def activation_defaults() -> dict[str, dict[str, Any]]:
-    """The current defaults from the signatures of ``jax.nn`` and flax's ``PReLU``, keyed as
-    ``act.defaults``' claims."""
-
-    def default(fn: Callable[..., Any], arg: str) -> Any:
-        return inspect.signature(fn).parameters[arg].default
-
-    return {
-        "leaky_relu": {"alpha": default(jax.nn.leaky_relu, "negative_slope")},
-        "elu": {"alpha": default(jax.nn.elu, "alpha")},
-        "PReLU": {"alpha": nn.PReLU().negative_slope_init},
-    }
-
-
 @functools.cache
 def _f(spec_id: str, op: Callable[..., Any]) -> Fn:
     names = _ARGUMENT.get(spec_id, {})
@@ -201,10 +185,5 @@ def implementations() -> list[Implementation]:
             "jax.nn.softmax(axis=-1)",
             lambda x, hp, p: jax.nn.softmax(x, axis=-1),
             rowwise=True,
-        ),
-        Implementation(
-            "act.defaults",
-            "signatures of jax.nn and flax.linen.PReLU",
-            lambda c, d, dev: activation_defaults(),
         ),
     ]

@@ -19,7 +19,7 @@ import optax
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.loss import LossCase
+from trainspec.conformance.kinds.losses import LossCase
 
 __all__ = ["implementations", "labels_array", "run_loss", "value_and_gradient"]
 

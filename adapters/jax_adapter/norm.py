@@ -1,6 +1,6 @@
 r"""flax's batch normalisation: ``flax.linen.BatchNorm``, ``use_running_average=False``/``True``.
 
-One run of a :class:`~trainspec.conformance.kinds.batchnorm.BatchNormCase` applies the module to
+One run of a :class:`~trainspec.conformance.kinds.norm.BatchNormCase` applies the module to
 each training batch with ``use_running_average=False`` and ``mutable=["batch_stats"]`` starting
 from the case's $\gamma$ (``scale``), $\beta$ (``bias``) and initial ``batch_stats``; the
 gradients of $\sum dy\cdot y$ with respect to the input, ``scale`` and ``bias`` come from
@@ -32,7 +32,7 @@ import numpy as np
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.batchnorm import (
+from trainspec.conformance.kinds.norm import (
     BatchNormCase,
     BatchNormRun,
     from_layout,

@@ -30,8 +30,8 @@ from flax.training.early_stopping import EarlyStopping
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.backprop import BackpropCase
-from trainspec.conformance.kinds.early_stopping import EarlyStoppingCase
+from trainspec.conformance.kinds.training.backprop import BackpropCase
+from trainspec.conformance.kinds.training.early_stopping import EarlyStoppingCase
 
 __all__ = ["ACTIVATIONS", "implementations", "mlp_loss", "run_backprop", "run_early_stopping"]
 

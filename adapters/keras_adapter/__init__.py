@@ -17,7 +17,6 @@ imported, and refuses to run on any other backend.
 
 from __future__ import annotations
 
-import inspect
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -30,12 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainspec.conformance.adapter import (
-    Adapter,
-    Implementation,
-    OptimizerCase,
-    family_implementations,
-)
+from trainspec.conformance.adapter import Adapter, Implementation, family_implementations
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 
 __all__ = ["KerasAdapter", "set_learning_rate", "velocity_from_trace"]
 
@@ -50,30 +45,6 @@ def velocity_from_trace(trace: np.ndarray, learning_rate: float) -> np.ndarray:
 def set_learning_rate(optimizer: keras.optimizers.Optimizer, lr: float) -> None:
     """Use ``lr`` for the next step (assigns the optimizer's learning-rate variable)."""
     optimizer.learning_rate = lr
-
-
-_ARGUMENTS = {
-    "learning_rate": "learning_rate",
-    "momentum": "momentum",
-    "rho": "rho",
-    "epsilon": "eps",
-    "beta_1": "beta1",
-    "beta_2": "beta2",
-}
-
-
-def optimizer_defaults() -> dict[str, dict[str, Any]]:
-    """The current defaults of ``keras.optimizers.SGD``, ``RMSprop`` and ``Adam``, read from their
-    signatures, by the spec's names (Keras's ``epsilon`` is the spec's ``eps``, ``beta_1`` is ``beta1``)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in ("SGD", "RMSprop", "Adam"):
-        params = inspect.signature(getattr(keras.optimizers, name)).parameters
-        out[name] = {
-            spec: None if params[arg].default is inspect.Parameter.empty else params[arg].default
-            for arg, spec in _ARGUMENTS.items()
-            if arg in params
-        }
-    return out
 
 
 def _check_backend() -> None:
@@ -168,11 +139,6 @@ class KerasAdapter(Adapter):
 
     def _sgd_implementations(self) -> list[Implementation]:
         return [
-            Implementation(
-                "opt.defaults",
-                "signatures of keras.optimizers",
-                lambda c, d, dev: optimizer_defaults(),
-            ),
             _impl("opt.gd", "SGD", _sgd()),
             _impl("opt.momentum", "SGD(momentum)", _sgd()),
             _impl("opt.nesterov", "SGD(nesterov=True)", _sgd(nesterov=True)),

@@ -17,7 +17,6 @@ are ``keras.activations.elu`` and ``keras.layers.ELU``.
 
 from __future__ import annotations
 
-import inspect
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -31,10 +30,9 @@ import numpy as np
 import tensorflow as tf
 
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.activation import ActivationCase
+from trainspec.conformance.kinds.activations import ActivationCase
 
 __all__ = [
-    "activation_defaults",
     "implementations",
     "keras_kwargs",
     "prelu_input",
@@ -89,25 +87,6 @@ def run_activation(fn: Fn, case: ActivationCase, dtype: str, device: str) -> dic
         for name, g in zip(params, grads[1:], strict=True):
             out[name] = np.asarray(g, dtype=np.float64).reshape(())
         return out
-
-
-def activation_defaults() -> dict[str, dict[str, Any]]:
-    """The current defaults, from the signatures and fresh layers, keyed as ``act.defaults``'
-    claims (``PReLU``: the value its default initializer gives the slope)."""
-
-    def default(fn: Callable[..., Any], arg: str) -> Any:
-        return inspect.signature(fn).parameters[arg].default
-
-    prelu = keras.layers.PReLU()
-    prelu.build((1, 1))
-    return {
-        "tf.nn.leaky_relu": {"alpha": default(tf.nn.leaky_relu, "alpha")},
-        "leaky_relu": {"alpha": default(keras.activations.leaky_relu, "negative_slope")},
-        "LeakyReLU": {"alpha": keras.layers.LeakyReLU().negative_slope},
-        "elu": {"alpha": default(keras.activations.elu, "alpha")},
-        "ELU": {"alpha": keras.layers.ELU().alpha},
-        "PReLU": {"alpha": float(np.asarray(prelu.alpha).ravel()[0])},
-    }
 
 
 def _fn(api: str, op: Callable[..., Any]) -> Fn:
@@ -199,9 +178,4 @@ def implementations() -> list[Implementation]:
         _impl("act.selu", "tf.nn.selu", _fn("", tf.nn.selu), findings={"*": _SELU_FINDING}),
         _impl("act.softmax", "keras.activations.softmax(axis=-1)", _fn("", A.softmax)),
         _impl("act.softmax", "tf.nn.softmax", _fn("", tf.nn.softmax)),
-        Implementation(
-            "act.defaults",
-            "signatures of keras.activations and tf.nn, attributes of keras.layers",
-            lambda c, d, dev: activation_defaults(),
-        ),
     ]

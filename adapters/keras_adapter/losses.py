@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from trainspec.adapters.keras_adapter import _DTYPES, _check_backend
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.loss import LossCase
+from trainspec.conformance.kinds.losses import LossCase
 
 __all__ = ["implementations", "keras_loss", "run_loss"]
 

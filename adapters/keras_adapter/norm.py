@@ -1,6 +1,6 @@
 r"""Keras's batch normalisation: ``keras.layers.BatchNormalization``, ``training=True``/``False``.
 
-One run of a :class:`~trainspec.conformance.kinds.batchnorm.BatchNormCase` builds the layer with
+One run of a :class:`~trainspec.conformance.kinds.norm.BatchNormCase` builds the layer with
 the case's ``epsilon`` and momentum, assigns $\gamma$, $\beta$ and the initial moving statistics,
 takes one training step per batch (``layer(x, training=True)`` under a ``tf.GradientTape``; the
 gradients of $\sum dy\cdot y$ via ``output_gradients=dy``), reads ``moving_mean`` and
@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from trainspec.adapters.keras_adapter import _DTYPES
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.batchnorm import (
+from trainspec.conformance.kinds.norm import (
     BatchNormCase,
     BatchNormRun,
     from_layout,

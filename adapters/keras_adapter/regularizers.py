@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from trainspec.adapters.keras_adapter import _DTYPES, _check_backend
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.regularizer import RegularizerCase
+from trainspec.conformance.kinds.regularizers import RegularizerCase
 
 __all__ = [
     "MAX_NORM_AXIS",

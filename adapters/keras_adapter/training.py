@@ -33,8 +33,8 @@ import tensorflow as tf
 
 from trainspec.adapters.keras_adapter import _DTYPES, _check_backend
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.backprop import BackpropCase
-from trainspec.conformance.kinds.early_stopping import EarlyStoppingCase
+from trainspec.conformance.kinds.training.backprop import BackpropCase
+from trainspec.conformance.kinds.training.early_stopping import EarlyStoppingCase
 
 __all__ = [
     "epoch_weights",

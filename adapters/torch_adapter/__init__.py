@@ -12,19 +12,14 @@ Conventions mapped here (each in one small function, tested in ``tests/adapters/
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from trainspec.conformance.adapter import (
-    Adapter,
-    Implementation,
-    OptimizerCase,
-    family_implementations,
-)
+from trainspec.conformance.adapter import Adapter, Implementation, family_implementations
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 
 __all__ = ["TorchAdapter", "momentum_buffer_from_trace", "set_learning_rate"]
 
@@ -48,27 +43,6 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Use ``lr`` for the next step (what an ``lr_scheduler`` does)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
-
-
-_SGD_ARGUMENTS = {
-    "lr": "learning_rate",
-    "momentum": "momentum",
-    "dampening": "dampening",
-    "weight_decay": "weight_decay",
-    "nesterov": "nesterov",
-}
-
-
-def sgd_defaults() -> dict[str, dict[str, Any]]:
-    """``torch.optim.SGD``'s current defaults, read from its signature, by the spec's names
-    (``None``: the argument has no default)."""
-    params = inspect.signature(torch.optim.SGD).parameters
-    return {
-        "SGD": {
-            spec: None if params[arg].default is inspect.Parameter.empty else params[arg].default
-            for arg, spec in _SGD_ARGUMENTS.items()
-        }
-    }
 
 
 def _device(device: str) -> torch.device:
@@ -189,11 +163,6 @@ class TorchAdapter(Adapter):
                 )
             )
             out.append(_impl("opt.weight_decay", f"SGD(weight_decay)[{path}]", _sgd(**flags), both))
-        out.append(
-            Implementation(
-                "opt.defaults", "signature of torch.optim.SGD", lambda c, d, dev: sgd_defaults()
-            )
-        )
         out.append(
             _impl(
                 "opt.momentum",

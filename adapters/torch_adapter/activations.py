@@ -11,12 +11,11 @@ Conventions mapped here (each one small function, tested in
   :func:`prelu_weight`; its gradient is read back as the cotangent of ``alpha``.
 
 RReLU in training mode seeds ``torch.manual_seed`` from the example's seed and runs on
-:meth:`~trainspec.conformance.kinds.activation.ActivationCase.training_input`.
+:meth:`~trainspec.conformance.kinds.activations.ActivationCase.training_input`.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,10 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.activation import ActivationCase
+from trainspec.conformance.kinds.activations import ActivationCase
 
 __all__ = [
-    "activation_defaults",
     "implementations",
     "prelu_weight",
     "run_activation",
@@ -83,24 +81,6 @@ def run_activation(
     for name, gr in zip(params, grads[1:], strict=True):
         out[name] = gr.detach().cpu().numpy().astype(np.float64).reshape(())
     return out
-
-
-def activation_defaults() -> dict[str, dict[str, Any]]:
-    """The current defaults, read from the functions' signatures and fresh layers' attributes,
-    by the spec's names (keyed by the function or layer name of ``act.defaults``' claims)."""
-
-    def default(fn: Callable[..., Any], arg: str) -> Any:
-        return inspect.signature(fn).parameters[arg].default
-
-    return {
-        "leaky_relu": {"alpha": default(F.leaky_relu, "negative_slope")},
-        "LeakyReLU": {"alpha": torch.nn.LeakyReLU().negative_slope},
-        "elu": {"alpha": default(F.elu, "alpha")},
-        "ELU": {"alpha": torch.nn.ELU().alpha},
-        "rrelu": {"lower": default(F.rrelu, "lower"), "upper": default(F.rrelu, "upper")},
-        "RReLU": {"lower": torch.nn.RReLU().lower, "upper": torch.nn.RReLU().upper},
-        "PReLU": {"alpha": float(torch.nn.PReLU().weight.detach()[0])},
-    }
 
 
 def _f(spec_id: str, op: Callable[..., torch.Tensor]) -> Fn:
@@ -222,10 +202,5 @@ def implementations() -> list[Implementation]:
             "act.softmax",
             "torch.nn.functional.softmax(dim=-1)",
             lambda x, hp, params: F.softmax(x, dim=-1),
-        ),
-        Implementation(
-            "act.defaults",
-            "signatures of torch.nn.functional, attributes of torch.nn layers",
-            lambda c, d, dev: activation_defaults(),
         ),
     ]

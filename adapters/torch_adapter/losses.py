@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from trainspec.adapters.torch_adapter import _DTYPES, _device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.loss import LossCase
+from trainspec.conformance.kinds.losses import LossCase
 
 __all__ = ["implementations", "labels_tensor", "run_loss"]
 

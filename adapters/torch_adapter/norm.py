@@ -1,6 +1,6 @@
 r"""PyTorch's batch normalisation: ``torch.nn.BatchNorm1d`` and ``BatchNorm2d``, train and eval.
 
-One run of a :class:`~trainspec.conformance.kinds.batchnorm.BatchNormCase` builds the layer with
+One run of a :class:`~trainspec.conformance.kinds.norm.BatchNormCase` builds the layer with
 the case's $\epsilon$, momentum, $\gamma$, $\beta$ and initial running statistics, takes one
 training step per batch (``module.train()``; the gradients of $\sum dy\cdot y$ by
 ``y.backward(dy)``), reads the running statistics after each step, then evaluates the test batch
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.batchnorm import (
+from trainspec.conformance.kinds.norm import (
     BatchNormCase,
     BatchNormRun,
     from_layout,

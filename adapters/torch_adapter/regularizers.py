@@ -16,7 +16,7 @@ import torch
 
 from trainspec.adapters.torch_adapter import _DTYPES, _device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.regularizer import RegularizerCase
+from trainspec.conformance.kinds.regularizers import RegularizerCase
 
 __all__ = ["implementations", "renorm_dim", "run_renorm"]
 

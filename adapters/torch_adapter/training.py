@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from trainspec.adapters.torch_adapter import _DTYPES, _device
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.backprop import BackpropCase
+from trainspec.conformance.kinds.training.backprop import BackpropCase
 
 __all__ = ["ACTIVATIONS", "implementations", "mlp_loss", "run_backprop"]
 

@@ -20,8 +20,8 @@ policy, :mod:`trainspec.conformance.tolerance`). Random ones (dropout masks, ini
 distributions: ``ratio`` is then a test statistic over its critical value at the stated
 false-alarm rate (:mod:`trainspec.conformance.stats`).
 
-A kind lives in the module of this package named after it (``kinds/batchnorm.py`` registers
-``"batchnorm"``) and is imported the first time an entry of that kind is checked, so a new family
+A kind lives in the module of this package named after it (``kinds/norm.py`` registers
+``"norm"``) and is imported the first time an entry of that kind is checked, so a new family
 is one new module. Entries of kind ``"reference"`` are checked by the reference's own property
 tests only; the report says so.
 """
@@ -33,10 +33,34 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["REFERENCE_ONLY", "Kind", "get_kind", "register_kind"]
+import numpy as np
+
+__all__ = [
+    "REFERENCE_ONLY",
+    "Kind",
+    "RowMeasurement",
+    "get_kind",
+    "register_kind",
+    "summarize_array",
+]
 
 #: the kind of entries that no framework offers (checked by the reference's property tests)
 REFERENCE_ONLY = "reference"
+
+
+@dataclass(frozen=True)
+class RowMeasurement:
+    """What a kind with ``measure_row`` found for one row (the runner adds identity and timing).
+
+    ``verdict`` is one of ``conforms``, ``variant``, ``diverges``, ``not_offered``; ``examples``
+    counts what was compared (for defaults: the claims).
+    """
+
+    verdict: str
+    variant: str | None = None
+    counterexample: dict[str, Any] | None = None
+    message: str = ""
+    examples: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,20 +69,54 @@ class Kind:
 
     name: str
     checks: tuple[str, ...]
-    draw: Callable[[Any, Any, str, str], Any]
-    evaluate: Callable[[Any, Any, Any, str, str, Sequence[Any]], dict[Any, Any]]
+    draw: Callable[[Any, Any, str, str], Any] | None
+    evaluate: Callable[[Any, Any, Any, str, str, Sequence[Any]], dict[Any, Any]] | None
     description: str = ""
     #: multiplies the profile's examples per check (a statistical kind whose every example draws
     #: many thousands of samples needs fewer examples); the kind's docstring gives the reason
     example_scale: float = 1.0
+    #: ``True`` for a property of an API rather than of a computation (``opt.defaults``): one row
+    #: per implementation, with dtype ``"-"``, whatever dtypes the run asks for
+    dtype_free: bool = False
+    #: a kind that measures a whole row without drawing examples: ``measure_row(entry, impl,
+    #: backend, device) -> RowMeasurement``; ``draw`` and ``evaluate`` are then ``None``
+    measure_row: Callable[[Any, Any, str, str], RowMeasurement] | None = None
 
     def __post_init__(self) -> None:
         if not self.checks:
             raise ValueError(f"kind {self.name!r}: checks must name at least one check")
+        if (self.measure_row is None) == (self.draw is None or self.evaluate is None):
+            raise ValueError(
+                f"kind {self.name!r}: give either draw and evaluate, or measure_row (not both)"
+            )
         if not 0.0 < self.example_scale <= 1.0:
             raise ValueError(
                 f"kind {self.name!r}: example_scale must be in (0, 1], got {self.example_scale}"
             )
+
+
+def _json_float(v: float) -> Any:
+    """A float as strict JSON allows: finite values as numbers, ``'inf'``, ``'-inf'``, ``'nan'``."""
+    return v if np.isfinite(v) else repr(v)
+
+
+def summarize_array(a: Any, max_elements: int = 8) -> Any:
+    """A JSON-able array for a case's ``summary()``: every value when there are at most
+    ``max_elements`` (nested lists of the array's shape), else its shape, finite extremes, the
+    count of non-finite elements and the first four values. Non-finite values are strings."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.size <= max_elements:
+        if a.ndim == 0:
+            return _json_float(float(a))
+        return np.vectorize(_json_float, otypes=[object])(a).tolist()
+    finite = a[np.isfinite(a)]
+    return {
+        "shape": list(a.shape),
+        "min": float(finite.min()) if finite.size else None,
+        "max": float(finite.max()) if finite.size else None,
+        "nonfinite": int(a.size - finite.size),
+        "head": [_json_float(v) for v in a.ravel()[:4].tolist()],
+    }
 
 
 _KINDS: dict[str, Kind] = {}

@@ -32,26 +32,25 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison, compare_trees
-from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_tree,
     hyperparameter_precision,
     hyperparameter_st,
     make_exact_norm_array,
 )
-from trainspec.conformance.tolerance import round_to, track_scalar, track_tree
+from trainspec.conformance.tolerance import Comparison, compare_trees
+from trainspec.conformance.tracked import round_to, track_scalar, track_tree
 from trainspec.reference.clipping import NonFiniteNormError
 
 __all__ = [
-    "CLIPPING",
+    "KIND",
     "RAISED",
     "TREES",
     "ClippingCase",
     "compare_outcomes",
     "draw_clipping_case",
     "evaluate_clipping",
-    "summarize_array",
 ]
 
 #: the gradient trees' shapes: one to three tensors, scalar to 3-D, 1 to 128 elements. A fixed
@@ -72,21 +71,6 @@ PLACEMENTS = ("free", "at", "half", "twice")
 NONFINITE_VALUES = (np.inf, -np.inf, np.nan)
 #: what :func:`evaluate_clipping` records for an implementation or variant that raised
 RAISED = "raised NonFiniteNormError"
-
-
-def summarize_array(a: np.ndarray, max_elements: int = 8) -> Any:
-    """A JSON-able array: the values when small, else shape, extremes and head."""
-    a = np.asarray(a)
-    if a.size <= max_elements:
-        return a.tolist()
-    finite = a[np.isfinite(a)]
-    return {
-        "shape": list(a.shape),
-        "min": float(finite.min()) if finite.size else None,
-        "max": float(finite.max()) if finite.size else None,
-        "nonfinite": int(a.size - finite.size),
-        "head": a.ravel()[:4].tolist(),
-    }
 
 
 @dataclass(frozen=True)
@@ -209,7 +193,7 @@ def evaluate_clipping(
     return {v: compare_outcomes(actual, _reference(entry, v, case, dtype), dtype) for v in variants}
 
 
-CLIPPING = register_kind(
+KIND = register_kind(
     Kind(
         "clipping",
         ("finite", "nonfinite"),

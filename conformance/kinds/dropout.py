@@ -78,22 +78,15 @@ import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
-from trainspec.conformance.checks import Comparison
-from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     hyperparameter_precision,
     hyperparameter_st,
     magnitude_st,
     make_array,
 )
-from trainspec.conformance.tolerance import (
-    SAFETY,
-    Tracked,
-    compare,
-    floor,
-    track_scalar,
-    track_tree,
-)
+from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
+from trainspec.conformance.tracked import Tracked, track_scalar, track_tree
 from trainspec.reference.dropout import (
     dropout,
     keep_probability,
@@ -102,7 +95,7 @@ from trainspec.reference.dropout import (
 )
 
 __all__ = [
-    "DROPOUT",
+    "KIND",
     "DropoutCase",
     "LinearDropoutCase",
     "draw_dropout_case",
@@ -115,29 +108,6 @@ CHECKS = ("train", "test", "passes")
 MIN_MEAN_SAMPLES = 1000
 _NONZERO_DISTRIBUTIONS = ("normal", "uniform", "log_spread", "constant")
 _DISTRIBUTIONS = (*_NONZERO_DISTRIBUTIONS, "with_zeros")
-
-
-def _json(v: float) -> Any:
-    return v if math.isfinite(v) else repr(v)  # 'inf', '-inf', 'nan': strict JSON has none
-
-
-def _arr(a: np.ndarray, max_elements: int = 8) -> Any:
-    if a.size <= max_elements:
-        return [_json(v) for v in a.ravel().tolist()] if a.ndim <= 1 else _arr_nd(a)
-    finite = a[np.isfinite(a)]
-    out = {
-        "shape": list(a.shape),
-        "min": float(finite.min()) if finite.size else None,
-        "max": float(finite.max()) if finite.size else None,
-        "head": [_json(v) for v in a.ravel()[:4].tolist()],
-    }
-    if finite.size < a.size:
-        out["non_finite"] = int(a.size - finite.size)
-    return out
-
-
-def _arr_nd(a: np.ndarray) -> Any:
-    return [_arr_nd(r) if r.ndim > 1 else [_json(v) for v in r.tolist()] for r in a]
 
 
 @dataclass(frozen=True)
@@ -156,7 +126,12 @@ class DropoutCase:
     passes: int
 
     def summary(self) -> dict[str, Any]:
-        return {"x": _arr(self.x), "rate": self.rate, "seed": self.seed, "passes": self.passes}
+        return {
+            "x": summarize_array(self.x),
+            "rate": self.rate,
+            "seed": self.seed,
+            "passes": self.passes,
+        }
 
 
 @dataclass(frozen=True)
@@ -177,9 +152,9 @@ class LinearDropoutCase:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "x": _arr(self.x),
-            "weight": _arr(self.weight),
-            "bias": _arr(self.bias),
+            "x": summarize_array(self.x),
+            "weight": summarize_array(self.weight),
+            "bias": summarize_array(self.bias),
             "rate": self.rate,
             "seed": self.seed,
             "passes": self.passes,
@@ -453,7 +428,7 @@ def evaluate_dropout(
     return {v: _evaluate_elementwise(entry, case, train, test, dtype, v) for v in variants}
 
 
-DROPOUT = register_kind(
+KIND = register_kind(
     Kind(
         "dropout",
         CHECKS,

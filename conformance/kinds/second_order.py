@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison, compare_trees
-from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
-from trainspec.conformance.tolerance import round_to, track_tree
+from trainspec.conformance.tolerance import Comparison, compare_trees
+from trainspec.conformance.tracked import round_to, track_tree
 from trainspec.reference.second_order import (
     MODELS,
     gradient,
@@ -41,8 +41,8 @@ from trainspec.reference.second_order import (
 )
 
 __all__ = [
+    "KIND",
     "OUTPUTS",
-    "SECOND_ORDER",
     "SecondOrderCase",
     "draw_second_order_case",
     "reference_outputs",
@@ -53,12 +53,6 @@ __all__ = [
 OUTPUTS = ("grad", "hessian", "hvp")
 
 _DISTS = ("normal", "uniform", "with_zeros", "constant")
-
-
-def _arr(a: np.ndarray, max_elements: int = 16) -> Any:
-    if a.size <= max_elements:
-        return a.tolist()
-    return {"shape": list(a.shape), "min": float(a.min()), "max": float(a.max())}
 
 
 @dataclass(frozen=True)
@@ -73,9 +67,9 @@ class SecondOrderCase:
     def summary(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "x": _arr(self.x),
-            "v": _arr(self.v),
-            "data": {k: _arr(a) for k, a in self.data.items()},
+            "x": summarize_array(self.x, 16),
+            "v": summarize_array(self.v, 16),
+            "data": {k: summarize_array(a, 16) for k, a in self.data.items()},
         }
 
 
@@ -137,7 +131,7 @@ def evaluate_second_order(
     return {v: comparison for v in variants}
 
 
-SECOND_ORDER = register_kind(
+KIND = register_kind(
     Kind(
         "second_order",
         ("hessian",),

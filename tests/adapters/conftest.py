@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from trainspec import reference
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.kinds.second_order import SecondOrderCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.optimizers import CanonicalState

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainspec.conformance.adapter import Adapter, Implementation, OptimizerCase
+from trainspec.conformance.adapter import Adapter, Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 
 NP = {"float32": np.float32, "float64": np.float64}
 

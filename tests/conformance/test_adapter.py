@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.optimizers import CanonicalState
 
 

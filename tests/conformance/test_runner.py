@@ -86,34 +86,6 @@ def test_ci_profile_is_reproducible():
     assert (a.verdict, a.max_error, a.examples) == (b.verdict, b.max_error, b.examples)
 
 
-def test_defaults_rows_compare_every_claim():
-    from trainspec.conformance.adapter import Implementation
-    from trainspec.conformance.runner import check_defaults_row
-
-    entry = reference.get("opt.defaults")
-    doc = {
-        "SGD": {
-            "learning_rate": None,
-            "momentum": 0.0,
-            "dampening": 0.0,
-            "weight_decay": 0.0,
-            "nesterov": False,
-        }
-    }
-    same = Implementation("opt.defaults", "signature", lambda c, d, dev: doc, devices=("cpu",))
-    assert check_defaults_row(entry, same, "torch").verdict == "conforms"
-    drifted = {"SGD": {**doc["SGD"], "learning_rate": 1e-3}}
-    row = check_defaults_row(
-        entry,
-        Implementation("opt.defaults", "s", lambda c, d, dev: drifted, devices=("cpu",)),
-        "torch",
-    )
-    assert row.verdict == "diverges" and "SGD.learning_rate is 0.001" in row.message
-    assert row.counterexample["drift"][0]["quote"].startswith("torch.optim.SGD(")
-    none = check_defaults_row(entry, same, "jax")
-    assert none.verdict == "not_offered"
-
-
 def test_reference_only_entries_get_a_row_that_says_so():
     from trainspec.reference.registry import SpecEntry
 

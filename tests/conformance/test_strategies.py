@@ -6,17 +6,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
+from trainspec.conformance.kinds.optimizers import draw_optimizer_case
 from trainspec.conformance.strategies import (
     MAX_ELEMENTS,
     MAX_TENSORS,
     draw_learning_rates,
-    draw_optimizer_case,
     draw_param_tree,
     hyperparameter_st,
     make_array,
     shape_st,
 )
-from trainspec.conformance.tolerance import representable
+from trainspec.conformance.tracked import representable
 
 
 @given(shape=shape_st())

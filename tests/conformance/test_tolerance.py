@@ -5,17 +5,9 @@ from hypothesis import strategies as st
 from numpy_impls import heavy_ball
 
 from trainspec import reference
-from trainspec.conformance.checks import compare_trees, reference_optimizer_run
-from trainspec.conformance.strategies import draw_optimizer_case
-from trainspec.conformance.tolerance import (
-    SAFETY,
-    Tracked,
-    compare,
-    floor,
-    representable,
-    round_to,
-    unit_roundoff,
-)
+from trainspec.conformance.kinds.optimizers import draw_optimizer_case, reference_optimizer_run
+from trainspec.conformance.tolerance import SAFETY, compare, compare_trees, floor
+from trainspec.conformance.tracked import Tracked, representable, round_to, unit_roundoff
 
 
 def test_unit_roundoff_values():
@@ -56,7 +48,7 @@ def test_tracked_rules():
 def test_hyperparameter_coefficients_carry_their_conditioning():
     # 1 - beta**t near beta**t = 1 loses digits: the bound is relative to the inputs, not the result
     u = unit_roundoff("float32") + unit_roundoff("float64")
-    from trainspec.conformance.tolerance import track_scalar
+    from trainspec.conformance.tracked import track_scalar
 
     c = 1.0 - track_scalar(0.999, "float32") ** 1
     assert c.value == pytest.approx(1e-3)
@@ -151,7 +143,7 @@ def test_matmul_bound_and_selections_are_exact():
 
 
 def test_elementary_functions_price_conditioning_and_their_ulps():
-    from trainspec.conformance.tolerance import ELEMENTARY_ULPS
+    from trainspec.conformance.tracked import ELEMENTARY_ULPS
 
     u = 2.0**-24
     x = Tracked(np.array([2.0]), np.array([1e-6]), u)
@@ -197,7 +189,7 @@ def test_float32_evaluation_of_reductions_is_within_tolerance(formula, data):
     # duty 1 for the new rules: the same formula evaluated in float32 by NumPy (pairwise sums,
     # its own exp) stays within the tracked bound, on inputs exactly representable in float32
     from trainspec.conformance.strategies import draw_array
-    from trainspec.conformance.tolerance import track_tree
+    from trainspec.conformance.tracked import track_tree
 
     shape = data.draw(st.tuples(st.integers(2, 64), st.integers(1, 8)), label="shape")
     x = draw_array(data, shape, "float32", label="x")
@@ -211,7 +203,7 @@ def test_float32_evaluation_of_reductions_is_within_tolerance(formula, data):
 @given(data=st.data(), rel=st.floats(1e3, 1e6))
 def test_a_softmax_off_by_a_thousand_conditioned_ulps_is_caught(data, rel):
     from trainspec.conformance.strategies import draw_array
-    from trainspec.conformance.tolerance import track_tree
+    from trainspec.conformance.tracked import track_tree
 
     x = draw_array(data, (8, 5), "float32", label="x")
     expected = _softmax(track_tree({"x": x}, "float32")["x"])
@@ -229,7 +221,7 @@ def test_a_softmax_off_by_a_thousand_conditioned_ulps_is_caught(data, rel):
 
 
 def test_results_flushed_to_zero_are_within_the_bound_and_only_they():
-    from trainspec.conformance.tolerance import flush_level, track_tree
+    from trainspec.conformance.tracked import flush_level, track_tree
 
     assert flush_level("float32") == 2.0**-126 and flush_level("float64") == 2.0**-1022
     assert flush_level("float16") == 16 * 2.0**-24  # half precision keeps its subnormals

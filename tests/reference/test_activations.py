@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.tolerance import track_tree
+from trainspec.conformance.tracked import track_tree
 from trainspec.reference.activations import (
     DEFAULT_CLAIMS,
     SELU_ALPHA,
@@ -226,7 +226,7 @@ def test_every_variant_evaluates_on_tracked_arrays():
     z = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, 1e-310, -3.0, 800.0, -800.0])
     hp = {"alpha": 0.5, "lower": 0.1, "upper": 0.3}
     for entry in reference.entries_matching("act"):
-        if entry.kind != "activation":
+        if entry.kind != "activations":
             continue
         for v in entry.variants():
             act = entry.model.build(v.options, hp)

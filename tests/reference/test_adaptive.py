@@ -6,9 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.adapter import OptimizerCase
-from trainspec.conformance.checks import reference_optimizer_run
-from trainspec.conformance.tolerance import Tracked, track_tree
+from trainspec.conformance.kinds.optimizers import OptimizerCase, reference_optimizer_run
+from trainspec.conformance.tracked import Tracked, track_tree
 from trainspec.reference import adaptive
 from trainspec.reference.adaptive import (
     BUFFER_MEANINGS,
@@ -481,7 +480,7 @@ def test_amsgrad_needs_its_running_maximum():
 def test_new_ids_are_registered_with_documented_buffers():
     for spec_id in NEW_IDS:
         e = reference.get(spec_id)
-        assert e.kind == "optimizer"
+        assert e.kind == "optimizers"
         assert set(e.model.buffers) == set(BUFFER_MEANINGS[spec_id]), spec_id
         assert e.hyperparameters[0] is reference.optimizers.LEARNING_RATE
     assert {"v", "v_max", "accumulator", "square_avg", "u", "acc_delta"} <= NONNEGATIVE_BUFFERS
@@ -612,7 +611,8 @@ def _f32(x):
 
 
 def test_moving_average_bound_covers_the_interpolation_order_and_only_rounding():
-    from trainspec.conformance.tolerance import compare, track_scalar
+    from trainspec.conformance.tolerance import compare
+    from trainspec.conformance.tracked import track_scalar
 
     beta = 0.0009765625  # small beta: the two orders round differently
     a = np.array([1.0e6, -3.0, 7.5, 1.0e-3], dtype=np.float32)
@@ -659,7 +659,8 @@ def test_amsgrad_max_never_corrected_by_hand_is_optax_bias_correction_nu_false()
 
 
 def test_decoupled_decay_bound_covers_torch_and_keras_orders_and_not_a_missing_lr():
-    from trainspec.conformance.tolerance import compare, track_scalar
+    from trainspec.conformance.tolerance import compare
+    from trainspec.conformance.tracked import track_scalar
 
     rng = np.random.default_rng(3)
     theta = rng.standard_normal(64).astype(np.float32) * 100
@@ -701,7 +702,8 @@ def test_nadam_schedule_precisions():
 
 
 def test_product_float32_bound_admits_torchs_float32_product_in_float64():
-    from trainspec.conformance.tolerance import SAFETY, track_scalar
+    from trainspec.conformance.tolerance import SAFETY
+    from trainspec.conformance.tracked import track_scalar
 
     b1, psi, t = 0.9, 0.004, 30
     exact = nadam_momentum_product(t, b1, psi, "dozat_decay")

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.tolerance import Tracked, track_scalar, track_tree
+from trainspec.conformance.tracked import Tracked, track_scalar, track_tree
 from trainspec.reference.base import apply_updates, chain
 from trainspec.reference.clipping import (
     NonFiniteNormError,

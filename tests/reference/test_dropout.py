@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from trainspec import reference
 from trainspec.conformance import stats
-from trainspec.conformance.tolerance import compare, track_scalar, track_tree
+from trainspec.conformance.tolerance import compare
+from trainspec.conformance.tracked import track_scalar, track_tree
 from trainspec.reference.dropout import (
     DropoutModel,
     bernoulli_mask,

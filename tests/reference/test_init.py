@@ -184,7 +184,7 @@ def test_solberg_printed_form_is_not_he_by_sampling():
 def test_entries_are_registered_with_their_kinds_and_variants():
     for rule in I.RULES:
         e = reference.get(rule)
-        assert e.kind == "initializer" and e.model.target == "kernel"
+        assert e.kind == "init" and e.model.target == "kernel"
         names = [v.name for v in e.variants()]
         if I.RULES[rule][2] == "normal":
             assert names == ["default", "distribution=truncated_normal"]

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.tolerance import track_tree
+from trainspec.conformance.tracked import track_tree
 from trainspec.reference.losses import (
     half_sse,
     half_sse_gradient,
@@ -135,5 +135,5 @@ def test_bad_input():
 
 def test_entries():
     for i in ("loss.mse", "loss.half_sse", "loss.softmax_ce", "loss.logistic"):
-        assert reference.get(i).kind == "loss"
+        assert reference.get(i).kind == "losses"
     assert reference.get("loss.softmax_ce").model.targets == "labels"

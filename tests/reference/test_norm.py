@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.tolerance import Tracked, track_scalar
+from trainspec.conformance.tracked import Tracked, track_scalar
 from trainspec.reference.norm import (
     VARIANCE_COMPUTATIONS,
     BatchStatistics,
@@ -400,7 +400,7 @@ def test_whitening_keeps_the_leading_components():
 def test_entries_are_registered_with_their_kinds():
     for i in BN_IDS:
         e = reference.get(i)
-        assert e.kind == "batchnorm" and e.tier == "core" and e.citations
+        assert e.kind == "norm" and e.tier == "core" and e.citations
         assert e.model.compares in ("outputs", "running", "test", "grads")
     assert {reference.get(i).model.compares for i in BN_IDS} == {
         "outputs",

@@ -121,7 +121,7 @@ def test_registering_an_id_twice_is_an_error():
 
 def test_entry_validation():
     with pytest.raises(ValueError, match="tier"):
-        SpecEntry("x.y", "t", "gold", "optimizer", "f", ())
+        SpecEntry("x.y", "t", "gold", "optimizers", "f", ())
     opt = VariantOption("a", "d", "f", ("s",))
     with pytest.raises(ValueError, match="unique"):
         VariantAxis("ax", (opt, opt))

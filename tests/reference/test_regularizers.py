@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.tolerance import track_tree
+from trainspec.conformance.tracked import track_tree
 from trainspec.reference.base import chain
 from trainspec.reference.optimizers import sgd
 from trainspec.reference.regularizers import (
@@ -156,7 +156,7 @@ def test_bad_input():
 
 def test_entries():
     for i in ("reg.l2", "reg.l1", "reg.max_norm"):
-        assert reference.get(i).kind == "regularizer"
+        assert reference.get(i).kind == "regularizers"
     assert [o.name for o in reference.get("reg.max_norm").variant_axes[0].options] == [
         "none",
         "1e-7_when_above",

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from trainspec import reference
 from trainspec.conformance import stats
-from trainspec.conformance.tolerance import Tracked, track_scalar
+from trainspec.conformance.tracked import Tracked, track_scalar
 from trainspec.reference.base import as_schedule
 from trainspec.reference.optimizers import gd
 from trainspec.reference.schedules import (
@@ -317,14 +317,14 @@ def test_entries_are_registered_with_their_kinds():
         if e.id.startswith("sched.") or e.id == "opt.legacy_decay"
     }
     assert kinds == {
-        "opt.legacy_decay": "schedule",
-        "sched.annealing": "schedule",
-        "sched.exponential": "schedule",
-        "sched.linear": "schedule",
+        "opt.legacy_decay": "schedules",
+        "sched.annealing": "schedules",
+        "sched.exponential": "schedules",
+        "sched.linear": "schedules",
         "sched.log_uniform": "reference",
         "sched.lr_range": "reference",
-        "sched.piecewise_constant": "schedule",
-        "sched.plateau": "schedule",
-        "sched.power": "schedule",
+        "sched.piecewise_constant": "schedules",
+        "sched.plateau": "schedules",
+        "sched.power": "schedules",
     }
     assert len(list(reference.get("sched.plateau").variants())) == 16

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trainspec import reference
-from trainspec.conformance.tolerance import track_tree
+from trainspec.conformance.tracked import track_tree
 from trainspec.reference.second_order import (
     MODELS,
     gradient,

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from trainspec import reference
 from trainspec.conformance import stats
-from trainspec.conformance.tolerance import Tracked, track_tree
+from trainspec.conformance.tracked import Tracked, track_tree
 from trainspec.reference.training import (
     early_stopping,
     is_improvement,

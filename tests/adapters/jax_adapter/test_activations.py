@@ -7,14 +7,14 @@ import pytest
 
 from trainspec import reference
 from trainspec.adapters.jax_adapter.activations import (
-    activation_defaults,
     implementations,
     jax_kwargs,
     pad_case,
     prelu_params,
     run_activation,
 )
-from trainspec.conformance.kinds.activation import MAX_ELEMENTS, MAX_SIDE, ActivationCase
+from trainspec.adapters.jax_adapter.defaults import activation_defaults
+from trainspec.conformance.kinds.activations import MAX_ELEMENTS, MAX_SIDE, ActivationCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.activations import softmax
 

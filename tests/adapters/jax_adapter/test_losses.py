@@ -11,7 +11,7 @@ from trainspec.adapters.jax_adapter.losses import (
     run_loss,
     value_and_gradient,
 )
-from trainspec.conformance.kinds.loss import LossCase
+from trainspec.conformance.kinds.losses import LossCase
 from trainspec.conformance.runner import check_row
 
 

@@ -15,7 +15,7 @@ from trainspec.adapters.jax_adapter.norm import (
     implementations,
     run_flax_batchnorm,
 )
-from trainspec.conformance.kinds.batchnorm import BatchNormCase, BatchNormRun, to_layout
+from trainspec.conformance.kinds.norm import BatchNormCase, BatchNormRun, to_layout
 from trainspec.conformance.runner import check_row
 
 

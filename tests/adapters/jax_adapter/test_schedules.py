@@ -17,7 +17,7 @@ from trainspec.adapters.jax_adapter.schedules import (
     run_schedule,
 )
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.schedule import ScheduleCase
+from trainspec.conformance.kinds.schedules import ScheduleCase
 from trainspec.conformance.runner import check_row
 
 HP = {

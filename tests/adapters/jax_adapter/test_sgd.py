@@ -6,7 +6,7 @@ import optax
 import pytest
 
 from trainspec.adapters.jax_adapter import JaxAdapter, load_trace, run_optax, schedule_from_values
-from trainspec.conformance.adapter import OptimizerCase
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 
 
 def test_schedule_starts_at_the_state_count_and_keeps_the_dtype():

@@ -7,13 +7,13 @@ import tensorflow as tf
 
 from trainspec import reference
 from trainspec.adapters.keras_adapter.activations import (
-    activation_defaults,
     implementations,
     keras_kwargs,
     prelu_input,
     run_activation,
 )
-from trainspec.conformance.kinds.activation import ActivationCase
+from trainspec.adapters.keras_adapter.defaults import activation_defaults
+from trainspec.conformance.kinds.activations import ActivationCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.activations import SELU_ALPHA, SELU_LAMBDA
 

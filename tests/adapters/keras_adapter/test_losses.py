@@ -7,7 +7,7 @@ import tensorflow as tf
 from trainspec import reference
 from trainspec.adapters.keras_adapter.losses import implementations, keras_loss, run_loss
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.loss import LossCase
+from trainspec.conformance.kinds.losses import LossCase
 from trainspec.conformance.runner import check_row
 
 

@@ -13,7 +13,7 @@ from trainspec.adapters.keras_adapter.norm import (
     keras_momentum,
     run_keras_batchnorm,
 )
-from trainspec.conformance.kinds.batchnorm import BatchNormCase, BatchNormRun
+from trainspec.conformance.kinds.norm import BatchNormCase, BatchNormRun
 
 
 def test_keras_momentum_weights_the_old_value():

@@ -12,7 +12,7 @@ from trainspec.adapters.keras_adapter.regularizers import (
     run_penalty,
     units_from_kernel,
 )
-from trainspec.conformance.kinds.regularizer import RegularizerCase
+from trainspec.conformance.kinds.regularizers import RegularizerCase
 from trainspec.conformance.runner import check_row
 
 W = np.array([[3.0, 4.0, 0.0], [0.0, 0.3, 0.4]])  # 2 units, 3 inputs; row norms 5 and 0.5

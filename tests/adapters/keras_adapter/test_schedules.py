@@ -17,7 +17,7 @@ from trainspec.adapters.keras_adapter.schedules import (
     run_plateau,
     run_schedule,
 )
-from trainspec.conformance.kinds.schedule import ScheduleCase
+from trainspec.conformance.kinds.schedules import ScheduleCase
 
 
 def _case(check, hp, steps, metrics=()):

@@ -12,7 +12,7 @@ from trainspec.adapters.keras_adapter import (
     set_learning_rate,
     velocity_from_trace,
 )
-from trainspec.conformance.adapter import OptimizerCase
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.optimizers import CanonicalState
 
@@ -69,7 +69,7 @@ def test_planted_fault_is_reported_as_diverges(fault, assert_planted_fault_diver
 
 
 def test_defaults_drift_from_padilla_montanis_tensorflow_epsilon():
-    from trainspec.adapters.keras_adapter import optimizer_defaults
+    from trainspec.adapters.keras_adapter.defaults import optimizer_defaults
 
     d = optimizer_defaults()
     assert d["Adam"]["eps"] == 1e-7 and d["RMSprop"]["rho"] == 0.9

@@ -13,8 +13,8 @@ from trainspec.adapters.keras_adapter.training import (
     run_backprop,
     run_early_stopping,
 )
-from trainspec.conformance.kinds.backprop import BackpropCase
-from trainspec.conformance.kinds.early_stopping import EarlyStoppingCase
+from trainspec.conformance.kinds.training.backprop import BackpropCase
+from trainspec.conformance.kinds.training.early_stopping import EarlyStoppingCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.training import run_early_stopping as reference_run
 

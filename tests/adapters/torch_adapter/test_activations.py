@@ -7,13 +7,13 @@ import torch
 
 from trainspec import reference
 from trainspec.adapters.torch_adapter.activations import (
-    activation_defaults,
     implementations,
     prelu_weight,
     run_activation,
     torch_kwargs,
 )
-from trainspec.conformance.kinds.activation import ActivationCase
+from trainspec.adapters.torch_adapter.defaults import activation_defaults
+from trainspec.conformance.kinds.activations import ActivationCase
 from trainspec.conformance.runner import check_row
 
 Z = np.array([-2.0, -0.0, 0.0, 3.0])

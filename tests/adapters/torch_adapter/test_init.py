@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.adapters.torch_adapter import TorchAdapter
 from trainspec.adapters.torch_adapter import init as A
-from trainspec.conformance.kinds.initializer import InitCase
+from trainspec.conformance.kinds.init import InitCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.init import Layer, fans
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from trainspec import reference
 from trainspec.adapters.torch_adapter.losses import implementations, labels_tensor, run_loss
-from trainspec.conformance.kinds.loss import LossCase
+from trainspec.conformance.kinds.losses import LossCase
 from trainspec.conformance.runner import check_row
 
 

@@ -13,7 +13,7 @@ from trainspec.adapters.torch_adapter.norm import (
     torch_input,
     torch_momentum,
 )
-from trainspec.conformance.kinds.batchnorm import BatchNormCase, BatchNormRun, to_layout
+from trainspec.conformance.kinds.norm import BatchNormCase, BatchNormRun, to_layout
 from trainspec.conformance.runner import check_row
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from trainspec import reference
 from trainspec.adapters.torch_adapter.regularizers import implementations, renorm_dim, run_renorm
-from trainspec.conformance.kinds.regularizer import RegularizerCase
+from trainspec.conformance.kinds.regularizers import RegularizerCase
 from trainspec.conformance.runner import check_row
 
 

@@ -16,7 +16,7 @@ from trainspec.adapters.torch_adapter.schedules import (
     run_plateau,
     run_scheduler,
 )
-from trainspec.conformance.kinds.schedule import ScheduleCase
+from trainspec.conformance.kinds.schedules import ScheduleCase
 
 
 def test_linear_lr_arguments_keep_the_factors_in_range():

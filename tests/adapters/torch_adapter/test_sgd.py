@@ -14,7 +14,8 @@ from trainspec.adapters.torch_adapter import (
     run_torch_optimizer,
     set_learning_rate,
 )
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
 
 
@@ -128,7 +129,7 @@ def test_the_real_optimizer_is_a_variant_not_a_fault():
 
 
 def test_sgd_defaults_are_read_from_the_signature():
-    from trainspec.adapters.torch_adapter import sgd_defaults
+    from trainspec.adapters.torch_adapter.defaults import sgd_defaults
 
     d = sgd_defaults()["SGD"]
     assert d["momentum"] == 0 and d["nesterov"] is False

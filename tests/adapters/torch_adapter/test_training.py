@@ -7,7 +7,7 @@ import torch
 
 from trainspec import reference
 from trainspec.adapters.torch_adapter.training import ACTIVATIONS, implementations, run_backprop
-from trainspec.conformance.kinds.backprop import BackpropCase
+from trainspec.conformance.kinds.training.backprop import BackpropCase
 from trainspec.conformance.runner import check_row
 
 

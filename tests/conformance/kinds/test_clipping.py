@@ -19,7 +19,7 @@ from trainspec.conformance.kinds.clipping import (
     summarize_array,
 )
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import track_tree
+from trainspec.conformance.tracked import track_tree
 from trainspec.reference.clipping import NonFiniteNormError
 
 NP = {"float32": np.float32, "float64": np.float64}

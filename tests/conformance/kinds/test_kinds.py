@@ -6,7 +6,7 @@ from trainspec.conformance.kinds import Kind, get_kind, register_kind
 
 
 def test_the_optimizer_kind_is_found_by_name():
-    kind = get_kind("optimizer")
+    kind = get_kind("optimizers")
     assert kind.checks == ("one_step", "trajectory") and kind.example_scale == 1.0
 
 

@@ -9,7 +9,7 @@ from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
 from trainspec.conformance.kinds.second_order import SecondOrderCase, reference_outputs
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import representable
+from trainspec.conformance.tracked import representable
 
 ENTRY = reference.get("opt.second_order")
 NP = {"float32": np.float32, "float64": np.float64}

@@ -37,13 +37,12 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison, compare_trees
-from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.kinds.clipping import summarize_array
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
-from trainspec.conformance.tolerance import round_to, track_tree
+from trainspec.conformance.tolerance import Comparison, compare_trees
+from trainspec.conformance.tracked import round_to, track_tree
 
-__all__ = ["LOSS", "LossCase", "draw_loss_case", "evaluate_loss"]
+__all__ = ["KIND", "LossCase", "draw_loss_case", "evaluate_loss"]
 
 #: batch sizes and outputs per sample: fixed menus (including 1, where reductions coincide),
 #: because frameworks that compile per shape (JAX) would otherwise compile for every example
@@ -121,9 +120,9 @@ def evaluate_loss(
     }
 
 
-LOSS = register_kind(
+KIND = register_kind(
     Kind(
-        "loss",
+        "losses",
         ("batch", "huge_logits"),
         draw_loss_case,
         evaluate_loss,

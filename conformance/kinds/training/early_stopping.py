@@ -42,13 +42,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison
 from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.tolerance import Comparison
 from trainspec.reference.training import run_early_stopping
 
 __all__ = [
     "COARSE_STEP",
-    "EARLY_STOPPING",
+    "KIND",
     "MOVES",
     "EarlyStoppingCase",
     "compare_decisions",
@@ -166,9 +166,9 @@ def evaluate_early_stopping(
     return out
 
 
-EARLY_STOPPING = register_kind(
+KIND = register_kind(
     Kind(
-        "early_stopping",
+        "training.early_stopping",
         ("validation_losses",),
         draw_early_stopping_case,
         evaluate_early_stopping,

@@ -80,15 +80,15 @@ import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
-from trainspec.conformance.checks import Comparison
 from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.tolerance import round_to, unit_roundoff
+from trainspec.conformance.tolerance import Comparison
+from trainspec.conformance.tracked import round_to, unit_roundoff
 from trainspec.reference.init import InitDistribution, InitializerModel, Layer, dense_output_moments
 
 __all__ = [
     "BOUND_SLACK_ULPS",
-    "INITIALIZER",
     "KERNEL_LAYERS",
+    "KIND",
     "LAYER_INPUTS",
     "SAMPLES",
     "InitCase",
@@ -283,9 +283,9 @@ def evaluate_init(
     return out
 
 
-INITIALIZER = register_kind(
+KIND = register_kind(
     Kind(
-        "initializer",
+        "init",
         ("dense", "conv"),
         draw_init_case,
         evaluate_init,

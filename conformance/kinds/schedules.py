@@ -59,16 +59,9 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison
 from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.tolerance import (
-    SAFETY,
-    Tracked,
-    compare,
-    floor,
-    round_to,
-    track_scalar,
-)
+from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
+from trainspec.conformance.tracked import Tracked, round_to, track_scalar
 from trainspec.reference.schedules import (
     plateau_learning_rates,
     running_products,
@@ -77,7 +70,7 @@ from trainspec.reference.schedules import (
 
 __all__ = [
     "FAMILIES",
-    "SCHEDULE",
+    "KIND",
     "ScheduleCase",
     "ScheduleFamily",
     "draw_schedule_case",
@@ -518,9 +511,9 @@ def _evaluate(
     return out
 
 
-SCHEDULE = register_kind(
+KIND = register_kind(
     Kind(
-        "schedule",
+        "schedules",
         CHECKS,
         draw_schedule_case,
         _evaluate,

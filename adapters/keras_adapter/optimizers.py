@@ -36,7 +36,8 @@ import keras
 import numpy as np
 
 from trainspec.adapters.keras_adapter import run_keras_optimizer
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.adaptive import nadam_momentum_product
 
 __all__ = [

@@ -11,7 +11,7 @@ from trainspec import reference
 from trainspec.conformance import stats
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds import initializer as K
+from trainspec.conformance.kinds import init as K
 from trainspec.conformance.runner import check_row
 from trainspec.reference import init as I
 
@@ -75,7 +75,7 @@ def verdict(spec_id, run, layout="channels_last", dtype="float64"):
 
 
 def test_the_kind_is_registered_with_its_checks():
-    kind = get_kind("initializer")
+    kind = get_kind("init")
     assert kind.checks == ("dense", "conv") and kind.example_scale == 0.075
 
 

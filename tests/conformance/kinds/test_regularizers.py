@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.regularizer import RegularizerCase, draw_regularizer_case
+from trainspec.conformance.kinds.regularizers import RegularizerCase, draw_regularizer_case
 from trainspec.conformance.runner import check_row
 
 NP = {"float32": np.float32, "float64": np.float64}
@@ -80,7 +80,7 @@ def test_draws_cover_the_hard_regions():
 
 
 def test_kind_and_summary():
-    assert get_kind("regularizer").checks == ("weights",)
+    assert get_kind("regularizers").checks == ("weights",)
     s = RegularizerCase(np.ones((2, 2)), {"l2": 0.5}).summary()
     assert s["hyperparameters"] == {"l2": 0.5}
     with pytest.raises(ValueError, match="check"):

@@ -21,18 +21,17 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison, compare_trees
-from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.kinds.clipping import summarize_array
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_array,
     hyperparameter_precision,
     hyperparameter_st,
     make_exact_norm_array,
 )
-from trainspec.conformance.tolerance import round_to, track_scalar, track_tree
+from trainspec.conformance.tolerance import Comparison, compare_trees
+from trainspec.conformance.tracked import round_to, track_scalar, track_tree
 
-__all__ = ["REGULARIZER", "RegularizerCase", "draw_regularizer_case", "evaluate_regularizer"]
+__all__ = ["KIND", "RegularizerCase", "draw_regularizer_case", "evaluate_regularizer"]
 
 #: units and inputs per unit: a fixed menu (frameworks that compile per shape stay fast)
 SIDES = (1, 3, 8)
@@ -105,9 +104,9 @@ def evaluate_regularizer(
     }
 
 
-REGULARIZER = register_kind(
+KIND = register_kind(
     Kind(
-        "regularizer",
+        "regularizers",
         ("weights",),
         draw_regularizer_case,
         evaluate_regularizer,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.batchnorm import (
+from trainspec.conformance.kinds.norm import (
     REGIMES,
     BatchNormCase,
     BatchNormRun,
@@ -22,7 +22,7 @@ from trainspec.conformance.kinds.batchnorm import (
     within_first_order_domain,
 )
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import representable
+from trainspec.conformance.tracked import representable
 
 NP = {"float32": np.float32, "float64": np.float64}
 IDS = ("norm.batch.train", "norm.batch.running", "norm.batch.test", "norm.batch.grad")
@@ -255,7 +255,7 @@ def test_expected_and_observed_name_the_same_values():
 
 
 def test_an_adapter_that_returns_the_wrong_thing_is_an_error():
-    kind = get_kind("batchnorm")
+    kind = get_kind("norm")
     entry = reference.get("norm.batch.train")
     bad = Implementation(entry.id, "bad", lambda c, d, dev: {"y": 1}, devices=("cpu",))
     with pytest.raises(TypeError, match="BatchNormRun"):
@@ -275,5 +275,5 @@ def test_an_adapter_that_returns_the_wrong_thing_is_an_error():
 
 
 def test_the_kind_is_registered():
-    kind = get_kind("batchnorm")
+    kind = get_kind("norm")
     assert kind.checks == ("one_step", "train_steps") and 0 < kind.example_scale <= 1

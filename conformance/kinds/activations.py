@@ -62,19 +62,11 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison
-from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.stats import ALPHA, comparison_from_pvalues, ks_pvalue
 from trainspec.conformance.strategies import draw_array, draw_hyperparameters, shape_st
-from trainspec.conformance.tolerance import (
-    SAFETY,
-    Tracked,
-    floor,
-    round_to,
-    track_scalar,
-    track_tree,
-    unit_roundoff,
-)
+from trainspec.conformance.tolerance import SAFETY, Comparison, floor
+from trainspec.conformance.tracked import Tracked, round_to, track_scalar, track_tree, unit_roundoff
 from trainspec.reference.activations import flush_subnormals
 from trainspec.reference.base import either_order
 
@@ -118,12 +110,7 @@ class ActivationCase:
 
     def summary(self) -> dict[str, Any]:
         def arr(a: np.ndarray | None) -> Any:
-            if a is None:
-                return None
-            flat = [float(v) for v in np.ravel(a)]
-            if len(flat) <= 16:
-                return {"shape": list(a.shape), "values": [repr(v) for v in flat]}
-            return {"shape": list(a.shape), "head": [repr(v) for v in flat[:16]]}
+            return None if a is None else summarize_array(a, 16)
 
         return {
             "check": self.check,
@@ -488,9 +475,9 @@ def _evaluate(
     return _deterministic(entry, impl, case, dtype, device, variants)
 
 
-ACTIVATION = register_kind(
+KIND = register_kind(
     Kind(
-        "activation",
+        "activations",
         ("values", "derivatives"),
         draw_activation_case,
         _evaluate,

@@ -11,7 +11,7 @@ import tensorflow as tf
 from trainspec import reference
 from trainspec.adapters.keras_adapter import KerasAdapter
 from trainspec.adapters.keras_adapter import run_keras_optimizer as _run
-from trainspec.adapters.keras_adapter.adaptive import (
+from trainspec.adapters.keras_adapter.optimizers import (
     LOADERS,
     SLOTS,
     _adadelta,
@@ -28,7 +28,7 @@ from trainspec.adapters.keras_adapter.adaptive import (
     rmsprop_momentum_from_buffer,
     run_adaptive,
 )
-from trainspec.conformance.adapter import OptimizerCase
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.adaptive import NADAM_DECAY_FLOAT32, nadam_mu
 from trainspec.reference.optimizers import CanonicalState

@@ -10,7 +10,7 @@ import pytest
 
 from trainspec import reference
 from trainspec.adapters.jax_adapter import JaxAdapter
-from trainspec.adapters.jax_adapter.adaptive import (
+from trainspec.adapters.jax_adapter.optimizers import (
     adadelta_fields,
     adam_fields,
     adamax_fields,
@@ -24,7 +24,8 @@ from trainspec.adapters.jax_adapter.adaptive import (
     run_adaptive,
     to_bucket,
 )
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.optimizers import CanonicalState
 

@@ -7,7 +7,7 @@ import pytest
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.activation import (
+from trainspec.conformance.kinds.activations import (
     REGIONS,
     TRAINING_BLOCK,
     ActivationCase,
@@ -16,7 +16,7 @@ from trainspec.conformance.kinds.activation import (
     reference_outputs,
 )
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import representable
+from trainspec.conformance.tracked import representable
 
 NP = {"float32": np.float32, "float64": np.float64}
 
@@ -226,7 +226,7 @@ def test_unknown_region_and_check_are_errors():
     with pytest.raises(ValueError, match="region"):
         hard_values("everywhere", (2,), "float32", 0)
     with pytest.raises(ValueError, match="check"):
-        get_kind("activation").draw(None, reference.get("act.relu"), "float32", "speed")
+        get_kind("activations").draw(None, reference.get("act.relu"), "float32", "speed")
 
 
 def test_reference_saturates_beyond_the_dtype_and_flushes_in_its_variant():
@@ -282,7 +282,7 @@ def test_a_subnormal_softmax_output_scaled_by_a_large_cotangent_is_rounding():
     )
     entry = reference.get("act.softmax")
     got = softmax_run(True)(c, "float32", "cpu")["z"]
-    out = get_kind("activation").evaluate(
+    out = get_kind("activations").evaluate(
         entry, impl("act.softmax", softmax_run(True)), c, "float32", "cpu", [entry.default_variant]
     )
     assert out[entry.default_variant].passes, out

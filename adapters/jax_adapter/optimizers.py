@@ -44,7 +44,8 @@ import numpy as np
 import optax
 
 from trainspec.adapters.jax_adapter import run_optax
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.optimizers import CanonicalState
 
 __all__ = [

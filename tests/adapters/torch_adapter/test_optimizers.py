@@ -9,7 +9,7 @@ import torch
 
 from trainspec import reference
 from trainspec.adapters.torch_adapter import TorchAdapter
-from trainspec.adapters.torch_adapter.adaptive import (
+from trainspec.adapters.torch_adapter.optimizers import (
     ADAPTIVE,
     DTYPES,
     FINDINGS,
@@ -27,7 +27,8 @@ from trainspec.adapters.torch_adapter.adaptive import (
     state_keys,
     step_from_count,
 )
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.adaptive import nadam_mu
 from trainspec.reference.optimizers import CanonicalState

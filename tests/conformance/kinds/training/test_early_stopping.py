@@ -8,14 +8,14 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.early_stopping import (
+from trainspec.conformance.kinds.training.early_stopping import (
     COARSE_STEP,
     EarlyStoppingCase,
     compare_decisions,
     grid_unit,
 )
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import representable
+from trainspec.conformance.tracked import representable
 from trainspec.reference.training import EarlyStoppingResult
 
 ENTRY = reference.get("train.early_stopping")
@@ -44,7 +44,7 @@ def _impl(run, name="loop"):
 @settings(max_examples=60, deadline=None)
 @given(st.data(), st.sampled_from(["float32", "float64"]))
 def test_drawn_losses_are_exact_on_the_grid(data, dtype):
-    case = get_kind("early_stopping").draw(data, ENTRY, dtype, "validation_losses")
+    case = get_kind("training.early_stopping").draw(data, ENTRY, dtype, "validation_losses")
     q = grid_unit(dtype)
     losses = np.array(case.losses)
     assert 1 <= len(losses) <= 30 and np.all(losses > 0) and np.all(losses < 64)
@@ -61,7 +61,7 @@ def test_moves_produce_ties_and_min_delta_sized_improvements():
     @settings(max_examples=200, deadline=None, database=None)
     @given(st.data())
     def probe(data):
-        case = get_kind("early_stopping").draw(data, ENTRY, "float64", "validation_losses")
+        case = get_kind("training.early_stopping").draw(data, ENTRY, "float64", "validation_losses")
         ls = case.losses
         for i in range(1, len(ls)):
             best = min(ls[:i])
@@ -83,7 +83,7 @@ def test_compare_decisions_is_exact():
 
 def test_evaluate_scores_every_variant():
     case = EarlyStoppingCase((1.0, 0.5, 0.5, 0.75, 0.75), 2, 0.0)
-    result = get_kind("early_stopping").evaluate(
+    result = get_kind("training.early_stopping").evaluate(
         ENTRY, _impl(_loop), case, "float64", "cpu", list(ENTRY.variants())
     )
     assert result[ENTRY.default_variant].passes

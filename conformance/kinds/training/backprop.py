@@ -35,21 +35,15 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison, compare_trees
-from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import make_array
-from trainspec.conformance.tolerance import SAFETY, Tracked, floor, track_tree
+from trainspec.conformance.tolerance import SAFETY, Comparison, compare_trees, floor
+from trainspec.conformance.tracked import Tracked, track_tree
 from trainspec.reference.training import ACTIVATIONS, LOSSES, mlp_backprop, mlp_forward
 
-__all__ = ["BACKPROP", "BackpropCase", "draw_backprop_case", "relu_sign_is_determined"]
+__all__ = ["KIND", "BackpropCase", "draw_backprop_case", "relu_sign_is_determined"]
 
 _DISTS = ("normal", "uniform", "with_zeros", "constant")
-
-
-def _arr(a: np.ndarray, max_elements: int = 12) -> Any:
-    if a.size <= max_elements:
-        return a.tolist()
-    return {"shape": list(a.shape), "min": float(a.min()), "max": float(a.max())}
 
 
 @dataclass(frozen=True)
@@ -70,9 +64,9 @@ class BackpropCase:
         return {
             "activations": list(self.activations),
             "loss": self.loss,
-            "x": _arr(self.x),
-            "t": _arr(self.t),
-            "params": {k: _arr(v) for k, v in self.params.items()},
+            "x": summarize_array(self.x, 12),
+            "t": summarize_array(self.t, 12),
+            "params": {k: summarize_array(v, 12) for k, v in self.params.items()},
         }
 
 
@@ -159,9 +153,9 @@ def evaluate_backprop(
     return out
 
 
-BACKPROP = register_kind(
+KIND = register_kind(
     Kind(
-        "backprop",
+        "training.backprop",
         ("gradients",),
         draw_backprop_case,
         evaluate_backprop,

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.backprop import BackpropCase, relu_sign_is_determined
+from trainspec.conformance.kinds.training.backprop import BackpropCase, relu_sign_is_determined
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import representable
+from trainspec.conformance.tracked import representable
 
 ENTRY = reference.get("train.backprop")
 NP = {"float32": np.float32, "float64": np.float64}
@@ -60,7 +60,7 @@ def _impl(run, name="numpy backprop"):
 @settings(max_examples=40, deadline=None)
 @given(st.data(), st.sampled_from(["float32", "float64"]))
 def test_drawn_cases_are_representable_and_consistent(data, dtype):
-    case = get_kind("backprop").draw(data, ENTRY, dtype, "gradients")
+    case = get_kind("training.backprop").draw(data, ENTRY, dtype, "gradients")
     assert 1 <= case.layers <= 3 and case.loss in ("half_sse", "mse")
     for k in range(1, case.layers + 1):
         assert case.params[f"W{k}"].shape[0] == case.params[f"b{k}"].shape[0]

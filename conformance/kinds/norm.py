@@ -69,14 +69,14 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.checks import Comparison, compare_trees
-from trainspec.conformance.kinds import Kind, register_kind
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_array,
     hyperparameter_precision,
     hyperparameter_st,
 )
-from trainspec.conformance.tolerance import Tracked, round_to, track_scalar, unit_roundoff
+from trainspec.conformance.tolerance import Comparison, compare_trees
+from trainspec.conformance.tracked import Tracked, round_to, track_scalar, unit_roundoff
 from trainspec.reference.norm import (
     BN_MOMENTUM,
     EPS,
@@ -91,7 +91,7 @@ from trainspec.reference.norm import (
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = [
-    "BATCHNORM",
+    "KIND",
     "REGIMES",
     "BatchNormCase",
     "BatchNormRun",
@@ -112,17 +112,6 @@ _OFFSET_EXPONENT = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
 
 # ---------------------------------------------------------------------------------------------
 # the case and the framework's result
-
-
-def _arr(a: np.ndarray, max_elements: int = 8) -> Any:
-    if a.size <= max_elements:
-        return a.tolist()
-    return {
-        "shape": list(a.shape),
-        "min": float(a.min()),
-        "max": float(a.max()),
-        "head": a.ravel()[:4].tolist(),
-    }
 
 
 @dataclass(frozen=True)
@@ -166,13 +155,13 @@ class BatchNormCase:
             "steps": self.steps,
             "eps": self.eps,
             "momentum (weight of the old value)": self.momentum,
-            "gamma": _arr(self.gamma),
-            "beta": _arr(self.beta),
-            "initial_mean": _arr(self.initial_mean),
-            "initial_var": _arr(self.initial_var),
-            "batches": [_arr(b) for b in self.batches],
-            "upstream": [_arr(d) for d in self.upstream],
-            "test_batch": _arr(self.test_batch),
+            "gamma": summarize_array(self.gamma),
+            "beta": summarize_array(self.beta),
+            "initial_mean": summarize_array(self.initial_mean),
+            "initial_var": summarize_array(self.initial_var),
+            "batches": [summarize_array(b) for b in self.batches],
+            "upstream": [summarize_array(d) for d in self.upstream],
+            "test_batch": summarize_array(self.test_batch),
         }
 
 
@@ -452,9 +441,9 @@ def _evaluate(
     }
 
 
-BATCHNORM = register_kind(
+KIND = register_kind(
     Kind(
-        "batchnorm",
+        "norm",
         CHECKS,
         draw_batchnorm_case,
         _evaluate,

@@ -6,7 +6,7 @@ import pytest
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.loss import LossCase, draw_loss_case
+from trainspec.conformance.kinds.losses import LossCase, draw_loss_case
 from trainspec.conformance.runner import check_row
 
 NP = {"float32": np.float32, "float64": np.float64}
@@ -89,7 +89,7 @@ def test_draws():
 
 
 def test_kind_and_summary():
-    assert get_kind("loss").checks == ("batch", "huge_logits")
+    assert get_kind("losses").checks == ("batch", "huge_logits")
     s = LossCase(np.ones((2, 2)), np.array([0, 1]), "labels").summary()
     assert s["targets"] == [0, 1]
     with pytest.raises(ValueError, match="check"):

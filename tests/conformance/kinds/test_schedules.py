@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.kinds.schedule import (
+from trainspec.conformance.kinds.schedules import (
     FAMILIES,
     ScheduleCase,
     draw_metrics,
@@ -19,7 +19,7 @@ from trainspec.conformance.kinds.schedule import (
     reference_values,
 )
 from trainspec.conformance.runner import check_row
-from trainspec.conformance.tolerance import round_to
+from trainspec.conformance.tracked import round_to
 
 NP = {"float32": np.float32, "float64": np.float64}
 
@@ -260,7 +260,7 @@ def test_plateau_reference_values():
 
 
 def test_unknown_entries_and_checks_are_refused():
-    kind = get_kind("schedule")
+    kind = get_kind("schedules")
     assert kind.checks == ("values", "through_optimizer")
 
     class Entry:
@@ -307,7 +307,7 @@ def test_fixed_hyperparameters_restrict_the_row_to_the_implementations_domain():
 
 
 def test_reciprocal_sensitive_lengths_are_exactly_those_a_reciprocal_product_floors_wrongly():
-    from trainspec.conformance.kinds.schedule import reciprocal_sensitive_lengths
+    from trainspec.conformance.kinds.schedules import reciprocal_sensitive_lengths
 
     found = reciprocal_sensitive_lengths()
     assert found == (41, 47, 55, 61, 82, 83, 94, 97)

@@ -37,7 +37,8 @@ import numpy as np
 import torch
 
 from trainspec.adapters.torch_adapter import CODE_PATHS, run_torch_optimizer
-from trainspec.conformance.adapter import Implementation, OptimizerCase
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.adaptive import nadam_momentum_product
 
 __all__ = [

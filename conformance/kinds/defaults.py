@@ -1,0 +1,57 @@
+"""The defaults kind (``opt.defaults``, ``act.defaults``): the documents' stated defaults against
+the framework's current ones.
+
+A row is a property of an API, not of a dtype or a device (``dtype_free``), and it draws no
+examples: the implementation's ``run(None, "-", device)`` returns ``{api: {hyperparameter:
+value}}`` read from the framework's public API (``None``: the argument is required), and every
+claim the spec records for that backend (:class:`~trainspec.reference.defaults.DefaultsModel`)
+is compared with it. Drift is a finding: ``diverges``, with both values for every claim.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trainspec.conformance.kinds import Kind, RowMeasurement, register_kind
+from trainspec.reference.defaults import compare_defaults
+
+__all__ = ["KIND", "measure_defaults_row"]
+
+
+def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> RowMeasurement:
+    """Compare every claim about ``backend`` with the framework's current defaults.
+
+    An adapter that raises is not caught here: the runner turns it into an ``error`` row.
+    """
+    claims = entry.model.for_backend(backend)
+    if not claims:
+        return RowMeasurement("not_offered", message=f"no document states {backend}'s defaults")
+    actual = impl.run(None, "-", device)
+    drift, matches = compare_defaults(claims, actual)
+    if not drift:
+        return RowMeasurement("conforms", variant="default", examples=len(claims))
+    return RowMeasurement(
+        "diverges",
+        counterexample={"drift": drift, "matches": matches},
+        message="drift: "
+        + "; ".join(
+            f"{d['optimizer']}.{d['hyperparameter']} is {d['framework_value']}, "
+            f"{d['author']} ({d['api']}) says {d['value']}"
+            for d in drift
+        ),
+        examples=len(claims),
+    )
+
+
+KIND = register_kind(
+    Kind(
+        "defaults",
+        ("defaults",),
+        None,
+        None,
+        "every default a document states for this backend, compared with the framework's "
+        "current default read from its public API; drift reported with both values",
+        dtype_free=True,
+        measure_row=measure_defaults_row,
+    )
+)

@@ -1,0 +1,256 @@
+"""The optimizer kind: one step from an arbitrary state, then trajectories with a schedule.
+
+The case (:class:`OptimizerCase`), its draws (:func:`draw_optimizer_case`) and its evaluation
+(:func:`evaluate_example`: the framework once, the tracked reference once per variant) live here.
+A generated state satisfies every invariant its entry's model declares: buffers named in
+``nonnegative_buffers`` are drawn ``>= 0`` (:func:`~trainspec.conformance.strategies.draw_canonical_state`),
+and for each pair ``(s, a)`` in ``square_dominates`` (RMSprop's centered moments) ``a`` is
+clipped so that ``a**2 <= s`` holds exactly in the dtype under test (:func:`clip_to_root`).
+
+For an optimizer spec the property is: the framework's parameters after the example's steps
+equal, within the tolerance policy, those of the reference variant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds import Kind, register_kind, summarize_array
+from trainspec.conformance.strategies import (
+    draw_canonical_state,
+    draw_hyperparameters,
+    draw_learning_rates,
+    draw_param_tree,
+    draw_tree_like,
+)
+from trainspec.conformance.tolerance import Comparison, compare_trees
+from trainspec.conformance.tracked import Tracked, round_to, track_scalar, track_tree, unit_roundoff
+from trainspec.reference.base import apply_updates, piecewise_schedule
+from trainspec.reference.optimizers import CanonicalState, OptimizerModel
+from trainspec.reference.registry import SpecEntry, Variant
+
+__all__ = [
+    "KIND",
+    "OptimizerCase",
+    "clip_to_root",
+    "draw_optimizer_case",
+    "evaluate_example",
+    "reference_optimizer_run",
+]
+
+
+@dataclass(frozen=True)
+class OptimizerCase:
+    r"""One generated example for an optimizer spec.
+
+    ``state`` is ``None`` for a trajectory from the optimizer's own initial state, or a
+    :class:`~trainspec.reference.optimizers.CanonicalState` (one step from an arbitrary state).
+    ``learning_rates[t]`` and ``grads[t]`` are the learning rate and the gradients of step ``t``;
+    the gradients do not depend on the parameters, so that the comparison isolates the update
+    formula. ``hyperparameters`` holds every hyperparameter of the spec but the learning rate.
+    """
+
+    params: Mapping[str, np.ndarray]
+    grads: Sequence[Mapping[str, np.ndarray]]
+    learning_rates: Sequence[float]
+    hyperparameters: Mapping[str, float]
+    state: CanonicalState | None = None
+
+    @property
+    def steps(self) -> int:
+        return len(self.grads)
+
+    def summary(self, max_elements: int = 8) -> dict[str, Any]:
+        """A JSON-able description; arrays longer than ``max_elements`` are summarised."""
+
+        def arr(a: np.ndarray) -> Any:
+            return summarize_array(a, max_elements)
+
+        out: dict[str, Any] = {
+            "params": {k: arr(v) for k, v in self.params.items()},
+            "grads": [{k: arr(v) for k, v in g.items()} for g in self.grads],
+            "learning_rates": list(self.learning_rates),
+            "hyperparameters": dict(self.hyperparameters),
+        }
+        if self.state is not None:
+            out["state"] = {
+                "count": self.state.count,
+                "buffers": {
+                    b: {k: arr(v) for k, v in t.items()} for b, t in self.state.buffers.items()
+                },
+            }
+        return out
+
+
+def draw_optimizer_case(
+    data: Any, entry: SpecEntry, dtype: str, check: str, *, max_steps: int = 12
+) -> OptimizerCase:
+    """One example for an optimizer spec.
+
+    ``check="one_step"``: one step from an arbitrary canonical state at one learning rate.
+    ``check="trajectory"``: 2 to ``max_steps`` steps from the initial state, with a learning rate
+    per step (constant, plateaus, or a new value every step).
+    """
+    if check not in ("one_step", "trajectory"):
+        raise ValueError(f"check={check!r}: must be 'one_step' or 'trajectory'")
+    params = draw_param_tree(data, dtype)
+    hps = draw_hyperparameters(data, entry, dtype)
+    if check == "one_step":
+        state = draw_canonical_state(
+            data, entry.model.buffers, params, dtype, entry.model.nonnegative_buffers
+        )
+        lrs = draw_learning_rates(data, entry, 1, dtype)
+        grads = [draw_tree_like(data, params, dtype, "grads[0]")]
+    else:
+        state = None
+        steps = data.draw(st.integers(2, max_steps), label="steps")
+        lrs = draw_learning_rates(data, entry, steps, dtype)
+        grads = [draw_tree_like(data, params, dtype, f"grads[{t}]") for t in range(steps)]
+    return OptimizerCase(
+        params=params, grads=grads, learning_rates=lrs, hyperparameters=hps, state=state
+    )
+
+
+def reference_optimizer_run(
+    model: OptimizerModel, variant: Variant, case: OptimizerCase, dtype: str
+) -> dict[str, Tracked]:
+    """The reference parameters after ``case``'s steps, with their tracked error bounds.
+
+    For an elementwise optimizer the tensors are concatenated and the reference runs once on the
+    whole vector (the same numbers, far fewer NumPy calls), then the result is split back.
+    """
+    if model.elementwise and len(case.params) > 1:
+        flat = _run(model, variant, _flatten_case(case), dtype)["flat"]
+        return _unflatten(flat, case.params)
+    return _run(model, variant, case, dtype)
+
+
+def _flat(tree: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {"flat": np.concatenate([np.ravel(v) for v in tree.values()])}
+
+
+def _flatten_case(case: OptimizerCase) -> OptimizerCase:
+    state = None
+    if case.state is not None:
+        state = CanonicalState(
+            case.state.count, {b: _flat(t) for b, t in case.state.buffers.items()}
+        )
+    return OptimizerCase(
+        _flat(case.params),
+        [_flat(g) for g in case.grads],
+        case.learning_rates,
+        case.hyperparameters,
+        state,
+    )
+
+
+def _unflatten(flat: Tracked, like: Mapping[str, np.ndarray]) -> dict[str, Tracked]:
+    out: dict[str, Tracked] = {}
+    i = 0
+    for k, v in like.items():
+        n = v.size
+        out[k] = Tracked(
+            flat.value[i : i + n].reshape(v.shape), flat.err[i : i + n].reshape(v.shape), flat.u
+        )
+        i += n
+    return out
+
+
+def _run(
+    model: OptimizerModel, variant: Variant, case: OptimizerCase, dtype: str
+) -> dict[str, Tracked]:
+    hp: dict[str, Any] = {k: track_scalar(v, dtype) for k, v in case.hyperparameters.items()}
+    schedule = _shifted_schedule(case)
+    hp["learning_rate"] = lambda t: track_scalar(schedule(t), dtype)
+    opts = variant.options
+    transform = model.build(opts, hp)
+    params = track_tree(case.params, dtype)
+    if case.state is None:
+        state = transform.init(params)
+    else:
+        tracked = CanonicalState(
+            count=case.state.count,
+            buffers={b: track_tree(t, dtype) for b, t in case.state.buffers.items()},
+        )
+        state = model.load_state(opts, hp, tracked, params)
+    for g in case.grads:
+        updates, state = transform.update(track_tree(g, dtype), state, params)
+        params = apply_updates(params, updates)
+    return params
+
+
+def _shifted_schedule(case: OptimizerCase) -> Any:
+    """The case's learning rates as a schedule over absolute step counts (a state may start at t > 0)."""
+    start = 0 if case.state is None else case.state.count
+    inner = piecewise_schedule(case.learning_rates)
+    return lambda t: inner(t - start)
+
+
+def evaluate_example(
+    entry: SpecEntry,
+    impl: Implementation,
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+    variants: Sequence[Variant],
+) -> dict[Variant, Comparison]:
+    """Run the framework once and compare with each of ``variants``."""
+    actual = impl.run(case, dtype, device)
+    return {
+        v: compare_trees(actual, reference_optimizer_run(entry.model, v, case, dtype), dtype)
+        for v in variants
+    }
+
+
+def clip_to_root(a: np.ndarray, s: np.ndarray, dtype: str) -> np.ndarray:
+    r"""``a`` with every element of magnitude above $r = \mathrm{fl}(\sqrt{s}\,(1 - 4u))$ replaced
+    by $\pm r$, so that $a^2 \le s$ exactly (``s >= 0``, both representable in ``dtype``).
+
+    $r < \sqrt{s}$ exactly: the square root and the product round by at most $u_{64}$ each and the
+    rounding to ``dtype`` by at most $u$, so $r \le \sqrt{s}(1-4u)(1+u)(1+u_{64})^2 < \sqrt{s}$
+    ($r$ is normal or zero for the strategies' magnitudes). Elements already within $r$ keep
+    their value; where $s = 0$, $a$ becomes 0. The clipped elements have $s - a^2 \approx 8us$,
+    the hard region of the centered variance estimate $s - a^2$.
+    """
+    u = unit_roundoff(dtype)
+    root = round_to(np.sqrt(s) * (1.0 - 4.0 * u), dtype)
+    return np.where(np.abs(a) <= root, a, np.copysign(root, a))
+
+
+def _satisfy_invariants(entry: Any, case: OptimizerCase, dtype: str) -> OptimizerCase:
+    pairs = getattr(entry.model, "square_dominates", ())
+    if case.state is None or not pairs:
+        return case
+    buffers = dict(case.state.buffers)
+    for s_name, a_name in pairs:
+        s, a = buffers[s_name], buffers[a_name]
+        buffers[a_name] = {k: clip_to_root(a[k], s[k], dtype) for k in a}
+    return OptimizerCase(
+        case.params,
+        case.grads,
+        case.learning_rates,
+        case.hyperparameters,
+        CanonicalState(case.state.count, buffers),
+    )
+
+
+def _draw(data: Any, entry: Any, dtype: str, check: str) -> OptimizerCase:
+    return _satisfy_invariants(entry, draw_optimizer_case(data, entry, dtype, check), dtype)
+
+
+KIND = register_kind(
+    Kind(
+        "optimizers",
+        ("one_step", "trajectory"),
+        _draw,
+        evaluate_example,
+        "parameters after one step from a generated state, and after trajectories of 2-12 steps "
+        "with a changing learning rate, element by element within the tolerance policy",
+    )
+)

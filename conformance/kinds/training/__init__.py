@@ -1,0 +1,1 @@
+"""The training family's kinds: ``training.early_stopping`` and ``training.backprop``."""
