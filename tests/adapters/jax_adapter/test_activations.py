@@ -13,7 +13,6 @@ from trainspec.adapters.jax_adapter.activations import (
     prelu_params,
     run_activation,
 )
-from trainspec.adapters.jax_adapter.defaults import activation_defaults
 from trainspec.conformance.kinds.activations import MAX_ELEMENTS, MAX_SIDE, ActivationCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.activations import softmax
@@ -78,17 +77,6 @@ def test_softmax_vjp_by_hand():
         "cpu",
     )
     np.testing.assert_array_equal(out["z"], [[0.25, -0.25]])
-
-
-def test_defaults_are_read_from_the_api():
-    d = activation_defaults()
-    assert d == {"leaky_relu": {"alpha": 0.01}, "elu": {"alpha": 1.0}, "PReLU": {"alpha": 0.01}}
-    impl = next(i for i in implementations() if i.spec_id == "act.defaults")
-    row = check_row(reference.get("act.defaults"), impl, "jax", "-", "cpu")
-    assert row.verdict == "diverges"
-    assert [(x["optimizer"], x["framework_value"]) for x in row.counterexample["drift"]] == [
-        ("PReLU", 0.01)
-    ]
 
 
 @pytest.mark.parametrize(

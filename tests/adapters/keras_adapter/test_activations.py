@@ -12,7 +12,6 @@ from trainspec.adapters.keras_adapter.activations import (
     prelu_input,
     run_activation,
 )
-from trainspec.adapters.keras_adapter.defaults import activation_defaults
 from trainspec.conformance.kinds.activations import ActivationCase
 from trainspec.conformance.runner import check_row
 from trainspec.reference.activations import SELU_ALPHA, SELU_LAMBDA
@@ -75,22 +74,6 @@ def test_heaviside_has_no_gradient_and_says_so():
     assert impl.options["derivatives"] is False
     with pytest.raises(RuntimeError, match="no gradient"):
         impl.run(case("derivatives"), "float32", "cpu")
-
-
-def test_defaults_are_read_from_the_api_and_drift_is_reported():
-    d = activation_defaults()
-    assert d["tf.nn.leaky_relu"]["alpha"] == 0.2 and d["leaky_relu"]["alpha"] == 0.2
-    assert d["LeakyReLU"]["alpha"] == 0.3 and d["PReLU"]["alpha"] == 0.0
-    impl = next(i for i in implementations() if i.spec_id == "act.defaults")
-    row = check_row(reference.get("act.defaults"), impl, "tensorflow", "-", "cpu")
-    assert row.verdict == "diverges"
-    drift = {(x["optimizer"], x["framework_value"]) for x in row.counterexample["drift"]}
-    assert drift == {
-        ("tf.nn.leaky_relu", 0.2),
-        ("leaky_relu", 0.2),
-        ("LeakyReLU", 0.3),
-        ("PReLU", 0.0),
-    }
 
 
 def test_tf_flushes_subnormals():

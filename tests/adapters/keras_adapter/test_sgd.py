@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 
-from trainspec import reference
 from trainspec.adapters.keras_adapter import (
     KerasAdapter,
     _sgd,
@@ -13,7 +12,6 @@ from trainspec.adapters.keras_adapter import (
     velocity_from_trace,
 )
 from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.conformance.runner import check_row
 from trainspec.reference.optimizers import CanonicalState
 
 
@@ -66,15 +64,3 @@ PLANTED = {
 def test_planted_fault_is_reported_as_diverges(fault, assert_planted_fault_diverges):
     spec_id, run = PLANTED[fault]
     assert_planted_fault_diverges("tensorflow", spec_id, fault, run)
-
-
-def test_defaults_drift_from_padilla_montanis_tensorflow_epsilon():
-    from trainspec.adapters.keras_adapter.defaults import optimizer_defaults
-
-    d = optimizer_defaults()
-    assert d["Adam"]["eps"] == 1e-7 and d["RMSprop"]["rho"] == 0.9
-    impl = next(i for i in KerasAdapter().implementations() if i.spec_id == "opt.defaults")
-    row = check_row(reference.get("opt.defaults"), impl, "tensorflow", "-", "cpu")
-    assert row.verdict == "diverges"
-    drift = {(x["optimizer"], x["hyperparameter"], x["value"]) for x in row.counterexample["drift"]}
-    assert ("Adam", "eps", 1e-8) in drift

@@ -12,7 +12,6 @@ from trainspec.adapters.torch_adapter.activations import (
     run_activation,
     torch_kwargs,
 )
-from trainspec.adapters.torch_adapter.defaults import activation_defaults
 from trainspec.conformance.kinds.activations import ActivationCase
 from trainspec.conformance.runner import check_row
 
@@ -68,23 +67,6 @@ def test_softmax_vjp_by_hand():
     )
     # s = [.5, .5]; s * (g - <g, s>) = [.25, -.25]
     np.testing.assert_array_equal(out["z"], [[0.25, -0.25]])
-
-
-def test_defaults_are_read_from_the_api():
-    d = activation_defaults()
-    assert d["leaky_relu"]["alpha"] == 0.01 and d["LeakyReLU"]["alpha"] == 0.01
-    assert d["RReLU"] == {"lower": 1 / 8, "upper": 1 / 3}
-    assert d["PReLU"]["alpha"] == 0.25
-    row = check_row(
-        reference.get("act.defaults"),
-        by_name(next(i.name for i in implementations() if i.spec_id == "act.defaults")),
-        "torch",
-        "-",
-        "cpu",
-    )
-    assert row.verdict == "conforms" and row.examples == len(
-        reference.get("act.defaults").model.for_backend("torch")
-    )
 
 
 def test_heaviside_has_no_derivative_and_says_so():

@@ -126,19 +126,3 @@ def test_the_real_optimizer_is_a_variant_not_a_fault():
     )
     row = check_row(reference.get("opt.momentum"), impl, "torch", "float32", "cpu", profile="quick")
     assert (row.verdict, row.variant) == ("variant", "form=eta_outside")
-
-
-def test_sgd_defaults_are_read_from_the_signature():
-    from trainspec.adapters.torch_adapter.defaults import sgd_defaults
-
-    d = sgd_defaults()["SGD"]
-    assert d["momentum"] == 0 and d["nesterov"] is False
-    # the architectures notes print lr=<required parameter>; torch 2.13 has a default
-    row = check_row(
-        reference.get("opt.defaults"),
-        next(i for i in TorchAdapter().implementations() if i.spec_id == "opt.defaults"),
-        "torch",
-        "-",
-        "cpu",
-    )
-    assert row.verdict == "diverges" and "SGD.learning_rate is 0.001" in row.message
