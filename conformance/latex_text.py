@@ -233,7 +233,8 @@ class _Parser:
         rows[-1].append("".join(cell).strip())
         rows = [r for r in rows if any(r)]
         if env == "cases":
-            return "{ " + "; ".join(", ".join(c for c in r if c) for r in rows) + " }"
+            cells = [[c.rstrip(",").strip() for c in r] for r in rows]
+            return "{ " + "; ".join(", ".join(c for c in r if c) for r in cells) + " }"
         return "[" + "; ".join(", ".join(r) for r in rows) + "]"
 
 
@@ -293,9 +294,8 @@ def _accent(arg: str, mark: str) -> str:
 def _tidy(s: str) -> str:
     s = re.sub(r"[ \t]+", " ", s)
     s = re.sub(r"\( ", "(", s)
-    s = re.sub(r" \)", ")", s)
+    s = re.sub(r" ([)⌋⌉⟩])", r"\1", s)
     s = re.sub(r" ([,;])", r"\1", s)
-    # binary minus: spaces around it when a side has one; a leading or bracketed minus stays tight
     return s.strip()
 
 

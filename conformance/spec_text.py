@@ -14,7 +14,7 @@ import re
 from trainspec.conformance.latex_text import is_code, to_text
 from trainspec.reference import SPEC_VERSION, SpecEntry
 
-__all__ = ["GLOSSARY", "describe", "formula_text", "symbols"]
+__all__ = ["GLOSSARY", "describe", "formula_text", "prose_text", "symbols"]
 
 # Symbols whose meaning is fixed within a family; a symbol is listed for an entry when its
 # formula uses it (the hyperparameters are listed from the entry itself).
@@ -68,6 +68,11 @@ def formula_text(formula: str) -> str:
     return formula if is_code(formula) else to_text(formula)
 
 
+def prose_text(text: str) -> str:
+    """A description or note; a LaTeX command in it (``\\alpha``) is written in Unicode."""
+    return to_text(text) if "\\" in text else text
+
+
 def _uses(formula: str, symbol: str) -> bool:
     if symbol.startswith("\\") or len(symbol) > 1:
         return symbol in formula
@@ -78,7 +83,10 @@ def symbols(entry: SpecEntry) -> list[tuple[str, str, str]]:
     r"""The symbols of ``entry``'s formula: ``(LaTeX symbol, meaning, domain)``; the
     hyperparameters first (with the rule their values obey), then the family's fixed symbols
     that the formula uses."""
-    out = [(h.symbol, f"{h.name}: {h.description}", h.rule()) for h in entry.hyperparameters]
+    out = [
+        (h.symbol, f"{h.name}: {prose_text(h.description)}", h.rule())
+        for h in entry.hyperparameters
+    ]
     taken = {h.symbol for h in entry.hyperparameters}
     for sym, meaning in GLOSSARY.get(entry.id.split(".")[0], ()):
         if sym not in taken and _uses(entry.formula, sym):
@@ -112,7 +120,7 @@ def describe(entry: SpecEntry) -> str:
             lines.append(f"    {axis.name}:")
             for k, o in enumerate(axis.options):
                 default = " (default)" if k == 0 else ""
-                lines.append(f"      {axis.name}={o.name}{default}: {o.description}")
+                lines.append(f"      {axis.name}={o.name}{default}: {prose_text(o.description)}")
                 lines.append(f"          {formula_text(o.formula)}")
                 if o.stated_by:
                     lines.append(f"          stated by: {'; '.join(o.stated_by)}")
@@ -122,11 +130,11 @@ def describe(entry: SpecEntry) -> str:
             lines.append(f"    {er.source.text()}")
             lines.append(_indent(f"prints:  {formula_text(er.printed)}", "      "))
             lines.append(_indent(f"correct: {formula_text(er.correct)}", "      "))
-            lines.append(f"      why: {er.explanation}")
+            lines.append(f"      why: {prose_text(er.explanation)}")
             lines.append(f"      check: trainspec errata (runs it: {entry.id})")
     lines += ["", "  citations:"]
     for c in entry.citations:
         lines.append(f"    {c.text()}" + (f"  [{c.document}]" if c.document else ""))
     if entry.notes:
-        lines += ["", "  notes:", _indent(entry.notes, "    ")]
+        lines += ["", "  notes:", _indent(prose_text(entry.notes), "    ")]
     return "\n".join(lines)
