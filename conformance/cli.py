@@ -110,7 +110,9 @@ def _cmd_spec(args: argparse.Namespace) -> int:
         print(json.dumps([e.to_json() for e in entries], indent=1))
         return 0
     if args.id is None:
-        print(f"trainspec spec {reference.SPEC_VERSION}: {len(entries)} IDs (--id ID for one in full)")
+        print(
+            f"trainspec spec {reference.SPEC_VERSION}: {len(entries)} IDs (--id ID for one in full)"
+        )
         for e in entries:
             print(f"{e.id:<26} [{e.tier}]  {e.title}")
         return 0

@@ -60,7 +60,9 @@ def family_of(spec_id: str) -> str:
     """The family (page) of ``spec_id``: its first dotted part."""
     fam = spec_id.split(".")[0]
     if fam not in FAMILIES:
-        raise ValueError(f"spec id {spec_id!r}: family {fam!r} has no page; families: {list(FAMILIES)}")
+        raise ValueError(
+            f"spec id {spec_id!r}: family {fam!r} has no page; families: {list(FAMILIES)}"
+        )
     return fam
 
 
@@ -236,7 +238,11 @@ def _entry_md(entry: SpecEntry, report: Mapping[str, Any]) -> list[str]:
                     out.append(f"    Stated by: {'; '.join(o.stated_by)}.")
                     out.append("")
                 who = followed.get((axis.name, o.name))
-                out.append(f"    Followed by: {', '.join(who)}." if who else "    Followed by: none in the report.")
+                out.append(
+                    f"    Followed by: {', '.join(who)}."
+                    if who
+                    else "    Followed by: none in the report."
+                )
                 out.append("")
     if entry.errata:
         out += ["**Errata**", ""]

@@ -14,7 +14,10 @@ from trainspec.conformance.spec_text import describe, formula_text, prose_text
     ("latex", "text"),
     [
         (r"\hat m = \frac{m}{1-\beta_1^t}", "m̂ = m/(1−β₁ᵗ)"),
-        (r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}", "θ ← θ − η m̂/(√v̂ + ε)"),
+        (
+            r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}",
+            "θ ← θ − η m̂/(√v̂ + ε)",
+        ),
         (r"\lVert g\rVert_2 = \sqrt{\textstyle\sum_i g_i^2}", "‖g‖₂ = √(Σᵢ gᵢ²)"),
         (r"\sigma^2 = 2/\text{fan}_\text{in}", "σ² = 2/fan_in"),
         (r"\frac1m\sum_{i=1}^m x_i", "1/m Σᵢ₌₁ᵐ xᵢ"),
@@ -73,6 +76,8 @@ def test_describe_has_what_a_reader_needs(entry):
     assert reference.SPEC_VERSION in text
     for c in entry.citations:
         assert c.text() in text
+    for h in entry.hyperparameters:  # docs/adapters.md says `spec --id` lists them
+        assert f"{h.name}: " in text and h.rule() in text
     for axis in entry.variant_axes:
         for option in axis.options:
             assert f"{axis.name}={option.name}" in text
