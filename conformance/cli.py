@@ -103,7 +103,11 @@ def _cmd_spec(args: argparse.Namespace) -> int:
     if args.site:
         from trainspec.conformance import site
 
-        written = site.write_site(args.site, report_json=args.report_json)
+        try:
+            written = site.write_site(args.site, report_json=args.report_json)
+        except FileNotFoundError as exc:
+            print(f"trainspec spec --site: {exc}", file=sys.stderr)
+            return 2
         print(f"wrote {len(written)} pages into {args.site}")
         return 0
     if args.json:
