@@ -23,6 +23,7 @@ from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
 from trainspec.conformance.runner import Row, run_matrix
+from trainspec.conformance.spec_text import describe
 
 __all__ = ["main"]
 
@@ -66,7 +67,20 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("spec", help="print the spec registry")
     s.add_argument("--json", action="store_true", help="print the registry as a JSON list")
-    s.add_argument("--id", default=None, help="only this spec ID or prefix")
+    s.add_argument(
+        "--id", default=None, help="this spec ID or prefix, in full (formula, variants, citations)"
+    )
+    s.add_argument(
+        "--site",
+        default=None,
+        metavar="DIR",
+        help="write the spec pages (Markdown, one per family) into DIR (docs/spec in the repository)",
+    )
+    s.add_argument(
+        "--report-json",
+        default=None,
+        help="the report whose verdicts the pages show (default: docs/reports/cpu/report.json)",
+    )
 
     m = sub.add_parser("merge", help="merge report.json files into one report")
     m.add_argument(
@@ -81,21 +95,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_spec(args: argparse.Namespace) -> int:
-    entries = reference.entries_matching(args.id)
+    try:
+        entries = reference.entries_matching(args.id)
+    except KeyError as exc:
+        print(f"trainspec spec: --id: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if args.site:
+        from trainspec.conformance import site
+
+        try:
+            written = site.write_site(args.site, report_json=args.report_json)
+        except FileNotFoundError as exc:
+            print(f"trainspec spec --site: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(written)} pages into {args.site}")
+        return 0
     if args.json:
         print(json.dumps([e.to_json() for e in entries], indent=1))
         return 0
-    for e in entries:
-        print(f"{e.id}  [{e.tier}]  {e.title}")
-        print(f"    {e.formula}")
-        for axis in e.variant_axes:
-            print(
-                f"    variants of {axis.name}: "
-                + ", ".join(o.name for o in axis.options)
-                + f" (default {axis.default})"
-            )
-        for er in e.errata:
-            print(f"    erratum ({er.source.author}): prints {er.printed}; correct {er.correct}")
+    if args.id is None:
+        print(
+            f"trainspec spec {reference.SPEC_VERSION}: {len(entries)} IDs (--id ID for one in full)"
+        )
+        for e in entries:
+            print(f"{e.id:<26} [{e.tier}]  {e.title}")
+        return 0
+    print("\n\n".join(describe(e) for e in entries))
     return 0
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 import trainspec
 from trainspec.conformance.runner import Row
+from trainspec.reference import SPEC_VERSION
 
 __all__ = ["build_report", "matrix_text", "merge_reports", "write_report"]
 
@@ -38,6 +39,7 @@ def build_report(
 
     return {
         "trainspec": trainspec.__version__,
+        "spec_version": SPEC_VERSION,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "profile": profile,
         "seed": seed,
@@ -146,7 +148,7 @@ def markdown(report: dict[str, Any]) -> str:
     out = [
         "# trainspec conformance report",
         "",
-        f"trainspec {report['trainspec']}, profile `{report['profile']}`, seed {report['seed']}, "
+        f"trainspec {report['trainspec']}, spec {report.get('spec_version', 'unstated')}, profile `{report['profile']}`, seed {report['seed']}, "
         f"devices {', '.join(report['devices'])}, generated {report['generated']}.",
         "",
         "Verdicts: **conforms** (the spec's default form is within tolerance on every example), "

@@ -23,6 +23,7 @@ from trainspec.reference.base import (
 )
 from trainspec.reference.optimizers import gd, momentum, nesterov, sgd
 from trainspec.reference.registry import (
+    SPEC_VERSION,
     Citation,
     Erratum,
     ErratumEvidence,
@@ -37,6 +38,7 @@ from trainspec.reference.registry import (
 )
 
 __all__ = [
+    "SPEC_VERSION",
     "Citation",
     "Erratum",
     "ErratumEvidence",

@@ -605,7 +605,7 @@ EVALUATION = VariantAxis(
             "the exponential branch evaluated as printed, e^z - 1: cancels for small |z| "
             "(an absolute error of order u)",
             r"\alpha\,(e^z - 1)",
-            ("Zheng (003)", "Padilla Montani (004)", "TensorFlow Elu/Selu kernels"),
+            ("Zheng", "Padilla Montani", "TensorFlow Elu/Selu kernels"),
         ),
     ),
 )
@@ -619,13 +619,13 @@ def _branch_axis(scale: str) -> VariantAxis:
                 "z_lt_0",
                 f"the exponential branch for z < 0: f'(0) = {scale or '1'}",
                 r"\alpha(e^z - 1) \text{ if } z < 0",
-                ("Zheng (003)", "TensorFlow tf.nn.elu, tf.nn.selu"),
+                ("Zheng", "TensorFlow tf.nn.elu, tf.nn.selu"),
             ),
             _opt(
                 "z_le_0",
                 f"the exponential branch for z <= 0: f'(0) = {scale}alpha",
                 r"\alpha(e^z - 1) \text{ if } z \le 0",
-                ("Padilla Montani (004)", "PyTorch", "JAX"),
+                ("Padilla Montani", "PyTorch", "JAX"),
             ),
         ),
     )
@@ -674,11 +674,11 @@ ALPHA_ELU = HyperParameter(
 
 _ZHENG_ACT = C.at(C.ZHENG, "New activation functions")
 _ZHENG_NONSAT = C.at(C.ZHENG, "Nonsaturating activation function")
-_ZHENG_STEP = C.at(C.ZHENG, "Linear threshold unit (LTU): common step functions")
+_ZHENG_STEP = C.at(C.ZHENG, "Linear threshold unit (LTU); Common step functions")
 _PM_NONSAT = C.at(C.PADILLA_MONTANI, "Nonsaturating Activation Functions")
 _VITAY_CHOICE = C.at(C.VITAY, "Choice of the activation function")
 _ARCH_PERCEPTRON = C.at(
-    C.ARCHITECTURES, "Deep neural networks: the perceptron (activation with threshold)"
+    C.ARCHITECTURES, "Deep neural networks (the perceptron, activation with threshold)"
 )
 _ARCH_ACT = C.at(C.ARCHITECTURES, "Deep neural networks: activation")
 _SOLBERG_LOSS = C.at(C.SOLBERG, "The feedforward net problem (loss: softmax)")
@@ -702,18 +702,18 @@ register(
             VariantAxis(
                 "form",
                 (
-                    _opt("heaviside", "0 for z < 0, 1 for z >= 0", r"[z \ge 0]", ("Zheng (003)",)),
+                    _opt("heaviside", "0 for z < 0, 1 for z >= 0", r"[z \ge 0]", ("Zheng",)),
                     _opt(
                         "perceptron",
                         "0 for z <= 0, 1 for z > 0",
                         r"[z > 0]",
-                        ("Neural network architectures (002)",),
+                        ("Neural network architectures",),
                     ),
                     _opt(
                         "sgn",
                         "-1, 0, 1 with sgn(0) = 0",
                         r"\operatorname{sgn}(z)",
-                        ("Zheng (003)",),
+                        ("Zheng",),
                     ),
                 ),
             ),
@@ -792,7 +792,7 @@ register(
             ),
             *_PIECEWISE,
         ),
-        notes="Non-differentiable at zero (002); the derivative there is a convention.",
+        notes="Non-differentiable at zero (architectures notes); the derivative there is a convention.",
         model=ActivationModel(
             build=lambda o, hp: relu(o["derivative_at_zero"]), identity_branch=True
         ),
@@ -800,7 +800,7 @@ register(
 )
 
 _SLOPE_STATED = {
-    "alpha": ("Vitay (000): f'(x) = alpha if x <= 0", "PyTorch", "TensorFlow"),
+    "alpha": ("Vitay: f'(x) = alpha if x <= 0", "PyTorch", "TensorFlow"),
     "one": ("JAX jax.nn.leaky_relu, flax PReLU (x >= 0)",),
     "zero": ("Keras PReLU: relu(x) - alpha*relu(-x)",),
 }
@@ -815,7 +815,7 @@ register(
         citations=(_ZHENG_NONSAT, _PM_NONSAT, _ARCH_ACT, C.MAAS),
         variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
         hyperparameters=(ALPHA_LEAKY,),
-        notes="alpha is usually 0.01 (003); the framework defaults differ (act.defaults).",
+        notes="alpha is usually 0.01 (Zheng); the framework defaults differ (act.defaults).",
         model=ActivationModel(
             build=lambda o, hp: leaky_relu(hp["alpha"], _slope_options(o)),
             identity_branch=True,
@@ -873,7 +873,7 @@ register(
         citations=(_ZHENG_NONSAT, _PM_NONSAT, C.CLEVERT),
         variant_axes=(_branch_axis(""), EVALUATION, *_PIECEWISE),
         hyperparameters=(ALPHA_ELU,),
-        notes="z < 0 (003) against z <= 0 (004): the same values; the derivative at 0 is 1 "
+        notes="z < 0 (Zheng) against z <= 0 (Padilla Montani): the same values; the derivative at 0 is 1 "
         "against alpha.",
         model=ActivationModel(
             build=lambda o, hp: elu(hp["alpha"], o["negative_branch"], o["evaluation"])

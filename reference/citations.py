@@ -1,4 +1,9 @@
-"""The sources the spec cites: the five lecture notes (``shared/seeds/``) and the original papers."""
+"""The sources the spec cites: the five lecture notes and the original papers.
+
+The lecture notes are in the repository as plain text under ``docs/sources/`` (``Citation.document``);
+a citation of a note points at a slide by its title (``Citation.where``), which a reader finds in
+that text. The notes of Vitay and the architectures notes carry no date, so their year is ``None``.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +11,42 @@ from dataclasses import replace
 
 from trainspec.reference.registry import Citation
 
-# Lecture notes, by author and title (seed file in ``where``).
+# Lecture notes, by author, title and institution; the copy a reader can search is ``document``.
 VITAY = Citation(
     "J. Vitay",
     "Neurocomputing: Modern neural networks",
-    venue="TU Chemnitz lecture notes",
-    where="seed 000",
+    venue="lecture notes, Professur für Künstliche Intelligenz, Fakultät für Informatik, TU Chemnitz",
+    document="docs/sources/vitay-neurocomputing-modern-neural-networks.txt",
 )
 SOLBERG = Citation(
     "A. Solberg",
-    "INF 5860 Lecture 9: Training neural nets part II",
+    "INF 5860 Machine learning for image classification, Lecture 9: Training neural nets part II",
     year=2017,
-    venue="University of Oslo",
-    where="seed 001",
+    venue="lecture slides, Department of Informatics, University of Oslo",
+    document="docs/sources/solberg-2017-inf5860-lecture9-training-neural-nets-part2.txt",
 )
 ARCHITECTURES = Citation(
     "(unattributed)",
-    "Neural network architectures, part one: deep NNs & CNNs",
+    "Neural network architectures (part one: deep NNs & CNNs)",
     venue="lecture notes",
-    where="seed 002",
+    document="docs/sources/neural-network-architectures-part1-deep-nns-cnns.txt",
 )
 ZHENG = Citation(
     "J. Zheng",
-    "CS286 Lecture 6: Introduction to Artificial Neural Networks",
+    "CS286 AI for Science and Engineering, Lecture 6: Introduction to Artificial Neural Networks",
     year=2020,
-    venue="ShanghaiTech University",
-    where="seed 003",
+    venue="lecture slides, School of Information Science and Technology, ShanghaiTech University",
+    document="docs/sources/zheng-2020-cs286-lecture6-artificial-neural-networks.txt",
 )
 PADILLA_MONTANI = Citation(
     "J. Padilla Montani",
     "Neural Networks Tricks-Of-The-Trade",
     year=2019,
-    venue="Deep Learning with TensorFlow WS18/19, IST Austria",
-    where="seed 004",
+    venue="lecture notebook, Deep Learning with TensorFlow WS18/19, IST Austria",
+    document="docs/sources/padilla-montani-2019-neural-networks-tricks-of-the-trade.txt",
 )
 
-NOTES_BY_SEED = {
-    "000": VITAY,
-    "001": SOLBERG,
-    "002": ARCHITECTURES,
-    "003": ZHENG,
-    "004": PADILLA_MONTANI,
-}
+LECTURE_NOTES = (VITAY, SOLBERG, ARCHITECTURES, ZHENG, PADILLA_MONTANI)
 
 # Original papers.
 ROBBINS_MONRO = Citation(
@@ -84,7 +83,9 @@ GOODFELLOW = Citation("I. Goodfellow, Y. Bengio, A. Courville", "Deep Learning",
 
 
 def at(citation: Citation, where: str) -> Citation:
-    """The same source, pointing at a place inside it (slide title, section)."""
+    """The same source, pointing at a place inside it: for a lecture note the title of a slide as
+    its text prints it (several separated by "; ", a parenthesis adds what to look for on it),
+    for a paper or book a section, algorithm or figure."""
     base = citation.where
     return replace(citation, where=f"{base}, {where}" if base else where)
 

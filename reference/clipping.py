@@ -285,7 +285,7 @@ _NORM_EPS_AXIS = VariantAxis(
             "none",
             "nothing added to the norm",
             r"g \cdot \min(1, K/\lVert g\rVert)",
-            ("Vitay (000)", "Pascanu et al. (2013)", "tf.clip_by_norm", "optax"),
+            ("Vitay", "Pascanu et al. (2013)", "tf.clip_by_norm", "optax"),
         ),
         VariantOption(
             "plus_1e-6",
@@ -329,7 +329,7 @@ register(
                         "l2",
                         "the tensor's Euclidean norm is compared with K",
                         r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
-                        ("Vitay (000)", "tf.clip_by_norm", "Keras clipnorm"),
+                        ("Vitay", "tf.clip_by_norm", "Keras clipnorm"),
                     ),
                     VariantOption(
                         "rms",

@@ -91,9 +91,9 @@ def keep_probability(rate: Any, rate_meaning: str = "drop") -> Any:
     frameworks implement, e.g. ``torch.nn.functional.dropout(p=1)``), never a division by 0.
 
     .. warning:: The sources split on what $p$ means (see the module docstring): PyTorch, Keras,
-       TensorFlow 2, flax and the notes 000, 002, 003, 004 use the drop probability; Solberg's
-       code (001), Srivastava et al. (2014) and TensorFlow 1's ``keep_prob`` the keep
-       probability. Passing a keep probability to ``torch.nn.Dropout(p=)`` silently turns
+       TensorFlow 2, flax and the notes of Vitay, Zheng, Padilla Montani and the architectures
+       notes use the drop probability; Solberg's code, Srivastava et al. (2014) and TensorFlow 1's
+       ``keep_prob`` the keep probability. Passing a keep probability to ``torch.nn.Dropout(p=)`` silently turns
        $q$ into $1 - q$.
 
     A rate that carries a rounding bound (the kit's tracked scalars) keeps it: $1 - p$ is then
@@ -480,10 +480,10 @@ _RATE_MEANING = VariantAxis(
             "p is the drop probability: q = 1 - p",
             r"m_i \sim \mathrm{Bernoulli}(1 - p)",
             (
-                "Vitay (000)",
-                "Neural network architectures (002), torch.nn.Dropout",
-                "Zheng (003)",
-                "Padilla Montani (004), tf.layers.dropout(rate=)",
+                "Vitay",
+                "Neural network architectures, torch.nn.Dropout",
+                "Zheng",
+                "Padilla Montani, tf.layers.dropout(rate=)",
                 "torch.nn.functional.dropout(p=)",
                 "keras.layers.Dropout(rate=)",
                 "tf.nn.dropout(rate=)",
@@ -495,7 +495,7 @@ _RATE_MEANING = VariantAxis(
             "p is the keep (retention) probability: q = p",
             r"m_i \sim \mathrm{Bernoulli}(p)",
             (
-                "Solberg (001), code rand < p",
+                "Solberg, code rand < p",
                 "Srivastava et al. (2014)",
                 "TensorFlow 1 tf.nn.dropout(keep_prob=)",
             ),
@@ -510,7 +510,7 @@ _MASKING = VariantAxis(
             "multiply",
             "the input is multiplied by the (scaled) mask: a dropped inf or nan gives nan (IEEE x*0)",
             r"y = x \cdot (m / q)",
-            ("Solberg (001), H1 *= U1", "torch.nn.functional.dropout", "torch.nn.Dropout"),
+            ("Solberg, H1 *= U1", "torch.nn.functional.dropout", "torch.nn.Dropout"),
         ),
         VariantOption(
             "select",
@@ -529,9 +529,9 @@ _FORM = VariantAxis(
             "kept units scaled by 1/q in training; identity at test time",
             r"y_{\text{train}} = x \odot m / q;\ y_{\text{test}} = x",
             (
-                "Solberg (001), Inverted dropout",
-                "Neural network architectures (002)",
-                "Padilla Montani (004)",
+                "Solberg, Inverted dropout",
+                "Neural network architectures",
+                "Padilla Montani",
                 "PyTorch, Keras, flax",
             ),
         ),
@@ -539,7 +539,7 @@ _FORM = VariantAxis(
             "naive",
             "kept units unscaled in training; scaled by q at test time",
             r"y_{\text{train}} = x \odot m;\ y_{\text{test}} = q x",
-            ("Solberg (001), naive implementation", "Srivastava et al. (2014)"),
+            ("Solberg, naive implementation", "Srivastava et al. (2014)"),
         ),
     ),
 )

@@ -577,7 +577,7 @@ _DISTRIBUTION_AXIS = VariantAxis(
             "normal",
             "plain normal N(0, sigma^2)",
             r"w \sim \mathcal N(0, \sigma^2)",
-            ("Vitay (000)", "Zheng (003)", "torch.nn.init"),
+            ("Vitay", "Zheng", "torch.nn.init"),
         ),
         VariantOption(
             "truncated_normal",
@@ -667,7 +667,7 @@ _register_rule(
     "LeCun normal initialisation",
     r"w \sim \mathcal N(0, \sigma^2),\ \sigma^2 = 1/\text{fan}_\text{in}",
     (
-        C.at(C.ZHENG, "Glorot and He initialization (LeCun; SELU)"),
+        C.at(C.ZHENG, "Glorot and He initialization (LeCun, SELU)"),
         C.at(C.SOLBERG, "Weight initialization (Var(w) = 1/n, called Xavier there)"),
         C.LECUN_EFFICIENT_BACKPROP,
     ),
@@ -739,7 +739,7 @@ register(
                         "zeros",
                         "every bias exactly 0",
                         r"b = 0",
-                        ("Vitay (000)", "Solberg (001)", "keras.layers.Dense", "flax.linen.Dense"),
+                        ("Vitay", "Solberg", "keras.layers.Dense", "flax.linen.Dense"),
                     ),
                     VariantOption(
                         "uniform_fan_in",

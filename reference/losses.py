@@ -250,7 +250,7 @@ _REDUCTION_AXIS = VariantAxis(
             "mean_over_samples",
             "summed over a sample's outputs, averaged over the samples",
             r"\frac{1}{m}\sum_i \sum_k \ell_{ik}",
-            ("Vitay (000)", "Solberg (001)"),
+            ("Vitay", "Solberg"),
         ),
         VariantOption(
             "mean_over_elements",

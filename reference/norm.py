@@ -219,8 +219,8 @@ def batch_norm_train(
         \hat x_i = \frac{x_i - \mu_B}{\sqrt{\sigma^2_B + \epsilon}}, \qquad
         y_i = \gamma \hat x_i + \beta
 
-    Returns ``(y, statistics)``. Solberg (001, "Batch normalization: training"), Zheng (003),
-    Padilla Montani (004); Ioffe & Szegedy (2015), Algorithm 1. Vitay (000) writes
+    Returns ``(y, statistics)``. Solberg ("Batch normalization: training"), Zheng,
+    Padilla Montani; Ioffe & Szegedy (2015), Algorithm 1. Vitay writes
     $(X_B - E(X_B))/\mathrm{Std}(X_B)$, i.e. $\gamma = 1$, $\beta = 0$, $\epsilon = 0$.
 
     .. warning:: Frameworks normalise with the *biased* variance; the unbiased one appears only
@@ -252,8 +252,8 @@ def batch_norm_inference(
 
     .. math:: y = \gamma\,\frac{x - \mu_\text{pop}}{\sqrt{\sigma^2_\text{pop} + \epsilon}} + \beta
 
-    Solberg (001, "Batch normalization: test time": the statistics of the ENTIRE training set,
-    kept by a running average), Zheng (003), Padilla Montani (004, "Each layer also learns an
+    Solberg ("Batch normalization: test time": the statistics of the ENTIRE training set,
+    kept by a running average), Zheng, Padilla Montani ("Each layer also learns an
     overall mu and sigma, to use during testing"); Ioffe & Szegedy (2015), Algorithm 2, step 11.
 
     .. warning:: Solberg's test-time slide prints the mini-batch formulas again (an erratum, see
@@ -296,7 +296,7 @@ def batch_norm_backward(
     Symbols: $dy$ = ``dy`` (the upstream gradient $\partial\ell/\partial y$, shaped like ``x``),
     $m$ values per channel, $\hat x$ and $\sigma^2_B$ as in :func:`batch_norm_train`,
     $s = \sqrt{\sigma^2_B + \epsilon}$. Ioffe & Szegedy (2015), section 3 (chain rule through
-    $\mu_B$ and $\sigma^2_B$); Vitay (000, "Batch normalization (BN)": BN "is differentiable
+    $\mu_B$ and $\sigma^2_B$); Vitay ("Batch normalization (BN)": BN "is differentiable
     w.r.t the input layer and the parameters, so backpropagation still works").
 
     .. math::
@@ -409,14 +409,14 @@ def running_statistics(
 
     ``average``:
 
-    * ``"exponential"`` (Solberg 001 "use running average to update"; Padilla Montani 004):
+    * ``"exponential"`` (Solberg "use running average to update"; Padilla Montani):
       $r \leftarrow w\,r + (1-w)\,b$ for $b = \mu_B$ and $b = v_B$;
     * ``"cumulative"`` (Ioffe & Szegedy 2015, Algorithm 2, step 10: $E[x] = E_B[\mu_B]$,
       $\mathrm{Var}[x] = \frac{m}{m-1}E_B[\sigma^2_B]$; PyTorch's ``momentum=None``):
       $r \leftarrow r + (b - r)/t$, the plain average over the batches (the initial state is
       forgotten after the first batch);
-    * ``"whole_training_set"`` (Vitay 000: "At the end of learning, the mean and variance over
-      the whole training set is computed and stored"; Solberg 001: "computed for the ENTIRE
+    * ``"whole_training_set"`` (Vitay: "At the end of learning, the mean and variance over
+      the whole training set is computed and stored"; Solberg: "computed for the ENTIRE
       TRAINING set"): the exact mean and variance of every training value seen, combined batch
       by batch (Chan, Golub & LeVeque's pairwise update, exact in exact arithmetic), variance
       $\frac1n\sum(x-\mu)^2$ (biased) or $\frac1{n-1}\sum(x-\mu)^2$ (unbiased) over all $n$
@@ -497,7 +497,7 @@ def population_statistics(
     batches: Sequence[np.ndarray], *, layout: str = "channels_first", unbiased: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Mean and variance per channel over *every* value of the training batches together
-    (Vitay 000, Solberg 001): the statistics that ``average="whole_training_set"`` accumulates."""
+    (Vitay, Solberg): the statistics that ``average="whole_training_set"`` accumulates."""
     if len(batches) == 0:
         raise ValueError("batches: must hold at least one batch")
     shapes = [_check_array(f"batches[{i}]", b, min_ndim=2) for i, b in enumerate(batches)]
@@ -596,7 +596,7 @@ def fit_standardizer(
     names the channel axis). $\mathrm{Std}(x) = \sqrt{E[(x - E[x])^2] + \epsilon}$, $\epsilon$ =
     ``eps`` ($\ge 0$).
 
-    Vitay (000, "Data normalization": mean removal, normalisation); Solberg (001, "Common
+    Vitay ("Data normalization": mean removal, normalisation); Solberg ("Common
     normalization for image data": subtract the mean image or the mean of each channel);
     LeCun et al., *Efficient backprop* (1998), section 4.3.
 
@@ -658,7 +658,7 @@ def fit_whitening(x: np.ndarray, *, eps: float = 0.0, n_components: int | None =
     .. math:: X_\text{white} = (X - \bar X)\, U_{:, :k}\, \mathrm{diag}(\lambda_{:k} + \epsilon)^{-1/2}
 
     Then $\mathrm{Cov}(X_\text{white}) = \mathrm{diag}(\lambda/(\lambda+\epsilon))$: the identity
-    for $\epsilon = 0$. Vitay (000, "Data whitening": "first decorrelating the input dimensions
+    for $\epsilon = 0$. Vitay ("Data whitening": "first decorrelating the input dimensions
     (using PCA) and then scaling them so that the data lies in the unit sphere"); LeCun et al.,
     *Efficient backprop* (1998), section 4.3.
 
@@ -744,7 +744,7 @@ _VARIANCE_AXIS = VariantAxis(
             "two_pass",
             "the mean, then the mean of squared deviations",
             r"\sigma^2_B = \tfrac1m\sum(x_i-\mu_B)^2",
-            ("Solberg (001)", "Zheng (003)", "Padilla Montani (004)", "tf.nn.moments"),
+            ("Solberg", "Zheng", "Padilla Montani", "tf.nn.moments"),
         ),
         VariantOption(
             "one_pass",
@@ -762,8 +762,8 @@ _AVERAGE_AXIS = VariantAxis(
             "exponential running average with the weight w of the old value",
             r"r \leftarrow w r + (1-w) b",
             (
-                "Solberg (001)",
-                "Padilla Montani (004)",
+                "Solberg",
+                "Padilla Montani",
                 "Keras",
                 "flax",
                 "PyTorch (w = 1 - momentum)",
@@ -779,7 +779,7 @@ _AVERAGE_AXIS = VariantAxis(
             "whole_training_set",
             "the exact mean and variance over every training value",
             r"\mu = \tfrac1n\sum x,\ \sigma^2 = \tfrac1n\sum (x-\mu)^2",
-            ("Vitay (000)", "Solberg (001)"),
+            ("Vitay", "Solberg"),
         ),
     ),
 )
@@ -790,7 +790,7 @@ _RUNNING_VARIANCE_AXIS = VariantAxis(
             "biased",
             "the batch variance as used in the normalisation (1/m)",
             r"v_B = \sigma^2_B",
-            ("Solberg (001)", "Keras", "flax"),
+            ("Solberg", "Keras", "flax"),
         ),
         VariantOption(
             "unbiased",
@@ -915,7 +915,7 @@ register(
         citations=(
             C.at(
                 C.VITAY,
-                "Batch normalization (BN): differentiable w.r.t. the input and the parameters",
+                "Batch normalization (BN) (differentiable w.r.t the input layer and the parameters)",
             ),
             C.at(C.IOFFE_SZEGEDY, "Section 3"),
         ),
@@ -948,13 +948,13 @@ register(
                         "mean_image",
                         "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
                         r"E[x] \text{ over the samples}",
-                        ("Solberg (001)", "Vitay (000)"),
+                        ("Solberg", "Vitay"),
                     ),
                     VariantOption(
                         "per_channel",
                         "one mean per channel (3 values for RGB)",
                         r"E[x] \text{ over the samples and the pixels}",
-                        ("Solberg (001)",),
+                        ("Solberg",),
                     ),
                 ),
             ),

@@ -650,7 +650,7 @@ _FORM_OPTIONS = (
         "eta_inside",
         "learning rate inside the velocity: past gradients keep the learning rate of their step",
         r"v \leftarrow \mu v - \eta_t g;\ \theta \leftarrow \theta + v",
-        ("Solberg (001)", "Neural network architectures (002)", "Padilla Montani (004)"),
+        ("Solberg", "Neural network architectures", "Padilla Montani"),
     ),
     VariantOption(
         "eta_outside",
@@ -662,7 +662,7 @@ _FORM_OPTIONS = (
         "exponential_average",
         "exponential average of gradients (dampened buffer), learning rate outside",
         r"v \leftarrow \alpha v - (1-\alpha) g;\ \theta \leftarrow \theta + \eta_t v",
-        ("Vitay (000)",),
+        ("Vitay",),
     ),
 )
 
@@ -737,7 +737,7 @@ register(
                         "from_zero",
                         "the buffer starts at zero and the first step applies the usual update",
                         r"b_1 = \mu\cdot 0 + (1-d) g_1",
-                        ("Vitay (000)", "Solberg (001)", "optax.ema"),
+                        ("Vitay", "Solberg", "optax.ema"),
                     ),
                     VariantOption(
                         "buffer_is_gradient",
@@ -784,7 +784,7 @@ register(
                         "eta_inside",
                         "rewritten form with the learning rate inside the velocity",
                         r"v \leftarrow \mu v - \eta_t g;\ \tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v",
-                        ("Solberg (001), corrected",),
+                        ("Solberg, corrected",),
                     ),
                     VariantOption(
                         "eta_outside",
@@ -796,7 +796,7 @@ register(
                         "exponential_average",
                         "rewritten form of Vitay's exponential-average Nesterov",
                         r"b \leftarrow \alpha b + (1-\alpha) g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (\alpha b + (1-\alpha) g)",
-                        ("Vitay (000), corrected",),
+                        ("Vitay, corrected",),
                     ),
                 ),
             ),
@@ -852,7 +852,7 @@ register(
                         "L2 through the gradient, coefficient lambda (penalty lambda/2 ||theta||^2)",
                         r"g \leftarrow g + \lambda\theta",
                         (
-                            "Solberg (001)",
+                            "Solberg",
                             "PyTorch SGD(weight_decay=)",
                             "optax.add_decayed_weights before sgd",
                         ),
@@ -861,7 +861,7 @@ register(
                         "l2_gradient_2lambda",
                         "L2 through the gradient from the penalty lambda ||theta||^2",
                         r"g \leftarrow g + 2\lambda\theta",
-                        ("Vitay (000)",),
+                        ("Vitay",),
                     ),
                     VariantOption(
                         "decoupled",

@@ -15,11 +15,14 @@ measured and never written down by hand.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "SPEC_VERSION",
     "Citation",
     "Erratum",
     "ErratumEvidence",
@@ -33,19 +36,31 @@ __all__ = [
     "register",
 ]
 
+# The version of the spec, independent of the package's version. An ID is never reused or
+# renamed; a change of what an ID computes (its formula, a variant's formula, the default form)
+# bumps this version and is listed in docs/spec/changelog.md (see docs/spec/index.md, "Versions").
+SPEC_VERSION = "0.1"
+
 
 @dataclass(frozen=True)
 class Citation:
-    """A source of a formula: a lecture note (by author and title) or a paper."""
+    """A source of a formula: a lecture note (by author, title and institution) or a paper.
+
+    ``where`` is the place in the source a reader can find: a slide title of a lecture note, a
+    section, algorithm or figure of a paper. ``document`` is the repository-relative path of a
+    copy of the source (the lecture notes are in ``docs/sources/``); ``""`` for a paper.
+    ``year`` is ``None`` only for an undated document.
+    """
 
     author: str
     title: str
     year: int | None = None
     venue: str = ""
-    where: str = ""  # the place in the source: slide, section, seed file
+    where: str = ""
+    document: str = ""
 
     def text(self) -> str:
-        year = f" ({self.year})" if self.year else ""
+        year = f" ({self.year})" if self.year else " (n.d.)"
         venue = f", {self.venue}" if self.venue else ""
         where = f"; {self.where}" if self.where else ""
         return f"{self.author}{year}. {self.title}{venue}{where}"
@@ -57,6 +72,7 @@ class Citation:
             "year": self.year,
             "venue": self.venue,
             "where": self.where,
+            "document": self.document,
             "text": self.text(),
         }
 
@@ -237,6 +253,8 @@ class SpecEntry:
     ``kind`` tells the kit which checks apply (``"optimizer"``: one step from an arbitrary state,
     and trajectories with a learning-rate schedule). ``model`` is the kind-specific reference
     object (for optimizers an :class:`~trainspec.reference.optimizers.OptimizerModel`).
+    ``source`` is where the entry is registered, as a repository-relative ``path:line`` such as
+    ``reference/adaptive.py:1545``; :func:`register` records it.
     """
 
     id: str
@@ -250,6 +268,7 @@ class SpecEntry:
     hyperparameters: tuple[HyperParameter, ...] = ()
     notes: str = ""
     model: Any = None
+    source: str = ""
 
     def __post_init__(self) -> None:
         if self.tier not in ("core", "doc"):
@@ -304,16 +323,48 @@ class SpecEntry:
             ],
             "errata": [e.to_json() for e in self.errata],
             "notes": self.notes,
+            "source": self.source,
         }
 
 
 _REGISTRY: dict[str, SpecEntry] = {}
 
 
+_REFERENCE_DIR = Path(__file__).resolve().parent  # the folder reference/ of the repository
+
+
+def _source_of(path: str, line: int) -> str:
+    r"""``path:line`` relative to the repository: a file under the package
+    ``trainspec.reference`` (installed or not) maps to ``reference/...``; any other file keeps
+    its name only, never an absolute path."""
+    p = Path(path).resolve()
+    try:
+        rel = "reference/" + p.relative_to(_REFERENCE_DIR).as_posix()
+    except ValueError:
+        rel = p.name
+    return f"{rel}:{line}"
+
+
+def _registering_line() -> str:
+    """The module-level line that registers an entry: the outermost frame of the file that
+    called :func:`register` (so an entry registered through a helper of its module points at the
+    helper's call, not at the helper)."""
+    frame = sys._getframe(2)  # the caller of register()
+    path, line = frame.f_code.co_filename, frame.f_lineno
+    up = frame.f_back
+    while up is not None and up.f_code.co_filename == path:
+        line = up.f_lineno
+        up = up.f_back
+    return _source_of(path, line)
+
+
 def register(entry: SpecEntry) -> SpecEntry:
-    """Add ``entry`` under its ID; an ID may be registered once."""
+    """Add ``entry`` under its ID; an ID may be registered once. Records ``entry.source`` (the
+    repository-relative ``path:line`` of the registering call) unless the entry carries one."""
     if entry.id in _REGISTRY:
         raise ValueError(f"spec id {entry.id!r} is already registered")
+    if not entry.source:
+        object.__setattr__(entry, "source", _registering_line())
     _REGISTRY[entry.id] = entry
     return entry
 

@@ -356,9 +356,9 @@ register(
                         "penalty lambda * sum(theta^2), gradient 2 lambda theta",
                         r"R = \lambda\sum\theta^2,\ \partial R = 2\lambda\theta",
                         (
-                            "Vitay (000)",
-                            "Solberg (001), cost",
-                            "Architectures (002)",
+                            "Vitay",
+                            "Solberg, cost",
+                            "Neural network architectures",
                             "keras.regularizers.L2",
                         ),
                     ),
@@ -450,7 +450,7 @@ register(
                         "none",
                         "exact projection",
                         r"w\, c/\max(\lVert w\rVert, c)",
-                        ("Solberg (001)", "Zheng (003)"),
+                        ("Solberg", "Zheng"),
                     ),
                     VariantOption(
                         "1e-7_when_above",

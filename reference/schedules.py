@@ -668,7 +668,7 @@ _STAIRCASE_AXIS = VariantAxis(
             "continuous",
             "the exponent grows with every step",
             r"p = t/s",
-            ("Zheng (003)", "Padilla Montani (004)"),
+            ("Zheng", "Padilla Montani"),
         ),
         VariantOption(
             "staircase",
@@ -1040,9 +1040,9 @@ register(
             VariantAxis(
                 "base",
                 (
-                    VariantOption("10", "decimal exponent", r"10^{U}", ("Solberg (001)",)),
+                    VariantOption("10", "decimal exponent", r"10^{U}", ("Solberg",)),
                     VariantOption(
-                        "e", "natural exponent", r"e^{U}", ("Vitay (000), hyperopt hp.loguniform",)
+                        "e", "natural exponent", r"e^{U}", ("Vitay, hyperopt hp.loguniform",)
                     ),
                 ),
             ),

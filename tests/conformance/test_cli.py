@@ -27,7 +27,8 @@ def test_spec_json_lists_the_entries_with_formula_citations_variants(capsys):
 
 def test_spec_text_and_errata(capsys):
     assert main(["spec", "--id", "opt.nesterov"]) == 0
-    assert "erratum (A. Solberg)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "errata:" in out and "A. Solberg (2017)" in out and "prints:" in out
     assert main(["errata"]) == 0
     out = capsys.readouterr().out
     n = sum(len(e.errata) for e in reference.all_entries())

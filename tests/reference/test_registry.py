@@ -1,86 +1,51 @@
+from pathlib import Path
+
 import pytest
 
 from trainspec import reference
 from trainspec.reference.registry import Citation, SpecEntry, VariantAxis, VariantOption, register
 
-# every ID of shared/spec/inventory.md (copied: the inventory is outside the repository)
-INVENTORY_IDS = {
-    "opt.gd",
-    "opt.momentum",
-    "opt.nesterov",
-    "opt.adagrad",
-    "opt.rmsprop",
-    "opt.adam",
-    "opt.nadam",
-    "opt.adamax",
-    "opt.adadelta",
-    "opt.weight_decay",
-    "opt.legacy_decay",
-    "opt.second_order",
-    "opt.defaults",
-    "sched.linear",
-    "sched.power",
-    "sched.exponential",
-    "sched.piecewise_constant",
-    "sched.annealing",
-    "sched.plateau",
-    "sched.lr_range",
-    "sched.log_uniform",
-    "norm.batch.train",
-    "norm.batch.running",
-    "norm.batch.test",
-    "norm.batch.grad",
-    "norm.standardize",
-    "norm.whiten",
-    "drop.inverted",
-    "drop.naive",
-    "drop.mc",
-    "init.glorot_uniform",
-    "init.glorot_normal",
-    "init.he_normal",
-    "init.he_uniform",
-    "init.lecun_normal",
-    "init.lecun_uniform",
-    "init.variance_rule",
-    "init.fans",
-    "init.bias",
-    "init.errata",
-    "act.step",
-    "act.sigmoid",
-    "act.tanh",
-    "act.relu",
-    "act.leaky_relu",
-    "act.prelu",
-    "act.rrelu",
-    "act.elu",
-    "act.selu",
-    "act.softmax",
-    "loss.mse",
-    "loss.half_sse",
-    "loss.softmax_ce",
-    "loss.logistic",
-    "reg.max_norm",
-    "clip.value",
-    "clip.norm",
-    "clip.global_norm",
-    "train.minibatch",
-    "train.early_stopping",
-    "train.backprop",
-}
+INVENTORY = Path(__file__).resolve().parents[2] / "docs" / "inventory.md"
 
 
-def test_issue_ids_are_registered():
+def inventory_ids(text: str) -> set[str]:
+    """The IDs of the inventory: the first cell of every table row whose second is a tier."""
+    ids = set()
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[1] in ("core", "doc"):
+            ids.add(cells[0])
+    return ids
+
+
+INVENTORY_IDS = inventory_ids(INVENTORY.read_text(encoding="utf-8"))
+
+
+def test_the_inventory_parses_to_its_tables():
+    assert len(INVENTORY_IDS) == 65
+    assert {"opt.adam", "norm.batch.train", "train.backprop", "opt.adamw"} <= INVENTORY_IDS
+
+
+def test_every_registered_id_is_in_the_inventory_and_back():
     ids = {e.id for e in reference.all_entries()}
-    assert INVENTORY_IDS <= ids
+    assert ids - INVENTORY_IDS == set(), "registered but not in docs/inventory.md"
+    assert INVENTORY_IDS - ids == set(), "in docs/inventory.md but not registered"
+
+
+def test_inventory_tiers_match_the_registry():
+    for line in INVENTORY.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[1] in ("core", "doc"):
+            assert reference.get(cells[0]).tier == cells[1], cells[0]
 
 
 @pytest.mark.parametrize("entry", reference.all_entries(), ids=lambda e: e.id)
 def test_every_entry_is_citable(entry):
     assert entry.title and entry.formula
-    # at least one lecture note (seed) and one original source
-    seeds = [c for c in entry.citations if c.where.startswith("seed ")]
-    papers = [c for c in entry.citations if c.year and not c.where.startswith("seed ")]
-    assert seeds, f"{entry.id} cites no lecture note"
+    # at least one lecture note (a document in docs/sources/) and one original source
+    notes = [c for c in entry.citations if c.document]
+    papers = [c for c in entry.citations if c.year and not c.document]
+    assert notes, f"{entry.id} cites no lecture note"
     assert papers, f"{entry.id} cites no original paper"
     for axis in entry.variant_axes:
         for option in axis.options:
