@@ -268,7 +268,16 @@ OPTIMIZERS: tuple[tuple[str, str, Maker, bool], ...] = (
 )
 
 #: known findings, by row name (see the repro scripts named in each text)
-FINDINGS: dict[str, dict[str, str]] = {}
+FINDINGS: dict[str, dict[str, str]] = {
+    "Adamax": {
+        "*": "paddle.optimizer.Adamax adds epsilon to the decayed infinity norm inside the "
+        "maximum, inf_norm = max(beta2 * inf_norm + eps, |g|) (its docstring and the adamax "
+        "kernel), where the spec adds it outside (m / (u + eps)) or to |g| (max(beta2 u, |g| + "
+        "eps)). Minimal counterexample: beta1 = beta2 = 0, one step with g = 0.12573022 in "
+        "float64: Paddle steps by lr (u = max(eps, |g|) = |g|), the spec by lr*g/(g + eps), a "
+        "relative difference eps/g = 8e-8. Reproduction: repro/adamax_eps.py."
+    }
+}
 
 
 def _impl(spec_id: str, name: str, make: Maker, amsgrad: bool) -> Implementation:
