@@ -14,7 +14,10 @@ import paddle
 
 x = np.array([1.0, 2.0, 3.0])
 F = paddle.nn.functional
-print("(1, n):", F.dropout(paddle.to_tensor(x[None]), 0.5, training=False, mode="downscale_in_infer").numpy())
+print(
+    "(1, n):",
+    F.dropout(paddle.to_tensor(x[None]), 0.5, training=False, mode="downscale_in_infer").numpy(),
+)
 try:
     F.dropout(paddle.to_tensor(x), 0.5, training=False, mode="downscale_in_infer")
     print("1-D: no error")

@@ -17,8 +17,15 @@ from paddle.optimizer.lr import ReduceOnPlateau
 
 metrics = [0.5, 0.5, 0.5, 0.5, 0.4375, 0.4375]
 sched = ReduceOnPlateau(
-    0.1, mode="min", factor=0.1, patience=0, threshold=0.0625, threshold_mode="rel",
-    cooldown=1, min_lr=0.0, epsilon=0.0,
+    0.1,
+    mode="min",
+    factor=0.1,
+    patience=0,
+    threshold=0.0625,
+    threshold_mode="rel",
+    cooldown=1,
+    min_lr=0.0,
+    epsilon=0.0,
 )
 paddle_lrs = []
 for m in metrics:

@@ -83,9 +83,7 @@ def _in_place(fn: Callable[..., Any], **kw: Any) -> Clip:
     return clip
 
 
-def _impl(
-    spec_id: str, name: str, clip: Clip, dtypes: tuple[str, ...] = DTYPES
-) -> Implementation:
+def _impl(spec_id: str, name: str, clip: Clip, dtypes: tuple[str, ...] = DTYPES) -> Implementation:
     return Implementation(
         spec_id,
         name,

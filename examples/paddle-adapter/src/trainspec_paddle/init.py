@@ -36,10 +36,12 @@ __all__ = [
 ]
 
 Init = Callable[[], Any]
-I = paddle.nn.initializer
+initializers = paddle.nn.initializer
 
 
-def paddle_kernel_shape(in_features: int, out_features: int, kernel_size: tuple[int, ...]) -> list[int]:
+def paddle_kernel_shape(
+    in_features: int, out_features: int, kernel_size: tuple[int, ...]
+) -> list[int]:
     """The shape of a Paddle kernel: ``[in, out]`` dense, ``[out, in, *k]`` convolution."""
     if not kernel_size:
         return [in_features, out_features]
@@ -62,23 +64,23 @@ def kaiming_arguments(rule: str) -> dict[str, Any]:
 
 #: rule -> (its name in the report, the initializer)
 RULES: dict[str, tuple[str, Init]] = {
-    "init.glorot_uniform": ("XavierUniform", lambda: I.XavierUniform()),
-    "init.glorot_normal": ("XavierNormal", lambda: I.XavierNormal()),
+    "init.glorot_uniform": ("XavierUniform", lambda: initializers.XavierUniform()),
+    "init.glorot_normal": ("XavierNormal", lambda: initializers.XavierNormal()),
     "init.he_normal": (
         "KaimingNormal(nonlinearity='relu')",
-        lambda: I.KaimingNormal(**kaiming_arguments("init.he_normal")),
+        lambda: initializers.KaimingNormal(**kaiming_arguments("init.he_normal")),
     ),
     "init.he_uniform": (
         "KaimingUniform(nonlinearity='relu')",
-        lambda: I.KaimingUniform(**kaiming_arguments("init.he_uniform")),
+        lambda: initializers.KaimingUniform(**kaiming_arguments("init.he_uniform")),
     ),
     "init.lecun_normal": (
         "KaimingNormal(nonlinearity='linear')",
-        lambda: I.KaimingNormal(**kaiming_arguments("init.lecun_normal")),
+        lambda: initializers.KaimingNormal(**kaiming_arguments("init.lecun_normal")),
     ),
     "init.lecun_uniform": (
         "KaimingUniform(nonlinearity='linear')",
-        lambda: I.KaimingUniform(**kaiming_arguments("init.lecun_uniform")),
+        lambda: initializers.KaimingUniform(**kaiming_arguments("init.lecun_uniform")),
     ),
 }
 
@@ -101,7 +103,10 @@ def sample_kernels(make: Init, case: Any, dtype: str, device: str) -> np.ndarray
 
 def _fans_run(case: Any, dtype: str, device: str) -> np.ndarray:
     return sample_kernels(
-        lambda: I.KaimingUniform(mode=case.choice, nonlinearity="linear"), case, dtype, device
+        lambda: initializers.KaimingUniform(mode=case.choice, nonlinearity="linear"),
+        case,
+        dtype,
+        device,
     )
 
 
@@ -121,7 +126,10 @@ def _layer_output(case: Any, dtype: str, device: str) -> np.ndarray:
         else:
             conv = {1: paddle.nn.Conv1D, 2: paddle.nn.Conv2D, 3: paddle.nn.Conv3D}
             module = conv[len(layer.kernel_size)](
-                layer.in_features, layer.out_features, layer.kernel_size, weight_attr=attr,
+                layer.in_features,
+                layer.out_features,
+                layer.kernel_size,
+                weight_attr=attr,
                 bias_attr=False,
             )
     finally:
@@ -136,7 +144,7 @@ def _zeros_bias(case: Any, dtype: str, device: str) -> np.ndarray:
         [
             to_numpy(
                 paddle.create_parameter(
-                    [case.layer.out_features], dtype, default_initializer=I.Constant(0.0)
+                    [case.layer.out_features], dtype, default_initializer=initializers.Constant(0.0)
                 )
             )
             for _ in range(case.draws)

@@ -47,8 +47,10 @@ def paddle_input(x: np.ndarray, layer: str, channels_last: bool) -> np.ndarray:
     if layer == "1d":
         if x.ndim <= 3:
             return x
-        return x.reshape(x.shape[0], -1, x.shape[-1]) if channels_last else x.reshape(
-            x.shape[0], x.shape[1], -1
+        return (
+            x.reshape(x.shape[0], -1, x.shape[-1])
+            if channels_last
+            else x.reshape(x.shape[0], x.shape[1], -1)
         )
     if layer == "2d":
         if x.ndim != 2:
@@ -94,7 +96,9 @@ def run_batchnorm(
 
     def tensor(a: np.ndarray) -> paddle.Tensor:
         fw = to_layout(a, case.layout, fw_layout)
-        return paddle.to_tensor(np.ascontiguousarray(paddle_input(fw, layer, channels_last)), dtype=dtype)
+        return paddle.to_tensor(
+            np.ascontiguousarray(paddle_input(fw, layer, channels_last)), dtype=dtype
+        )
 
     def back(t: paddle.Tensor, like: np.ndarray) -> np.ndarray:
         shape = to_layout(like, case.layout, fw_layout).shape
@@ -143,5 +147,7 @@ def implementations() -> list[Implementation]:
     ]
     for spec_id in IDS:
         out.append(_impl(spec_id, "BatchNorm2D", layer="2d"))
-        out.append(_impl(spec_id, "BatchNorm2D(data_format='NHWC')", layer="2d", channels_last=True))
+        out.append(
+            _impl(spec_id, "BatchNorm2D(data_format='NHWC')", layer="2d", channels_last=True)
+        )
     return out

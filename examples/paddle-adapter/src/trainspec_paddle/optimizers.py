@@ -86,7 +86,11 @@ ACCUMULATORS: dict[str, dict[str, str]] = {
     "opt.nesterov": {"trace": "velocity"},
     "opt.weight_decay": {"trace": "velocity"},
     "opt.adagrad": {"accumulator": "moment"},
-    "opt.rmsprop": {"square_avg": "mean_square", "grad_avg": "mean_grad", "momentum_buffer": "momentum"},
+    "opt.rmsprop": {
+        "square_avg": "mean_square",
+        "grad_avg": "mean_grad",
+        "momentum_buffer": "momentum",
+    },
     "opt.adam": {"m": "moment1", "v": "moment2", "v_max": "moment2_max"},
     "opt.adamw": {"m": "moment1", "v": "moment2", "v_max": "moment2_max"},
     "opt.adamax": {"m": "moment", "u": "inf_norm"},
@@ -121,7 +125,13 @@ def _state_dict(
 
 
 def run_paddle_optimizer(
-    spec_id: str, make: Maker, case: OptimizerCase, dtype: str, device: str, *, amsgrad: bool = False
+    spec_id: str,
+    make: Maker,
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+    *,
+    amsgrad: bool = False,
 ) -> dict[str, np.ndarray]:
     """Build the optimizer over the case's parameters, load its state, take every step, read back."""
     names = list(case.params)
@@ -237,8 +247,12 @@ def _adadelta(params: list[paddle.Tensor], case: OptimizerCase) -> Any:
 #: spec ID, row name, maker, whether AMSGrad's ``moment2_max`` exists
 OPTIMIZERS: tuple[tuple[str, str, Maker, bool], ...] = (
     ("opt.gd", "SGD", _sgd(), False),
-    ("opt.gd", "Momentum(momentum=0)", lambda p, c: paddle.optimizer.Momentum(
-        c.learning_rates[0], momentum=0.0, parameters=p), False),
+    (
+        "opt.gd",
+        "Momentum(momentum=0)",
+        lambda p, c: paddle.optimizer.Momentum(c.learning_rates[0], momentum=0.0, parameters=p),
+        False,
+    ),
     ("opt.momentum", "Momentum", _momentum(), False),
     ("opt.momentum", "Momentum(use_multi_tensor=True)", _momentum(use_multi_tensor=True), False),
     ("opt.nesterov", "Momentum(use_nesterov=True)", _momentum(use_nesterov=True), False),

@@ -126,7 +126,9 @@ def run_scheduler(make: MakeScheduler, case: Any, dtype: str, device: str) -> np
 
 def run_plateau(mode: str, threshold_mode: str, case: Any, dtype: str, device: str) -> np.ndarray:
     """``ReduceOnPlateau.step(metric)`` per check; the learning rate in effect after each."""
-    sched = lr_sched.ReduceOnPlateau(**plateau_arguments(case.hyperparameters, mode, threshold_mode))
+    sched = lr_sched.ReduceOnPlateau(
+        **plateau_arguments(case.hyperparameters, mode, threshold_mode)
+    )
     p, opt = _sgd(sched, dtype)
     out: list[float] = []
     for m in case.metrics:
