@@ -128,13 +128,6 @@ def test_linear_lr_arguments_reach_both_ends() -> None:
         assert values[5] == pytest.approx(eta_tau)
 
 
-def test_exponential_decay_gamma_reaches_r_after_s_steps() -> None:
-    s = paddle.optimizer.lr.ExponentialDecay(1.0, sch.exponential_decay_gamma(0.5, 4))
-    for _ in range(4):
-        s.step()
-    assert s() == pytest.approx(0.5, rel=1e-15)
-
-
 def test_inverse_time_gamma_is_one_over_s() -> None:
     s = paddle.optimizer.lr.InverseTimeDecay(1.0, sch.inverse_time_gamma(4))
     for _ in range(4):
