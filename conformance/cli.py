@@ -4,6 +4,8 @@
 ``trainspec spec``   print the spec registry (``--json`` for the machine-readable list)
 ``trainspec merge``  merge several ``report.json`` files (one per tox environment) into one report
 ``trainspec errata`` run every erratum's executable check and print what it shows
+``trainspec check-adapter NAME``  check an adapter's contract (no statistics)
+``trainspec new-adapter NAME``    write an adapter package skeleton
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trainspec import reference
-from trainspec.conformance import discovery
+from trainspec.conformance import adapter_kit, discovery
 from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
@@ -67,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("spec", help="print the spec registry")
     s.add_argument("--json", action="store_true", help="print the registry as a JSON list")
     s.add_argument("--id", default=None, help="only this spec ID or prefix")
+    adapter_kit.add_spec_options(s)
 
     m = sub.add_parser("merge", help="merge report.json files into one report")
     m.add_argument(
@@ -77,10 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("errata", help="run every erratum's check")
+    adapter_kit.add_parsers(sub)
     return p
 
 
 def _cmd_spec(args: argparse.Namespace) -> int:
+    if args.contract:
+        return adapter_kit.cmd_contract(args)
     entries = reference.entries_matching(args.id)
     if args.json:
         print(json.dumps([e.to_json() for e in entries], indent=1))
@@ -221,9 +227,14 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": _cmd_run, "spec": _cmd_spec, "merge": _cmd_merge, "errata": _cmd_errata}[
-        args.command
-    ](args)
+    return {
+        "run": _cmd_run,
+        "spec": _cmd_spec,
+        "merge": _cmd_merge,
+        "errata": _cmd_errata,
+        "check-adapter": adapter_kit.cmd_check_adapter,
+        "new-adapter": adapter_kit.cmd_new_adapter,
+    }[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover
