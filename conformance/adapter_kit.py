@@ -298,7 +298,7 @@ def _render_md(kind: Kind) -> str:
     lines.append("")
     if c is None:
         return "\n".join([*lines, "No contract declared.", ""])
-    dtype = '`"-"`' if kind.dtype_free else "`dtype`"
+    dtype = '"-"' if kind.dtype_free else "dtype"
     lines += [f"`run(case, {dtype}, device)` receives `{_case_signature(c)}`.", ""]
     for t in c.case_types:
         lines += [f"`{t.__module__}.{t.__name__}`:", "", "| field | type | meaning |"]

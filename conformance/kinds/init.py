@@ -73,14 +73,20 @@ for a truncated normal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
-from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, OptionKey
+from trainspec.conformance.contracts import (
+    ArrayOf,
+    CaseField,
+    KindContract,
+    OptionKey,
+    minimal_case,
+)
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import Comparison
 from trainspec.conformance.tracked import round_to, unit_roundoff
@@ -298,6 +304,12 @@ def _expected(entry: Any, impl: Any, case: InitCase, dtype: str, check: str) -> 
     return ArrayOf(want, size=case.samples)
 
 
+def _canonical_case(entry: Any, dtype: str, check: str) -> InitCase:
+    """The simplest draw with one kernel (or bias): the shapes of a real case, few values."""
+    case = minimal_case(draw_init_case, entry, dtype, check)
+    return case if case.target == "layer_output" else replace(case, draws=1)
+
+
 CONTRACT = KindContract(
     case_types=(InitCase,),
     fields=(
@@ -338,6 +350,7 @@ CONTRACT = KindContract(
             "the returned kernels",
         ),
     ),
+    canonical_case=_canonical_case,
 )
 
 
