@@ -4,6 +4,8 @@
 ``trainspec spec``   print the spec registry (``--json`` for the machine-readable list)
 ``trainspec merge``  merge several ``report.json`` files (one per tox environment) into one report
 ``trainspec errata`` run every erratum's executable check and print what it shows
+``trainspec check-adapter NAME``  check an adapter's contract (no statistics)
+``trainspec new-adapter NAME``    write an adapter package skeleton
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from trainspec import reference
-from trainspec.conformance import discovery
+from trainspec.conformance import adapter_kit, discovery
 from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="the report whose verdicts the pages show (default: docs/reports/cpu/report.json)",
     )
+    adapter_kit.add_spec_options(s)
 
     m = sub.add_parser("merge", help="merge report.json files into one report")
     m.add_argument(
@@ -91,10 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("errata", help="run every erratum's check")
+    adapter_kit.add_parsers(sub)
     return p
 
 
 def _cmd_spec(args: argparse.Namespace) -> int:
+    if args.contract:
+        return adapter_kit.cmd_contract(args)
     try:
         entries = reference.entries_matching(args.id)
     except KeyError as exc:
@@ -246,9 +252,14 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": _cmd_run, "spec": _cmd_spec, "merge": _cmd_merge, "errata": _cmd_errata}[
-        args.command
-    ](args)
+    return {
+        "run": _cmd_run,
+        "spec": _cmd_spec,
+        "merge": _cmd_merge,
+        "errata": _cmd_errata,
+        "check-adapter": adapter_kit.cmd_check_adapter,
+        "new-adapter": adapter_kit.cmd_new_adapter,
+    }[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

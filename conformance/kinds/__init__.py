@@ -31,9 +31,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from trainspec.conformance.contracts import KindContract
 
 __all__ = [
     "REFERENCE_ONLY",
@@ -81,6 +84,9 @@ class Kind:
     #: a kind that measures a whole row without drawing examples: ``measure_row(entry, impl,
     #: backend, device) -> RowMeasurement``; ``draw`` and ``evaluate`` are then ``None``
     measure_row: Callable[[Any, Any, str, str], RowMeasurement] | None = None
+    #: what ``run`` receives and returns, and the options the kind reads
+    #: (:mod:`trainspec.conformance.contracts`; ``trainspec spec --contract NAME`` prints it)
+    contract: KindContract | None = None
 
     def __post_init__(self) -> None:
         if not self.checks:

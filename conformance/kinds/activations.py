@@ -62,6 +62,14 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import (
+    ArrayOf,
+    CaseField,
+    KindContract,
+    MappingOf,
+    OptionKey,
+    structure_of,
+)
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.stats import ALPHA, comparison_from_pvalues, ks_pvalue
 from trainspec.conformance.strategies import draw_array, draw_hyperparameters, shape_st
@@ -71,6 +79,7 @@ from trainspec.reference.activations import flush_subnormals
 from trainspec.reference.base import either_order
 
 __all__ = [
+    "CONTRACT",
     "MAX_ELEMENTS",
     "MAX_SIDE",
     "REGIONS",
@@ -475,6 +484,66 @@ def _evaluate(
     return _deterministic(entry, impl, case, dtype, device, variants)
 
 
+def _as_run_receives(impl: Any, case: ActivationCase) -> ActivationCase:
+    """The case the kind hands to ``impl.run``: values instead of derivatives where the
+    implementation says it has none."""
+    if case.check == "derivatives" and impl.options.get("derivatives") is False:
+        return ActivationCase("values", case.z, None, case.hyperparameters, case.region, case.seed)
+    return case
+
+
+def _expected(entry: Any, impl: Any, case: ActivationCase, dtype: str, check: str) -> Any:
+    if impl.options.get("mode") == "training":
+        key = "y" if case.check == "values" else "z"
+        return MappingOf({key: ArrayOf(case.training_input().shape)}, extra=True)
+    return structure_of(
+        reference_outputs(entry, entry.default_variant.options, case, dtype, case.check)
+    )
+
+
+CONTRACT = KindContract(
+    case_types=(ActivationCase,),
+    fields=(
+        CaseField("check", "str", "'values' (return f(z)) or 'derivatives' (return the VJP)"),
+        CaseField("z", "ndarray", "the input, 1-d or 2-d (the softmax normalises the last axis)"),
+        CaseField(
+            "cotangent",
+            "ndarray | None",
+            "derivatives: the cotangent of the vector-Jacobian product (all ones for an "
+            "elementwise activation); None for values",
+        ),
+        CaseField(
+            "hyperparameters", "Mapping[str, float]", "the spec's hyperparameters (alpha, ...)"
+        ),
+        CaseField("region", "str", f"where z was drawn from, one of {list(REGIONS)} (informative)"),
+        CaseField(
+            "seed",
+            "int",
+            "seed the framework's RNG with it (training mode); the input of a training-mode pass "
+            "is case.training_input(): z flattened, then a block of 256 negative inputs",
+        ),
+    ),
+    returns="values: {'y': f(z)}; derivatives: {'z': the VJP with respect to z} and, for a "
+    "parametrised activation (PReLU), {'alpha': its cotangent}; shapes as z's (training mode: "
+    "as training_input())",
+    expected=_expected,
+    options=(
+        OptionKey(
+            "derivatives",
+            "False",
+            "the framework has no derivative: derivatives examples are run as values examples",
+        ),
+        OptionKey(
+            "mode",
+            "'training'",
+            "the activation is random in training mode (RReLU): run(case) applies it in training "
+            "mode to case.training_input(); checked statistically",
+        ),
+    ),
+    prepare=_as_run_receives,
+)
+
+
 KIND = register_kind(
     Kind(
         "activations",
@@ -484,5 +553,6 @@ KIND = register_kind(
         "values and autodiff derivatives over the whole float range (zeros, subnormals, huge "
         "values, infinities, NaN), element by element within the tolerance policy; the "
         "conventions at 0 are named variants; RReLU in training mode statistically",
+        contract=CONTRACT,
     )
 )

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_tree,
@@ -44,6 +45,7 @@ from trainspec.conformance.tracked import round_to, track_scalar, track_tree
 from trainspec.reference.clipping import NonFiniteNormError
 
 __all__ = [
+    "CONTRACT",
     "KIND",
     "RAISED",
     "TREES",
@@ -193,6 +195,32 @@ def evaluate_clipping(
     return {v: compare_outcomes(actual, _reference(entry, v, case, dtype), dtype) for v in variants}
 
 
+def _expected(entry: Any, impl: Any, case: ClippingCase, dtype: str, check: str) -> Any:
+    return MappingOf({k: ArrayOf(tuple(np.shape(v))) for k, v in case.grads.items()})
+
+
+CONTRACT = KindContract(
+    case_types=(ClippingCase,),
+    fields=(
+        CaseField(
+            "grads", "Mapping[str, ndarray]", "the gradient tree: 1-3 tensors, scalar to 3-d"
+        ),
+        CaseField("hyperparameters", "Mapping[str, float]", "{'threshold': K}"),
+        CaseField("content", "str", f"how grads were drawn, one of {list(CONTENTS)} (informative)"),
+        CaseField(
+            "placement",
+            "str",
+            f"where K was put, one of {list(PLACEMENTS)} (informative)",
+        ),
+    ),
+    returns="the clipped tree, {name: array shaped like grads[name]}; or raise "
+    "NonFiniteNormError (convert the framework's own exception) where the framework refuses a "
+    "non-finite norm",
+    expected=_expected,
+    may_raise=(NonFiniteNormError,),
+)
+
+
 KIND = register_kind(
     Kind(
         "clipping",
@@ -201,5 +229,6 @@ KIND = register_kind(
         evaluate_clipping,
         "clipped gradients of 1-3 tensors, element by element within the tolerance policy: zero "
         "gradients, thresholds exactly at a norm, then non-finite components",
+        contract=CONTRACT,
     )
 )

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainspec.conformance.contracts import KindContract, NestedMappingOf
 from trainspec.conformance.kinds import Kind, RowMeasurement, register_kind
 from trainspec.reference.defaults import compare_defaults
 
-__all__ = ["KIND", "measure_defaults_row"]
+__all__ = ["CONTRACT", "KIND", "measure_defaults_row"]
 
 
 def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> RowMeasurement:
@@ -43,6 +44,22 @@ def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> Ro
     )
 
 
+def _expected(entry: Any, impl: Any, case: None, dtype: str, check: str) -> Any:
+    return NestedMappingOf()
+
+
+CONTRACT = KindContract(
+    case_types=(),
+    fields=(),
+    case_argument="None",
+    returns="{api: {hyperparameter: default}} read from the framework's public API (None where "
+    "the argument is required); the api names are those of the spec's claims for the backend "
+    "(trainspec spec --id ID)",
+    expected=_expected,
+    canonical_case=lambda entry, dtype, check: None,
+)
+
+
 KIND = register_kind(
     Kind(
         "defaults",
@@ -53,5 +70,6 @@ KIND = register_kind(
         "current default read from its public API; drift reported with both values",
         dtype_free=True,
         measure_row=measure_defaults_row,
+        contract=CONTRACT,
     )
 )

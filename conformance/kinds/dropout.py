@@ -78,6 +78,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
+from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     hyperparameter_precision,
@@ -95,6 +96,7 @@ from trainspec.reference.dropout import (
 )
 
 __all__ = [
+    "CONTRACT",
     "KIND",
     "DropoutCase",
     "LinearDropoutCase",
@@ -428,6 +430,35 @@ def evaluate_dropout(
     return {v: _evaluate_elementwise(entry, case, train, test, dtype, v) for v in variants}
 
 
+def _expected(entry: Any, impl: Any, case: Any, dtype: str, check: str) -> Any:
+    if isinstance(case, LinearDropoutCase):
+        shape: tuple[int, ...] = (case.x.shape[0], case.weight.shape[1])
+    else:
+        shape = tuple(case.x.shape)
+    return MappingOf({"train": ArrayOf((case.passes, *shape)), "test": ArrayOf(shape)})
+
+
+CONTRACT = KindContract(
+    case_types=(DropoutCase, LinearDropoutCase),
+    fields=(
+        CaseField("x", "ndarray", "the input (LinearDropoutCase: (batch, in))"),
+        CaseField(
+            "weight", "ndarray", "LinearDropoutCase only: the linear layer's (in, out) weight"
+        ),
+        CaseField("bias", "ndarray", "LinearDropoutCase only: the linear layer's (out,) bias"),
+        CaseField("rate", "float", "the probability of DROPPING a value"),
+        CaseField(
+            "seed", "int", "seed the framework's RNG once from it, then draw a fresh mask per pass"
+        ),
+        CaseField("passes", "int", "how many training-mode calls to make"),
+    ),
+    returns="{'train': the outputs of every training-mode pass, shape (passes, *out), 'test': the "
+    "test-mode output, shape out}; out is x's shape (DropoutCase) or (batch, out) after dropout "
+    "and the linear layer (LinearDropoutCase, MC dropout)",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "dropout",
@@ -439,5 +470,6 @@ KIND = register_kind(
         "dropout) the average of passes through a linear layer, each by a statistical test at "
         "ALPHA = 1e-6",
         example_scale=0.5,
+        contract=CONTRACT,
     )
 )

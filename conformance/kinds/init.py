@@ -73,13 +73,20 @@ for a truncated normal.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
+from trainspec.conformance.contracts import (
+    ArrayOf,
+    CaseField,
+    KindContract,
+    OptionKey,
+    minimal_case,
+)
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import Comparison
 from trainspec.conformance.tracked import round_to, unit_roundoff
@@ -87,6 +94,7 @@ from trainspec.reference.init import InitDistribution, InitializerModel, Layer, 
 
 __all__ = [
     "BOUND_SLACK_ULPS",
+    "CONTRACT",
     "KERNEL_LAYERS",
     "KIND",
     "LAYER_INPUTS",
@@ -283,6 +291,69 @@ def evaluate_init(
     return out
 
 
+def _expected(entry: Any, impl: Any, case: InitCase, dtype: str, check: str) -> Any:
+    layout = impl.options.get("layout") if impl.options else None
+    if case.target == "kernel" and layout is not None:
+        want: tuple[int, ...] | None = (case.draws, *case.layer.kernel_shape(layout))
+    elif case.target == "bias":
+        want = (case.draws, case.layer.out_features)
+    elif case.target == "layer_output":
+        want = (case.layer.out_features,)
+    else:
+        want = None
+    return ArrayOf(want, size=case.samples)
+
+
+def _canonical_case(entry: Any, dtype: str, check: str) -> InitCase:
+    """The simplest draw with one kernel (or bias): the shapes of a real case, few values."""
+    case = minimal_case(draw_init_case, entry, dtype, check)
+    return case if case.target == "layer_output" else replace(case, draws=1)
+
+
+CONTRACT = KindContract(
+    case_types=(InitCase,),
+    fields=(
+        CaseField(
+            "target",
+            "str",
+            "'kernel' (initialise kernels), 'bias' (initialise biases) or 'layer_output' (the "
+            "variance rule: initialise a layer and return its outputs on x)",
+        ),
+        CaseField(
+            "layer",
+            "Layer",
+            "in_features, out_features, kernel_size (() for a dense layer); "
+            "layer.kernel_shape(layout) gives a kernel's shape in a layout",
+        ),
+        CaseField("draws", "int", "how many independent kernels (or biases) to initialise"),
+        CaseField("seed", "int", "seed the framework's RNG from it"),
+        CaseField(
+            "choice",
+            "str | None",
+            "init.fans: the fan mode; init.variance_rule: the rule the layer is initialised with",
+        ),
+        CaseField(
+            "x",
+            "ndarray | None",
+            "init.variance_rule: the layer's input, channels-first (in_features, *kernel_size)",
+        ),
+    ),
+    returns="the samples as one array: kernels (draws, *layer.kernel_shape(layout)) with the "
+    "layout of options['layout'] (without it: any shape of case.samples values); biases (draws, "
+    "out_features); the variance rule: the layer's (out_features,) outputs",
+    expected=_expected,
+    options=(
+        OptionKey(
+            "layout",
+            "'torch' | 'channels_last'",
+            "the framework's kernel layout: (out, in, *k) or (*k, in, out); fixes the shape of "
+            "the returned kernels",
+        ),
+    ),
+    canonical_case=_canonical_case,
+)
+
+
 KIND = register_kind(
     Kind(
         "init",
@@ -293,5 +364,6 @@ KIND = register_kind(
         "dense and convolution layers in the framework's layout, 2^17 values per example for "
         "normal rules and 2^14 otherwise; the variance rule through a layer; alpha = 1e-6 per test",
         example_scale=0.075,
+        contract=CONTRACT,
     )
 )

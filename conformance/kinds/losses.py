@@ -37,12 +37,13 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import CaseField, KindContract, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
 from trainspec.conformance.tolerance import Comparison, compare_trees
 from trainspec.conformance.tracked import round_to, track_tree
 
-__all__ = ["KIND", "LossCase", "draw_loss_case", "evaluate_loss"]
+__all__ = ["CONTRACT", "KIND", "LossCase", "draw_loss_case", "evaluate_loss"]
 
 #: batch sizes and outputs per sample: fixed menus (including 1, where reductions coincide),
 #: because frameworks that compile per shape (JAX) would otherwise compile for every example
@@ -120,6 +121,29 @@ def evaluate_loss(
     }
 
 
+def _expected(entry: Any, impl: Any, case: LossCase, dtype: str, check: str) -> Any:
+    y = track_tree({"y": case.outputs}, dtype)["y"]
+    t = (
+        case.targets
+        if case.target_kind == "labels"
+        else track_tree({"t": case.targets}, dtype)["t"]
+    )
+    return structure_of(entry.model.evaluate(entry.default_variant.options, y, t))
+
+
+CONTRACT = KindContract(
+    case_types=(LossCase,),
+    fields=(
+        CaseField("outputs", "ndarray", "the network's outputs (logits), (m, K)"),
+        CaseField("targets", "ndarray", "(m, K) real or 0/1 targets, or (m,) integer class labels"),
+        CaseField("target_kind", "str", "'real', 'binary' (0/1 per output) or 'labels'"),
+    ),
+    returns="{'value': the loss (shape ()), 'grad': its autodiff gradient with respect to "
+    "outputs, (m, K)}",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "losses",
@@ -128,5 +152,6 @@ KIND = register_kind(
         evaluate_loss,
         "loss value and autodiff gradient with respect to the outputs of a (samples, outputs) "
         "batch, within the tolerance policy; then logits of 1e3 and more",
+        contract=CONTRACT,
     )
 )

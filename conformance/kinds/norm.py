@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, RecordOf, SequenceOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_array,
@@ -91,6 +92,7 @@ from trainspec.reference.norm import (
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = [
+    "CONTRACT",
     "KIND",
     "REGIMES",
     "BatchNormCase",
@@ -441,6 +443,59 @@ def _evaluate(
     }
 
 
+def _expected(entry: Any, impl: Any, case: BatchNormCase, dtype: str, check: str) -> Any:
+    per_step = tuple(ArrayOf(tuple(b.shape)) for b in case.batches)
+    channels = tuple(ArrayOf((case.channels,)) for _ in case.batches)
+    return RecordOf(
+        BatchNormRun,
+        {
+            "outputs": SequenceOf(per_step),
+            "dx": SequenceOf(per_step),
+            "dgamma": SequenceOf(channels),
+            "dbeta": SequenceOf(channels),
+            "running_mean": SequenceOf(channels),
+            "running_var": SequenceOf(channels),
+            "test_output": ArrayOf(tuple(case.test_batch.shape)),
+        },
+    )
+
+
+CONTRACT = KindContract(
+    case_types=(BatchNormCase,),
+    fields=(
+        CaseField(
+            "layout",
+            "str",
+            "'channels_first' (NCHW) or 'channels_last' (NHWC) for images; (N, C) inputs either "
+            "way (convert with to_layout / from_layout)",
+        ),
+        CaseField("batches", "tuple[ndarray, ...]", "the input of every training step"),
+        CaseField(
+            "upstream",
+            "tuple[ndarray, ...]",
+            "dy of every training step: the gradients are those of sum(dy * y)",
+        ),
+        CaseField("test_batch", "ndarray", "the input of the test-mode step after training"),
+        CaseField("gamma", "ndarray", "the scale, one per channel"),
+        CaseField("beta", "ndarray", "the shift, one per channel"),
+        CaseField("eps", "float", "epsilon added to the variance"),
+        CaseField(
+            "momentum",
+            "float",
+            "the weight of the OLD running value (Keras/flax; PyTorch's momentum is 1 - this)",
+        ),
+        CaseField("initial_mean", "ndarray", "the running mean before the first step"),
+        CaseField("initial_var", "ndarray", "the running variance before the first step"),
+        CaseField("regime", "str", f"the hard region drawn, one of {list(REGIMES)} (informative)"),
+    ),
+    returns="BatchNormRun(outputs, dx, dgamma, dbeta, running_mean, running_var, test_output): "
+    "one array per training step in each list (outputs and dx shaped like the step's batch, the "
+    "others one value per channel), the running statistics read after each step, and the "
+    "test-mode output of test_batch; every array in the case's layout",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "norm",
@@ -452,5 +507,6 @@ KIND = register_kind(
         "element by element within the tolerance policy; large offsets, eps-dominated and "
         "constant channels, m = 2, both channel layouts",
         example_scale=0.5,
+        contract=CONTRACT,
     )
 )

@@ -21,6 +21,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_canonical_state,
@@ -36,8 +37,12 @@ from trainspec.reference.optimizers import CanonicalState, OptimizerModel
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = [
+    "CONTRACT",
+    "COUNT_MEANING",
     "KIND",
+    "MOMENTUM_BUFFER_MEANINGS",
     "OptimizerCase",
+    "buffer_meanings",
     "clip_to_root",
     "draw_optimizer_case",
     "evaluate_example",
@@ -244,6 +249,90 @@ def _draw(data: Any, entry: Any, dtype: str, check: str) -> OptimizerCase:
     return _satisfy_invariants(entry, draw_optimizer_case(data, entry, dtype, check), dtype)
 
 
+#: meanings of canonical buffers that the reference's models leave undocumented (the momentum
+#: family); the adaptive optimizers' come with their models (``BUFFER_MEANINGS``)
+MOMENTUM_BUFFER_MEANINGS: dict[str, str] = {
+    "trace": "b, the learning-rate-free momentum buffer of form (c): the running sum with "
+    "theta <- theta - eta b (PyTorch state['momentum_buffer'] as is; a velocity with the learning "
+    "rate inside, such as Keras's 'momentum', is -eta_t b).",
+}
+
+#: what ``CanonicalState.count`` means, for every optimizer
+COUNT_MEANING = (
+    "the number of steps already taken: the case's first step is step count + 1 (bias "
+    "corrections and momentum schedules use it); its learning rate is learning_rates[0]"
+)
+
+
+def buffer_meanings(entry: SpecEntry) -> dict[str, str]:
+    """``{buffer: meaning}`` for every canonical buffer of an optimizer entry, in the model's order.
+
+    The meanings come from the reference's ``BUFFER_MEANINGS`` tables (``{spec ID: {buffer:
+    meaning}}``, found in whichever module of ``trainspec.reference`` defines one, so that the
+    reference's layout may change), else from :data:`MOMENTUM_BUFFER_MEANINGS`; a buffer without
+    a meaning is an error.
+    """
+    import sys
+
+    from trainspec import reference
+
+    reference.all_entries()  # imports every module of the reference
+    tables: list[Mapping[str, Mapping[str, str]]] = []
+    for name, module in list(sys.modules.items()):
+        if name == reference.__name__ or name.startswith(reference.__name__ + "."):
+            table = getattr(module, "BUFFER_MEANINGS", None)
+            if isinstance(table, Mapping) and not any(t is table for t in tables):
+                tables.append(table)
+    out: dict[str, str] = {}
+    for b in entry.model.buffers:
+        meaning = next((t[entry.id][b] for t in tables if b in t.get(entry.id, {})), None)
+        meaning = meaning or MOMENTUM_BUFFER_MEANINGS.get(b)
+        if meaning is None:
+            raise KeyError(f"{entry.id}: canonical buffer {b!r} has no documented meaning")
+        out[b] = meaning
+    return out
+
+
+def _expected(entry: Any, impl: Any, case: OptimizerCase, dtype: str, check: str) -> Any:
+    return MappingOf({k: ArrayOf(tuple(np.shape(v))) for k, v in case.params.items()})
+
+
+CONTRACT = KindContract(
+    case_types=(OptimizerCase,),
+    fields=(
+        CaseField("params", "Mapping[str, ndarray]", "name -> the initial parameter tensor"),
+        CaseField(
+            "grads",
+            "Sequence[Mapping[str, ndarray]]",
+            "grads[t]: the gradients of step t, shaped like params (they do not depend on the "
+            "parameters, so that the comparison isolates the update formula)",
+        ),
+        CaseField(
+            "learning_rates",
+            "Sequence[float]",
+            "learning_rates[t]: the learning rate of step t; it changes between steps, feed it "
+            "as a scheduler of your framework would",
+        ),
+        CaseField(
+            "hyperparameters",
+            "Mapping[str, float]",
+            "every hyperparameter of the spec but the learning rate, by the spec's names "
+            "(trainspec spec --id ID)",
+        ),
+        CaseField(
+            "state",
+            "CanonicalState | None",
+            "None: start from the optimizer's own initial state (check trajectory); else "
+            "CanonicalState(count, buffers) in the spec's convention (check one_step): count is "
+            f"{COUNT_MEANING}; buffers[name] is a tree shaped like params (below, per spec ID)",
+        ),
+    ),
+    returns="the final parameters after every step: {name: array shaped like params[name]}",
+    expected=_expected,
+    buffers=buffer_meanings,
+)
+
+
 KIND = register_kind(
     Kind(
         "optimizers",
@@ -252,5 +341,6 @@ KIND = register_kind(
         evaluate_example,
         "parameters after one step from a generated state, and after trajectories of 2-12 steps "
         "with a changing learning rate, element by element within the tolerance policy",
+        contract=CONTRACT,
     )
 )

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import CaseField, KindContract, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
     draw_array,
@@ -31,7 +32,7 @@ from trainspec.conformance.strategies import (
 from trainspec.conformance.tolerance import Comparison, compare_trees
 from trainspec.conformance.tracked import round_to, track_scalar, track_tree
 
-__all__ = ["KIND", "RegularizerCase", "draw_regularizer_case", "evaluate_regularizer"]
+__all__ = ["CONTRACT", "KIND", "RegularizerCase", "draw_regularizer_case", "evaluate_regularizer"]
 
 #: units and inputs per unit: a fixed menu (frameworks that compile per shape stay fast)
 SIDES = (1, 3, 8)
@@ -104,6 +105,27 @@ def evaluate_regularizer(
     }
 
 
+def _expected(entry: Any, impl: Any, case: RegularizerCase, dtype: str, check: str) -> Any:
+    w = track_tree({"w": case.weights}, dtype)["w"]
+    hp = {k: track_scalar(v, dtype) for k, v in case.hyperparameters.items()}
+    return structure_of(entry.model.evaluate(entry.default_variant.options, hp, w))
+
+
+CONTRACT = KindContract(
+    case_types=(RegularizerCase,),
+    fields=(
+        CaseField("weights", "ndarray", "one weight matrix, (units, fan_in)"),
+        CaseField(
+            "hyperparameters", "dict[str, float]", "the spec's coefficient (l1, l2, max_value)"
+        ),
+        CaseField("content", "str", "how the weights were drawn (informative)"),
+    ),
+    returns="a penalty: {'value': the penalty (shape ()), 'grad': its autodiff gradient, shaped "
+    "like weights}; a constraint: {'weights': the constrained weights}",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "regularizers",
@@ -112,5 +134,6 @@ KIND = register_kind(
         evaluate_regularizer,
         "penalty value and autodiff gradient, or the constrained weights, of one (units, fan_in) "
         "weight matrix, within the tolerance policy",
+        contract=CONTRACT,
     )
 )

@@ -59,6 +59,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, OptionKey
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar
@@ -69,6 +70,7 @@ from trainspec.reference.schedules import (
 )
 
 __all__ = [
+    "CONTRACT",
     "FAMILIES",
     "KIND",
     "ScheduleCase",
@@ -511,6 +513,55 @@ def _evaluate(
     return out
 
 
+def _as_run_receives(impl: Any, case: ScheduleCase) -> ScheduleCase:
+    """The case with the implementation's fixed hyperparameters (``options["fixed"]``)."""
+    fixed = dict(getattr(impl, "options", {}).get("fixed", {}))
+    return replace(case, hyperparameters={**case.hyperparameters, **fixed}) if fixed else case
+
+
+def _expected(entry: Any, impl: Any, case: ScheduleCase, dtype: str, check: str) -> Any:
+    return ArrayOf((len(case.steps),))
+
+
+CONTRACT = KindContract(
+    case_types=(ScheduleCase,),
+    fields=(
+        CaseField("spec_id", "str", "the entry the case is for"),
+        CaseField(
+            "check",
+            "str",
+            "'values': read the schedule's value at each step; 'through_optimizer': the learning "
+            "rate the framework's optimizer applies at steps 0..n-1 when the scheduler drives it "
+            "(plain SGD, parameter reset to 0 and gradient 1 before each step)",
+        ),
+        CaseField(
+            "hyperparameters",
+            "Mapping[str, Any]",
+            "the schedule's hyperparameters by the spec's names (ints for step counts, "
+            "boundaries and patience; floats representable in float32)",
+        ),
+        CaseField("steps", "tuple[int, ...]", "the sorted, distinct steps to read"),
+        CaseField(
+            "metrics",
+            "tuple[float, ...]",
+            "sched.plateau: the metric sequence (steps[k] = k indexes it); empty otherwise",
+        ),
+    ),
+    returns="a float array with one learning rate per element of steps (sched.plateau: the "
+    "learning rate in effect after each metric has been seen)",
+    expected=_expected,
+    options=(
+        OptionKey(
+            "fixed",
+            "Mapping[str, float]",
+            "hyperparameters the implementation cannot vary (Keras InverseTimeDecay: "
+            "{'power': 1.0}); the kit replaces the drawn values before running both sides",
+        ),
+    ),
+    prepare=_as_run_receives,
+)
+
+
 KIND = register_kind(
     Kind(
         "schedules",
@@ -525,5 +576,6 @@ KIND = register_kind(
         # through_optimizer example takes up to 12 steps: half the profile's examples per check
         # keep a backend's schedule rows within the CI budget
         example_scale=0.5,
+        contract=CONTRACT,
     )
 )

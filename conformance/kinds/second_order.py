@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import CaseField, KindContract, MappingOf, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
 from trainspec.conformance.tolerance import Comparison, compare_trees
@@ -41,6 +42,7 @@ from trainspec.reference.second_order import (
 )
 
 __all__ = [
+    "CONTRACT",
     "KIND",
     "OUTPUTS",
     "SecondOrderCase",
@@ -131,6 +133,29 @@ def evaluate_second_order(
     return {v: comparison for v in variants}
 
 
+def _expected(entry: Any, impl: Any, case: SecondOrderCase, dtype: str, check: str) -> Any:
+    full = structure_of(reference_outputs(case, dtype))
+    return MappingOf(full.items, subset=True)
+
+
+CONTRACT = KindContract(
+    case_types=(SecondOrderCase,),
+    fields=(
+        CaseField(
+            "model",
+            "str",
+            "'quadratic', 'logistic_regression' or 'tanh_neuron': the model whose loss to differentiate",
+        ),
+        CaseField("x", "ndarray", "the point (n,) at which to differentiate"),
+        CaseField("data", "Mapping[str, ndarray]", "the model's data by name (quadratic: A and b)"),
+        CaseField("v", "ndarray", "the direction (n,) of the Hessian-vector product"),
+    ),
+    returns="some of {'grad': (n,), 'hessian': (n, n), 'hvp': (n,)} from the framework's "
+    "autodiff: every quantity its API offers (a non-empty subset)",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "second_order",
@@ -140,5 +165,6 @@ KIND = register_kind(
         "gradient, Hessian and Hessian-vector product from the framework's autodiff against "
         "the closed forms of a quadratic, logistic regression and a tanh neuron, within the "
         "tolerance policy",
+        contract=CONTRACT,
     )
 )

@@ -35,13 +35,14 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import CaseField, KindContract, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import make_array
 from trainspec.conformance.tolerance import SAFETY, Comparison, compare_trees, floor
 from trainspec.conformance.tracked import Tracked, track_tree
 from trainspec.reference.training import ACTIVATIONS, LOSSES, mlp_backprop, mlp_forward
 
-__all__ = ["KIND", "BackpropCase", "draw_backprop_case", "relu_sign_is_determined"]
+__all__ = ["CONTRACT", "KIND", "BackpropCase", "draw_backprop_case", "relu_sign_is_determined"]
 
 _DISTS = ("normal", "uniform", "with_zeros", "constant")
 
@@ -153,6 +154,40 @@ def evaluate_backprop(
     return out
 
 
+def _expected(entry: Any, impl: Any, case: BackpropCase, dtype: str, check: str) -> Any:
+    tp, tx, tt = tracked_inputs(case, dtype)
+    options = entry.default_variant.options
+    return structure_of(
+        mlp_backprop(
+            tp,
+            tx,
+            tt,
+            case.activations,
+            case.loss,
+            relu_grad_at_zero=options["relu_grad_at_zero"],
+        )
+    )
+
+
+CONTRACT = KindContract(
+    case_types=(BackpropCase,),
+    fields=(
+        CaseField(
+            "params",
+            "Mapping[str, ndarray]",
+            "the MLP's weights and biases: W1, b1, W2, b2, ... (W_k is (in, out))",
+        ),
+        CaseField("x", "ndarray", "the input batch, (m, in)"),
+        CaseField("t", "ndarray", "the targets, (m, out)"),
+        CaseField("activations", "tuple[str, ...]", f"one per layer, among {list(ACTIVATIONS)}"),
+        CaseField("loss", "str", f"the loss, one of {list(LOSSES)}"),
+    ),
+    returns="the gradient of the loss with respect to every parameter, from the framework's "
+    "autodiff: {name: array shaped like params[name]}",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "training.backprop",
@@ -162,5 +197,6 @@ KIND = register_kind(
         "autodiff gradients of every weight and bias of a drawn 1-3 layer MLP (tanh, sigmoid, "
         "relu, identity; half_sse or mse) against the hand-derived chain rule, within the "
         "tolerance policy",
+        contract=CONTRACT,
     )
 )

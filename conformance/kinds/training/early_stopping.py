@@ -42,12 +42,14 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from trainspec.conformance.contracts import CaseField, IntValue, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import Comparison
 from trainspec.reference.training import run_early_stopping
 
 __all__ = [
     "COARSE_STEP",
+    "CONTRACT",
     "KIND",
     "MOVES",
     "EarlyStoppingCase",
@@ -166,6 +168,24 @@ def evaluate_early_stopping(
     return out
 
 
+def _expected(entry: Any, impl: Any, case: EarlyStoppingCase, dtype: str, check: str) -> Any:
+    return MappingOf({"stop_epoch": IntValue(), "restored_epoch": IntValue()}, extra=True)
+
+
+CONTRACT = KindContract(
+    case_types=(EarlyStoppingCase,),
+    fields=(
+        CaseField("losses", "tuple[float, ...]", "the validation loss of every epoch, in order"),
+        CaseField("patience", "int", "the early-stopping callback's patience"),
+        CaseField("min_delta", "float", "the smallest change that counts as an improvement"),
+    ),
+    returns="{'stop_epoch': the epoch the callback stopped training at (-1: it never stopped), "
+    "'restored_epoch': the epoch whose parameters it restored} (integers; other keys "
+    "are ignored); feed case.losses one epoch at a time, as values of dtype",
+    expected=_expected,
+)
+
+
 KIND = register_kind(
     Kind(
         "training.early_stopping",
@@ -175,5 +195,6 @@ KIND = register_kind(
         "the epoch at which training stops and the epoch whose parameters are returned, for "
         "drawn validation losses with plateaus, exact ties and min_delta-sized improvements "
         "(exact comparison)",
+        contract=CONTRACT,
     )
 )
