@@ -236,7 +236,7 @@ class SpecEntry:
 
     ``kind`` tells the kit which checks apply (``"optimizer"``: one step from an arbitrary state,
     and trajectories with a learning-rate schedule). ``model`` is the kind-specific reference
-    object (for optimizers an :class:`~trainspec.reference.optimizers.OptimizerModel`).
+    object (for optimizers an :class:`~trainspec.reference.optimizers.common.OptimizerModel`).
     """
 
     id: str

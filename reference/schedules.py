@@ -23,7 +23,6 @@ The spec entries ``sched.linear``, ``sched.power``, ``sched.exponential``,
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import Schedule, check_choice, check_number, either_order
+from trainspec.reference.base import Schedule, check_choice, check_number, check_step, either_order
 from trainspec.reference.registry import (
     HyperParameter,
     SpecEntry,
@@ -51,7 +50,6 @@ __all__ = [
     "PlateauState",
     "ScheduleModel",
     "annealing",
-    "check_step",
     "exponential_decay",
     "inverse_time_decay",
     "legacy_decay",
@@ -77,15 +75,6 @@ LOG_BASES = ("10", "e")
 
 # ---------------------------------------------------------------------------------------------
 # argument checks
-
-
-def check_step(name: str, step: Any) -> int:
-    """A step count: an integer ``>= 0`` (``bool`` is rejected)."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"{name}={step!r}: must be an integer, got {type(step).__name__}")
-    if step < 0:
-        raise ValueError(f"{name}={step!r}: must be an integer >= 0")
-    return int(step)
 
 
 def _check_whole(name: str, value: Any, *, low: int) -> Any:
@@ -426,10 +415,6 @@ class Plateau(NamedTuple):
     update: Callable[[float, PlateauState], PlateauState]
 
 
-def _check_count(name: str, value: Any) -> int:
-    return check_step(name, value)
-
-
 def reduce_on_plateau(
     learning_rate: Any,
     factor: Any,
@@ -480,8 +465,8 @@ def reduce_on_plateau(
     """
     eta0 = check_number("learning_rate", learning_rate, low=0.0, low_closed=False)
     lam = check_number("factor", factor, low=0.0, high=1.0, low_closed=False, high_closed=False)
-    pat = _check_count("patience", patience)
-    cool = _check_count("cooldown", cooldown)
+    pat = check_step("patience", patience)
+    cool = check_step("cooldown", cooldown)
     eta_min = check_number("min_learning_rate", min_learning_rate, low=0.0)
     m = check_choice("mode", mode, MODES)
     tm = check_choice("threshold_mode", threshold_mode, THRESHOLD_MODES)

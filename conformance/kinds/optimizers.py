@@ -32,7 +32,7 @@ from trainspec.conformance.strategies import (
 from trainspec.conformance.tolerance import Comparison, compare_trees
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar, track_tree, unit_roundoff
 from trainspec.reference.base import apply_updates, piecewise_schedule
-from trainspec.reference.optimizers import CanonicalState, OptimizerModel
+from trainspec.reference.optimizers.common import CanonicalState, OptimizerModel
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = [
@@ -50,7 +50,7 @@ class OptimizerCase:
     r"""One generated example for an optimizer spec.
 
     ``state`` is ``None`` for a trajectory from the optimizer's own initial state, or a
-    :class:`~trainspec.reference.optimizers.CanonicalState` (one step from an arbitrary state).
+    :class:`~trainspec.reference.optimizers.common.CanonicalState` (one step from an arbitrary state).
     ``learning_rates[t]`` and ``grads[t]`` are the learning rate and the gradients of step ``t``;
     the gradients do not depend on the parameters, so that the comparison isolates the update
     formula. ``hyperparameters`` holds every hyperparameter of the spec but the learning rate.

@@ -9,7 +9,7 @@ from trainspec import reference
 from trainspec.conformance import stats
 from trainspec.conformance.tracked import Tracked, track_scalar
 from trainspec.reference.base import as_schedule
-from trainspec.reference.optimizers import gd
+from trainspec.reference.optimizers.gd import gd
 from trainspec.reference.schedules import (
     annealing,
     exponential_decay,

@@ -14,7 +14,7 @@ from trainspec.adapters.keras_adapter import (
 )
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 
 
 def test_velocity_is_minus_learning_rate_times_trace():
