@@ -400,7 +400,8 @@ def running_statistics(
     running_variance: str = "biased",
     momentum_convention: str = "old_weight",
 ) -> RunningStatistics:
-    r"""The population mean and variance for test time, updated after every training batch.
+    r"""``norm.batch.running``: the population mean and variance for test time, updated after
+    every training batch.
 
     Symbols: $r_\mu, r_{\sigma^2}$ = ``state.mean``, ``state.var``; $\mu_B, \sigma^2_B$ the
     batch's statistics (:class:`BatchStatistics`, biased), $m$ its values per channel;

@@ -226,6 +226,8 @@ def adam(
     Networks Tricks-Of-The-Trade* ("Adam Optimization": $\sqrt{\hat s + \epsilon}$, $\epsilon =
     10^{-8}$); Kingma & Ba (2015); Reddi et al. (2018) for AMSGrad.
 
+    The entry also cites Goodfellow et al. (2016).
+
     .. warning:: Frameworks split on $\epsilon$: PyTorch and optax use ``outside``; Keras uses
        ``eps_hat`` ($\eta_t \sqrt{1-\beta_2^t}/(1-\beta_1^t) \cdot m/(\sqrt{v} + \hat\epsilon)$, the
        form of Kingma & Ba's §2 remark); optax's ``eps_root`` is ``inside``. On AMSGrad, PyTorch
@@ -282,7 +284,7 @@ def _padilla_montani_adam_check() -> ErratumEvidence:
 
 
 def padilla_montani_adam_erratum() -> Erratum:
-    """An erratum of ``opt.adam``: Padilla Montani's Adam slide (the notebook's own LaTeX, with no
+    """An erratum of Adam (:func:`adam`): Padilla Montani's Adam slide (the notebook's own LaTeX, with no
     hats) overwrites the moment buffers with their bias-corrected values."""
     return Erratum(
         source=C.at(C.PADILLA_MONTANI, "Adam Optimization"),
@@ -482,6 +484,8 @@ def adamw(
         + \epsilon} - \eta_t \lambda \theta, \qquad
         \texttt{lambda\_only:}\quad \theta \leftarrow \theta - \eta_t\, \frac{\hat m}{\sqrt{\hat v}
         + \epsilon} - \lambda \theta
+
+    The entry also cites Vitay, *Neurocomputing: Modern neural networks*; Solberg (2017); Zheng (2020); Padilla Montani (2019); Kingma & Ba (2015); Goodfellow et al. (2016); Reddi et al. (2018).
 
     .. warning:: PyTorch (``param.mul_(1 - lr * weight_decay)``), Keras
        (``variable - variable * wd * lr``) and optax (``add_decayed_weights`` before

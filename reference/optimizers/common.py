@@ -206,7 +206,7 @@ def trace(
     nesterov: bool = False,
     first_step: str = "from_zero",
 ) -> GradientTransformation:
-    r"""Heavy-ball momentum buffer with the learning rate *outside* (form (c) of ``opt.momentum``).
+    r"""Heavy-ball momentum buffer with the learning rate *outside* (form (c) of :func:`~trainspec.reference.optimizers.momentum.momentum`).
 
     Symbols: $\mu$ = ``momentum``, $d$ = ``dampening``, $b$ = the buffer (``state.trace``),
     $g$ = the incoming updates (gradients).
@@ -250,7 +250,7 @@ class VelocityState(NamedTuple):
 def velocity(
     learning_rate: float | Schedule, momentum: float, *, nesterov: bool = False
 ) -> GradientTransformation:
-    r"""Momentum with the learning rate *inside* the velocity (form (a) of ``opt.momentum``).
+    r"""Momentum with the learning rate *inside* the velocity (form (a) of :func:`~trainspec.reference.optimizers.momentum.momentum`).
 
     Symbols: $\eta_t$ = ``learning_rate`` at step $t$, $\mu$ = ``momentum``, $v$ = the velocity
     (``state.velocity``). The output is the change of the parameters.

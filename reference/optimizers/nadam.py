@@ -240,12 +240,14 @@ def nadam(
 
     .. math::
         \theta \leftarrow \theta - \eta_t\,
-        \frac{\frac{\mu_{t+1} m}{1-\Pi_{t+1}} + \frac{(1-\mu_t) g}{1-\Pi_t}}{\sqrt{v/(1-\beta_2^t)} + \epsilon},
+        \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + \frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon},
         \qquad \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})
 
     Vitay, *Neurocomputing* ("Adam": names Nadam); Zheng, *CS286 Lecture 6* ("Faster optimizers":
     Adam with the Nesterov trick); Dozat (2016), whose schedule uses $0.96^{t/250}$,
     i.e. $\psi = 0.004$.
+
+    Adam itself: Kingma & Ba (2015).
 
     .. warning:: PyTorch ``NAdam`` uses ``dozat_decay`` with ``momentum_decay`` $= \psi$
        (default 0.004); Keras 3 ``Nadam`` uses ``dozat_decay_psi1`` ($0.96^t$, no $\psi$);

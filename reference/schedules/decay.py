@@ -55,6 +55,8 @@ def linear_decay(learning_rate: Any, final_learning_rate: Any, transition_steps:
     .. note:: Frameworks evaluate the same line as $(\eta_0 - \eta_\tau)(1 - k/\tau) + \eta_\tau$
        (Keras ``PolynomialDecay``, optax ``polynomial_schedule``); the reference's rounding bound
        covers both orders (:func:`~trainspec.reference.base.either_order`).
+
+    The entry also cites Goodfellow et al. (2016).
     """
     eta0 = check_number("learning_rate", learning_rate, low=0.0)
     eta_tau = check_number("final_learning_rate", final_learning_rate, low=0.0)
@@ -142,6 +144,8 @@ def inverse_time_decay(
     set to 1"); Padilla Montani, *Neural Networks Tricks-Of-The-Trade* ("Learning Rate
     Scheduling": $\eta_0(1+t/r)^{-c}$).
 
+    The entry also cites Géron (2017).
+
     .. warning:: Keras's ``InverseTimeDecay`` writes $\eta_0 / (1 + k\,t/s_K)$, i.e. $c = 1$ and
        $s = s_K/k$; its ``staircase=True`` floors $t/s_K$ (the ``staircase`` variant). The legacy
        Keras ``decay=`` argument is this schedule with $c = 1$, $s = 1/\text{decay}$
@@ -205,6 +209,8 @@ def legacy_decay(learning_rate: Any, decay: Any) -> Schedule:
 
     Vitay, *Neurocomputing: Modern neural networks* (the code ``Adam(lr=0.01, decay=1e-6)``).
     It is :func:`inverse_time_decay` with $c = 1$ and $s = 1/d$.
+
+    The entry also cites Géron (2019).
 
     .. warning:: Keras 3 no longer implements it: ``keras.optimizers.SGD(decay=...)`` warns
        "Argument `decay` is no longer supported and will be ignored" and keeps $\eta_0$; the same
@@ -279,6 +285,8 @@ def exponential_decay(
     Zheng, *CS286 Lecture 6* ($\eta_0 (1/10)^{t/s}$); Padilla Montani, *Neural Networks
     Tricks-Of-The-Trade* ($\eta_0 10^{-t/r}$, and TensorFlow's
     ``exponential_decay(eta0, global_step, decay_steps, decay_rate)``).
+
+    The entry also cites Géron (2017).
 
     .. warning:: PyTorch's ``ExponentialLR(gamma)`` is the per-step factor form ($s = 1$, or
        $\gamma = r^{1/s}$, :func:`per_step_factor`) and its ``StepLR(step_size, gamma)`` is the
@@ -370,6 +378,8 @@ def annealing(learning_rate: Any, decay_rate: Any) -> Schedule:
        code example uses the Keras ``decay=`` argument with the same value $10^{-6}$, which is the
        inverse-time decay $\eta_0 / (1 + \beta t)$ per *step* (:func:`legacy_decay`); the two
        agree to first order in $\beta t$ only.
+
+    The entry also cites Goodfellow et al. (2016).
     """
     eta0 = check_number("learning_rate", learning_rate, low=0.0)
     beta = check_number("decay_rate", decay_rate, low=0.0, high=1.0, high_closed=False)

@@ -38,6 +38,8 @@ def piecewise_constant(
     Zheng, *CS286 Lecture 6* ("Piecewise constant scheduling"); Padilla Montani, *Neural
     Networks Tricks-Of-The-Trade* ("Predetermined piecewise constant").
 
+    The entry also cites Géron (2017).
+
     .. warning:: Which side of a boundary gets the new value differs: PyTorch's ``MultiStepLR``
        and optax's ``piecewise_constant_schedule`` switch *at* step $b_j$ (``new_at_boundary``);
        Keras's ``PiecewiseConstantDecay`` keeps the old value at $b_j$ and switches at $b_j + 1$

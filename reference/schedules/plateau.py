@@ -100,6 +100,8 @@ def reduce_on_plateau(
     steps and reduce the learning rate by a factor when the error stops dropping"); Padilla
     Montani ("reduce LR by a factor of $\lambda$ when the error is stuck").
 
+    The entry also cites Géron (2017).
+
     .. warning:: Frameworks count differently (each is a variant axis):
        ``patience_count``: ``reaches`` reduces at $n \ge P$ (Keras ``wait >= patience``, optax
        ``plateau_count == patience``; $P = 0$ acts as 1), ``exceeds`` at $n > P$ (PyTorch
