@@ -182,3 +182,97 @@ register(
         model=DefaultsModel(CLAIMS),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# act.defaults: the framework defaults the notes (and papers) state
+
+_LEAKY_QUOTE = (
+    "alpha is a hyperparameter that defines how much it 'leaks', and alpha is usually set to 0.01"
+)
+_RRELU_QUOTE = (
+    "(paraphrase) a_ji ~ U(l, u); in the experiments 1/a_ji ~ U(3, 8), i.e. l = 1/8, u = 1/3"
+)
+_ELU_QUOTE = "(paraphrase) the ELU networks of the experiments use alpha = 1"
+_PRELU_QUOTE = "we use a_i = 0.25 as the initialization"
+
+
+def _claim(
+    source: Any, api: str, backend: str, fn: str, hp: str, value: float, quote: str
+) -> DefaultClaim:
+    return DefaultClaim(source, api, backend, fn, hp, value, quote)
+
+
+_ZHENG_LEAKY = C.at(C.ZHENG, "Nonsaturating activation function")
+DEFAULT_CLAIMS: tuple[DefaultClaim, ...] = (
+    # the leaky slope: Zheng's "usually 0.01", against every framework's leaky ReLU
+    _claim(
+        _ZHENG_LEAKY,
+        "torch.nn.functional.leaky_relu",
+        "torch",
+        "leaky_relu",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(_ZHENG_LEAKY, "torch.nn.LeakyReLU", "torch", "LeakyReLU", "alpha", 0.01, _LEAKY_QUOTE),
+    _claim(
+        _ZHENG_LEAKY,
+        "tf.nn.leaky_relu",
+        "tensorflow",
+        "tf.nn.leaky_relu",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(
+        _ZHENG_LEAKY,
+        "keras.activations.leaky_relu",
+        "tensorflow",
+        "leaky_relu",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(
+        _ZHENG_LEAKY,
+        "keras.layers.LeakyReLU",
+        "tensorflow",
+        "LeakyReLU",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(_ZHENG_LEAKY, "jax.nn.leaky_relu", "jax", "leaky_relu", "alpha", 0.01, _LEAKY_QUOTE),
+    # ELU's alpha: the notes leave it a hyperparameter; Clevert et al. use 1
+    _claim(C.CLEVERT, "torch.nn.functional.elu", "torch", "elu", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "torch.nn.ELU", "torch", "ELU", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "keras.activations.elu", "tensorflow", "elu", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "keras.layers.ELU", "tensorflow", "ELU", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "jax.nn.elu", "jax", "elu", "alpha", 1.0, _ELU_QUOTE),
+    # RReLU's range: the notes say "a given range"; Xu et al. give 1/alpha ~ U(3, 8)
+    _claim(C.XU_RRELU, "torch.nn.functional.rrelu", "torch", "rrelu", "lower", 1 / 8, _RRELU_QUOTE),
+    _claim(C.XU_RRELU, "torch.nn.functional.rrelu", "torch", "rrelu", "upper", 1 / 3, _RRELU_QUOTE),
+    _claim(C.XU_RRELU, "torch.nn.RReLU", "torch", "RReLU", "lower", 1 / 8, _RRELU_QUOTE),
+    _claim(C.XU_RRELU, "torch.nn.RReLU", "torch", "RReLU", "upper", 1 / 3, _RRELU_QUOTE),
+    # PReLU's initial slope (He et al.)
+    _claim(C.HE, "torch.nn.PReLU", "torch", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
+    _claim(C.HE, "keras.layers.PReLU", "tensorflow", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
+    _claim(C.HE, "flax.linen.PReLU", "jax", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
+)
+
+register(
+    SpecEntry(
+        id="act.defaults",
+        title="Default hyperparameters of framework activations, as the notes and papers state them",
+        tier="doc",
+        kind="defaults",
+        formula=r"\text{leaky ReLU: } \alpha = 0.01\ (\text{Zheng});\ \text{ELU: } \alpha = 1\ (\text{Clevert});\ "
+        r"\text{RReLU: } l = 1/8, u = 1/3\ (\text{Xu});\ \text{PReLU init: } \alpha = 0.25\ (\text{He})",
+        citations=(_ZHENG_LEAKY, C.CLEVERT, C.XU_RRELU, C.HE),
+        notes="Each claim is compared with the framework's current default, read from its "
+        "signature or a fresh layer's attributes; a difference is drift, reported with both values. "
+        "The 'optimizer' field of a claim holds the function or layer name.",
+        model=DefaultsModel(DEFAULT_CLAIMS),
+    )
+)

@@ -39,7 +39,7 @@ import torch
 from trainspec.adapters.torch_adapter import CODE_PATHS, run_torch_optimizer
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.reference.adaptive import nadam_momentum_product
+from trainspec.reference.optimizers.nadam import nadam_momentum_product
 
 __all__ = [
     "ADAPTIVE",

@@ -25,7 +25,7 @@ scalars (:func:`~trainspec.conformance.tolerance.track_scalar`): powers, exponen
 $t/s$ and the per-step factor $\gamma = r^{1/s}$ carry their bounds. Where a reference entry gives
 its running-product form (``ScheduleModel.ratio``: chainable schedulers such as PyTorch's multiply
 the previous learning rate at every step), the bound covers that evaluation order too
-(:func:`~trainspec.reference.schedules.running_products`). Metrics and thresholds of plateau
+(:func:`~trainspec.reference.schedules.common.running_products`). Metrics and thresholds of plateau
 cases are dyadic numbers of few bits, so every comparison a framework makes (``m < m*(1-eps)``,
 ``m + eps < m*``) is exact in float32 and float64 alike: ties are ties in every framework.
 
@@ -63,11 +63,8 @@ from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, Op
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar
-from trainspec.reference.schedules import (
-    plateau_learning_rates,
-    running_products,
-    schedule_values,
-)
+from trainspec.reference.schedules.common import running_products, schedule_values
+from trainspec.reference.schedules.plateau import plateau_learning_rates
 
 __all__ = [
     "CONTRACT",
