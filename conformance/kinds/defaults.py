@@ -5,7 +5,10 @@ A row is a property of an API, not of a dtype or a device (``dtype_free``), and 
 examples: the implementation's ``run(None, "-", device)`` returns ``{api: {hyperparameter:
 value}}`` read from the framework's public API (``None``: the argument is required), and every
 claim the spec records for that backend (:class:`~trainspec.reference.defaults.DefaultsModel`)
-is compared with it. Drift is a finding: ``diverges``, with both values for every claim.
+is compared with it. Drift is a finding: ``diverges``, with both values for every claim. The row
+also carries every value the adapter read (``Row.values``), claimed or not: expectations pin them
+(:mod:`trainspec.conformance.expectations`), so a changed default is a ``changed`` row even in an
+API whose row already drifts.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> Ro
     actual = impl.run(None, "-", device)
     drift, matches = compare_defaults(claims, actual)
     if not drift:
-        return RowMeasurement("conforms", variant="default", examples=len(claims))
+        return RowMeasurement("conforms", variant="default", examples=len(claims), values=actual)
     return RowMeasurement(
         "diverges",
+        values=actual,
         counterexample={"drift": drift, "matches": matches},
         message="drift: "
         + "; ".join(
