@@ -13,12 +13,42 @@ API whose row already drifts.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from trainspec.conformance.kinds import Kind, RowMeasurement, register_kind
 from trainspec.reference.defaults import compare_defaults
 
-__all__ = ["KIND", "measure_defaults_row"]
+__all__ = ["KIND", "measure_defaults_row", "signature_defaults"]
+
+
+def signature_defaults(
+    fn: Callable[..., Any],
+    rename: Mapping[str, str | tuple[str, ...]] | None = None,
+    skip: Collection[str] = ("self", "params", "name", "kwargs", "args"),
+) -> dict[str, Any]:
+    """Every default of ``fn``'s signature (a class: its constructor), by the spec's names.
+
+    ``rename`` maps a framework argument to the spec's name, or to a tuple of names for an
+    argument whose default is a tuple (torch's ``betas`` -> ``("beta1", "beta2")``); an argument
+    without a default reads ``None`` (required); ``*args``/``**kwargs`` and ``skip`` are left out.
+    """
+    rename = rename or {}
+    out: dict[str, Any] = {}
+    for arg, p in inspect.signature(fn).parameters.items():
+        if arg in skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = None if p.default is inspect.Parameter.empty else p.default
+        spec = rename.get(arg, arg)
+        if isinstance(spec, tuple):
+            if not isinstance(value, tuple) or len(value) != len(spec):
+                out[arg] = value  # not the tuple it was: keep it whole, under its own name
+                continue
+            out.update(zip(spec, value, strict=True))
+        else:
+            out[spec] = value
+    return out
 
 
 def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> RowMeasurement:
