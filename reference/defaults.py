@@ -19,7 +19,7 @@ from typing import Any
 from trainspec.reference import citations as C
 from trainspec.reference.registry import Citation, SpecEntry, register
 
-__all__ = ["DefaultClaim", "DefaultsModel", "compare_defaults"]
+__all__ = ["DefaultClaim", "DefaultsModel", "compare_defaults", "paper_claims"]
 
 REQUIRED = None
 
@@ -167,6 +167,78 @@ CLAIMS: tuple[DefaultClaim, ...] = (
     DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "nesterov", False, _TORCH_SGD),
 )
 
+#: how each backend names an optimizer a paper describes: spec name -> backend -> (API, key)
+#: (the key is what the adapter's defaults reader names it; optax's are its function names)
+OPTIMIZER_APIS: dict[str, dict[str, tuple[str, str]]] = {
+    "Adam": {
+        "torch": ("torch.optim.Adam", "Adam"),
+        "tensorflow": ("keras.optimizers.Adam", "Adam"),
+        "jax": ("optax.adam", "adam"),
+    },
+    "AdaMax": {
+        "torch": ("torch.optim.Adamax", "Adamax"),
+        "tensorflow": ("keras.optimizers.Adamax", "Adamax"),
+        "jax": ("optax.adamax", "adamax"),
+    },
+    "Adadelta": {
+        "torch": ("torch.optim.Adadelta", "Adadelta"),
+        "tensorflow": ("keras.optimizers.Adadelta", "Adadelta"),
+        "jax": ("optax.adadelta", "adadelta"),
+    },
+    "RMSprop": {
+        "torch": ("torch.optim.RMSprop", "RMSprop"),
+        "tensorflow": ("keras.optimizers.RMSprop", "RMSprop"),
+        "jax": ("optax.rmsprop", "rmsprop"),
+    },
+}
+
+
+def paper_claims(
+    source: Citation, optimizer: str, values: dict[str, float], quote: str
+) -> tuple[DefaultClaim, ...]:
+    """A paper's stated defaults of ``optimizer``, as one claim per backend that offers it: a
+    paper's default applies to every framework's implementation of its method."""
+    return tuple(
+        DefaultClaim(source, api, backend, key, hp, value, quote)
+        for backend, (api, key) in OPTIMIZER_APIS[optimizer].items()
+        for hp, value in values.items()
+    )
+
+
+_KINGMA_ADAM = (
+    "Good default settings for the tested machine learning problems are alpha = 0.001, "
+    "beta1 = 0.9, beta2 = 0.999 and epsilon = 10^-8"
+)
+_KINGMA_ADAMAX = "Good default settings are alpha = 0.002, beta1 = 0.9 and beta2 = 0.999"
+#: the papers' defaults, for every backend (Kingma & Ba: Algorithm 1 and Algorithm 2; Zeiler
+#: §4.1 (the hyperparameters of every experiment); Tieleman & Hinton: the slide's running average)
+PAPER_CLAIMS: tuple[DefaultClaim, ...] = (
+    *paper_claims(
+        C.at(C.KINGMA_BA, "Algorithm 1"),
+        "Adam",
+        {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        _KINGMA_ADAM,
+    ),
+    *paper_claims(
+        C.at(C.KINGMA_BA, "Section 7.1, Algorithm 2"),
+        "AdaMax",
+        {"learning_rate": 0.002, "beta1": 0.9, "beta2": 0.999},
+        _KINGMA_ADAMAX,
+    ),
+    *paper_claims(
+        C.at(C.ZEILER, "Section 4.1"),
+        "Adadelta",
+        {"rho": 0.95, "eps": 1e-6},
+        "(paraphrase) every experiment sets the hyperparameters epsilon = 1e-6 and rho = 0.95",
+    ),
+    *paper_claims(
+        C.TIELEMAN_HINTON,
+        "RMSprop",
+        {"rho": 0.9},
+        "MeanSquare(w, t) = 0.9 MeanSquare(w, t-1) + 0.1 (dE/dw(t))^2",
+    ),
+)
+
 register(
     SpecEntry(
         id="opt.defaults",
@@ -176,10 +248,11 @@ register(
         formula=r"\text{SGD: } \eta = 0.01;\ \text{RMSprop: } \eta = 10^{-3}, \rho = 0.9, \epsilon = 10^{-7};\ "
         r"\text{Adam: } \eta = 10^{-3}, \beta_1 = 0.9, \beta_2 = 0.999, \epsilon = 10^{-7}\ (\text{Vitay})\ "
         r"\text{vs } 10^{-8}\ (\text{Padilla Montani})",
-        citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA),
+        citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA, C.ZEILER, C.TIELEMAN_HINTON),
         notes="Each claim is compared with the framework's current default; a difference is drift, "
-        "reported as a finding with both values. No document states optax's defaults.",
-        model=DefaultsModel(CLAIMS),
+        "reported as a finding with both values. The papers' defaults (Adam, AdaMax, Adadelta, "
+        "RMSprop) are claims about every backend's implementation of the method.",
+        model=DefaultsModel(CLAIMS + PAPER_CLAIMS),
     )
 )
 
