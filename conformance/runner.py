@@ -28,8 +28,8 @@ from hypothesis import strategies as st
 
 from trainspec.conformance.adapter import Adapter, Implementation
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
-from trainspec.conformance.profiles import PROFILES, hypothesis_settings
-from trainspec.conformance.tolerance import Comparison
+from trainspec.conformance.profiles import PROFILES, hypothesis_settings, profiled
+from trainspec.conformance.tolerance import Comparison, worse
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = ["Row", "check_row", "plan_rows", "run_matrix"]
@@ -57,6 +57,7 @@ class Row:
     examples: int = 0
     seconds: float = 0.0
     message: str = ""
+    detectable: dict[str, Any] | None = None  # statistical rows: what each test detects
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class Row:
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
             "message": self.message,
+            "detectable": self.detectable,
         }
 
     @classmethod
@@ -107,8 +109,7 @@ class _Explorer:
     def record(self, per_variant: dict[Variant, Comparison], check: str) -> None:
         self.examples += 1
         for v, c in per_variant.items():
-            if v not in self.worst or c.ratio > self.worst[v].ratio:
-                self.worst[v] = c
+            self.worst[v] = worse(self.worst.get(v), c)
         still = [v for v in self.alive if per_variant[v].passes]
         if not still and self.alive:
             self.closest = min(self.alive, key=lambda v: (per_variant[v].ratio, v.distance))
@@ -135,6 +136,7 @@ def _evaluate(
     return evaluate(entry, impl, case, dtype, device, variants)
 
 
+@profiled
 def check_row(
     entry: SpecEntry,
     impl: Implementation,
@@ -242,6 +244,7 @@ def _run_given(body: Callable[[Any], None], base: settings, seed_: int) -> None:
 def _fill_error(row: Row, c: Comparison | None) -> None:
     if c is not None:
         row.max_error, row.tolerance, row.ratio = c.max_error, c.tolerance, c.ratio
+        row.detectable = {k: d.to_json() for k, d in c.detectable.items()} or None
 
 
 def _describe_error(exc: BaseException) -> str:

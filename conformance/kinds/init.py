@@ -81,7 +81,8 @@ from hypothesis import strategies as st
 
 from trainspec.conformance import stats
 from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.tolerance import Comparison
+from trainspec.conformance.profiles import current_profile
+from trainspec.conformance.tolerance import Comparison, Detectable
 from trainspec.conformance.tracked import round_to, unit_roundoff
 from trainspec.reference.init import InitDistribution, InitializerModel, Layer, dense_output_moments
 
@@ -91,7 +92,9 @@ __all__ = [
     "KIND",
     "LAYER_INPUTS",
     "SAMPLES",
+    "THOROUGH_SAMPLES",
     "InitCase",
+    "distribution_power",
     "distribution_pvalues",
     "draw_init_case",
     "evaluate_init",
@@ -99,6 +102,7 @@ __all__ = [
 ]
 
 SAMPLES = 2**17  # values per example for kernels: KS power (module docstring)
+THOROUGH_SAMPLES = 2**20  # ``thorough``: a standard deviation off by 0.5 % is detected
 BIAS_SAMPLES = 2**12  # biases: zero (exact test) or uniform (exact bound tests)
 BOUND_SLACK_ULPS = 4.0
 OUTPUTS = 2048  # outputs of the variance-rule layer (CLT over them)
@@ -208,7 +212,8 @@ def draw_init_case(data: Any, entry: Any, dtype: str, check: str) -> InitCase:
         return InitCase("bias", layer, -(-BIAS_SAMPLES // layer.out_features), seed)
     choice = data.draw(st.sampled_from(model.modes), label="mode") if model.modes else None
     elements = layer.in_features * layer.out_features * layer.receptive_field
-    return InitCase("kernel", layer, -(-SAMPLES // elements), seed, choice)
+    least = THOROUGH_SAMPLES if current_profile() == "thorough" else SAMPLES
+    return InitCase("kernel", layer, -(-least // elements), seed, choice)
 
 
 def distribution_pvalues(values: Any, dist: InitDistribution, dtype: str) -> dict[str, float]:
@@ -231,6 +236,28 @@ def distribution_pvalues(values: Any, dist: InitDistribution, dtype: str) -> dic
         p["variance"] = stats.variance_pvalue(x, dist.variance, dist.fourth_moment)
     p["ks"] = stats.ks_pvalue(x, dist.cdf)
     return p
+
+
+def distribution_power(n: int, dist: InitDistribution) -> dict[str, Detectable]:
+    r"""What :func:`distribution_pvalues` detects on $n$ values (``POWER``, ``ALPHA``): the
+    standard deviation's relative error (the exact $\chi^2$ test for a plain normal, the CLT
+    test with the distribution's kurtosis otherwise), the mean's shift in standard deviations
+    and the Kolmogorov distance to the true distribution."""
+    if dist.family == "point_mass":
+        return {}
+    if dist.family == "normal":
+        sd = stats.detectable_normal_sd(n)
+    else:
+        sd = stats.detectable_sd(n, dist.fourth_moment / dist.variance**2)
+    return {
+        "variance": stats.detected("standard deviation", sd, n),
+        "mean": stats.detected(
+            "mean, in standard deviations", stats.detectable_mean(n), n, relative=False
+        ),
+        "ks": stats.detected(
+            "Kolmogorov distance", stats.detectable_ks_distance(n), n, relative=False
+        ),
+    }
 
 
 def layer_output_pvalues(z: Any, x: np.ndarray, weights: InitDistribution) -> dict[str, float]:
@@ -277,9 +304,19 @@ def evaluate_init(
         if case.target == "layer_output":
             assert case.x is not None
             p = layer_output_pvalues(values, case.x, dist)
+            ez2, ez4 = dense_output_moments(case.x, dist)
+            n = values.size
+            power = {
+                "variance": stats.detected(
+                    "standard deviation of the layer's outputs",
+                    stats.detectable_sd(n, ez4 / ez2**2),
+                    n,
+                )
+            }
         else:
             p = distribution_pvalues(values, dist, dtype)
-        out[v] = stats.comparison_from_pvalues(p)
+            power = distribution_power(values.size, dist)
+        out[v] = stats.comparison_from_pvalues(p).with_detectable(power)
     return out
 
 
