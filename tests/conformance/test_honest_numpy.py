@@ -138,7 +138,7 @@ KNOWN_OPEN = {
     ("clip.value", "bfloat16"): "not yet analysed (an exact check off by a few units)",
     ("reg.l2", "float16"): "weights up to 1e3: w^2 overflows float16",
     ("loss.mse", "float16"): "targets up to 1e3: squared errors overflow float16",
-    ("loss.mse", "bfloat16"): "not yet analysed",
+    ("loss.mse", "bfloat16"): "the kind has no bfloat16 (KeyError in its draw)",
     ("loss.softmax_ce", "float16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",
     ("loss.softmax_ce", "bfloat16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",
 }
