@@ -232,9 +232,9 @@ def _within_range(x: np.ndarray, limit: float, dtype: str) -> np.ndarray:
 def thorough_samples(q: float, deviation: float = THOROUGH_KEEP_DEVIATION) -> int:
     r"""The Bernoulli draws that detect a keep probability $q$ off by ``deviation`` (relative) at
     ``ALPHA`` with probability ``POWER``, by the normal approximation of the binomial test:
-    $n = \big((z_{\alpha/2} + z_{\beta})/\delta\big)^2 (1-q)/q$."""
+    $n = 1.05 \big((z_{\alpha/2} + z_{\beta})/\delta\big)^2 (1-q)/q$ (5 % above it)."""
     z = stats.normal_quantile(1.0 - stats.ALPHA / 2) + stats.normal_quantile(stats.POWER)
-    return math.ceil(1.05 * (z / deviation) ** 2 * (1.0 - q) / q)  # 5 % for the approximation
+    return math.ceil(1.05 * (z / deviation) ** 2 * (1.0 - q) / q)
 
 
 def draw_dropout_case(data: Any, entry: Any, dtype: str, check: str) -> Any:
