@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 
 from trainspec.conformance.adapter import Adapter, Finding, Implementation
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
-from trainspec.conformance.profiles import PROFILES, hypothesis_settings
-from trainspec.conformance.tolerance import Comparison
+from trainspec.conformance.profiles import PROFILES, hypothesis_settings, profiled
+from trainspec.conformance.tolerance import Comparison, worse
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = ["Row", "check_row", "plan_rows", "run_matrix"]
@@ -67,6 +67,7 @@ class Row:
     pinned: dict[str, Any] = field(default_factory=dict)
     #: what a whole-row kind read from the framework (defaults: ``{api: {hyperparameter: value}}``)
     values: dict[str, Any] | None = None
+    detectable: dict[str, Any] | None = None  # statistical rows: what each test detects
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class Row:
             "finding_hits": self.finding_hits,
             "pinned": self.pinned,
             "values": self.values,
+            "detectable": self.detectable,
         }
 
     @classmethod
@@ -130,8 +132,7 @@ class _Explorer:
                 self.finding_hits += 1
             return
         for v, c in per_variant.items():
-            if v not in self.worst or c.ratio > self.worst[v].ratio:
-                self.worst[v] = c
+            self.worst[v] = worse(self.worst.get(v), c)
         still = [v for v in self.alive if per_variant[v].passes]
         if not still and self.alive:
             self.closest = min(self.alive, key=lambda v: (per_variant[v].ratio, v.distance))
@@ -158,6 +159,7 @@ def _evaluate(
     return evaluate(entry, impl, case, dtype, device, variants)
 
 
+@profiled
 def check_row(
     entry: SpecEntry,
     impl: Implementation,
@@ -293,6 +295,7 @@ def _run_given(body: Callable[[Any], None], base: settings, seed_: int) -> None:
 def _fill_error(row: Row, c: Comparison | None) -> None:
     if c is not None:
         row.max_error, row.tolerance, row.ratio = c.max_error, c.tolerance, c.ratio
+        row.detectable = {k: d.to_json() for k, d in c.detectable.items()} or None
 
 
 def _describe_error(exc: BaseException) -> str:

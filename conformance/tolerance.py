@@ -17,29 +17,90 @@ compares a tree of arrays (the kinds' common case).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from trainspec.conformance.tracked import Tracked, flush_level
 
-__all__ = ["SAFETY", "Comparison", "compare", "compare_trees", "floor"]
+__all__ = [
+    "SAFETY",
+    "Comparison",
+    "Detectable",
+    "compare",
+    "compare_trees",
+    "floor",
+    "worse",
+]
 
 SAFETY = 2.0
 
 
 @dataclass(frozen=True)
+class Detectable:
+    r"""The power of one statistical test, stated: the smallest deviation of ``quantity`` that the
+    test detects at its false-alarm rate with probability at least ``power`` on one example of
+    ``samples`` values (:mod:`trainspec.conformance.stats`). ``deviation`` is relative
+    (``0.004``: the quantity off by $\pm 0.4\,\%$) unless ``relative`` is false (a Kolmogorov
+    distance)."""
+
+    quantity: str
+    deviation: float
+    samples: int
+    power: float
+    relative: bool = True
+
+    def describe(self) -> str:
+        """One line: ``keep probability within ±0.31% (n = 524288, power 0.9)``."""
+        size = f"±{100 * self.deviation:.2g}%" if self.relative else f"{self.deviation:.2g}"
+        return f"{self.quantity} within {size} (n = {self.samples}, power {self.power:g})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quantity": self.quantity,
+            "deviation": self.deviation,
+            "relative": self.relative,
+            "samples": self.samples,
+            "power": self.power,
+            "text": self.describe(),
+        }
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """The worst element of one example against one variant."""
+    """The worst element of one example against one variant.
+
+    ``detectable`` (statistical checks only): per test, the power of the example's test
+    (:class:`Detectable`); the runner keeps, per test, the most sensitive example of a row.
+    """
 
     max_error: float
     tolerance: float
     ratio: float  # max over elements of error / tolerance; <= 1 passes
     where: str  # the name of the worst element (a parameter, an output)
+    detectable: Mapping[str, Detectable] = field(default_factory=dict)
 
     @property
     def passes(self) -> bool:
         return self.ratio <= 1.0
+
+    def with_detectable(self, detectable: Mapping[str, Detectable]) -> Comparison:
+        """This comparison, carrying ``detectable`` as well."""
+        return replace(self, detectable={**self.detectable, **detectable})
+
+
+def worse(a: Comparison | None, b: Comparison) -> Comparison:
+    """The comparison of larger ratio, carrying per test the smaller detectable deviation of
+    the two (a row is as sensitive as its most sensitive example)."""
+    top = b if a is None or b.ratio > a.ratio else a
+    if a is None or not (a.detectable or b.detectable):
+        return top
+    merged = dict(a.detectable)
+    for name, d in b.detectable.items():
+        if name not in merged or d.deviation < merged[name].deviation:
+            merged[name] = d
+    return replace(top, detectable=merged)
 
 
 def floor(dtype: str) -> float:

@@ -59,7 +59,22 @@ def unit_roundoff(dtype: str) -> float:
         raise ValueError(f"dtype={dtype!r}: must be one of {sorted(_UNIT_ROUNDOFF)}") from None
 
 
+_LARGEST_FINITE = {
+    "float64": float(np.finfo(np.float64).max),
+    "float32": float(np.finfo(np.float32).max),
+    "bfloat16": (2.0 - 2.0**-7) * 2.0**127,
+    "float16": 65504.0,
+}
+
+
+def largest_finite(dtype: str) -> float:
+    """The dtype's largest finite number: an exact result beyond it overflows."""
+    unit_roundoff(dtype)
+    return _LARGEST_FINITE[dtype]
+
+
 _SMALLEST_NORMAL = {
+    "float16": 2.0**-14,
     "float64": 2.0**-1022,
     "float32": 2.0**-126,
     "bfloat16": 2.0**-126,
@@ -69,7 +84,13 @@ _SMALLEST_NORMAL = {
 def flush_level(dtype: str) -> float:
     """$t_d$: the absolute error of one operation whose result may underflow or be flushed."""
     unit_roundoff(dtype)
-    return _SMALLEST_NORMAL.get(dtype, 16 * _SMALLEST_SUBNORMAL[dtype])
+    return 16 * _SMALLEST_SUBNORMAL[dtype] if dtype == "float16" else _SMALLEST_NORMAL[dtype]
+
+
+def smallest_normal(dtype: str) -> float:
+    """The dtype's smallest positive normal number."""
+    unit_roundoff(dtype)
+    return _SMALLEST_NORMAL[dtype]
 
 
 # the flush level of the dtype whose unit roundoff a Tracked value carries (u = u_d + u_float64)

@@ -71,9 +71,16 @@ from trainspec.conformance.contracts import (
     structure_of,
 )
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
-from trainspec.conformance.stats import ALPHA, comparison_from_pvalues, ks_pvalue
+from trainspec.conformance.profiles import current_profile
+from trainspec.conformance.stats import (
+    ALPHA,
+    comparison_from_pvalues,
+    detectable_ks_distance,
+    detected,
+    ks_pvalue,
+)
 from trainspec.conformance.strategies import draw_array, draw_hyperparameters, shape_st
-from trainspec.conformance.tolerance import SAFETY, Comparison, floor
+from trainspec.conformance.tolerance import SAFETY, Comparison, Detectable, floor
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar, track_tree, unit_roundoff
 from trainspec.reference.activations import flush_subnormals
 from trainspec.reference.base import either_order
@@ -83,6 +90,7 @@ __all__ = [
     "MAX_ELEMENTS",
     "MAX_SIDE",
     "REGIONS",
+    "THOROUGH_TRAINING_BLOCK",
     "TRAINING_BLOCK",
     "ActivationCase",
     "draw_activation_case",
@@ -93,6 +101,8 @@ __all__ = [
 
 REGIONS = ("typical", "near_zero", "exp_range", "full_range", "special", "edges")
 TRAINING_BLOCK = 256
+#: the block under ``thorough``: the KS test then sees a Kolmogorov distance of 0.015
+THOROUGH_TRAINING_BLOCK = 2**16
 MAX_ELEMENTS = 64
 MAX_SIDE = 16
 _NP = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
@@ -109,12 +119,13 @@ class ActivationCase:
     hyperparameters: Mapping[str, float]
     region: str
     seed: int
+    block: int = TRAINING_BLOCK
 
     def training_input(self) -> np.ndarray:
-        """The input of a training-mode pass: ``z`` flattened, then a block of negative inputs
-        (uniform in $[-4, -1/4]$, from ``seed``) for the distribution test of the slopes."""
+        """The input of a training-mode pass: ``z`` flattened, then a block of ``block`` negative
+        inputs (uniform in $[-4, -1/4]$, from ``seed``) for the distribution test of the slopes."""
         rng = np.random.default_rng(self.seed)
-        block = -rng.uniform(0.25, 4.0, TRAINING_BLOCK)
+        block = -rng.uniform(0.25, 4.0, self.block)
         return np.concatenate([np.ravel(self.z), block.astype(self.z.dtype)])
 
     def summary(self) -> dict[str, Any]:
@@ -128,6 +139,7 @@ class ActivationCase:
             "cotangent": arr(self.cotangent),
             "hyperparameters": dict(self.hyperparameters),
             "seed": self.seed,
+            "block": self.block,
         }
 
 
@@ -264,7 +276,8 @@ def draw_activation_case(data: Any, entry: Any, dtype: str, check: str) -> Activ
         cotangent = (
             np.ones(shape) if elementwise else draw_array(data, shape, dtype, label="cotangent")
         )
-    return ActivationCase(check, z, cotangent, hps, region, seed)
+    block = THOROUGH_TRAINING_BLOCK if current_profile() == "thorough" else TRAINING_BLOCK
+    return ActivationCase(check, z, cotangent, hps, region, seed, block)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,7 +402,9 @@ def _deterministic(
 ) -> dict[Any, Comparison]:
     check = case.check
     if check == "derivatives" and impl.options.get("derivatives") is False:
-        case = ActivationCase("values", case.z, None, case.hyperparameters, case.region, case.seed)
+        case = ActivationCase(
+            "values", case.z, None, case.hyperparameters, case.region, case.seed, case.block
+        )
         check = "values"
     actual = impl.run(case, dtype, device)
     out: dict[Any, Comparison] = {}
@@ -471,9 +486,21 @@ def _training(
         cdf = lambda s: np.clip((s - lo) / (hi - lo), 0.0, 1.0)  # noqa: E731
         stat = comparison_from_pvalues(
             {"slopes ~ U(lower, upper) (KS)": ks_pvalue(slopes, cdf)}, ALPHA
-        )
-    result = _worst([exact, stat])
+        ).with_detectable(_slope_power(slopes.size, lo, hi))
+    result = _worst([exact, stat]).with_detectable(stat.detectable)
     return dict.fromkeys(variants, result)
+
+
+def _slope_power(n: int, lo: float, hi: float) -> dict[str, Detectable]:
+    r"""What the KS test of $n$ slopes against $U(l, u)$ detects: a Kolmogorov distance $D$
+    (:func:`~trainspec.conformance.stats.detectable_ks_distance`), and so an upper bound $u$ off
+    by $\delta$, whose distance $|u' - u|/(\max(u, u') - l)$ reaches $D$ for
+    $\delta = D (u - l) / (u (1 - D))$."""
+    d = detectable_ks_distance(n)
+    out = {"ks": detected("Kolmogorov distance of the slopes", d, n, relative=False)}
+    if d < 1.0 and hi > 0.0:
+        out["ks (upper)"] = detected("upper slope bound", d * (hi - lo) / (hi * (1.0 - d)), n)
+    return out
 
 
 def _evaluate(
@@ -520,7 +547,13 @@ CONTRACT = KindContract(
             "seed",
             "int",
             "seed the framework's RNG with it (training mode); the input of a training-mode pass "
-            "is case.training_input(): z flattened, then a block of 256 negative inputs",
+            "is case.training_input(): z flattened, then a block of case.block negative inputs",
+        ),
+        CaseField(
+            "block",
+            "int",
+            "how many negative inputs training_input() appends for the distribution test of the "
+            "slopes (256; more under the thorough profile)",
         ),
     ),
     returns="values: {'y': f(z)}; derivatives: {'z': the VJP with respect to z} and, for a "

@@ -62,6 +62,19 @@ Shapes
     to 4096: dropout is element-wise, so more shapes add no power, while JAX compiles its mask
     sampler (and every eager operation) anew for every shape.
 
+Range
+    No draw's exact result leaves the dtype: $|x| \le \max_d\, q_{\min}/4$ for the kept value
+    $x/q$ (under either meaning of the rate), and for ``drop.mc``
+    $\sum_i |x_{ri}/q|\,|W_{ik}| \le \max_d/8$ and $|b| \le \max_d/8$ (the arrays are scaled by
+    powers of two); a float16 ``drop.mc`` example once drew an exact $2.95\cdot10^5$.
+
+Power (:mod:`trainspec.conformance.stats`, stated per example and test in the report)
+    ``ci``: the ``passes`` check's $Tn \ge 1024$ draws see a keep probability off by about 19 %
+    ($q = 1/2$, $n = 1024$); ``thorough`` draws $Tn \ge ((z_{\alpha/2} + z_{0.9})/0.01)^2
+    (1-q)/q$ for the smaller $q$ of the two meanings (shapes of $2^{16}$ elements, up to
+    :data:`THOROUGH_MAX_PASSES` passes), so that a keep probability 1 % off is detected with
+    probability 0.9; ``drop.mc`` passes draw $T \cdot b \ge 2^{19}$ samples under ``thorough``.
+
 ``example_scale`` $= 1/2$: every ``passes`` example calls the framework up to 16 times; half the
 profile's examples keep a backend's dropout rows within the CI budget, and the tests' power does
 not need more (one example with $q \ne 1/2$ already separates the parameter's meanings exactly).
@@ -80,14 +93,22 @@ from hypothesis import strategies as st
 from trainspec.conformance import stats
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
+from trainspec.conformance.profiles import current_profile
 from trainspec.conformance.strategies import (
     hyperparameter_precision,
     hyperparameter_st,
     magnitude_st,
     make_array,
 )
-from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
-from trainspec.conformance.tracked import Tracked, track_scalar, track_tree
+from trainspec.conformance.tolerance import SAFETY, Comparison, Detectable, compare, floor
+from trainspec.conformance.tracked import (
+    Tracked,
+    largest_finite,
+    round_to,
+    smallest_normal,
+    track_scalar,
+    track_tree,
+)
 from trainspec.reference.dropout import (
     dropout,
     keep_probability,
@@ -185,6 +206,37 @@ MC_FEATURES = (2, 8)
 MC_OUTPUTS = (1, 3)
 MC_PASSES = (4, 16)
 MC_TEST_ROWS = (1, 64)
+#: ``thorough``: the ``passes`` check's shapes and the least samples of a ``drop.mc`` passes
+#: example (see "Power" in the module docstring)
+THOROUGH_PASSES_SHAPES = ((65536,), (256, 256), (16, 64, 64))
+THOROUGH_MAX_PASSES = 128
+THOROUGH_MC_SAMPLES = 2**19
+#: the relative error of a keep probability that ``thorough`` sizes its examples to detect
+THOROUGH_KEEP_DEVIATION = 0.01
+
+
+def _keep_probabilities(rate: float) -> list[float]:
+    """The non-zero keep probabilities ``rate`` stands for under either meaning."""
+    return [q for q in (1.0 - rate, rate) if q > 0.0]
+
+
+def _within_range(x: np.ndarray, limit: float, dtype: str) -> np.ndarray:
+    r"""``x`` scaled by a power of two so that $\max|x| \le$ ``limit`` (unchanged if it is),
+    rounded to ``dtype``; an element that the scaling rounds to 0 becomes the smallest normal
+    number of its sign (non-zero draws stay non-zero)."""
+    top = float(np.max(np.abs(x[np.isfinite(x)]), initial=0.0))
+    if top <= limit:
+        return x
+    y = round_to(np.ldexp(x, -math.ceil(math.log2(top / limit))), dtype)
+    return np.where((y == 0) & (x != 0), np.copysign(smallest_normal(dtype), x), y)
+
+
+def thorough_samples(q: float, deviation: float = THOROUGH_KEEP_DEVIATION) -> int:
+    r"""The Bernoulli draws that detect a keep probability $q$ off by ``deviation`` (relative) at
+    ``ALPHA`` with probability ``POWER``, by the normal approximation of the binomial test:
+    $n = 1.05 \big((z_{\alpha/2} + z_{\beta})/\delta\big)^2 (1-q)/q$ (5 % above it)."""
+    z = stats.normal_quantile(1.0 - stats.ALPHA / 2) + stats.normal_quantile(stats.POWER)
+    return math.ceil(1.05 * (z / deviation) ** 2 * (1.0 - q) / q)
 
 
 def draw_dropout_case(data: Any, entry: Any, dtype: str, check: str) -> Any:
@@ -196,14 +248,23 @@ def draw_dropout_case(data: Any, entry: Any, dtype: str, check: str) -> Any:
     seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
     if entry.model.mc:
         return _draw_linear_case(data, dtype, check, rate, seed)
+    # the kept value x/q must stay within the dtype under every meaning of the rate
+    limit = 0.25 * largest_finite(dtype) * min(_keep_probabilities(rate))
     if check == "passes":
-        shape = data.draw(st.sampled_from(PASSES_SHAPES), label="shape")
-        passes = max(data.draw(st.integers(2, 8), label="passes"), -(-1024 // math.prod(shape)))
-        x = _draw_values(data, shape, dtype, "x", nonzero=True)
+        thorough = current_profile() == "thorough"
+        shape = data.draw(
+            st.sampled_from(THOROUGH_PASSES_SHAPES if thorough else PASSES_SHAPES), label="shape"
+        )
+        least = 1024
+        if thorough:
+            need = thorough_samples(min(_keep_probabilities(rate)))
+            least = min(need, THOROUGH_MAX_PASSES * math.prod(shape))
+        passes = max(data.draw(st.integers(2, 8), label="passes"), -(-least // math.prod(shape)))
+        x = _within_range(_draw_values(data, shape, dtype, "x", nonzero=True), limit, dtype)
     else:
         shape = data.draw(st.sampled_from(TRAIN_SHAPES), label="shape")
         passes = 1 if check == "train" else 0
-        x = _draw_values(data, shape, dtype, "x", nonzero=False)
+        x = _within_range(_draw_values(data, shape, dtype, "x", nonzero=False), limit, dtype)
         if data.draw(st.booleans(), label="non-finite inputs"):
             x = with_non_finite(x)
     return DropoutCase(x=x, rate=rate, seed=seed, passes=passes)
@@ -227,10 +288,19 @@ def _draw_linear_case(data: Any, dtype: str, check: str, rate: float, seed: int)
         passes, rows = 0, data.draw(st.sampled_from(MC_TEST_ROWS), label="batch")
     else:
         passes = data.draw(st.sampled_from(MC_PASSES), label="passes")
-        rows = -(-1024 // passes)
+        least = THOROUGH_MC_SAMPLES if current_profile() == "thorough" else 1024
+        rows = -(-least // passes)
     x = _draw_values(data, (rows, d_in), dtype, "x", nonzero=True)
     w = _draw_values(data, (d_in, d_out), dtype, "weight", nonzero=True)
     b = _draw_values(data, (d_out,), dtype, "bias", nonzero=False)
+    # every exact result sum_i |x_i / q| |w_ik| + |b_k| (and each partial sum) within the dtype
+    big = 0.25 * largest_finite(dtype)
+    b = _within_range(b, 0.5 * big, dtype)
+    reach = float(np.max(np.abs(x) @ np.abs(w))) / min(_keep_probabilities(rate))
+    if reach > 0.5 * big:
+        k = math.ceil(math.log2(reach / (0.5 * big)))
+        x = _within_range(x, float(np.max(np.abs(x))) * 2.0 ** -(k // 2), dtype)
+        w = _within_range(w, float(np.max(np.abs(w))) * 2.0 ** -(k - k // 2), dtype)
     return LinearDropoutCase(x=x, weight=w, bias=b, rate=rate, seed=seed, passes=passes)
 
 
@@ -336,22 +406,35 @@ def _evaluate_elementwise(
     nonzero = xf != 0
     n = int(np.sum(nonzero))
     pvalues: dict[str, float] = {}
+    power: dict[str, Detectable] = {}
     if n > 0:
         k = kept[:, nonzero]
         pvalues["kept_fraction"] = stats.binomial_pvalue(int(k.sum()), k.size, q)
+        if 0.0 < q < 1.0:
+            d = stats.detectable_proportion(k.size, q)
+            power["kept_fraction"] = stats.detected("keep probability", d, k.size)
         if case.passes >= 2:
             pairs = case.passes // 2
             both = k[0 : 2 * pairs : 2] & k[1 : 2 * pairs : 2]
             pvalues["independent_passes"] = stats.binomial_pvalue(int(both.sum()), both.size, q * q)
+            if 0.0 < q < 1.0:
+                d = stats.detectable_proportion(both.size, q * q)
+                power["independent_passes"] = stats.detected(
+                    "probability of a unit kept in two passes (q^2)", d, both.size
+                )
         if case.passes >= 2 and k.size >= MIN_MEAN_SAMPLES and 0.0 < q < 1.0:
             ratios = train[:, nonzero] / xf[nonzero]
             mu, var = (1.0, (1.0 - q) / q) if form == "inverted" else (q, q * (1.0 - q))
             slack = (SAFETY * kept_value.err[nonzero] + floor(dtype)) / np.abs(xf[nonzero])
-            z = _shrunk_z(float(np.mean(ratios)) - mu, float(np.mean(slack)), ratios.size, var)
+            allowance = float(np.mean(slack))
+            z = _shrunk_z(float(np.mean(ratios)) - mu, allowance, ratios.size, var)
             pvalues["mean"] = stats.two_sided_normal_pvalue(z)
+            # a shift of the mean beyond the allowance by the z-test's detectable shift
+            shift = allowance + stats.detectable_mean(ratios.size) * math.sqrt(var)
+            power["mean"] = stats.detected("mean of y/x over masks", shift / mu, ratios.size)
     if pvalues:
         found.append(stats.comparison_from_pvalues(pvalues))
-    return _worst(found)
+    return _worst(found).with_detectable(power)
 
 
 def _evaluate_linear(
@@ -401,6 +484,9 @@ def _evaluate_linear(
     sd = np.sqrt(var)
     units = case.weight.shape[1]
     worst = {"mc_mean": 1.0, "mc_scale": 1.0}
+    # the z-shift each of the two detects with probability POWER (Bonferroni over the units)
+    z_shift = stats.detectable_mean(1, alpha=stats.ALPHA / units)
+    finest = {"mc_mean": math.inf, "mc_scale": math.inf}
     for k in range(units):
         s = (train[:, :, k] - mean[:, k]) / sd[:, k]  # i.i.d. over passes and rows: mean 0, var 1
         shift = slack[:, k] / sd[:, k]  # the most rounding can move each standardised sample
@@ -414,9 +500,26 @@ def _evaluate_linear(
             allowance = case.passes * float(np.sum(shift * np.abs(weights))) / norm
             p = stats.two_sided_normal_pvalue(max(0.0, abs(z) - allowance))
             worst[name] = min(worst[name], p)
+            # an offset of e sigma (weights 1), or a scale 1 + e of x W (weights c), moves z by
+            # e * norm: detected beyond the allowance
+            finest[name] = min(finest[name], (z_shift + allowance) / norm)
     # Bonferroni over the output units: each of the two is one test at ALPHA
     found.append(stats.comparison_from_pvalues({n: min(1.0, p * units) for n, p in worst.items()}))
-    return _worst(found)
+    samples = case.passes * case.x.shape[0]
+    power = {
+        "mc_mean": stats.detected(
+            "offset of the average output, in standard deviations of one pass",
+            finest["mc_mean"],
+            samples,
+            relative=False,
+        ),
+        "mc_scale": stats.detected(
+            "scale of the average output's x W", finest["mc_scale"], samples
+        ),
+    }
+    return _worst(found).with_detectable(
+        {k: d for k, d in power.items() if math.isfinite(d.deviation)}
+    )
 
 
 def evaluate_dropout(

@@ -6,6 +6,7 @@ the calibration tests check that the p-values are uniform under the null, which 
 """
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -79,8 +80,103 @@ def test_comparison_from_pvalues_passes_at_alpha_and_names_the_worst_test():
         stats.comparison_from_pvalues({"x": float("nan")})
 
 
-def test_samples_must_be_finite_and_large_enough():
+def test_samples_must_be_finite_and_non_empty():
     with pytest.raises(ValueError, match="samples: must be finite"):
         stats.mean_pvalue([1.0, float("inf")], 0.0, 1.0)
-    with pytest.raises(ValueError, match="at least 35"):
-        stats.ks_pvalue(np.zeros(10), lambda x: x)
+    with pytest.raises(ValueError, match="at least 1"):
+        stats.ks_pvalue(np.zeros(0), lambda x: x)
+
+
+# ---------------------------------------------------------------------------------------------
+# SciPy's tests: the values of the home-made ones they replace, calibration, speed
+
+
+def test_binomial_pvalue_is_scipys_minimum_likelihood_test_and_fast_at_a_million():
+    # the home-made test summed, in log space, the outcomes no more likely than k
+    n, p, k = 40, 0.3, 19
+    pmf = [math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(n + 1)]
+    exact = sum(v for v in pmf if v <= pmf[k] * (1 + 1e-7))
+    assert stats.binomial_pvalue(k, n, p) == pytest.approx(exact, rel=1e-9)
+    t0 = time.perf_counter()
+    assert stats.binomial_pvalue(500_000 + 1_000, 1_000_000, 0.5) == pytest.approx(0.0455, rel=0.01)
+    assert time.perf_counter() - t0 < 0.2  # the home-made one took 1.2 s
+
+
+def test_binomial_and_chi2_pvalues_are_calibrated_under_the_null():
+    rng = np.random.default_rng(2)
+    binom = [stats.binomial_pvalue(int(k), 5000, 0.3) for k in rng.binomial(5000, 0.3, 400)]
+    chi2 = [stats.chi2_variance_pvalue(rng.normal(0, 3, 50), 9.0) for _ in range(400)]
+    for p in (binom, chi2):
+        assert _calibrated(p) > 1e-3
+
+
+def test_ks_pvalue_is_exact_for_small_samples():
+    # one sample at u: D = max(u, 1 - u); P(D >= d) = 2(1 - d) for d >= 1/2
+    assert stats.ks_pvalue([0.3], lambda x: x) == pytest.approx(2 * (1 - 0.7))
+
+
+# ---------------------------------------------------------------------------------------------
+# power, stated: the stated deviation is detected with probability POWER, half of it rarely
+
+
+def _rejection_rate(pvalues):
+    return float(np.mean(np.asarray(pvalues) < stats.ALPHA))
+
+
+@pytest.mark.parametrize("n, q", [(65_536, 0.5), (400_000, 0.8), (20_000, 0.1)])
+def test_detectable_proportion_is_the_deviation_detected_with_power_0_9(n, q):
+    d = stats.detectable_proportion(n, q)
+    rng = np.random.default_rng(3)
+    for sign in (1.0, -1.0):
+        ks = rng.binomial(n, q * (1 + sign * d), 500)
+        # at least POWER (one direction may exceed it: the larger of the two deltas is stated)
+        assert _rejection_rate([stats.binomial_pvalue(int(k), n, q) for k in ks]) > 0.87
+        ks = rng.binomial(n, q * (1 + sign * d / 2), 200)
+        assert _rejection_rate([stats.binomial_pvalue(int(k), n, q) for k in ks]) < 0.1
+
+
+def test_detectable_normal_sd_is_the_deviation_detected_with_power_0_9():
+    n = 20_000
+    d = stats.detectable_normal_sd(n)
+    assert 0.03 < d < 0.04
+    rng = np.random.default_rng(4)
+    for scale, lo, hi in ((1 - d, 0.87, 1.0), (1 + d / 2, 0.0, 0.1)):
+        ps = [stats.chi2_variance_pvalue(rng.normal(0, scale, n), 1.0) for _ in range(300)]
+        assert lo < _rejection_rate(ps) < hi
+
+
+def test_detectable_sd_and_mean_follow_the_clt():
+    n = 20_000
+    rng = np.random.default_rng(5)
+    d = stats.detectable_sd(n, 9 / 5)  # uniform: mu_4 / sigma^4 = 9/5
+    ps = [stats.variance_pvalue(rng.uniform(-1, 1, n) * (1 + d), 1 / 3, 1 / 5) for _ in range(300)]
+    assert _rejection_rate(ps) > 0.87
+    m = stats.detectable_mean(n)
+    ps = [stats.mean_pvalue(rng.normal(m, 1, n), 0.0, 1.0) for _ in range(300)]
+    assert _rejection_rate(ps) > 0.87
+    assert m == pytest.approx((4.8916 + 1.2816) / math.sqrt(n), rel=1e-3)
+
+
+def test_detectable_ks_distance_is_conservative():
+    n = 4096
+    d = stats.detectable_ks_distance(n)
+    rng = np.random.default_rng(6)
+    # U(0, 1 + e) against U(0, 1) has Kolmogorov distance e / (1 + e) = d
+    e = d / (1 - d)
+    ps = [stats.ks_pvalue(rng.uniform(0, 1 + e, n), lambda x: np.clip(x, 0, 1)) for _ in range(100)]
+    assert _rejection_rate(ps) >= 0.9
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: stats.detectable_proportion(0, 0.5), "n: must be a positive integer"),
+        (lambda: stats.detectable_proportion(10, 1.0), "p: must be in"),
+        (lambda: stats.detectable_sd(10, 1.0), "kurtosis: must exceed 1"),
+        (lambda: stats.detectable_mean(10, power=1.0), "power: must be in"),
+        (lambda: stats.normal_quantile(0.0), "p: must be in"),
+    ],
+)
+def test_power_functions_reject_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
