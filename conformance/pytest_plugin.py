@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-
 #: deprecated spellings (no prefix; they can clash with other plugins) -> the prefixed option
 DEPRECATED_ALIASES = {
     "--backend": "--trainspec-backend",

@@ -81,6 +81,9 @@ class Kind:
     #: a kind that measures a whole row without drawing examples: ``measure_row(entry, impl,
     #: backend, device) -> RowMeasurement``; ``draw`` and ``evaluate`` are then ``None``
     measure_row: Callable[[Any, Any, str, str], RowMeasurement] | None = None
+    #: the keys of ``Implementation.options`` this kind reads; an adapter that declares another
+    #: key is rejected when it is loaded (a misspelt option would otherwise be ignored silently)
+    option_keys: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.checks:

@@ -484,5 +484,6 @@ KIND = register_kind(
         "values and autodiff derivatives over the whole float range (zeros, subnormals, huge "
         "values, infinities, NaN), element by element within the tolerance policy; the "
         "conventions at 0 are named variants; RReLU in training mode statistically",
+        option_keys=frozenset({"derivatives", "mode"}),
     )
 )

@@ -293,5 +293,6 @@ KIND = register_kind(
         "dense and convolution layers in the framework's layout, 2^17 values per example for "
         "normal rules and 2^14 otherwise; the variance rule through a layer; alpha = 1e-6 per test",
         example_scale=0.075,
+        option_keys=frozenset({"layout"}),
     )
 )

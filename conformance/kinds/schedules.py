@@ -525,5 +525,6 @@ KIND = register_kind(
         # through_optimizer example takes up to 12 steps: half the profile's examples per check
         # keep a backend's schedule rows within the CI budget
         example_scale=0.5,
+        option_keys=frozenset({"fixed"}),
     )
 )
