@@ -27,7 +27,7 @@ from typing import Any
 
 from trainspec.conformance.adapter import Adapter
 from trainspec.conformance.discovery import AdapterRef, validate_implementations
-from trainspec.conformance.runner import Row, check_row, describe_error
+from trainspec.conformance.runner import Row, check_row, describe_error, replay_command
 
 __all__ = ["ImplInfo", "InProcessExecutor", "Manifest", "WorkerExecutor", "make_executor"]
 
@@ -168,6 +168,7 @@ class InProcessExecutor:
             except Exception as exc:  # a kit bug must not hide the other rows either
                 row = Row(task[1], self.name, task[2], task[3], task[4], "error")
                 row.message = describe_error(exc)
+                row.repro = replay_command(self.name, *task[1:], profile, seed_)
             on_row(task[0], row)
 
     def close(self) -> None:
@@ -201,6 +202,7 @@ def _worker_main(
         except Exception as exc:
             row = Row(task[1], ref.name, task[2], task[3], task[4], "error")
             row.message = describe_error(exc)
+            row.repro = replay_command(ref.name, *task[1:], profile, seed_, package=ref.package)
         conn.send(row.to_json())
 
 
@@ -308,6 +310,7 @@ class WorkerExecutor:
         def failed(task: Task, message: str, seconds: float) -> None:
             row = Row(task[1], self.name, task[2], task[3], task[4], "error", message=message)
             row.seconds = seconds
+            row.repro = replay_command(self.name, *task[1:], profile, seed_, package=self.package)
             on_row(task[0], row)
 
         while pending or any(s.task is not None for s in self.slots):

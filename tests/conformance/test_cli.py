@@ -80,7 +80,10 @@ def test_a_third_party_adapter_is_found_through_its_entry_point(tmp_path):
     (dist / "entry_points.txt").write_text(
         "[trainspec.adapters]\nthirdparty = thirdparty_adapter:make\n"
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(HERE), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path), str(HERE), os.environ.get("PYTHONPATH", "")]),
+    )
     report = tmp_path / "report"
     out = subprocess.run(
         [
