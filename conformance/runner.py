@@ -104,8 +104,8 @@ class Row:
 
 def replay_folder(backend: str, spec_id: str, impl: str, dtype: str, device: str) -> str:
     """The report folder of one row's replay: ``report/replay-<backend>-<spec>-<impl>-<dtype>-<device>``
-    (the implementation's name reduced to letters, digits, dots and dashes)."""
-    slug = re.sub(r"[^A-Za-z0-9.]+", "-", impl).strip("-") or "impl"
+    (the implementation's name with every run of characters a shell would quote made ``_``)."""
+    slug = re.sub(r"[^\w@%+=,.-]+", "_", impl).strip("_") or "impl"
     return f"report/replay-{backend}-{spec_id}-{slug}-{dtype.strip('-') or 'any'}-{device}"
 
 

@@ -13,7 +13,11 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy_impls import NumpyAdapter, heavy_ball, impl, raising
@@ -150,3 +154,30 @@ def unknown_option() -> NumpyAdapter:
 
 def declared_twice() -> NumpyAdapter:
     return NumpyAdapter([impl("opt.gd", "same", heavy_ball), impl("opt.gd", "same", heavy_ball)])
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An environment in which the fault adapters are installed backends (entry points)."""
+    dist = tmp_path / "faults-1.0.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: faults\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[trainspec.adapters]\n"
+        "slow = fault_adapters:slow_honest\n"
+        "faulty = fault_adapters:faulty\n"
+        "honest = fault_adapters:honest\n"
+    )
+    path = [str(tmp_path), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+
+
+def trainspec_cli(tmp_path: Path, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m trainspec ARGS`` in ``tmp_path``, with the backends of :func:`cli_env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainspec", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path),
+        cwd=tmp_path,
+        **kw,
+    )

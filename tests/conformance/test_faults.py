@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fault_adapters import FAULTS
+from fault_adapters import FAULTS, cli_env, trainspec_cli
 
 from trainspec import reference
 from trainspec.conformance.discovery import AdapterRef, registered_backends
@@ -192,32 +192,6 @@ def test_two_packages_with_one_backend_name_are_refused_naming_both(tmp_path, mo
     assert "beta (beta_adapter:make)" in clashes["clash"]
 
 
-def _cli_env(tmp_path: Path) -> dict[str, str]:
-    """An environment in which the fault adapters are installed backends (entry points)."""
-    dist = tmp_path / "faults-1.0.dist-info"
-    dist.mkdir(exist_ok=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: faults\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[trainspec.adapters]\n"
-        "slow = fault_adapters:slow_honest\n"
-        "faulty = fault_adapters:faulty\n"
-        "honest = fault_adapters:honest\n"
-    )
-    path = [str(tmp_path), str(HERE), os.environ.get("PYTHONPATH", "")]
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
-
-
-def _trainspec(tmp_path, *args, **kw):
-    return subprocess.run(
-        [sys.executable, "-m", "trainspec", *args],
-        capture_output=True,
-        text=True,
-        env=_cli_env(tmp_path),
-        cwd=tmp_path,
-        **kw,
-    )
-
-
 def _rows(folder: Path) -> list[dict]:
     rows = json.loads((folder / "report.json").read_text())["results"]
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
@@ -227,9 +201,9 @@ RUN = ["run", "--backend", "slow", "--profile", "quick", "--dtype", "float32", "
 
 
 def test_ctrl_c_leaves_a_partial_report_that_resume_completes(tmp_path):
-    whole = _trainspec(tmp_path, *RUN, "--report", "whole")
+    whole = trainspec_cli(tmp_path, *RUN, "--report", "whole")
     assert whole.returncode == 0, whole.stderr
-    env = _cli_env(tmp_path)
+    env = cli_env(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "trainspec", *RUN, "--report", "cut"],
         stdout=subprocess.PIPE,
@@ -252,7 +226,7 @@ def test_ctrl_c_leaves_a_partial_report_that_resume_completes(tmp_path):
     assert partial["status"] == "interrupted"
     n_partial = len(partial["results"])
     assert 0 < n_partial < len(_rows(tmp_path / "whole"))
-    resumed = _trainspec(tmp_path, "run", "--resume", "--report", "cut")
+    resumed = trainspec_cli(tmp_path, "run", "--resume", "--report", "cut")
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming ({n_partial} rows done)" in resumed.stdout
     # the finished rows were not measured again: the resumed run prints only the others
@@ -264,16 +238,16 @@ def test_ctrl_c_leaves_a_partial_report_that_resume_completes(tmp_path):
 
 
 def test_resume_refuses_other_settings_and_a_folder_without_a_journal(tmp_path):
-    out = _trainspec(tmp_path, "run", "--resume", "--report", "nothing")
+    out = trainspec_cli(tmp_path, "run", "--resume", "--report", "nothing")
     assert out.returncode == 2 and "there is no run to finish" in out.stderr
-    assert _trainspec(tmp_path, *RUN, "--report", "r").returncode == 0
-    out = _trainspec(tmp_path, "run", "--resume", "--report", "r", "--profile", "ci")
+    assert trainspec_cli(tmp_path, *RUN, "--report", "r").returncode == 0
+    out = trainspec_cli(tmp_path, "run", "--resume", "--report", "r", "--profile", "ci")
     assert out.returncode == 2 and "was started with profile='quick'" in out.stderr
 
 
 def test_a_hanging_implementation_ends_in_about_the_time_limit_through_the_cli(tmp_path):
     t0 = time.perf_counter()
-    out = _trainspec(
+    out = trainspec_cli(
         tmp_path,
         "run",
         "--backend",
@@ -299,7 +273,7 @@ def test_a_hanging_implementation_ends_in_about_the_time_limit_through_the_cli(t
 
 
 def test_a_run_writes_nothing_outside_its_report_folder(tmp_path):
-    out = _trainspec(tmp_path, *RUN, "--report", "r")
+    out = trainspec_cli(tmp_path, *RUN, "--report", "r")
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faults-1.0.dist-info", "r"]
     assert {p.name for p in (tmp_path / "r").iterdir()} <= {
@@ -311,25 +285,25 @@ def test_a_run_writes_nothing_outside_its_report_folder(tmp_path):
 
 
 def test_a_report_is_never_overwritten_unless_forced(tmp_path):
-    assert _trainspec(tmp_path, *RUN, "--report", "r").returncode == 0
+    assert trainspec_cli(tmp_path, *RUN, "--report", "r").returncode == 0
     before = (tmp_path / "r" / "report.json").read_text()
-    out = _trainspec(tmp_path, *RUN, "--report", "r")
+    out = trainspec_cli(tmp_path, *RUN, "--report", "r")
     assert (
         out.returncode == 2 and "already holds a report" in out.stderr and "--force" in out.stderr
     )
     assert (tmp_path / "r" / "report.json").read_text() == before
-    assert _trainspec(tmp_path, *RUN, "--report", "r", "--force").returncode == 0
+    assert trainspec_cli(tmp_path, *RUN, "--report", "r", "--force").returncode == 0
 
 
 def test_an_unwritable_report_folder_is_refused_before_any_row(tmp_path):
     (tmp_path / "file").write_text("x")
-    out = _trainspec(tmp_path, *RUN, "--report", "file")
+    out = trainspec_cli(tmp_path, *RUN, "--report", "file")
     assert out.returncode == 2 and "is not a folder" in out.stderr
     if os.geteuid() != 0:  # root writes anywhere
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
-        out = _trainspec(tmp_path, *RUN, "--report", "ro/r")
+        out = trainspec_cli(tmp_path, *RUN, "--report", "ro/r")
         assert out.returncode == 2 and "cannot write there" in out.stderr
 
 
@@ -353,10 +327,10 @@ def test_strict_fails_on_errors_but_not_on_known_findings(tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: finding\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[trainspec.adapters]\nfinding = finding_adapter:make\n")
     args = ["--spec", "opt.nesterov", "--profile", "quick", "--dtype", "float32", "--strict"]
-    out = _trainspec(tmp_path, "run", "--backend", "finding", *args, "--report", "a")
+    out = trainspec_cli(tmp_path, "run", "--backend", "finding", *args, "--report", "a")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 row(s) diverge (1 known finding(s))" in out.stdout
-    out = _trainspec(
+    out = trainspec_cli(
         tmp_path,
         "run",
         "--backend",
