@@ -445,7 +445,10 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             return 2
     try:
         merged = merge_reports(
-            reports, sources=[str(p) for p in paths], allow_mixed=args.allow_mixed
+            reports,
+            sources=[str(p) for p in paths],
+            allow_mixed=args.allow_mixed,
+            replace=args.replace,
         )
         folder = check_report_folder(args.report, force=args.force, resume=False)
     except ValueError as exc:
@@ -486,6 +489,11 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-mixed",
         action="store_true",
         help="merge parts of different trainspec versions, profiles or seeds (default: refuse)",
+    )
+    m.add_argument(
+        "--replace",
+        action="store_true",
+        help="a row in several parts: the last part's wins (default: refuse)",
     )
     m.add_argument("--force", action="store_true", help="overwrite a report in --report")
 

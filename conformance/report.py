@@ -69,13 +69,14 @@ def merge_reports(
     *,
     sources: Sequence[str] | None = None,
     allow_mixed: bool = False,
+    replace: bool = False,
 ) -> dict[str, Any]:
     """One report from several parts (one per tox environment, or per shard).
 
     The parts must agree on the trainspec version, profile and seed (``allow_mixed`` lets them
     differ; the merged field is then the sorted list of the parts' values), must be complete
     (an ``interrupted`` part is finished with ``trainspec run --resume`` first) and must not
-    hold the same row twice. Shards of one run (``run.shard`` ``[i, n]``) must all be present.
+    hold the same row twice (``replace``: a later part's row replaces an earlier one's). Shards of one run (``run.shard`` ``[i, n]``) must all be present.
     Each part's provenance is kept in ``parts`` (``sources`` names them, e.g. their paths)."""
     reports = list(reports)
     names = list(sources) if sources is not None else [f"part {k + 1}" for k in range(len(reports))]
@@ -122,9 +123,10 @@ def merge_reports(
         )
         for r in rep["results"]:
             key = (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"])
-            if key in keyed:
+            if key in keyed and not replace:
                 raise ValueError(
-                    f"row {key} is in both {where[key]} and {name}; each row must come from one part"
+                    f"row {key} is in both {where[key]} and {name}; each row must come from one "
+                    "part (--replace: a later part's row replaces an earlier one's)"
                 )
             keyed[key], where[key] = r, name
     merged["results"] = list(keyed.values())
