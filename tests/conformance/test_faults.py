@@ -198,6 +198,18 @@ def _rows(folder: Path) -> list[dict]:
 
 
 RUN = ["run", "--backend", "slow", "--profile", "quick", "--dtype", "float32", "--spec", "opt"]
+#: a short run (two honest rows) for the tests of the report folder
+SHORT = [
+    "run",
+    "--backend",
+    "honest",
+    "--profile",
+    "quick",
+    "--dtype",
+    "float32",
+    "--spec",
+    "opt.gd",
+]
 
 
 def test_ctrl_c_leaves_a_partial_report_that_resume_completes(tmp_path):
@@ -240,7 +252,7 @@ def test_ctrl_c_leaves_a_partial_report_that_resume_completes(tmp_path):
 def test_resume_refuses_other_settings_and_a_folder_without_a_journal(tmp_path):
     out = trainspec_cli(tmp_path, "run", "--resume", "--report", "nothing")
     assert out.returncode == 2 and "there is no run to finish" in out.stderr
-    assert trainspec_cli(tmp_path, *RUN, "--report", "r").returncode == 0
+    assert trainspec_cli(tmp_path, *SHORT, "--report", "r").returncode == 0
     out = trainspec_cli(tmp_path, "run", "--resume", "--report", "r", "--profile", "ci")
     assert out.returncode == 2 and "was started with profile='quick'" in out.stderr
 
@@ -273,7 +285,7 @@ def test_a_hanging_implementation_ends_in_about_the_time_limit_through_the_cli(t
 
 
 def test_a_run_writes_nothing_outside_its_report_folder(tmp_path):
-    out = trainspec_cli(tmp_path, *RUN, "--report", "r")
+    out = trainspec_cli(tmp_path, *SHORT, "--report", "r")
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faults-1.0.dist-info", "r"]
     assert {p.name for p in (tmp_path / "r").iterdir()} <= {
@@ -285,25 +297,25 @@ def test_a_run_writes_nothing_outside_its_report_folder(tmp_path):
 
 
 def test_a_report_is_never_overwritten_unless_forced(tmp_path):
-    assert trainspec_cli(tmp_path, *RUN, "--report", "r").returncode == 0
+    assert trainspec_cli(tmp_path, *SHORT, "--report", "r").returncode == 0
     before = (tmp_path / "r" / "report.json").read_text()
-    out = trainspec_cli(tmp_path, *RUN, "--report", "r")
+    out = trainspec_cli(tmp_path, *SHORT, "--report", "r")
     assert (
         out.returncode == 2 and "already holds a report" in out.stderr and "--force" in out.stderr
     )
     assert (tmp_path / "r" / "report.json").read_text() == before
-    assert trainspec_cli(tmp_path, *RUN, "--report", "r", "--force").returncode == 0
+    assert trainspec_cli(tmp_path, *SHORT, "--report", "r", "--force").returncode == 0
 
 
 def test_an_unwritable_report_folder_is_refused_before_any_row(tmp_path):
     (tmp_path / "file").write_text("x")
-    out = trainspec_cli(tmp_path, *RUN, "--report", "file")
+    out = trainspec_cli(tmp_path, *SHORT, "--report", "file")
     assert out.returncode == 2 and "is not a folder" in out.stderr
     if os.geteuid() != 0:  # root writes anywhere
         ro = tmp_path / "ro"
         ro.mkdir()
         ro.chmod(0o500)
-        out = trainspec_cli(tmp_path, *RUN, "--report", "ro/r")
+        out = trainspec_cli(tmp_path, *SHORT, "--report", "ro/r")
         assert out.returncode == 2 and "cannot write there" in out.stderr
 
 
