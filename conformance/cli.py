@@ -36,6 +36,80 @@ from trainspec.conformance.runner import DEFAULT_TIMEOUT, MatrixRun, Row, row_ke
 __all__ = ["main"]
 
 
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trainspec", description="Executable spec of training formulas and a conformance kit."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser(
+        "run",
+        help="run the conformance matrix and write the report",
+        description=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_run_options(r)
+
+    s = sub.add_parser("spec", help="print the spec registry")
+    s.add_argument("--json", action="store_true", help="print the registry as a JSON list")
+    s.add_argument("--id", default=None, help="only this spec ID or prefix")
+
+    m = sub.add_parser("merge", help="merge report.json files into one report")
+    m.add_argument(
+        "inputs", nargs="+", help="report.json files, or folders searched for */report.json"
+    )
+    m.add_argument(
+        "--report", required=True, help="folder for the merged report.json and report.md"
+    )
+    m.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="merge parts of different trainspec versions, profiles or seeds (default: refuse)",
+    )
+    m.add_argument(
+        "--replace",
+        action="store_true",
+        help="a row in several parts: the last part's wins (default: refuse)",
+    )
+    m.add_argument("--force", action="store_true", help="overwrite a report in --report")
+
+    sub.add_parser("errata", help="run every erratum's check")
+    return p
+
+
+def _cmd_spec(args: argparse.Namespace) -> int:
+    entries = reference.entries_matching(args.id)
+    if args.json:
+        print(json.dumps([e.to_json() for e in entries], indent=1))
+        return 0
+    for e in entries:
+        print(f"{e.id}  [{e.tier}]  {e.title}")
+        print(f"    {e.formula}")
+        for axis in e.variant_axes:
+            print(
+                f"    variants of {axis.name}: "
+                + ", ".join(o.name for o in axis.options)
+                + f" (default {axis.default})"
+            )
+        for er in e.errata:
+            print(f"    erratum ({er.source.author}): prints {er.printed}; correct {er.correct}")
+    return 0
+
+
+def _cmd_errata(args: argparse.Namespace) -> int:
+    ok = True
+    for e in reference.all_entries():
+        for er in e.errata:
+            ev = er.check()
+            ok &= ev.shows_difference
+            status = "shown" if ev.shows_difference else "NOT SHOWN"
+            print(
+                f"{e.id} ({er.source.author}): {status}: printed formula off by {ev.printed_error:.3g}, "
+                f"corrected off by {ev.corrected_error:.3g}; {ev.detail}"
+            )
+    return 0 if ok else 1
+
+
 RUN_EPILOG = """\
 Rows run in one worker process per backend (--jobs N: N of them); each row has a time limit
 (--timeout, default 300 s): a row that exceeds it, or whose worker dies, is an error row and the
@@ -458,80 +532,6 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     print(matrix_text(merged))
     print(f"\nwrote {j} and {m}")
     return 0
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="trainspec", description="Executable spec of training formulas and a conformance kit."
-    )
-    sub = p.add_subparsers(dest="command", required=True)
-
-    r = sub.add_parser(
-        "run",
-        help="run the conformance matrix and write the report",
-        description=RUN_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    _add_run_options(r)
-
-    s = sub.add_parser("spec", help="print the spec registry")
-    s.add_argument("--json", action="store_true", help="print the registry as a JSON list")
-    s.add_argument("--id", default=None, help="only this spec ID or prefix")
-
-    m = sub.add_parser("merge", help="merge report.json files into one report")
-    m.add_argument(
-        "inputs", nargs="+", help="report.json files, or folders searched for */report.json"
-    )
-    m.add_argument(
-        "--report", required=True, help="folder for the merged report.json and report.md"
-    )
-    m.add_argument(
-        "--allow-mixed",
-        action="store_true",
-        help="merge parts of different trainspec versions, profiles or seeds (default: refuse)",
-    )
-    m.add_argument(
-        "--replace",
-        action="store_true",
-        help="a row in several parts: the last part's wins (default: refuse)",
-    )
-    m.add_argument("--force", action="store_true", help="overwrite a report in --report")
-
-    sub.add_parser("errata", help="run every erratum's check")
-    return p
-
-
-def _cmd_spec(args: argparse.Namespace) -> int:
-    entries = reference.entries_matching(args.id)
-    if args.json:
-        print(json.dumps([e.to_json() for e in entries], indent=1))
-        return 0
-    for e in entries:
-        print(f"{e.id}  [{e.tier}]  {e.title}")
-        print(f"    {e.formula}")
-        for axis in e.variant_axes:
-            print(
-                f"    variants of {axis.name}: "
-                + ", ".join(o.name for o in axis.options)
-                + f" (default {axis.default})"
-            )
-        for er in e.errata:
-            print(f"    erratum ({er.source.author}): prints {er.printed}; correct {er.correct}")
-    return 0
-
-
-def _cmd_errata(args: argparse.Namespace) -> int:
-    ok = True
-    for e in reference.all_entries():
-        for er in e.errata:
-            ev = er.check()
-            ok &= ev.shows_difference
-            status = "shown" if ev.shows_difference else "NOT SHOWN"
-            print(
-                f"{e.id} ({er.source.author}): {status}: printed formula off by {ev.printed_error:.3g}, "
-                f"corrected off by {ev.corrected_error:.3g}; {ev.detail}"
-            )
-    return 0 if ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
