@@ -34,16 +34,23 @@ def build_report(
     profile: str,
     seed: int,
     devices: Sequence[str],
+    status: str = "complete",
+    run: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """The report of one run. ``status`` is ``complete``, or ``interrupted`` for the partial
+    report of a run stopped early (``trainspec run --resume`` finishes it); ``run`` holds the
+    run's settings (``timeout_s``, the per-row time limit, among them)."""
     import hypothesis
 
     return {
         "trainspec": trainspec.__version__,
         "spec_version": SPEC_VERSION,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "status": status,
         "profile": profile,
         "seed": seed,
         "devices": list(devices),
+        "run": dict(run or {}),
         "environment": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -55,27 +62,112 @@ def build_report(
     }
 
 
-def merge_reports(reports: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """One report from several (for example one per tox environment); later rows win on the same key."""
-    merged: dict[str, Any] | None = None
-    keyed: dict[tuple[str, ...], dict[str, Any]] = {}
-    for rep in reports:
+#: what the parts of a merged report must agree on (unless ``allow_mixed``)
+PROVENANCE_KEYS = ("trainspec", "profile", "seed")
+
+
+def merge_reports(
+    reports: Iterable[dict[str, Any]],
+    *,
+    sources: Sequence[str] | None = None,
+    allow_mixed: bool = False,
+    replace: bool = False,
+) -> dict[str, Any]:
+    """One report from several parts (one per tox environment, or per shard).
+
+    The parts must agree on the trainspec version, profile and seed (``allow_mixed`` lets them
+    differ; the merged field is then the sorted list of the parts' values), must be complete
+    (an ``interrupted`` part is finished with ``trainspec run --resume`` first) and must not
+    hold the same row twice (``replace``: a later part's row replaces an earlier one's). Shards of one run (``run.shard`` ``[i, n]``) must all be present.
+    Each part's provenance is kept in ``parts`` (``sources`` names them, e.g. their paths)."""
+    reports = list(reports)
+    names = list(sources) if sources is not None else [f"part {k + 1}" for k in range(len(reports))]
+    if not reports:
+        raise ValueError("reports: nothing to merge")
+    for name, rep in zip(names, reports, strict=True):
         if "results" not in rep or "backends" not in rep:
             raise ValueError(
-                "report: must be a trainspec report.json with 'results' and 'backends'"
+                f"{name}: must be a trainspec report.json with 'results' and 'backends'"
             )
-        if merged is None:
-            merged = {k: v for k, v in rep.items() if k != "results"}
-            merged["backends"] = dict(rep["backends"])
-        else:
-            merged["backends"].update(rep["backends"])
-            merged["devices"] = sorted(set(merged.get("devices", [])) | set(rep.get("devices", [])))
+        if rep.get("status", "complete") != "complete":
+            raise ValueError(
+                f"{name}: is {rep.get('status')!r}, not complete; finish it with "
+                "trainspec run --resume --report <its folder>"
+            )
+    merged: dict[str, Any] = {k: v for k, v in reports[0].items() if k != "results"}
+    for key in PROVENANCE_KEYS:
+        values = [rep.get(key) for rep in reports]
+        if len({json.dumps(v) for v in values}) > 1:
+            if not allow_mixed:
+                raise ValueError(
+                    f"the parts differ in {key}: "
+                    + ", ".join(f"{n}: {v!r}" for n, v in zip(names, values, strict=True))
+                    + "; merge parts of one run, or pass --allow-mixed to merge them anyway"
+                )
+            merged[key] = sorted({json.dumps(v) for v in values})
+            merged[key] = [json.loads(v) for v in merged[key]]
+    _check_shards(reports, names)
+    merged["backends"] = {}
+    merged["devices"] = sorted({d for rep in reports for d in rep.get("devices", [])})
+    merged["parts"] = []
+    keyed: dict[tuple[str, ...], dict[str, Any]] = {}
+    where: dict[tuple[str, ...], str] = {}
+    for name, rep in zip(names, reports, strict=True):
+        merged["backends"].update(rep["backends"])
+        merged["parts"].append(
+            {
+                "source": name,
+                **{k: rep.get(k) for k in (*PROVENANCE_KEYS, "generated", "devices", "run")},
+                "environment": rep.get("environment", {}),
+                "backends": sorted(rep["backends"]),
+                "rows": len(rep["results"]),
+            }
+        )
         for r in rep["results"]:
-            keyed[(r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"])] = r
-    if merged is None:
-        raise ValueError("reports: nothing to merge")
+            key = (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"])
+            if key in keyed and not replace:
+                raise ValueError(
+                    f"row {key} is in both {where[key]} and {name}; each row must come from one "
+                    "part (--replace: a later part's row replaces an earlier one's)"
+                )
+            keyed[key], where[key] = r, name
     merged["results"] = list(keyed.values())
     return merged
+
+
+def _check_shards(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> None:
+    """Shards of one run (same settings but ``shard``) must all be there, each once: ``n`` parts
+    with ``shard`` ``[1, n]`` to ``[n, n]``."""
+    groups: dict[str, list[tuple[str, list[int]]]] = defaultdict(list)
+    for name, rep in zip(names, reports, strict=True):
+        run = dict(rep.get("run") or {})
+        shard = run.pop("shard", None)
+        run.pop("jobs", None)
+        if shard:
+            groups[json.dumps(run, sort_keys=True)].append((name, list(shard)))
+    for parts in groups.values():
+        totals = {s[1] for _, s in parts}
+        if len(totals) > 1:
+            raise ValueError(
+                "the parts mix shards of different splits: "
+                + ", ".join(f"{n}: {s[0]}/{s[1]}" for n, s in parts)
+            )
+        (total,) = totals
+        seen = sorted(s[0] for _, s in parts)
+        missing = sorted(set(range(1, total + 1)) - set(seen))
+        twice = sorted({i for i in seen if seen.count(i) > 1})
+        if missing or twice:
+            raise ValueError(
+                f"shards of {total} of one run: "
+                + "; ".join(
+                    x
+                    for x in (
+                        f"missing {', '.join(f'{i}/{total}' for i in missing)}" if missing else "",
+                        f"given twice {', '.join(f'{i}/{total}' for i in twice)}" if twice else "",
+                    )
+                    if x
+                )
+            )
 
 
 def _cell(rows: list[dict[str, Any]]) -> str:

@@ -17,6 +17,8 @@ variant dies on the first example where it is out of tolerance.
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -27,15 +29,32 @@ import numpy as np
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from trainspec.conformance.adapter import Adapter, Finding, Implementation
+from trainspec.conformance.adapter import Finding, Implementation
+from trainspec.conformance.discovery import BUILTIN_BACKENDS
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings, profiled
 from trainspec.conformance.tolerance import Comparison, worse
 from trainspec.reference.registry import SpecEntry, Variant
 
-__all__ = ["Row", "check_row", "plan_rows", "run_matrix"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MatrixRun",
+    "Row",
+    "check_row",
+    "plan_rows",
+    "replay_command",
+    "row_key",
+    "run_matrix",
+]
 
 VERDICTS = ("conforms", "variant", "diverges", "not_offered", "error")
+
+#: seconds one row may take before its worker is stopped and the row is an ``error``
+#: (the slowest rows of the committed matrix take about 20 s on a loaded 2-core machine)
+DEFAULT_TIMEOUT = 300.0
+
+#: a row's identity: (spec ID, backend, implementation, device, dtype)
+RowKey = tuple[str, str, str, str, str]
 
 
 @dataclass
@@ -99,13 +118,40 @@ class Row:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
 
-def repro_command(
-    backend: str, spec_id: str, impl: str, dtype: str, device: str, profile: str, seed_: int
+def replay_folder(backend: str, spec_id: str, impl: str, dtype: str, device: str) -> str:
+    """The report folder of one row's replay: ``report/replay-<backend>-<spec>-<impl>-<dtype>-<device>``
+    (the implementation's name with every run of characters a shell would quote made ``_``)."""
+    slug = re.sub(r"[^\w@%+=,.-]+", "_", impl).strip("_") or "impl"
+    return f"report/replay-{backend}-{spec_id}-{slug}-{dtype.strip('-') or 'any'}-{device}"
+
+
+def replay_command(
+    backend: str,
+    spec_id: str,
+    impl: str,
+    dtype: str,
+    device: str,
+    profile: str,
+    seed_: int,
+    *,
+    package: str = "",
 ) -> str:
-    return (
-        f"trainspec run --backend {backend} --spec {spec_id} --impl '{impl}' --dtype {dtype} "
-        f"--device {device} --profile {profile} --seed {seed_}"
-    )
+    """The shell command that measures one row again, quoted with :func:`shlex.join`.
+
+    It names where to run it: a built-in backend's tox environment (``tox exec -e torch --``),
+    or for another adapter the package that provides it (a trailing comment), and writes to its
+    own folder (:func:`replay_folder`, overwritten by the next replay of the same row)."""
+    args = ["trainspec", "run", "--backend", backend, "--spec", spec_id, "--impl", impl]
+    if dtype != "-":
+        args += ["--dtype", dtype]
+    args += ["--device", device, "--profile", profile, "--seed", str(seed_)]
+    args += ["--report", replay_folder(backend, spec_id, impl, dtype, device), "--force"]
+    cmd = shlex.join(args)
+    if backend in BUILTIN_BACKENDS and package in ("", "trainspec"):
+        return f"tox exec -e {backend} -- {cmd}"
+    if package:
+        return f"{cmd}  # in an environment with {package} installed"
+    return cmd
 
 
 class _Explorer:
@@ -169,13 +215,25 @@ def check_row(
     *,
     profile: str = "ci",
     seed_: int = 0,
+    package: str = "",
 ) -> Row:
-    """Measure one row (see the module docstring). Never raises for a failing adapter."""
+    """Measure one row (see the module docstring). Never raises for a failing adapter; a
+    ``KeyboardInterrupt`` is never caught. ``package`` (the adapter's package) goes into the
+    replay command (:func:`replay_command`)."""
     kind = get_kind(entry.kind)
+    repro = replay_command(
+        backend,
+        entry.id,
+        impl.name,
+        "-" if kind.measure_row else dtype,
+        device,
+        profile,
+        seed_,
+        package=package,
+    )
     if kind.measure_row is not None:
-        return _measured_row(kind, entry, impl, backend, device)
+        return _measured_row(kind, entry, impl, backend, device, repro)
     t0 = time.perf_counter()
-    repro = repro_command(backend, entry.id, impl.name, dtype, device, profile, seed_)
     row = Row(entry.id, backend, impl.name, device, dtype, "conforms", repro=repro)
     row.pinned = _plain(dict(impl.pinned))
     known = impl.finding(dtype)
@@ -208,7 +266,7 @@ def check_row(
     row.examples = explorer.examples
     if explorer.error is not None:
         row.verdict = "error"
-        row.message = _describe_error(explorer.error)
+        row.message = describe_error(explorer.error)
         row.counterexample = explorer.error_case.summary() if explorer.error_case else None
     elif explorer.alive:
         chosen = min(explorer.alive, key=lambda v: v.distance)
@@ -243,18 +301,17 @@ def check_row(
 
 
 def _measured_row(
-    kind: Kind, entry: SpecEntry, impl: Implementation, backend: str, device: str
+    kind: Kind, entry: SpecEntry, impl: Implementation, backend: str, device: str, repro: str
 ) -> Row:
     """A row of a kind that measures whole rows (``Kind.measure_row``), e.g. ``defaults``."""
     assert kind.measure_row is not None
     t0 = time.perf_counter()
-    repro = f"trainspec run --backend {backend} --spec {entry.id}"
     row = Row(entry.id, backend, impl.name, device, "-", "conforms", repro=repro)
     row.pinned = _plain(dict(impl.pinned))
     try:
         m = kind.measure_row(entry, impl, backend, device)
     except Exception as exc:
-        row.verdict, row.message = "error", _describe_error(exc)
+        row.verdict, row.message = "error", describe_error(exc)
     else:
         row.verdict, row.variant, row.counterexample = m.verdict, m.variant, m.counterexample
         row.message, row.examples = m.message, m.examples
@@ -298,7 +355,8 @@ def _fill_error(row: Row, c: Comparison | None) -> None:
         row.detectable = {k: d.to_json() for k, d in c.detectable.items()} or None
 
 
-def _describe_error(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """The exception's type and message, then the last frames of its traceback."""
     tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
     return f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])
 
@@ -340,9 +398,10 @@ def _shrink(
         _run_given(body, shrink_settings, seed_)
     except _Mismatch:
         pass
-    except BaseException as exc:  # an exception during shrinking is itself worth reporting
+    except Exception as exc:  # an exception during shrinking is itself worth reporting
+        # (Exception, not BaseException: an interrupt must stop the run, not end the shrink)
         if "case" not in last:
-            return {"error": _describe_error(exc)}, None
+            return {"error": describe_error(exc)}, None
     if "case" not in last:
         return None, None
     case = last["case"]
@@ -350,18 +409,26 @@ def _shrink(
     return summary, last["comparison"]
 
 
+#: a planned row: (entry, implementation or None, device, dtype, why it is not checked or "")
+PlannedRow = tuple[SpecEntry, Any, str, str, str]
+
+
 def plan_rows(
     entries: Iterable[SpecEntry],
     backend: str,
-    adapter: Adapter,
+    adapter: Any,
     devices: Sequence[str],
     dtypes: Sequence[str],
     impl_filter: str | None = None,
-) -> list[tuple[SpecEntry, Implementation | None, str, str, str]]:
-    """Every (entry, implementation or None, device, dtype, reason) the run will produce a row for."""
+) -> list[PlannedRow]:
+    """Every (entry, implementation or None, device, dtype, reason) the run will produce a row for.
+
+    ``adapter`` is an :class:`~trainspec.conformance.adapter.Adapter` or what a worker reports
+    of one (:class:`~trainspec.conformance.worker.Manifest`): anything with ``implementations()``
+    and ``devices()``."""
     impls = adapter.implementations()
     available = set(adapter.devices())
-    out: list[tuple[SpecEntry, Implementation | None, str, str, str]] = []
+    out: list[PlannedRow] = []
     for entry in entries:
         if entry.kind == REFERENCE_ONLY:
             for device in devices:
@@ -406,9 +473,15 @@ def plan_rows(
     return out
 
 
+def row_key(row: Row | dict[str, Any]) -> RowKey:
+    """A row's identity: (spec ID, backend, implementation, device, dtype)."""
+    d = row.to_json() if isinstance(row, Row) else row
+    return (d["spec_id"], d["backend"], d["implementation"], d["device"], d["dtype"])
+
+
 def run_matrix(
     entries: Sequence[SpecEntry],
-    adapters: dict[str, Adapter],
+    adapters: Mapping[str, Any],
     *,
     devices: Sequence[str] = ("cpu",),
     dtypes: Sequence[str] = ("float32", "float64"),
@@ -416,57 +489,197 @@ def run_matrix(
     seed_: int = 0,
     impl_filter: str | None = None,
     progress: Callable[[Row], None] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    jobs: int = 1,
 ) -> list[Row]:
-    """Every row for every backend; a failing adapter becomes ``error`` rows and the run goes on."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile={profile!r}: must be one of {list(PROFILES)}")
-    rows: list[Row] = []
-    for backend, adapter in adapters.items():
-        try:
-            plan = plan_rows(entries, backend, adapter, devices, dtypes, impl_filter)
-        except Exception as exc:
-            row = Row(
-                "*", backend, "*", ",".join(devices), "*", "error", message=_describe_error(exc)
+    r"""Every row for every backend, in the plan's order; a failing adapter becomes ``error`` rows
+    and the run goes on.
+
+    ``adapters`` maps backend names to an :class:`~trainspec.conformance.adapter.Adapter`
+    (checked in this process, without time limits: the kit's tests and the pytest plugin) or an
+    :class:`~trainspec.conformance.discovery.AdapterRef` (checked in worker processes, each row
+    within ``timeout`` seconds; see :class:`MatrixRun`)."""
+    with MatrixRun(
+        entries,
+        adapters,
+        devices=devices,
+        dtypes=dtypes,
+        profile=profile,
+        seed_=seed_,
+        impl_filter=impl_filter,
+        timeout=timeout,
+        jobs=jobs,
+    ) as run:
+        run.start()
+        return run.run(on_row=progress)
+
+
+class MatrixRun:
+    r"""One conformance run: start every backend, plan its rows, measure them, in plan order.
+
+    :meth:`start` loads every backend (in a worker process for an
+    :class:`~trainspec.conformance.discovery.AdapterRef`) and returns what each reported
+    (:class:`~trainspec.conformance.worker.Manifest`), so that a caller can refuse a run
+    (an unknown ``--impl``, an absent device) before the first row. :meth:`run` measures every
+    row not in ``done`` (rows of an earlier, interrupted run: the key of ``--resume``) and calls
+    ``on_row`` as each finishes (in any order when ``jobs > 1``); it returns every row in the
+    plan's order, so the result does not depend on ``jobs``, nor on where a run was resumed.
+    ``shard=(i, n)`` keeps the plan's rows ``k`` with ``k mod n = i - 1`` (numbered over every
+    backend in order), so ``n`` shards are disjoint and together are the whole plan.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[SpecEntry],
+        adapters: Mapping[str, Any],
+        *,
+        devices: Sequence[str] = ("cpu",),
+        dtypes: Sequence[str] = ("float32", "float64"),
+        profile: str = "ci",
+        seed_: int = 0,
+        impl_filter: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        jobs: int = 1,
+        hypothesis_dir: str | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"profile={profile!r}: must be one of {list(PROFILES)}")
+        if not timeout > 0:
+            raise ValueError(f"timeout={timeout!r}: must be a positive number of seconds")
+        if jobs < 1:
+            raise ValueError(f"jobs={jobs!r}: must be at least 1")
+        if shard is not None and not 1 <= shard[0] <= shard[1]:
+            raise ValueError(f"shard={shard!r}: must be (i, n) with 1 <= i <= n")
+        from trainspec.conformance.worker import make_executor
+
+        self.entries, self.devices, self.dtypes = list(entries), list(devices), list(dtypes)
+        self.profile, self.seed, self.impl_filter = profile, seed_, impl_filter
+        self.timeout, self.jobs, self.shard = timeout, jobs, shard
+        self.executors = {
+            name: make_executor(
+                name,
+                a,
+                devices=self.devices,
+                timeout=timeout,
+                jobs=jobs,
+                hypothesis_dir=hypothesis_dir,
             )
-            rows.append(row)
-            if progress:
-                progress(row)
-            continue
-        prepared: set[str] = set()
-        for entry, impl, device, dtype, reason in plan:
-            if reason:
-                row = Row(
-                    entry.id,
-                    backend,
-                    impl.name if impl else "-",
-                    device,
-                    dtype,
-                    "not_offered",
-                    message=reason,
+            for name, a in adapters.items()
+        }
+        self.manifests: dict[str, Any] = {}
+        self.seconds: dict[str, float] = {}
+
+    def __enter__(self) -> MatrixRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop every worker process (also on an interrupt)."""
+        for ex in self.executors.values():
+            ex.close()
+
+    def start(self) -> dict[str, Any]:
+        """Load every backend; return what each reported (its manifest)."""
+        for name, ex in self.executors.items():
+            t0 = time.perf_counter()
+            self.manifests[name] = ex.start()
+            self.seconds[name] = time.perf_counter() - t0
+        return self.manifests
+
+    def backend_info(self) -> dict[str, dict[str, Any]]:
+        """Per backend: ``status`` (``ok`` or what failed), ``versions``, ``seconds``, where its
+        rows run (``environment``) and the package that provides its adapter."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, m in self.manifests.items():
+            ex = self.executors[name]
+            out[name] = {
+                "status": m.status,
+                "versions": dict(m.versions),
+                "seconds": round(self.seconds.get(name, 0.0), 2),
+                "environment": ex.environment,
+                "package": ex.package,
+            }
+        return out
+
+    def plan(self) -> list[tuple[str, PlannedRow]]:
+        """Every (backend, planned row) of this run, in order (after ``shard``)."""
+        out: list[tuple[str, PlannedRow]] = []
+        for name, m in self.manifests.items():
+            if not m.loaded:
+                continue
+            if m.impls is None:  # implementations unknown: one row says why
+                continue
+            out += [
+                (name, p)
+                for p in plan_rows(
+                    self.entries, name, m, self.devices, self.dtypes, self.impl_filter
                 )
+            ]
+        if self.shard is not None:
+            i, n = self.shard
+            out = [p for k, p in enumerate(out) if k % n == i - 1]
+        return out
+
+    def run(
+        self,
+        *,
+        done: Mapping[RowKey, Row] | None = None,
+        on_row: Callable[[Row], None] | None = None,
+    ) -> list[Row]:
+        """Measure every planned row not in ``done``; every row in plan order (see the class)."""
+        done = dict(done or {})
+        results: list[Row | None] = []
+        tasks: dict[str, list[tuple[int, PlannedRow]]] = {}
+
+        def emit(i: int, row: Row) -> None:
+            results[i] = row
+            if on_row:
+                on_row(row)
+
+        for name, m in self.manifests.items():
+            if m.loaded and m.impls is None and (self.shard is None or self.shard[0] == 1):
+                results.append(None)
+                row = Row("*", name, "*", ",".join(self.devices), "*", "error", message=m.status)
+                emit(len(results) - 1, done.get(row_key(row), row))
+        for name, planned in self.plan():
+            entry, impl, device, dtype, reason = planned
+            results.append(None)
+            i = len(results) - 1
+            key = (entry.id, name, impl.name if impl else "-", device, dtype)
+            if key in done:
+                results[i] = done[key]
+            elif reason:
+                emit(i, Row(*key, "not_offered", message=reason))
+            elif device in self.manifests[name].prepare_errors:
+                row = Row(*key, "error", message=self.manifests[name].prepare_errors[device])
+                row.repro = self._replay(name, entry, impl, dtype, device)
+                emit(i, row)
             else:
-                assert impl is not None
-                if device not in prepared:
-                    adapter.prepare_device(device)
-                    prepared.add(device)
-                try:
-                    row = check_row(
-                        entry, impl, backend, dtype, device, profile=profile, seed_=seed_
-                    )
-                except Exception as exc:  # a kit bug must not hide the other rows either
-                    row = Row(
-                        entry.id,
-                        backend,
-                        impl.name,
-                        device,
-                        dtype,
-                        "error",
-                        message=_describe_error(exc),
-                    )
-                    row.repro = repro_command(
-                        backend, entry.id, impl.name, dtype, device, profile, seed_
-                    )
-            rows.append(row)
-            if progress:
-                progress(row)
-    return rows
+                tasks.setdefault(name, []).append((i, planned))
+        for name, todo in tasks.items():
+            t0 = time.perf_counter()
+            try:
+                self.executors[name].run_all(
+                    [(i, p[0].id, p[1].name, p[2], p[3]) for i, p in todo],
+                    profile=self.profile,
+                    seed_=self.seed,
+                    on_row=emit,
+                )
+            finally:
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
+        return [r for r in results if r is not None]
+
+    def _replay(self, backend: str, entry: SpecEntry, impl: Any, dtype: str, device: str) -> str:
+        return replay_command(
+            backend,
+            entry.id,
+            impl.name,
+            dtype,
+            device,
+            self.profile,
+            self.seed,
+            package=self.executors[backend].package,
+        )

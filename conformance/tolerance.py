@@ -137,6 +137,11 @@ def compare_trees(
     actual: Mapping[str, np.ndarray], expected: Mapping[str, Tracked], dtype: str
 ) -> Comparison:
     """The worst element over every array of ``expected`` (``actual`` must have the same keys)."""
+    if not isinstance(actual, Mapping):
+        raise TypeError(
+            f"the adapter returned {type(actual).__name__}, expected a mapping of "
+            f"{sorted(expected)} to arrays"
+        )
     if set(actual) != set(expected):
         raise ValueError(f"the adapter returned keys {sorted(actual)}, expected {sorted(expected)}")
     worst = Comparison(0.0, 0.0, 0.0, "")

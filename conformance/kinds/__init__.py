@@ -103,6 +103,13 @@ class Kind:
                 f"kind {self.name!r}: example_scale must be in (0, 1], got {self.example_scale}"
             )
 
+    @property
+    def option_keys(self) -> frozenset[str]:
+        """The keys of ``Implementation.options`` this kind reads (its contract's options); an
+        adapter that declares another key is rejected when it is loaded (a misspelt option would
+        otherwise be ignored silently)."""
+        return frozenset() if self.contract is None else self.contract.option_names()
+
 
 def _json_float(v: float) -> Any:
     """A float as strict JSON allows: finite values as numbers, ``'inf'``, ``'-inf'``, ``'nan'``."""

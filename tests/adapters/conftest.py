@@ -50,3 +50,42 @@ def assert_planted_fault_diverges():
         return row
 
     return check
+
+
+@pytest.fixture
+def replay_committed_row(tmp_path):
+    """Run the printed replay of a row of the committed matrix (docs/reports/cpu) in this
+    environment, split as a shell splits it; return (committed row, replayed row)."""
+    import json
+    import shlex
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    report = json.loads(
+        (Path(__file__).parents[2] / "docs" / "reports" / "cpu" / "report.json").read_text()
+    )
+
+    def replay(backend, spec_id, implementation, dtype):
+        (row,) = [
+            r
+            for r in report["results"]
+            if (r["backend"], r["spec_id"], r["implementation"], r["dtype"])
+            == (backend, spec_id, implementation, dtype)
+        ]
+        words = shlex.split(row["repro"], comments=True)
+        assert words[:5] == ["tox", "exec", "-e", backend, "--"], words  # where it runs: here
+        words = words[5:]
+        assert words[:2] == ["trainspec", "run"]
+        out = subprocess.run(
+            [sys.executable, "-m", "trainspec", *words[1:]],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert out.returncode == 0, out.stderr
+        folder = tmp_path / words[words.index("--report") + 1]
+        (again,) = json.loads((folder / "report.json").read_text())["results"]
+        return row, again
+
+    return replay

@@ -95,7 +95,9 @@ def test_merge_keeps_every_backend_and_lets_later_rows_win():
         seed=0,
         devices=["cpu"],
     )
-    merged = merge_reports([r1, r2])
+    with pytest.raises(ValueError, match="is in both part 1 and part 2"):
+        merge_reports([r1, r2])
+    merged = merge_reports([r1, r2], replace=True)
     assert set(merged["backends"]) == {"a", "b"}
     assert len(merged["results"]) == 3
     assert (

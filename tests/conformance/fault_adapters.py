@@ -1,0 +1,183 @@
+"""Adapters that fail in every way the runner must survive (the fault-injection suite's backends).
+
+Each is built from the honest NumPy implementations of ``numpy_impls`` and adds real faults: an
+implementation that really sleeps past the time limit, one that really calls ``os._exit``, one
+that really dereferences a null pointer, one that really sends itself SIGKILL (what the kernel's
+out-of-memory killer does), ones that return NaN, ``None``, wrong shapes or wrong keys, and
+adapters whose ``versions``, ``implementations``, ``prepare_device`` or constructor raise. The
+runner loads them in its worker processes by ``module:attribute``, as it loads an entry point.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy_impls import NumpyAdapter, heavy_ball, impl, raising
+
+from trainspec.conformance.adapter import Implementation
+
+
+def _hang(case, dtype, device):
+    time.sleep(3600)
+
+
+def _exit(case, dtype, device):
+    os._exit(3)
+
+
+def _segfault(case, dtype, device):
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+def _killed(case, dtype, device):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _nan(case, dtype, device):
+    return {k: np.full_like(v, np.nan) for k, v in case.params.items()}
+
+
+def _none(case, dtype, device):
+    return None
+
+
+def _wrong_shape(case, dtype, device):
+    return {k: np.zeros((*np.shape(v), 2)) for k, v in case.params.items()}
+
+
+def _wrong_keys(case, dtype, device):
+    return {f"{k}_renamed": v for k, v in case.params.items()}
+
+
+def _interrupted(case, dtype, device):
+    raise KeyboardInterrupt
+
+
+#: implementation name -> what it does; every one is a row of opt.gd
+FAULTS = {
+    "ok_before": heavy_ball,
+    "raises": raising,
+    "nan": _nan,
+    "none": _none,
+    "wrong_shape": _wrong_shape,
+    "wrong_keys": _wrong_keys,
+    "hangs": _hang,
+    "exits": _exit,
+    "segfault": _segfault,
+    "killed": _killed,
+    "interrupted": _interrupted,
+    "ok_after": heavy_ball,
+}
+
+
+def faulty() -> NumpyAdapter:
+    """One backend with every faulty implementation of opt.gd, between two honest ones."""
+    a = NumpyAdapter([impl("opt.gd", name, fn) for name, fn in FAULTS.items()])
+    a.name = "faulty"
+    return a
+
+
+def honest() -> NumpyAdapter:
+    return NumpyAdapter(
+        [impl("opt.gd", "heavy_ball", heavy_ball), impl("opt.momentum", "heavy_ball", heavy_ball)]
+    )
+
+
+def slow_honest() -> NumpyAdapter:
+    """Honest rows that take a while each (for interrupting a run between rows)."""
+
+    def slow(case, dtype, device):
+        time.sleep(0.05)
+        return heavy_ball(case, dtype, device)
+
+    return NumpyAdapter(
+        [impl(s, n, slow) for s in ("opt.gd", "opt.momentum") for n in ("a", "b", "c")]
+    )
+
+
+class _VersionsRaise(NumpyAdapter):
+    def versions(self):
+        raise RuntimeError("versions() blew up")
+
+
+class _ImplementationsRaise(NumpyAdapter):
+    def implementations(self):
+        raise RuntimeError("implementations() blew up")
+
+
+class _PrepareRaises(NumpyAdapter):
+    def prepare_device(self, device):
+        raise RuntimeError(f"cannot prepare {device}")
+
+
+def versions_raise() -> NumpyAdapter:
+    return _VersionsRaise([impl("opt.gd", "heavy_ball", heavy_ball)])
+
+
+def implementations_raise() -> NumpyAdapter:
+    return _ImplementationsRaise([])
+
+
+def prepare_raises() -> NumpyAdapter:
+    return _PrepareRaises(
+        [impl("opt.gd", "heavy_ball", heavy_ball), impl("opt.momentum", "heavy_ball", heavy_ball)]
+    )
+
+
+def constructor_raises() -> NumpyAdapter:
+    raise RuntimeError("the adapter cannot be built")
+
+
+def not_installed() -> NumpyAdapter:
+    import a_framework_that_is_not_installed  # noqa: F401
+
+    raise AssertionError("unreachable")
+
+
+def misspelt_spec() -> NumpyAdapter:
+    return NumpyAdapter([impl("opt.momentun", "heavy_ball", heavy_ball)])
+
+
+def unknown_option() -> NumpyAdapter:
+    return NumpyAdapter(
+        [Implementation("opt.gd", "heavy_ball", heavy_ball, devices=("cpu",), options={"fixd": 1})]
+    )
+
+
+def declared_twice() -> NumpyAdapter:
+    return NumpyAdapter([impl("opt.gd", "same", heavy_ball), impl("opt.gd", "same", heavy_ball)])
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """An environment in which the fault adapters are installed backends (entry points)."""
+    dist = tmp_path / "faults-1.0.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: faults\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[trainspec.adapters]\n"
+        "slow = fault_adapters:slow_honest\n"
+        "faulty = fault_adapters:faulty\n"
+        "honest = fault_adapters:honest\n"
+    )
+    path = [str(tmp_path), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+
+
+def trainspec_cli(tmp_path: Path, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    """``python -m trainspec ARGS`` in ``tmp_path``, with the backends of :func:`cli_env`."""
+    return subprocess.run(
+        [sys.executable, "-m", "trainspec", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(tmp_path),
+        cwd=tmp_path,
+        **kw,
+    )
