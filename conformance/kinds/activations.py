@@ -57,11 +57,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import (
     ArrayOf,
     CaseField,
@@ -85,6 +86,7 @@ __all__ = [
     "REGIONS",
     "TRAINING_BLOCK",
     "ActivationCase",
+    "ActivationResult",
     "draw_activation_case",
     "edge_values",
     "hard_values",
@@ -129,6 +131,16 @@ class ActivationCase:
             "hyperparameters": dict(self.hyperparameters),
             "seed": self.seed,
         }
+
+
+class ActivationResult(TypedDict, total=False):
+    """What ``run`` returns for an :class:`ActivationCase`: ``{'y': f(z)}`` for ``values``;
+    ``{'z': the VJP}`` for ``derivatives``, with ``'alpha'`` (the cotangent of the slope) for a
+    parametrised activation (PReLU); every array shaped like ``z`` (``alpha``: shape ``()``)."""
+
+    y: FloatArray
+    z: FloatArray
+    alpha: FloatArray
 
 
 def _finfo(dtype: str) -> np.finfo:
@@ -503,6 +515,7 @@ def _expected(entry: Any, impl: Any, case: ActivationCase, dtype: str, check: st
 
 CONTRACT = KindContract(
     case_types=(ActivationCase,),
+    result_type=ActivationResult,
     fields=(
         CaseField("check", "str", "'values' (return f(z)) or 'derivatives' (return the VJP)"),
         CaseField("z", "ndarray", "the input, 1-d or 2-d (the softmax normalises the last axis)"),

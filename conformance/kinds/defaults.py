@@ -10,13 +10,18 @@ is compared with it. Drift is a finding: ``diverges``, with both values for ever
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeAlias
 
 from trainspec.conformance.contracts import KindContract, NestedMappingOf
 from trainspec.conformance.kinds import Kind, RowMeasurement, register_kind
 from trainspec.reference.defaults import compare_defaults
 
-__all__ = ["CONTRACT", "KIND", "measure_defaults_row"]
+__all__ = ["CONTRACT", "KIND", "DefaultsResult", "measure_defaults_row"]
+
+#: What ``run`` returns for the defaults kind (which passes ``None`` as the case):
+#: ``{api: {hyperparameter: default}}`` read from the framework's public API.
+DefaultsResult: TypeAlias = Mapping[str, Mapping[str, object]]
 
 
 def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> RowMeasurement:
@@ -52,6 +57,8 @@ CONTRACT = KindContract(
     case_types=(),
     fields=(),
     case_argument="None",
+    result_type=DefaultsResult,
+    result_name="DefaultsResult",
     returns="{api: {hyperparameter: default}} read from the framework's public API (None where "
     "the argument is required); the api names are those of the spec's claims for the backend "
     "(trainspec spec --id ID)",

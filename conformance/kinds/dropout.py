@@ -72,12 +72,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
@@ -99,6 +100,7 @@ __all__ = [
     "CONTRACT",
     "KIND",
     "DropoutCase",
+    "DropoutResult",
     "LinearDropoutCase",
     "draw_dropout_case",
     "evaluate_dropout",
@@ -161,6 +163,14 @@ class LinearDropoutCase:
             "seed": self.seed,
             "passes": self.passes,
         }
+
+
+class DropoutResult(TypedDict):
+    """What ``run`` returns for a :class:`DropoutCase` or :class:`LinearDropoutCase`: the outputs
+    of every training-mode pass stacked, ``(passes, *out)``, and the test-mode output."""
+
+    train: FloatArray
+    test: FloatArray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,6 +450,7 @@ def _expected(entry: Any, impl: Any, case: Any, dtype: str, check: str) -> Any:
 
 CONTRACT = KindContract(
     case_types=(DropoutCase, LinearDropoutCase),
+    result_type=DropoutResult,
     fields=(
         CaseField("x", "ndarray", "the input (LinearDropoutCase: (batch, in))"),
         CaseField(

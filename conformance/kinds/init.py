@@ -74,12 +74,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import (
     ArrayOf,
     CaseField,
@@ -100,6 +101,7 @@ __all__ = [
     "LAYER_INPUTS",
     "SAMPLES",
     "InitCase",
+    "InitResult",
     "distribution_pvalues",
     "draw_init_case",
     "evaluate_init",
@@ -179,6 +181,11 @@ class InitCase:
                 "head": self.x.ravel()[:4].tolist(),
             }
         return out
+
+
+#: What ``run`` returns for an :class:`InitCase`: the samples as one array (kernels, biases, or
+#: the layer's outputs; the contract gives the shape).
+InitResult: TypeAlias = FloatArray
 
 
 def _draw_input(data: Any, layer: Layer, dtype: str) -> np.ndarray:
@@ -312,6 +319,8 @@ def _canonical_case(entry: Any, dtype: str, check: str) -> InitCase:
 
 CONTRACT = KindContract(
     case_types=(InitCase,),
+    result_type=InitResult,
+    result_name="InitResult",
     fields=(
         CaseField(
             "target",

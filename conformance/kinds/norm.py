@@ -462,6 +462,7 @@ def _expected(entry: Any, impl: Any, case: BatchNormCase, dtype: str, check: str
 
 CONTRACT = KindContract(
     case_types=(BatchNormCase,),
+    result_type=BatchNormRun,
     fields=(
         CaseField(
             "layout",

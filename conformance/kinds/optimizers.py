@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import FloatArray, Implementation
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
@@ -42,6 +42,7 @@ __all__ = [
     "KIND",
     "MOMENTUM_BUFFER_MEANINGS",
     "OptimizerCase",
+    "OptimizerResult",
     "buffer_meanings",
     "clip_to_root",
     "draw_optimizer_case",
@@ -91,6 +92,11 @@ class OptimizerCase:
                 },
             }
         return out
+
+
+#: What ``run`` returns for an :class:`OptimizerCase`: the final parameters, ``{name: array shaped
+#: like params[name]}``.
+OptimizerResult: TypeAlias = Mapping[str, FloatArray]
 
 
 def draw_optimizer_case(
@@ -299,6 +305,8 @@ def _expected(entry: Any, impl: Any, case: OptimizerCase, dtype: str, check: str
 
 CONTRACT = KindContract(
     case_types=(OptimizerCase,),
+    result_type=OptimizerResult,
+    result_name="OptimizerResult",
     fields=(
         CaseField("params", "Mapping[str, ndarray]", "name -> the initial parameter tensor"),
         CaseField(

@@ -54,11 +54,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, OptionKey
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
@@ -75,6 +76,7 @@ __all__ = [
     "KIND",
     "ScheduleCase",
     "ScheduleFamily",
+    "ScheduleResult",
     "draw_schedule_case",
     "reference_values",
     "register_family",
@@ -122,6 +124,10 @@ class ScheduleCase:
         if self.metrics:
             out["metrics"] = list(self.metrics)
         return out
+
+
+#: What ``run`` returns for a :class:`ScheduleCase`: one learning rate per element of ``steps``.
+ScheduleResult: TypeAlias = FloatArray
 
 
 @dataclass(frozen=True)
@@ -525,6 +531,8 @@ def _expected(entry: Any, impl: Any, case: ScheduleCase, dtype: str, check: str)
 
 CONTRACT = KindContract(
     case_types=(ScheduleCase,),
+    result_type=ScheduleResult,
+    result_name="ScheduleResult",
     fields=(
         CaseField("spec_id", "str", "the entry the case is for"),
         CaseField(
