@@ -245,6 +245,7 @@ def typed_contract(contract: KindContract) -> list[str]:
     lines = [
         f"def {contract.signature()}: ...",
         "",
+        "",
         f"implementation: {contract.implementation_type()}",
         "",
     ]
@@ -252,10 +253,10 @@ def typed_contract(contract: KindContract) -> list[str]:
     definition = contract.result_definition()
     if definition.startswith("TypedDict"):
         total = "" if definition == "TypedDict" else ", total=False"
-        lines.append(f"class {name}(TypedDict{total}):")
+        lines += ["", f"class {name}(TypedDict{total}):"]
         lines += [f"    {key}: {t}" for key, t, _ in rows]
     elif definition == "dataclass":
-        lines += ["@dataclass(frozen=True)", f"class {name}:"]
+        lines += ["", "@dataclass(frozen=True)", f"class {name}:"]
         lines += [f"    {key}: {t}" + ("" if req else " = ...") for key, t, req in rows]
     else:
         lines.append(f"{name} = {definition}")
