@@ -39,6 +39,9 @@ import numpy as np
 
 from trainspec.conformance.adapter import FloatArray
 
+if typing.TYPE_CHECKING:
+    from hypothesis import settings
+
 __all__ = [
     "ArrayOf",
     "CaseField",
@@ -324,7 +327,7 @@ def _is_str(x: Any) -> bool:
 
 
 @functools.cache
-def _minimal_settings() -> Any:
+def _minimal_settings() -> settings:
     from hypothesis import HealthCheck, Phase, settings
 
     return settings(

@@ -85,7 +85,7 @@ def binomial_pvalue(k: int, n: int, p: float) -> float:
         return 1.0 if k == round(p * n) else 0.0
     i = np.arange(n + 1, dtype=np.float64)
     lgam = np.frompyfunc(math.lgamma, 1, 1)
-    logc = (lgam(n + 1.0) - lgam(i + 1.0) - lgam(n - i + 1.0)).astype(np.float64)
+    logc = np.asarray(lgam(n + 1.0) - lgam(i + 1.0) - lgam(n - i + 1.0), dtype=np.float64)
     logpmf = logc + i * math.log(p) + (n - i) * math.log1p(-p)
     ref = logpmf[int(k)]
     mask = logpmf <= ref + 1e-7 * abs(ref)  # ties within rounding count as "as extreme"

@@ -57,7 +57,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -97,7 +97,11 @@ REGIONS = ("typical", "near_zero", "exp_range", "full_range", "special", "edges"
 TRAINING_BLOCK = 256
 MAX_ELEMENTS = 64
 MAX_SIDE = 16
-_NP = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
+_NP: dict[str, type[np.floating[Any]]] = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "float16": np.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class ActivationResult(TypedDict, total=False):
     alpha: FloatArray
 
 
-def _finfo(dtype: str) -> np.finfo:
+def _finfo(dtype: str) -> np.finfo[np.floating[Any]]:
     return np.finfo(_NP[dtype])
 
 
@@ -346,10 +350,11 @@ def reference_outputs(
             y = act.value(t)
             return {"y": y if isinstance(y, Tracked) else Tracked(y, 0.0, t.u)}
         g = track_tree({"g": case.cotangent}, dtype)["g"]
-        out = act.vjp(t, g)
+        out: dict[str, Any] = act.vjp(t, g)
         if not act.elementwise:
             flushed = options.get("subnormals") == "flushed"
-            out["z"] = _gradual_underflow(act, z, case.cotangent, out["z"], dtype, flushed)
+            cotangent = cast(np.ndarray, case.cotangent)  # derivatives: never None
+            out["z"] = _gradual_underflow(act, z, cotangent, out["z"], dtype, flushed)
         return out
 
     # IEEE arithmetic on infinities and NaN is intended here (0 * inf in a bound is NaN)

@@ -72,7 +72,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -289,11 +289,11 @@ def _variant_options(entry: Any, variant: Any) -> tuple[str, str]:
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a == b) | (np.isnan(a) & np.isnan(b))
+    return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))
 
 
 def _check_non_finite(
-    case: DropoutCase, train: np.ndarray, test: np.ndarray, options: dict[str, str]
+    case: DropoutCase, train: np.ndarray, test: np.ndarray, options: Mapping[str, Any]
 ) -> list[Comparison]:
     """Infinite and NaN inputs, exactly: test mode gives x (or q x); a pass gives the kept value
     (x/q: the same infinity, or NaN) or the dropped one (NaN multiplied, 0 selected)."""
@@ -318,7 +318,7 @@ def _evaluate_elementwise(
     entry: Any, case: DropoutCase, train: np.ndarray, test: np.ndarray, dtype: str, variant: Any
 ) -> Comparison:
     form, meaning = _variant_options(entry, variant)
-    options = {
+    options: dict[str, Any] = {
         "form": form,
         "rate_meaning": meaning,
         "masking": variant.options.get("masking", "multiply"),
@@ -337,7 +337,7 @@ def _evaluate_elementwise(
     if case.passes == 0:
         return _worst(found)
     kept_value = dropout(x, rate, mask=np.ones(x.shape, bool), **options)
-    expected = np.broadcast_to(kept_value, train.shape)
+    expected = cast(Tracked, np.broadcast_to(kept_value, train.shape))
     kept = train != 0
     # an element is dropped only if it is exactly 0; every other one is compared as kept
     observed = np.where(kept | (xf == 0), train, expected.value)
@@ -379,7 +379,7 @@ def _evaluate_linear(
     except ValueError:
         return _unreachable(f"rate={case.rate} is no valid {meaning} probability")
     t = track_tree({"x": case.x, "w": case.weight, "b": case.bias}, dtype)
-    kw = {"form": form, "rate_meaning": meaning}
+    kw: dict[str, Any] = {"form": form, "rate_meaning": meaning}
     found = [
         _compare(
             test,
@@ -400,7 +400,8 @@ def _evaluate_linear(
                 t["x"], t["w"], t["b"], rate, mask=np.zeros(case.x.shape, bool), **kw
             )
         )
-        found.append(_compare(train, np.broadcast_to(sure, train.shape), dtype, "train (sure)"))
+        sure_train = cast(Tracked, np.broadcast_to(sure, train.shape))
+        found.append(_compare(train, sure_train, dtype, "train (sure)"))
         return _worst(found)
     mean, var = linear_dropout_moments(
         case.x, case.weight, case.bias, case.rate, form=form, rate_meaning=meaning

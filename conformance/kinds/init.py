@@ -313,7 +313,7 @@ def _expected(entry: Any, impl: Any, case: InitCase, dtype: str, check: str) -> 
 
 def _canonical_case(entry: Any, dtype: str, check: str) -> InitCase:
     """The simplest draw with one kernel (or bias): the shapes of a real case, few values."""
-    case = minimal_case(draw_init_case, entry, dtype, check)
+    case: InitCase = minimal_case(draw_init_case, entry, dtype, check)
     return case if case.target == "layer_output" else replace(case, draws=1)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -185,9 +185,13 @@ def _run(
     if case.state is None:
         state = transform.init(params)
     else:
+        # the reference's formulas run on Tracked arrays as on ndarrays (duck typing)
         tracked = CanonicalState(
             count=case.state.count,
-            buffers={b: track_tree(t, dtype) for b, t in case.state.buffers.items()},
+            buffers=cast(
+                "dict[str, dict[str, np.ndarray]]",
+                {b: track_tree(t, dtype) for b, t in case.state.buffers.items()},
+            ),
         )
         state = model.load_state(opts, hp, tracked, params)
     for g in case.grads:

@@ -172,7 +172,7 @@ def _log_float(lo: float, hi: float, specials: Sequence[float] = ()) -> st.Searc
 
 
 def _learning_rate(data: Any, label: str = "learning_rate") -> float:
-    return data.draw(_log_float(1e-4, 1.0, (0.1, 0.01, 1.0)), label=label)
+    return float(data.draw(_log_float(1e-4, 1.0, (0.1, 0.01, 1.0)), label=label))
 
 
 def reciprocal_sensitive_lengths(limit: int = 100, multiples: int = 10) -> tuple[int, ...]:
@@ -202,7 +202,7 @@ def _steps_length(data: Any, horizon: int, label: str) -> int:
     options = [st.integers(1, 10), st.integers(1, max(1, horizon))]
     if sensitive:
         options.append(st.sampled_from(sensitive))
-    return data.draw(st.one_of(*options), label=label)
+    return int(data.draw(st.one_of(*options), label=label))
 
 
 def _multiples_and_neighbours(s: int, horizon: int, limit: int = 6) -> list[int]:

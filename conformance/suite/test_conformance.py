@@ -30,6 +30,7 @@ def assert_row_conforms(row: Row, entry: Any, impl: Any, backend: str, dtype: st
         assert row.verdict in ("conforms", "diverges"), detail
         assert row.examples == len(entry.model.for_backend(backend)) > 0, detail
         if row.verdict == "diverges":
+            assert row.counterexample is not None, detail
             found = row.counterexample["drift"] + row.counterexample["matches"]
             assert len(found) == row.examples and all("framework_value" in d for d in found), detail
         return

@@ -84,7 +84,9 @@ class BackpropCase:
 BackpropResult: TypeAlias = Mapping[str, FloatArray]
 
 
-def _draw(data: Any, shape: tuple[int, ...], dtype: str, label: str, exponents: Sequence[int]):
+def _draw(
+    data: Any, shape: tuple[int, ...], dtype: str, label: str, exponents: Sequence[int]
+) -> np.ndarray:
     dist, exponent, seed = data.draw(
         st.tuples(
             st.sampled_from(_DISTS), st.sampled_from(list(exponents)), st.integers(0, 2**32 - 1)
