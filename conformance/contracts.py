@@ -196,8 +196,11 @@ class KindContract:
 
     def implementation_type(self) -> str:
         """The parametrised ``Implementation`` of this kind, e.g.
-        ``Implementation[LossCase, LossResult]``."""
-        return f"Implementation[{self.case_type_text()}, {self.result_name}]"
+        ``Implementation[LossCase, LossResult]``; one per case type (an implementation receives
+        one of them: dropout's ``drop.mc`` a ``LinearDropoutCase``, the others a
+        ``DropoutCase``)."""
+        cases = [t.__name__ for t in self.case_types] or [self.case_argument]
+        return " | ".join(f"Implementation[{c}, {self.result_name}]" for c in cases)
 
     def result_definition(self) -> str:
         """What ``result_name`` stands for: the alias's value, ``TypedDict``, or ``dataclass``."""
