@@ -242,13 +242,10 @@ def _case_signature(contract: KindContract) -> str:
 def typed_contract(contract: KindContract) -> list[str]:
     """The typed contract as Python: ``run``'s signature, the kind's ``Implementation`` type and
     the definition of the result type (all importable from :mod:`trainspec.conformance`)."""
-    lines = [
-        f"def {contract.signature()}: ...",
-        "",
-        "",
-        f"implementation: {contract.implementation_type()}",
-        "",
-    ]
+    annotation = f"implementation: {contract.implementation_type()}"
+    if len(annotation) > 100:  # as ruff formats it
+        annotation = f"implementation: (\n    {contract.implementation_type()}\n)"
+    lines = [f"def {contract.signature()}: ...", "", "", *annotation.split("\n"), ""]
     name, rows = contract.result_name, result_fields(contract.result_type)
     definition = contract.result_definition()
     if definition.startswith("TypedDict"):
