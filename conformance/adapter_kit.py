@@ -390,7 +390,7 @@ def _render(template: str, **values: str) -> str:
 def _family_module(kind: Kind, package: str) -> str:
     c = kind.contract
     assert c is not None
-    names = sorted({t.__name__ for t in c.case_types} | {c.result_name})
+    names = sorted({t.__name__ for t in c.case_types} | {c.result_name, "Implementation"})
     case_import = f"from trainspec.conformance import {', '.join(names)}"
     case_type = _case_signature(c) if c.case_types else "None"
     contract = "\n".join(f"    {line}" for line in _render_text(kind).splitlines())
@@ -402,6 +402,7 @@ def _family_module(kind: Kind, package: str) -> str:
         case_import=case_import,
         case_type=case_type,
         result_type=c.result_name,
+        implementation_type=c.implementation_type(),
         contract=contract.replace("\\", "\\\\"),
     )
 
