@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Adapter", "FloatArray", "Implementation", "family_implementations"]
+__all__ = ["Adapter", "Finding", "FloatArray", "Implementation", "family_implementations"]
 
 #: a real floating-point NumPy array (float64 preferred), what every ``run`` returns arrays as
 FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
@@ -76,6 +76,40 @@ DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
+class Finding:
+    r"""A known departure of one implementation from every variant, and where it happens.
+
+    ``id`` names the finding (stable: expectations pin it, see
+    :mod:`trainspec.conformance.expectations`); ``text`` says what the framework does and why.
+    ``region(case) -> bool`` is a predicate on a drawn example that holds where the framework
+    departs ("centred variance exactly 0", "patience = 0", "an input is +inf");
+    ``region_text`` states it in words. Inside the region an example is not used to eliminate
+    variants: it is a *finding hit* when no variant still alive matches it. Outside the region
+    the row is judged as any other, so a second, unrelated fault of the same implementation
+    still makes it diverge. A finding without a region covers the whole row (the row diverges
+    and the message names the finding), for departures with no clear region.
+    """
+
+    id: str
+    text: str
+    region: Callable[[Any], bool] | None = None
+    region_text: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.id or not self.id.strip():
+            raise ValueError("Finding: id must be a non-empty name")
+        if self.region is not None and not self.region_text:
+            raise ValueError(f"Finding {self.id!r}: a region needs region_text (it in words)")
+
+    def in_region(self, case: Any) -> bool:
+        """Whether ``case`` lies where the framework departs (always ``False`` without a region)."""
+        return self.region is not None and bool(self.region(case))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "text": self.text, "region": self.region_text or None}
+
+
+@dataclass(frozen=True)
 class Implementation(Generic[CaseT, ResultT]):
     """One way a framework offers one spec ID; one row of the report per dtype and device.
 
@@ -90,12 +124,17 @@ class Implementation(Generic[CaseT, ResultT]):
     devices: tuple[str, ...] = ("cpu", "cuda")
     description: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
-    #: known findings: dtype (or ``"*"`` for every dtype) -> what the framework does differently
-    #: from every variant, with where it does it. A row with a finding is still measured: the
-    #: report shows ``diverges`` with the counterexample and this text, and the kit's own suite
-    #: asserts that the divergence is still found (a fixed framework fails it, and the finding
-    #: is then removed).
-    findings: Mapping[str, str] = field(default_factory=dict)
+    #: known findings: dtype (or ``"*"`` for every dtype) -> a :class:`Finding` (or its text: a
+    #: finding without a region, whose id is the text). A row with a finding is still measured:
+    #: outside the finding's region it is judged against the variants (``variant X`` plus the
+    #: finding's id in ``Row.finding``); without a region the report shows ``diverges`` with the
+    #: counterexample and the text. The kit's own suite asserts that the finding is still found
+    #: (a fixed framework fails it, and the finding is then removed).
+    findings: Mapping[str, str | Finding] = field(default_factory=dict)
+    #: hyperparameters (and flags) the adapter pins to a neutral value because the spec does not
+    #: draw them (torch Adagrad's ``lr_decay=0``, a loss's ``label_smoothing=0``): name -> value.
+    #: The report lists them per row, so a reader sees what the row did not exercise.
+    pinned: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = [d for d in self.dtypes if d not in DTYPES]
@@ -114,10 +153,18 @@ class Implementation(Generic[CaseT, ResultT]):
                 f"Implementation {self.name!r}: findings keys {bad} must be '*' or among "
                 f"{list(DTYPES)}"
             )
+        bad = [d for d, f in self.findings.items() if not isinstance(f, str | Finding)]
+        if bad:
+            raise ValueError(
+                f"Implementation {self.name!r}: findings[{bad[0]!r}] must be a str or a Finding"
+            )
 
-    def finding(self, dtype: str) -> str | None:
+    def finding(self, dtype: str) -> Finding | None:
         """The known finding of this implementation in ``dtype``, if any."""
-        return self.findings.get(dtype, self.findings.get("*"))
+        f = self.findings.get(dtype, self.findings.get("*"))
+        if f is None or isinstance(f, Finding):
+            return f
+        return Finding(id=f, text=f)
 
 
 class Adapter(ABC):

@@ -6,6 +6,8 @@
 ``trainspec errata`` run every erratum's executable check and print what it shows
 ``trainspec check-adapter NAME``  check an adapter's contract (no statistics)
 ``trainspec new-adapter NAME``    write an adapter package skeleton
+``trainspec lock``   pin every row of a report into an expectations file
+``trainspec diff``   compare two reports (or expectations files): every changed, new or gone row
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from trainspec import reference
-from trainspec.conformance import adapter_kit, discovery
+from trainspec.conformance import adapter_kit, discovery, expectations
 from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
@@ -65,7 +67,17 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for report.json and report.md (default: ./report)",
     )
     r.add_argument("--quiet", action="store_true", help="do not print a line per row")
-    r.add_argument("--strict", action="store_true", help="exit 1 if any row diverges or errs")
+    r.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any row diverges or errs (with --expect: if any row differs from its pin)",
+    )
+    r.add_argument(
+        "--expect",
+        default=None,
+        metavar="FILE",
+        help="an expectations file (trainspec lock): report every row that changed, is new or gone",
+    )
 
     s = sub.add_parser("spec", help="print the spec registry")
     s.add_argument("--json", action="store_true", help="print the registry as a JSON list")
@@ -95,6 +107,18 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("errata", help="run every erratum's check")
     adapter_kit.add_parsers(sub)
+
+    lk = sub.add_parser("lock", help="pin every row of report.json files into an expectations file")
+    lk.add_argument(
+        "inputs", nargs="+", help="report.json files (merged in order: a later row wins)"
+    )
+    lk.add_argument("--out", required=True, help="the expectations file to write")
+    lk.add_argument("--backend", action="append", help="pin only this backend's rows (repeatable)")
+
+    d = sub.add_parser("diff", help="compare two reports or expectations files row by row")
+    d.add_argument("old", help="the earlier report.json or expectations file")
+    d.add_argument("new", help="the later report.json or expectations file")
+    d.add_argument("--strict", action="store_true", help="exit 1 if any row differs")
     return p
 
 
@@ -217,7 +241,73 @@ def _cmd_run(args: argparse.Namespace) -> int:
     bad = [r for r in rows if r.verdict in ("diverges", "error")]
     if bad:
         print(f"{len(bad)} row(s) diverge or fail; replay each with the command printed above.")
+    if args.expect:
+        changed = _check_expectations(args, report, entries, dtypes)
+        if changed is None:
+            return 2
+        return 1 if changed and args.strict else 0
     return 1 if bad and args.strict else 0
+
+
+def _check_expectations(
+    args: argparse.Namespace, report: dict[str, Any], entries: Sequence[Any], dtypes: list[str]
+) -> int | None:
+    """Print every difference between the run and ``--expect``; the number of them (``None``:
+    the file could not be read). A pinned row the run was not asked for is not ``gone``."""
+    try:
+        _, pinned = expectations.load_pins(args.expect)
+    except ValueError as exc:
+        print(f"trainspec run: --expect: {exc}", file=sys.stderr)
+        return None
+    spec_ids = {e.id for e in entries}
+    backends = set(report["backends"])
+
+    def in_scope(key: expectations.RowKey) -> bool:
+        spec, backend, impl, device, dtype = key
+        return (
+            spec in spec_ids
+            and backend in backends
+            and device == args.device
+            and (dtype == "-" or dtype in dtypes)
+            and (args.impl is None or impl == args.impl)
+        )
+
+    measured = expectations.pins_of_report(report)
+    changes = expectations.compare(pinned, measured, in_scope=in_scope)
+    print()
+    print(expectations.summary(changes, len(measured)))
+    return len(changes)
+
+
+def _cmd_lock(args: argparse.Namespace) -> int:
+    reports = []
+    for path in args.inputs:
+        try:
+            reports.append(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"trainspec lock: {path}: cannot read a report: {exc}", file=sys.stderr)
+            return 2
+    try:
+        doc = expectations.lock(merge_reports(reports), backends=args.backend)
+    except ValueError as exc:
+        print(f"trainspec lock: {exc}", file=sys.stderr)
+        return 2
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    print(f"pinned {len(doc['rows'])} row(s) into {args.out}")
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    try:
+        _, old = expectations.load_pins(args.old)
+        _, new = expectations.load_pins(args.new)
+    except ValueError as exc:
+        print(f"trainspec diff: {exc}", file=sys.stderr)
+        return 2
+    changes = expectations.compare(old, new)
+    print(expectations.summary(changes, len(new)))
+    return 1 if changes and args.strict else 0
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
@@ -252,14 +342,17 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {
+    commands = {
         "run": _cmd_run,
         "spec": _cmd_spec,
         "merge": _cmd_merge,
         "errata": _cmd_errata,
         "check-adapter": adapter_kit.cmd_check_adapter,
         "new-adapter": adapter_kit.cmd_new_adapter,
-    }[args.command](args)
+        "lock": _cmd_lock,
+        "diff": _cmd_diff,
+    }
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,10 @@ parametrized with one (spec, backend, implementation, device, dtype) per row of 
 
 runs one test per row; a row that diverges or errs fails with its counterexample and the
 command that replays it. Without ``--trainspec-backend`` every installed backend is used.
+
+``--trainspec-expect FILE`` (an expectations file, ``trainspec lock``) gives tests the pins by
+row key in the ``trainspec_expectations`` fixture; a test that takes ``conformance_planned``
+gets the keys of every row the session measures (to list pinned rows that are gone).
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ def pytest_addoption(parser: Any) -> None:
     )
     group.addoption("--trainspec-profile", default="ci", help="quick, ci or thorough (default ci)")
     group.addoption("--trainspec-seed", default=0, type=int, help="seed (default 0)")
+    group.addoption(
+        "--trainspec-expect",
+        default=None,
+        dest="trainspec_expect",
+        metavar="FILE",
+        help="expectations file (trainspec lock): every row must match its pin",
+    )
     for old, new in DEPRECATED_ALIASES.items():
         try:
             group.addoption(
@@ -75,7 +86,23 @@ def _option(config: Any, name: str) -> Any:
     return value
 
 
+@pytest.fixture(scope="session")
+def trainspec_expectations(request: Any) -> Any:
+    """The pins of ``--trainspec-expect`` by row key (``None`` without the option)."""
+    path = request.config.getoption("trainspec_expect", default=None)
+    if path is None:
+        return None
+    from trainspec.conformance.expectations import load_pins
+
+    try:
+        return load_pins(path)[1]
+    except ValueError as exc:
+        raise pytest.UsageError(f"--trainspec-expect: {exc}") from None
+
+
 def pytest_generate_tests(metafunc: Any) -> None:
+    if "conformance_planned" in metafunc.fixturenames:
+        metafunc.parametrize("conformance_planned", [_planned(metafunc.config)], ids=["plan"])
     if "conformance_row" not in metafunc.fixturenames:
         return
     from trainspec import reference
@@ -107,3 +134,29 @@ def pytest_generate_tests(metafunc: Any) -> None:
                 )
             )
     metafunc.parametrize("conformance_row", params)
+
+
+def _planned(config: Any) -> dict[str, Any]:
+    """What this session checks: the backends, the spec IDs, the device, and the key of every
+    row it measures (for ``gone`` rows of ``--trainspec-expect``)."""
+    from trainspec import reference
+    from trainspec.conformance import discovery
+    from trainspec.conformance.adapter import DTYPES
+    from trainspec.conformance.runner import plan_rows
+
+    adapters, _ = discovery.load_adapters(_option(config, "backend"))
+    entries = reference.entries_matching(_option(config, "spec"))
+    device = _option(config, "device") or "cpu"
+    keys = set()
+    for name, adapter in adapters.items():
+        for entry, impl, dev, dtype, reason in plan_rows(
+            entries, name, adapter, [device], list(DTYPES)
+        ):
+            if not reason and impl is not None:
+                keys.add((entry.id, name, impl.name, dev, dtype))
+    return {
+        "backends": set(adapters),
+        "spec_ids": {e.id for e in entries},
+        "device": device,
+        "keys": keys,
+    }

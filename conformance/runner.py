@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
-from trainspec.conformance.adapter import Adapter, Implementation
+from trainspec.conformance.adapter import Adapter, Finding, Implementation
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings
 from trainspec.conformance.tolerance import Comparison
@@ -57,6 +58,15 @@ class Row:
     examples: int = 0
     seconds: float = 0.0
     message: str = ""
+    #: the id of the implementation's known finding when this run found it (its region was hit
+    #: and the framework departed from every variant there), else ``None``
+    finding: str | None = None
+    #: examples inside the finding's region where the framework departed from every variant
+    finding_hits: int = 0
+    #: hyperparameters the adapter pinned to a neutral value (``Implementation.pinned``)
+    pinned: dict[str, Any] = field(default_factory=dict)
+    #: what a whole-row kind read from the framework (defaults: ``{api: {hyperparameter: value}}``)
+    values: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +86,10 @@ class Row:
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
             "message": self.message,
+            "finding": self.finding,
+            "finding_hits": self.finding_hits,
+            "pinned": self.pinned,
+            "values": self.values,
         }
 
     @classmethod
@@ -103,9 +117,18 @@ class _Explorer:
         self.died_in: str | None = None
         self.error: BaseException | None = None
         self.error_case: Any = None
+        self.finding_hits = 0  # examples in a known finding's region that departed
 
-    def record(self, per_variant: dict[Variant, Comparison], check: str) -> None:
+    def record(
+        self, per_variant: dict[Variant, Comparison], check: str, in_region: bool = False
+    ) -> None:
+        """Count one example; one inside a finding's region eliminates nothing (see
+        :class:`~trainspec.conformance.adapter.Finding`): it is a hit when no variant matches."""
         self.examples += 1
+        if in_region:
+            if not any(per_variant[v].passes for v in self.alive):
+                self.finding_hits += 1
+            return
         for v, c in per_variant.items():
             if v not in self.worst or c.ratio > self.worst[v].ratio:
                 self.worst[v] = c
@@ -152,6 +175,9 @@ def check_row(
     t0 = time.perf_counter()
     repro = repro_command(backend, entry.id, impl.name, dtype, device, profile, seed_)
     row = Row(entry.id, backend, impl.name, device, dtype, "conforms", repro=repro)
+    row.pinned = _plain(dict(impl.pinned))
+    known = impl.finding(dtype)
+    region = known if known is not None and known.region is not None else None
     variants = list(entry.variants())
     explorer = _Explorer(variants)
     base = _kind_settings(entry, profile)
@@ -168,7 +194,7 @@ def check_row(
             except Exception as exc:  # the adapter (or framework) failed: report, go on
                 explorer.error, explorer.error_case = exc, case
                 return
-            explorer.record(per_variant, check)
+            explorer.record(per_variant, check, region is not None and region.in_region(case))
 
         return body
 
@@ -194,15 +220,22 @@ def check_row(
         row.verdict = "diverges"
         row.variant = closest.name
         row.counterexample, comparison = _shrink(
-            entry, impl, dtype, device, closest, explorer.died_in, base, seed_
+            entry, impl, dtype, device, closest, explorer.died_in, base, seed_, region
         )
         _fill_error(row, comparison or explorer.worst.get(closest))
         row.message = f"no variant matches; closest is {closest.name!r}" + (
             f" (worst element in {comparison.where!r})" if comparison else ""
         )
-        known = impl.finding(dtype)
-        if known:
-            row.message = f"finding: {known} | {row.message}"
+        if known is not None and region is None:  # a finding of the whole row
+            row.finding = known.id
+            row.message = f"finding: {known.text} | {row.message}"
+    if region is not None and explorer.finding_hits:
+        row.finding, row.finding_hits = region.id, explorer.finding_hits
+        note = (
+            f"finding {region.id} ({region.region_text}) hit in {explorer.finding_hits} "
+            f"example(s): {region.text}"
+        )
+        row.message = f"{note} | {row.message}" if row.message else note
     row.seconds = time.perf_counter() - t0
     return row
 
@@ -215,6 +248,7 @@ def _measured_row(
     t0 = time.perf_counter()
     repro = f"trainspec run --backend {backend} --spec {entry.id}"
     row = Row(entry.id, backend, impl.name, device, "-", "conforms", repro=repro)
+    row.pinned = _plain(dict(impl.pinned))
     try:
         m = kind.measure_row(entry, impl, backend, device)
     except Exception as exc:
@@ -222,8 +256,25 @@ def _measured_row(
     else:
         row.verdict, row.variant, row.counterexample = m.verdict, m.variant, m.counterexample
         row.message, row.examples = m.message, m.examples
+        row.values = None if m.values is None else _plain(m.values)
     row.seconds = time.perf_counter() - t0
     return row
+
+
+def _plain(x: Any) -> Any:
+    """``x`` as plain JSON (mappings, lists, numbers, strings, booleans, ``None``); a non-finite
+    float or anything else is written as its ``repr``."""
+    if isinstance(x, Mapping):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if x is None or isinstance(x, bool | str):
+        return x
+    if isinstance(x, int | np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return float(x) if np.isfinite(x) else repr(float(x))
+    return repr(x)
 
 
 def _kind_settings(entry: SpecEntry, profile: str) -> settings:
@@ -262,12 +313,16 @@ def _shrink(
     check: str,
     base: settings,
     seed_: int,
+    region: Finding | None = None,
 ) -> tuple[dict[str, Any] | None, Comparison | None]:
-    """Phase 2: let Hypothesis shrink a failure against ``variant``; return the minimal example."""
+    """Phase 2: let Hypothesis shrink a failure against ``variant``; return the minimal example
+    (never one inside the known finding's ``region``)."""
     last: dict[str, Any] = {}
 
     def body(data: Any) -> None:
         case = _draw_case(data, entry, dtype, check)
+        if region is not None and region.in_region(case):
+            return
         c = _evaluate(entry, impl, case, dtype, device, [variant])[variant]
         if not c.passes:
             last["case"], last["comparison"] = case, c

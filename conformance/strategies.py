@@ -24,7 +24,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance.tracked import round_to
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 from trainspec.reference.registry import HyperParameter, SpecEntry
 
 __all__ = [

@@ -12,7 +12,7 @@ No framework is imported anywhere under this package.
 import importlib
 import pkgutil
 
-from trainspec.reference import adaptive, defaults, optimizers
+from trainspec.reference import defaults, optimizers
 from trainspec.reference.base import (
     GradientTransformation,
     Schedule,
@@ -21,7 +21,10 @@ from trainspec.reference.base import (
     chain,
     piecewise_schedule,
 )
-from trainspec.reference.optimizers import gd, momentum, nesterov, sgd
+from trainspec.reference.optimizers.gd import gd
+from trainspec.reference.optimizers.momentum import momentum
+from trainspec.reference.optimizers.nesterov import nesterov
+from trainspec.reference.optimizers.weight_decay import sgd
 from trainspec.reference.registry import (
     SPEC_VERSION,
     Citation,
@@ -49,7 +52,6 @@ __all__ = [
     "Variant",
     "VariantAxis",
     "VariantOption",
-    "adaptive",
     "all_entries",
     "apply_updates",
     "as_schedule",
@@ -67,10 +69,10 @@ __all__ = [
 
 
 def _register_every_module() -> None:
-    """Import every module of this package, so that each family's entries are registered (a new
-    family is one new module)."""
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        importlib.import_module(f"{__name__}.{info.name}")
+    """Import every module of this package and of its family packages, so that each card's entry
+    is registered (a new card is one new module)."""
+    for info in sorted(pkgutil.walk_packages(__path__, f"{__name__}."), key=lambda m: m.name):
+        importlib.import_module(info.name)
 
 
 _register_every_module()

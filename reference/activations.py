@@ -33,8 +33,8 @@ gradient is $y + \alpha$ for $y = \alpha(e^z - 1)$, the logistic's is $y(1 - y)$
 reference uses that order too or names both with :func:`~trainspec.reference.base.either_order`,
 so that the tolerance bounds the rounding of each.
 
-The spec entries ``act.step`` ... ``act.softmax`` are registered at the bottom of this module;
-``act.defaults`` (the framework defaults the notes state) as well.
+The spec entries ``act.step`` ... ``act.softmax`` are registered at the bottom of this module
+(the framework defaults the notes state, ``act.defaults``, are in :mod:`~trainspec.reference.defaults`).
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ import numpy as np
 
 from trainspec.reference import citations as C
 from trainspec.reference.base import check_choice, check_number, either_order
-from trainspec.reference.defaults import DefaultClaim, DefaultsModel
 from trainspec.reference.registry import (
     HyperParameter,
     SpecEntry,
@@ -156,6 +155,8 @@ def step(form: str = "heaviside", nan_value: str = "nan") -> Activation:
     Heaviside and sgn: Zheng, *CS286 Lecture 6*, "Common step functions"; the perceptron step:
     *Neural network architectures, part one*, "Perceptron" (where it is written $\sigma$).
 
+    The entry also cites Rosenblatt (1958).
+
     .. warning:: The value at 0 is the difference between the forms: ``torch.heaviside`` and
        ``jnp.heaviside`` take it as an argument. The derivative is 0 wherever it exists; at 0 it
        does not (the notes replace the step by the logistic "for backpropagation to work"), and
@@ -205,6 +206,8 @@ def sigmoid() -> Activation:
     Zheng, *CS286 Lecture 6*, "New activation functions". Stable for large $|z|$: see
     :func:`logistic`. The derivative is written from the output, $y(1-y)$, as frameworks
     compute it: where $\sigma(z)$ rounds to 1 it is 0 to within the rounding of $1 - y$.
+
+    The entry also cites Rumelhart et al. (1986); LeCun et al. (1998).
     """
 
     def derivative(z: Any) -> Any:
@@ -223,6 +226,8 @@ def tanh() -> Activation:
     Zheng, *CS286 Lecture 6*, "New activation functions" (the identity with the logistic:
     :func:`tanh_from_sigmoid`, a property test). The derivative is written from the output, as
     frameworks compute it.
+
+    The entry also cites LeCun et al. (1998).
     """
 
     def derivative(z: Any) -> Any:
@@ -288,6 +293,8 @@ def leaky_relu(alpha: Any = 0.01, derivative_at_zero: str = "alpha") -> Activati
 
     Zheng, *CS286 Lecture 6*, "Nonsaturating activation function"; Padilla Montani,
     *Neural Networks Tricks-Of-The-Trade*. Maas et al. (2013).
+
+    The entry also cites *Neural network architectures, part one: deep NNs & CNNs*.
 
     .. warning:: $\max(\alpha z, z)$ is the leaky ReLU only for $\alpha \le 1$ (for $\alpha > 1$
        it takes $\alpha z$ on the positive side), hence the range. The default slope differs
@@ -466,6 +473,8 @@ def softmax(axis: int = -1) -> Activation:
     Solberg, *INF 5860 Lecture 9*; Zheng, *CS286 Lecture 6*. Shift-invariant (any $m$ gives the
     same value); subtracting the maximum keeps every exponential in $(0, 1]$, so no overflow.
     ``vjp(z, g)`` is the vector-Jacobian product $s \odot (g - \sum_j g_j s_j)$.
+
+    The entry also cites Bridle (1990); Goodfellow et al. (2016).
     """
     if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
         raise TypeError(f"axis={axis!r}: must be an int")
@@ -913,99 +922,5 @@ register(
         "+inf and NaN are not drawn: frameworks define that row differently (PyTorch and JAX "
         "return NaN everywhere, TensorFlow NaN at the +inf and 0 elsewhere).",
         model=ActivationModel(build=lambda o, hp: softmax(-1), allow_nan=False, allow_posinf=False),
-    )
-)
-
-
-# ---------------------------------------------------------------------------------------------
-# act.defaults: the framework defaults the notes (and papers) state
-
-_LEAKY_QUOTE = (
-    "alpha is a hyperparameter that defines how much it 'leaks', and alpha is usually set to 0.01"
-)
-_RRELU_QUOTE = (
-    "(paraphrase) a_ji ~ U(l, u); in the experiments 1/a_ji ~ U(3, 8), i.e. l = 1/8, u = 1/3"
-)
-_ELU_QUOTE = "(paraphrase) the ELU networks of the experiments use alpha = 1"
-_PRELU_QUOTE = "we use a_i = 0.25 as the initialization"
-
-
-def _claim(
-    source: Any, api: str, backend: str, fn: str, hp: str, value: float, quote: str
-) -> DefaultClaim:
-    return DefaultClaim(source, api, backend, fn, hp, value, quote)
-
-
-_ZHENG_LEAKY = _ZHENG_NONSAT
-DEFAULT_CLAIMS: tuple[DefaultClaim, ...] = (
-    # the leaky slope: Zheng's "usually 0.01", against every framework's leaky ReLU
-    _claim(
-        _ZHENG_LEAKY,
-        "torch.nn.functional.leaky_relu",
-        "torch",
-        "leaky_relu",
-        "alpha",
-        0.01,
-        _LEAKY_QUOTE,
-    ),
-    _claim(_ZHENG_LEAKY, "torch.nn.LeakyReLU", "torch", "LeakyReLU", "alpha", 0.01, _LEAKY_QUOTE),
-    _claim(
-        _ZHENG_LEAKY,
-        "tf.nn.leaky_relu",
-        "tensorflow",
-        "tf.nn.leaky_relu",
-        "alpha",
-        0.01,
-        _LEAKY_QUOTE,
-    ),
-    _claim(
-        _ZHENG_LEAKY,
-        "keras.activations.leaky_relu",
-        "tensorflow",
-        "leaky_relu",
-        "alpha",
-        0.01,
-        _LEAKY_QUOTE,
-    ),
-    _claim(
-        _ZHENG_LEAKY,
-        "keras.layers.LeakyReLU",
-        "tensorflow",
-        "LeakyReLU",
-        "alpha",
-        0.01,
-        _LEAKY_QUOTE,
-    ),
-    _claim(_ZHENG_LEAKY, "jax.nn.leaky_relu", "jax", "leaky_relu", "alpha", 0.01, _LEAKY_QUOTE),
-    # ELU's alpha: the notes leave it a hyperparameter; Clevert et al. use 1
-    _claim(C.CLEVERT, "torch.nn.functional.elu", "torch", "elu", "alpha", 1.0, _ELU_QUOTE),
-    _claim(C.CLEVERT, "torch.nn.ELU", "torch", "ELU", "alpha", 1.0, _ELU_QUOTE),
-    _claim(C.CLEVERT, "keras.activations.elu", "tensorflow", "elu", "alpha", 1.0, _ELU_QUOTE),
-    _claim(C.CLEVERT, "keras.layers.ELU", "tensorflow", "ELU", "alpha", 1.0, _ELU_QUOTE),
-    _claim(C.CLEVERT, "jax.nn.elu", "jax", "elu", "alpha", 1.0, _ELU_QUOTE),
-    # RReLU's range: the notes say "a given range"; Xu et al. give 1/alpha ~ U(3, 8)
-    _claim(C.XU_RRELU, "torch.nn.functional.rrelu", "torch", "rrelu", "lower", 1 / 8, _RRELU_QUOTE),
-    _claim(C.XU_RRELU, "torch.nn.functional.rrelu", "torch", "rrelu", "upper", 1 / 3, _RRELU_QUOTE),
-    _claim(C.XU_RRELU, "torch.nn.RReLU", "torch", "RReLU", "lower", 1 / 8, _RRELU_QUOTE),
-    _claim(C.XU_RRELU, "torch.nn.RReLU", "torch", "RReLU", "upper", 1 / 3, _RRELU_QUOTE),
-    # PReLU's initial slope (He et al.)
-    _claim(C.HE, "torch.nn.PReLU", "torch", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
-    _claim(C.HE, "keras.layers.PReLU", "tensorflow", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
-    _claim(C.HE, "flax.linen.PReLU", "jax", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
-)
-
-register(
-    SpecEntry(
-        id="act.defaults",
-        title="Default hyperparameters of framework activations, as the notes and papers state them",
-        tier="doc",
-        kind="defaults",
-        formula=r"\text{leaky ReLU: } \alpha = 0.01\ (\text{Zheng});\ \text{ELU: } \alpha = 1\ (\text{Clevert});\ "
-        r"\text{RReLU: } l = 1/8, u = 1/3\ (\text{Xu});\ \text{PReLU init: } \alpha = 0.25\ (\text{He})",
-        citations=(_ZHENG_LEAKY, C.CLEVERT, C.XU_RRELU, C.HE),
-        notes="Each claim is compared with the framework's current default, read from its "
-        "signature or a fresh layer's attributes; a difference is drift, reported with both values. "
-        "The 'optimizer' field of a claim holds the function or layer name.",
-        model=DefaultsModel(DEFAULT_CLAIMS),
     )
 )

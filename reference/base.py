@@ -37,6 +37,7 @@ __all__ = [
     "chain",
     "check_number",
     "check_same_structure",
+    "check_step",
     "check_tree",
     "either_order",
     "piecewise_schedule",
@@ -110,6 +111,15 @@ def check_number(
     if high is not None and (v > high or (v == high and not high_closed)):
         raise ValueError(f"{name}={value!r}: must be in {rng}")
     return v
+
+
+def check_step(name: str, step: Any) -> int:
+    """A step count: an integer ``>= 0`` (``bool`` is rejected)."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"{name}={step!r}: must be an integer, got {type(step).__name__}")
+    if step < 0:
+        raise ValueError(f"{name}={step!r}: must be an integer >= 0")
+    return int(step)
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:

@@ -90,7 +90,7 @@ def at(citation: Citation, where: str) -> Citation:
     return replace(citation, where=f"{base}, {where}" if base else where)
 
 
-# Papers of the adaptive optimizers (``trainspec.reference.adaptive``).
+# Papers of the adaptive optimizers (``trainspec.reference.optimizers``).
 DUCHI = Citation(
     "J. Duchi, E. Hazan, Y. Singer",
     "Adaptive subgradient methods for online learning and stochastic optimization",

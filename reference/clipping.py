@@ -206,6 +206,8 @@ def clip_by_global_norm(
     Pascanu et al. (2013), Algorithm 1; the form of ``tf.clip_by_global_norm``,
     ``torch.nn.utils.clip_grad_norm_`` and ``optax.clip_by_global_norm``.
 
+    The entry also cites Vitay, *Neurocomputing: Modern neural networks*.
+
     .. warning:: With a non-finite gradient frameworks part ways (``nonfinite``: ``ieee``,
        ``all_nan``, ``raise``, ``skip``; module docstring), and PyTorch adds $\epsilon = 10^{-6}$.
     """

@@ -19,7 +19,7 @@ from typing import Any
 from trainspec.reference import citations as C
 from trainspec.reference.registry import Citation, SpecEntry, register
 
-__all__ = ["DefaultClaim", "DefaultsModel", "compare_defaults"]
+__all__ = ["DefaultClaim", "DefaultsModel", "compare_defaults", "paper_claims"]
 
 REQUIRED = None
 
@@ -167,6 +167,78 @@ CLAIMS: tuple[DefaultClaim, ...] = (
     DefaultClaim(_ARCH, "torch.optim.SGD", "torch", "SGD", "nesterov", False, _TORCH_SGD),
 )
 
+#: how each backend names an optimizer a paper describes: spec name -> backend -> (API, key)
+#: (the key is what the adapter's defaults reader names it; optax's are its function names)
+OPTIMIZER_APIS: dict[str, dict[str, tuple[str, str]]] = {
+    "Adam": {
+        "torch": ("torch.optim.Adam", "Adam"),
+        "tensorflow": ("keras.optimizers.Adam", "Adam"),
+        "jax": ("optax.adam", "adam"),
+    },
+    "AdaMax": {
+        "torch": ("torch.optim.Adamax", "Adamax"),
+        "tensorflow": ("keras.optimizers.Adamax", "Adamax"),
+        "jax": ("optax.adamax", "adamax"),
+    },
+    "Adadelta": {
+        "torch": ("torch.optim.Adadelta", "Adadelta"),
+        "tensorflow": ("keras.optimizers.Adadelta", "Adadelta"),
+        "jax": ("optax.adadelta", "adadelta"),
+    },
+    "RMSprop": {
+        "torch": ("torch.optim.RMSprop", "RMSprop"),
+        "tensorflow": ("keras.optimizers.RMSprop", "RMSprop"),
+        "jax": ("optax.rmsprop", "rmsprop"),
+    },
+}
+
+
+def paper_claims(
+    source: Citation, optimizer: str, values: dict[str, float], quote: str
+) -> tuple[DefaultClaim, ...]:
+    """A paper's stated defaults of ``optimizer``, as one claim per backend that offers it: a
+    paper's default applies to every framework's implementation of its method."""
+    return tuple(
+        DefaultClaim(source, api, backend, key, hp, value, quote)
+        for backend, (api, key) in OPTIMIZER_APIS[optimizer].items()
+        for hp, value in values.items()
+    )
+
+
+_KINGMA_ADAM = (
+    "Good default settings for the tested machine learning problems are alpha = 0.001, "
+    "beta1 = 0.9, beta2 = 0.999 and epsilon = 10^-8"
+)
+_KINGMA_ADAMAX = "Good default settings are alpha = 0.002, beta1 = 0.9 and beta2 = 0.999"
+#: the papers' defaults, for every backend (Kingma & Ba: Algorithm 1 and Algorithm 2; Zeiler
+#: §4.1 (the hyperparameters of every experiment); Tieleman & Hinton: the slide's running average)
+PAPER_CLAIMS: tuple[DefaultClaim, ...] = (
+    *paper_claims(
+        C.at(C.KINGMA_BA, "Algorithm 1"),
+        "Adam",
+        {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+        _KINGMA_ADAM,
+    ),
+    *paper_claims(
+        C.at(C.KINGMA_BA, "Section 7.1, Algorithm 2"),
+        "AdaMax",
+        {"learning_rate": 0.002, "beta1": 0.9, "beta2": 0.999},
+        _KINGMA_ADAMAX,
+    ),
+    *paper_claims(
+        C.at(C.ZEILER, "Section 4.1"),
+        "Adadelta",
+        {"rho": 0.95, "eps": 1e-6},
+        "(paraphrase) every experiment sets the hyperparameters epsilon = 1e-6 and rho = 0.95",
+    ),
+    *paper_claims(
+        C.TIELEMAN_HINTON,
+        "RMSprop",
+        {"rho": 0.9},
+        "MeanSquare(w, t) = 0.9 MeanSquare(w, t-1) + 0.1 (dE/dw(t))^2",
+    ),
+)
+
 register(
     SpecEntry(
         id="opt.defaults",
@@ -176,9 +248,104 @@ register(
         formula=r"\text{SGD: } \eta = 0.01;\ \text{RMSprop: } \eta = 10^{-3}, \rho = 0.9, \epsilon = 10^{-7};\ "
         r"\text{Adam: } \eta = 10^{-3}, \beta_1 = 0.9, \beta_2 = 0.999, \epsilon = 10^{-7}\ (\text{Vitay})\ "
         r"\text{vs } 10^{-8}\ (\text{Padilla Montani})",
-        citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA),
+        citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA, C.ZEILER, C.TIELEMAN_HINTON),
         notes="Each claim is compared with the framework's current default; a difference is drift, "
-        "reported as a finding with both values. No document states optax's defaults.",
-        model=DefaultsModel(CLAIMS),
+        "reported as a finding with both values. The papers' defaults (Adam, AdaMax, Adadelta, "
+        "RMSprop) are claims about every backend's implementation of the method.",
+        model=DefaultsModel(CLAIMS + PAPER_CLAIMS),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# act.defaults: the framework defaults the notes (and papers) state
+
+_LEAKY_QUOTE = (
+    "alpha is a hyperparameter that defines how much it 'leaks', and alpha is usually set to 0.01"
+)
+_RRELU_QUOTE = (
+    "(paraphrase) a_ji ~ U(l, u); in the experiments 1/a_ji ~ U(3, 8), i.e. l = 1/8, u = 1/3"
+)
+_ELU_QUOTE = "(paraphrase) the ELU networks of the experiments use alpha = 1"
+_PRELU_QUOTE = "we use a_i = 0.25 as the initialization"
+
+
+def _claim(
+    source: Any, api: str, backend: str, fn: str, hp: str, value: float, quote: str
+) -> DefaultClaim:
+    return DefaultClaim(source, api, backend, fn, hp, value, quote)
+
+
+_ZHENG_LEAKY = C.at(C.ZHENG, "Nonsaturating activation function")
+DEFAULT_CLAIMS: tuple[DefaultClaim, ...] = (
+    # the leaky slope: Zheng's "usually 0.01", against every framework's leaky ReLU
+    _claim(
+        _ZHENG_LEAKY,
+        "torch.nn.functional.leaky_relu",
+        "torch",
+        "leaky_relu",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(_ZHENG_LEAKY, "torch.nn.LeakyReLU", "torch", "LeakyReLU", "alpha", 0.01, _LEAKY_QUOTE),
+    _claim(
+        _ZHENG_LEAKY,
+        "tf.nn.leaky_relu",
+        "tensorflow",
+        "tf.nn.leaky_relu",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(
+        _ZHENG_LEAKY,
+        "keras.activations.leaky_relu",
+        "tensorflow",
+        "leaky_relu",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(
+        _ZHENG_LEAKY,
+        "keras.layers.LeakyReLU",
+        "tensorflow",
+        "LeakyReLU",
+        "alpha",
+        0.01,
+        _LEAKY_QUOTE,
+    ),
+    _claim(_ZHENG_LEAKY, "jax.nn.leaky_relu", "jax", "leaky_relu", "alpha", 0.01, _LEAKY_QUOTE),
+    # ELU's alpha: the notes leave it a hyperparameter; Clevert et al. use 1
+    _claim(C.CLEVERT, "torch.nn.functional.elu", "torch", "elu", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "torch.nn.ELU", "torch", "ELU", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "keras.activations.elu", "tensorflow", "elu", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "keras.layers.ELU", "tensorflow", "ELU", "alpha", 1.0, _ELU_QUOTE),
+    _claim(C.CLEVERT, "jax.nn.elu", "jax", "elu", "alpha", 1.0, _ELU_QUOTE),
+    # RReLU's range: the notes say "a given range"; Xu et al. give 1/alpha ~ U(3, 8)
+    _claim(C.XU_RRELU, "torch.nn.functional.rrelu", "torch", "rrelu", "lower", 1 / 8, _RRELU_QUOTE),
+    _claim(C.XU_RRELU, "torch.nn.functional.rrelu", "torch", "rrelu", "upper", 1 / 3, _RRELU_QUOTE),
+    _claim(C.XU_RRELU, "torch.nn.RReLU", "torch", "RReLU", "lower", 1 / 8, _RRELU_QUOTE),
+    _claim(C.XU_RRELU, "torch.nn.RReLU", "torch", "RReLU", "upper", 1 / 3, _RRELU_QUOTE),
+    # PReLU's initial slope (He et al.)
+    _claim(C.HE, "torch.nn.PReLU", "torch", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
+    _claim(C.HE, "keras.layers.PReLU", "tensorflow", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
+    _claim(C.HE, "flax.linen.PReLU", "jax", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
+)
+
+register(
+    SpecEntry(
+        id="act.defaults",
+        title="Default hyperparameters of framework activations, as the notes and papers state them",
+        tier="doc",
+        kind="defaults",
+        formula=r"\text{leaky ReLU: } \alpha = 0.01\ (\text{Zheng});\ \text{ELU: } \alpha = 1\ (\text{Clevert});\ "
+        r"\text{RReLU: } l = 1/8, u = 1/3\ (\text{Xu});\ \text{PReLU init: } \alpha = 0.25\ (\text{He})",
+        citations=(_ZHENG_LEAKY, C.CLEVERT, C.XU_RRELU, C.HE),
+        notes="Each claim is compared with the framework's current default, read from its "
+        "signature or a fresh layer's attributes; a difference is drift, reported with both values. "
+        "The 'optimizer' field of a claim holds the function or layer name.",
+        model=DefaultsModel(DEFAULT_CLAIMS),
     )
 )

@@ -201,6 +201,8 @@ def inverted_dropout(
     $x \cdot 0$ in IEEE-754 arithmetic (NaN, as Solberg's ``H1 *= U1`` does), ``"select"``
     gives 0.
 
+    The entry also cites Vitay, *Neurocomputing: Modern neural networks*.
+
     .. warning:: Frameworks split on what ``rate`` means: PyTorch's ``p``, Keras's and flax's
        ``rate`` are the drop probability (``rate_meaning="drop"``, the default); Solberg's p is
        the keep probability. On non-finite inputs they split too: PyTorch multiplies by the

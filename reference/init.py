@@ -473,7 +473,10 @@ def lecun_uniform(*, layout: str = "channels_last") -> Initializer:
 
 
 def zeros() -> Initializer:
-    r"""Biases at zero, ``init.bias``: $b = 0$ (Vitay; Solberg, "Bias initialization")."""
+    r"""Biases at zero, ``init.bias``: $b = 0$ (Vitay; Solberg, "Bias initialization").
+
+    The entry also cites Goodfellow et al. (2016).
+    """
 
     def sample(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
         _check_rng(rng)

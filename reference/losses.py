@@ -84,6 +84,8 @@ def mse(outputs: Any, targets: Any, *, reduction: str = "mean_over_samples") -> 
 
     Vitay, *Neurocomputing* ("L2 Regularization": $\mathbb{E}_\mathcal{D}\lVert t - y\rVert^2$).
 
+    The entry also cites Goodfellow et al. (2016).
+
     .. warning:: ``torch.nn.functional.mse_loss``, ``keras.losses.MeanSquaredError`` and
        ``mean(optax.losses.squared_error)`` average over every element: they are $1/K$ of the
        documents' loss for $K$ outputs.
@@ -109,6 +111,8 @@ def half_sse(outputs: Any, targets: Any) -> Any:
     Zheng, *CS286 Lecture 6* ("Backpropagation": $E = \frac12\sum_{j\in\text{output}}(t_j - y_j)^2$,
     $\partial E/\partial y_j = -(t_j - y_j)$). ``tf.nn.l2_loss`` and ``optax.losses.l2_loss`` use
     the same $\tfrac12$.
+
+    The entry also cites Rumelhart et al. (1986).
     """
     y, t = _pair(outputs, targets)
     return 0.5 * np.sum(np.square(t - y))
@@ -155,6 +159,8 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
 
     Solberg, *INF 5860 Lecture 9* ("Repetition: Batch gradient descent");
     Zheng, *CS286 Lecture 6* (``tf.nn.sparse_softmax_cross_entropy_with_logits``, mean over the batch).
+
+    The entry also cites Bridle (1990); Goodfellow et al. (2016).
     """
     z = _batch("logits", logits)
     lab = _labels(labels, z)
@@ -193,6 +199,8 @@ def logistic_loss(logits: Any, targets: Any, *, reduction: str = "mean_over_samp
     with $N = m$ (``mean_over_samples``: summed over a sample's classes) or $N = mK$
     (``mean_over_elements``). Solberg, *INF 5860 Lecture 9* ("Activation function and loss
     function": "Logistic loss one-vs-all").
+
+    The entry also cites Goodfellow et al. (2016).
 
     .. warning:: ``binary_cross_entropy_with_logits``, Keras ``BinaryCrossentropy`` and
        ``mean(optax.losses.sigmoid_binary_cross_entropy)`` average over every element.

@@ -147,7 +147,67 @@ def _check_eps(eps: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# training-mode forward pass
+# what the batch-normalisation cards share: the model the kit drives, eps, momentum, the variance
+
+
+@dataclass(frozen=True)
+class BatchNormModel:
+    """What a row of a ``batchnorm`` entry compares (read by the kit's ``batchnorm`` kind).
+
+    ``compares``: ``"outputs"`` (training-mode y of every step), ``"running"`` (population
+    mean and variance after every step), ``"test"`` (test-time output, computed from the
+    framework's own population statistics, so that the row isolates the test-time formula),
+    ``"grads"`` (dx, dgamma, dbeta of every step).
+    """
+
+    compares: str
+
+
+EPS = HyperParameter(
+    "eps",
+    r"\epsilon",
+    "added to the variance inside the square root",
+    low=0.0,
+    high=None,
+    low_closed=False,
+    sample_low=1e-8,
+    sample_high=1.0,
+    log_scale=True,
+    special=(1e-5, 1e-3),
+)
+BN_MOMENTUM = HyperParameter(
+    "momentum",
+    r"w",
+    "weight of the OLD running value (Keras/flax momentum; PyTorch's momentum is 1 - w)",
+    low=0.0,
+    high=1.0,
+    high_closed=False,
+    sample_low=0.0,
+    sample_high=0.999,
+    special=(0.99, 0.9, 0.0),
+)
+
+_VARIANCE_AXIS = VariantAxis(
+    "variance",
+    (
+        VariantOption(
+            "two_pass",
+            "the mean, then the mean of squared deviations",
+            r"\sigma^2_B = \tfrac1m\sum(x_i-\mu_B)^2",
+            ("Solberg", "Zheng", "Padilla Montani", "tf.nn.moments"),
+        ),
+        VariantOption(
+            "one_pass",
+            "mean of squares minus squared mean, clipped at 0 (cancels for large offsets)",
+            r"\sigma^2_B = \max(0, \overline{x^2} - \mu_B^2)",
+            ("flax.linen.BatchNorm(use_fast_variance=True)",),
+        ),
+    ),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# norm.batch.train: batch statistics and the training-mode output
 
 
 class BatchStatistics(NamedTuple):
@@ -270,92 +330,34 @@ def batch_norm_inference(
     return _normalize(x, mean, var, gamma, beta, eps, c)
 
 
-# ---------------------------------------------------------------------------------------------
-# backward pass
-
-
-class BatchNormGrads(NamedTuple):
-    """Gradients of $\\sum_i dy_i\\, y_i$ with respect to ``x``, ``gamma`` and ``beta``."""
-
-    dx: Any
-    dgamma: Any
-    dbeta: Any
-
-
-def batch_norm_backward(
-    x: Any,
-    dy: Any,
-    gamma: Any,
-    eps: Any,
-    *,
-    layout: str = "channels_first",
-    variance: str = "two_pass",
-) -> BatchNormGrads:
-    r"""The backward pass of training-mode batch normalisation in closed form.
-
-    Symbols: $dy$ = ``dy`` (the upstream gradient $\partial\ell/\partial y$, shaped like ``x``),
-    $m$ values per channel, $\hat x$ and $\sigma^2_B$ as in :func:`batch_norm_train`,
-    $s = \sqrt{\sigma^2_B + \epsilon}$. Ioffe & Szegedy (2015), section 3 (chain rule through
-    $\mu_B$ and $\sigma^2_B$); Vitay ("Batch normalization (BN)": BN "is differentiable
-    w.r.t the input layer and the parameters, so backpropagation still works").
-
-    .. math::
-        \frac{\partial\ell}{\partial\beta} = \sum_i dy_i, \qquad
-        \frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\,\hat x_i, \qquad
-        \frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\,s}\Big(m\,dy_i - \sum_j dy_j
-        - \hat x_i \sum_j dy_j\,\hat x_j\Big)
-
-    ``variance`` selects the evaluation order that automatic differentiation of that forward
-    pass follows (the values agree in exact arithmetic; the rounding does not): ``one_pass``
-    differentiates $\overline{x^2} - \mu^2$, whose terms $2x\,\partial\sigma^2/m$ and
-    $2\mu\,\partial\sigma^2/m$ cancel for large offsets. For ``two_pass`` the bound covers both
-    the chain rule through $\mu_B$ and $\sigma^2_B$ and the compact form above.
-    """
-    shape = _check_array("x", x, min_ndim=2)
-    if _check_array("dy", dy) != shape:
-        raise ValueError(f"dy: must have the shape of x, {shape}, got {_check_array('dy', dy)}")
-    check_choice("variance", variance, VARIANCE_COMPUTATIONS)
-    axes, c, m = _axes(shape, layout)
-    _per_channel("gamma", gamma, shape[c])
-    eps = _check_eps(eps)
-    nd = len(shape)
-    stats = batch_statistics(x, layout=layout, variance=variance)
-    mu = _bcast(stats.mean, nd, c)
-    dev = x - mu
-    s = np.sqrt(stats.var + eps)
-    r = 1.0 / s
-    g = gamma
-    sum_dy = np.sum(dy, axis=axes)
-    sum_dy_dev = np.sum(dy * dev, axis=axes)
-    dgamma = either_order(sum_dy_dev * r, np.sum(dy * (dev / _bcast(s, nd, c)), axis=axes))
-    dx_direct = dy * _bcast(g * r, nd, c)
-    dmu_direct = -(g * r) * sum_dy
-    dr = g * sum_dy_dev
-    dvar = dr * (-0.5) * r**3
-    if variance == "two_pass":
-        autodiff = (
-            dx_direct
-            + _bcast(dvar * (2.0 / m), nd, c) * dev
-            + _bcast((dmu_direct - dvar * (2.0 / m) * np.sum(dev, axis=axes)) / m, nd, c)
-        )
-        xhat = dev * _bcast(r, nd, c)
-        compact = _bcast(g * r / m, nd, c) * (
-            dy * float(m)
-            - _bcast(sum_dy, nd, c)
-            - xhat * _bcast(np.sum(dy * xhat, axis=axes), nd, c)
-        )
-        dx = either_order(autodiff, compact)
-    else:
-        dx = (
-            dx_direct
-            + _bcast(dvar * (2.0 / m), nd, c) * x
-            + _bcast((dmu_direct - 2.0 * stats.mean * dvar) / m, nd, c)
-        )
-    return BatchNormGrads(dx, dgamma, sum_dy)
+register(
+    SpecEntry(
+        id="norm.batch.train",
+        title="Batch normalisation, training mode",
+        tier="core",
+        kind="norm",
+        formula=r"\mu_B = \frac1m\sum_i x_i,\ \sigma^2_B = \frac1m\sum_i (x_i-\mu_B)^2,\ "
+        r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma^2_B+\epsilon}},\ y_i = \gamma\hat x_i + \beta",
+        citations=(
+            C.at(C.SOLBERG, "Batch normalization: training"),
+            C.at(C.VITAY, "Batch normalization (BN)"),
+            C.at(C.ZHENG, "Batch Normalization (BN)"),
+            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
+            C.at(C.IOFFE_SZEGEDY, "Algorithm 1"),
+        ),
+        variant_axes=(_VARIANCE_AXIS,),
+        hyperparameters=(EPS,),
+        notes="Per feature for (N, C) inputs; per channel over batch and spatial axes for images, "
+        "channels-first or channels-last. The variance in the normalisation is the biased one "
+        "(1/m); an unbiased variance there is a divergence, not a variant. Vitay writes "
+        "(X - E(X))/Std(X) without gamma, beta and eps. The row compares y of every training step.",
+        model=BatchNormModel("outputs"),
+    )
+)
 
 
 # ---------------------------------------------------------------------------------------------
-# population statistics for test time
+# norm.batch.running: the population statistics kept during training
 
 
 class RunningState(NamedTuple):
@@ -398,7 +400,8 @@ def running_statistics(
     running_variance: str = "biased",
     momentum_convention: str = "old_weight",
 ) -> RunningStatistics:
-    r"""The population mean and variance for test time, updated after every training batch.
+    r"""``norm.batch.running``: the population mean and variance for test time, updated after
+    every training batch.
 
     Symbols: $r_\mu, r_{\sigma^2}$ = ``state.mean``, ``state.var``; $\mu_B, \sigma^2_B$ the
     batch's statistics (:class:`BatchStatistics`, biased), $m$ its values per channel;
@@ -514,6 +517,82 @@ def population_statistics(
     return mean, var
 
 
+_AVERAGE_AXIS = VariantAxis(
+    "average",
+    (
+        VariantOption(
+            "exponential",
+            "exponential running average with the weight w of the old value",
+            r"r \leftarrow w r + (1-w) b",
+            (
+                "Solberg",
+                "Padilla Montani",
+                "Keras",
+                "flax",
+                "PyTorch (w = 1 - momentum)",
+            ),
+        ),
+        VariantOption(
+            "cumulative",
+            "plain average of the batch statistics over all training batches",
+            r"r_t = \tfrac1t\sum_{s\le t} b_s",
+            ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch momentum=None"),
+        ),
+        VariantOption(
+            "whole_training_set",
+            "the exact mean and variance over every training value",
+            r"\mu = \tfrac1n\sum x,\ \sigma^2 = \tfrac1n\sum (x-\mu)^2",
+            ("Vitay", "Solberg"),
+        ),
+    ),
+)
+_RUNNING_VARIANCE_AXIS = VariantAxis(
+    "running_variance",
+    (
+        VariantOption(
+            "biased",
+            "the batch variance as used in the normalisation (1/m)",
+            r"v_B = \sigma^2_B",
+            ("Solberg", "Keras", "flax"),
+        ),
+        VariantOption(
+            "unbiased",
+            "Bessel's correction m/(m-1)",
+            r"v_B = \tfrac{m}{m-1}\sigma^2_B",
+            ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch"),
+        ),
+    ),
+)
+
+
+register(
+    SpecEntry(
+        id="norm.batch.running",
+        title="Batch normalisation: population statistics for test time",
+        tier="core",
+        kind="norm",
+        formula=r"r_\mu \leftarrow w\,r_\mu + (1-w)\,\mu_B,\quad "
+        r"r_{\sigma^2} \leftarrow w\,r_{\sigma^2} + (1-w)\,v_B",
+        citations=(
+            C.at(C.SOLBERG, "Batch normalization: test time"),
+            C.at(C.VITAY, "Batch normalization (BN)"),
+            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
+            C.at(C.IOFFE_SZEGEDY, "Algorithm 2"),
+        ),
+        variant_axes=(_AVERAGE_AXIS, _RUNNING_VARIANCE_AXIS, _VARIANCE_AXIS),
+        hyperparameters=(EPS, BN_MOMENTUM),
+        notes="The hyperparameter momentum is the weight w of the OLD value (Keras/flax); each "
+        "adapter maps it onto its framework in one tested function (PyTorch: 1 - w), so a flipped "
+        "convention diverges. The row compares the running mean and variance after every step.",
+        model=BatchNormModel("running"),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# norm.batch.test: the test-time output from the population statistics
+
+
 # ---------------------------------------------------------------------------------------------
 # a whole training run of one BN layer (what the conformance kit compares)
 
@@ -569,8 +648,172 @@ def simulate_training(
     return TrainingRecord(outputs, grads, running, test)
 
 
+def _solberg_test_time_check() -> ErratumEvidence:
+    """Solberg's test-time slide, read literally, normalises a test batch with its own statistics."""
+    rng = np.random.default_rng(0)
+    train = [rng.normal(2.0, 3.0, (8, 3)) for _ in range(4)]
+    test = rng.normal(-1.0, 0.5, (4, 3))
+    gamma, beta, eps = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0]), 1e-5
+    mean, var = population_statistics(train)
+    correct = gamma * (test - mean) / np.sqrt(var + eps) + beta
+    printed, _ = batch_norm_train(test, gamma, beta, eps)
+    corrected = batch_norm_inference(test, mean, var, gamma, beta, eps)
+    return ErratumEvidence(
+        printed_error=float(np.max(np.abs(printed - correct))),
+        corrected_error=float(np.max(np.abs(corrected - correct))),
+        detail="4 training batches of N(2, 9) values; a test batch of N(-1, 0.25) values: with its "
+        "own statistics the test batch is renormalised to zero mean and unit variance",
+    )
+
+
+register(
+    SpecEntry(
+        id="norm.batch.test",
+        title="Batch normalisation, test mode",
+        tier="core",
+        kind="norm",
+        formula=r"y = \gamma\,\frac{x - \mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}} + \beta",
+        citations=(
+            C.at(C.SOLBERG, "Batch normalization: test time"),
+            C.at(C.ZHENG, "Batch Normalization (BN)"),
+            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
+            C.at(C.IOFFE_SZEGEDY, "Algorithm 2, step 11"),
+        ),
+        errata=(
+            Erratum(
+                source=C.at(C.SOLBERG, "Batch normalization: test time"),
+                printed=r"\mu_B \leftarrow \frac1m\sum_{i=1}^m x_i,\ "
+                r"\sigma_B^2 \leftarrow \frac1m\sum_{i=1}^m (x_i-\mu_B)^2,\ "
+                r"\hat x_i \leftarrow \frac{x_i-\mu_B}{\sqrt{\sigma_B^2+\epsilon}}",
+                correct=r"\hat x = \frac{x-\mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}}",
+                explanation="The slide says the mean/std of the ENTIRE training set is used at "
+                "test time, but prints the training-time algorithm with the mini-batch mean and "
+                "variance again; read literally, a test batch is normalised with its own statistics.",
+                check=_solberg_test_time_check,
+            ),
+        ),
+        hyperparameters=(EPS, BN_MOMENTUM),
+        notes="The row compares the test-mode output with the formula applied to the framework's "
+        "own population statistics (read back after training), so it isolates the test-time "
+        "formula; how those statistics are kept is norm.batch.running.",
+        model=BatchNormModel("test"),
+    )
+)
+
+
 # ---------------------------------------------------------------------------------------------
-# input normalisation (reference only)
+# norm.batch.grad: the backward pass
+
+
+class BatchNormGrads(NamedTuple):
+    """Gradients of $\\sum_i dy_i\\, y_i$ with respect to ``x``, ``gamma`` and ``beta``."""
+
+    dx: Any
+    dgamma: Any
+    dbeta: Any
+
+
+def batch_norm_backward(
+    x: Any,
+    dy: Any,
+    gamma: Any,
+    eps: Any,
+    *,
+    layout: str = "channels_first",
+    variance: str = "two_pass",
+) -> BatchNormGrads:
+    r"""The backward pass of training-mode batch normalisation in closed form.
+
+    Symbols: $dy$ = ``dy`` (the upstream gradient $\partial\ell/\partial y$, shaped like ``x``),
+    $m$ values per channel, $\hat x$ and $\sigma^2_B$ as in :func:`batch_norm_train`,
+    $s = \sqrt{\sigma^2_B + \epsilon}$. Ioffe & Szegedy (2015), section 3 (chain rule through
+    $\mu_B$ and $\sigma^2_B$); Vitay ("Batch normalization (BN)": BN "is differentiable
+    w.r.t the input layer and the parameters, so backpropagation still works").
+
+    .. math::
+        \frac{\partial\ell}{\partial\beta} = \sum_i dy_i, \qquad
+        \frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\,\hat x_i, \qquad
+        \frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\,s}\Big(m\,dy_i - \sum_j dy_j
+        - \hat x_i \sum_j dy_j\,\hat x_j\Big)
+
+    ``variance`` selects the evaluation order that automatic differentiation of that forward
+    pass follows (the values agree in exact arithmetic; the rounding does not): ``one_pass``
+    differentiates $\overline{x^2} - \mu^2$, whose terms $2x\,\partial\sigma^2/m$ and
+    $2\mu\,\partial\sigma^2/m$ cancel for large offsets. For ``two_pass`` the bound covers both
+    the chain rule through $\mu_B$ and $\sigma^2_B$ and the compact form above.
+    """
+    shape = _check_array("x", x, min_ndim=2)
+    if _check_array("dy", dy) != shape:
+        raise ValueError(f"dy: must have the shape of x, {shape}, got {_check_array('dy', dy)}")
+    check_choice("variance", variance, VARIANCE_COMPUTATIONS)
+    axes, c, m = _axes(shape, layout)
+    _per_channel("gamma", gamma, shape[c])
+    eps = _check_eps(eps)
+    nd = len(shape)
+    stats = batch_statistics(x, layout=layout, variance=variance)
+    mu = _bcast(stats.mean, nd, c)
+    dev = x - mu
+    s = np.sqrt(stats.var + eps)
+    r = 1.0 / s
+    g = gamma
+    sum_dy = np.sum(dy, axis=axes)
+    sum_dy_dev = np.sum(dy * dev, axis=axes)
+    dgamma = either_order(sum_dy_dev * r, np.sum(dy * (dev / _bcast(s, nd, c)), axis=axes))
+    dx_direct = dy * _bcast(g * r, nd, c)
+    dmu_direct = -(g * r) * sum_dy
+    dr = g * sum_dy_dev
+    dvar = dr * (-0.5) * r**3
+    if variance == "two_pass":
+        autodiff = (
+            dx_direct
+            + _bcast(dvar * (2.0 / m), nd, c) * dev
+            + _bcast((dmu_direct - dvar * (2.0 / m) * np.sum(dev, axis=axes)) / m, nd, c)
+        )
+        xhat = dev * _bcast(r, nd, c)
+        compact = _bcast(g * r / m, nd, c) * (
+            dy * float(m)
+            - _bcast(sum_dy, nd, c)
+            - xhat * _bcast(np.sum(dy * xhat, axis=axes), nd, c)
+        )
+        dx = either_order(autodiff, compact)
+    else:
+        dx = (
+            dx_direct
+            + _bcast(dvar * (2.0 / m), nd, c) * x
+            + _bcast((dmu_direct - 2.0 * stats.mean * dvar) / m, nd, c)
+        )
+    return BatchNormGrads(dx, dgamma, sum_dy)
+
+
+register(
+    SpecEntry(
+        id="norm.batch.grad",
+        title="Batch normalisation: backward pass",
+        tier="core",
+        kind="norm",
+        formula=r"\frac{\partial\ell}{\partial\beta} = \sum_i dy_i,\ "
+        r"\frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\hat x_i,\ "
+        r"\frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2_B+\epsilon}}"
+        r"\Big(m\,dy_i - \sum_j dy_j - \hat x_i\sum_j dy_j\hat x_j\Big)",
+        citations=(
+            C.at(
+                C.VITAY,
+                "Batch normalization (BN) (differentiable w.r.t the input layer and the parameters)",
+            ),
+            C.at(C.IOFFE_SZEGEDY, "Section 3"),
+        ),
+        variant_axes=(_VARIANCE_AXIS,),
+        hyperparameters=(EPS,),
+        notes="Each framework's automatic differentiation of its training-mode layer, for a given "
+        "upstream gradient dy, against the closed form; the variant axes name the forward "
+        "evaluation order that the autodiff follows.",
+        model=BatchNormModel("grads"),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# norm.standardize
 
 
 class Standardizer(NamedTuple):
@@ -640,6 +883,47 @@ def apply_standardizer(s: Standardizer, x: np.ndarray) -> np.ndarray:
     return out if s.std is None else out / s.std
 
 
+register(
+    SpecEntry(
+        id="norm.standardize",
+        title="Input normalisation: mean removal and standardisation",
+        tier="doc",
+        kind="reference",
+        formula=r"x' = x - E[x];\qquad x' = \frac{x - E[x]}{\mathrm{Std}(x)}",
+        citations=(
+            C.at(C.VITAY, "Data normalization"),
+            C.at(C.SOLBERG, "Preprocessing: Common normalization for image data"),
+            C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
+        ),
+        variant_axes=(
+            VariantAxis(
+                "statistics",
+                (
+                    VariantOption(
+                        "mean_image",
+                        "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
+                        r"E[x] \text{ over the samples}",
+                        ("Solberg", "Vitay"),
+                    ),
+                    VariantOption(
+                        "per_channel",
+                        "one mean per channel (3 values for RGB)",
+                        r"E[x] \text{ over the samples and the pixels}",
+                        ("Solberg",),
+                    ),
+                ),
+            ),
+        ),
+        notes="Reference only: checked by properties (zero mean, unit variance of the training "
+        "data; the fitted statistics applied unchanged to new data).",
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# norm.whiten
+
+
 class Whitening(NamedTuple):
     """PCA whitening fitted on the training set."""
 
@@ -695,274 +979,6 @@ def apply_whitening(w: Whitening, x: np.ndarray) -> np.ndarray:
         raise ValueError(f"x: must have shape (N, {w.mean.shape[0]}), got {shape}")
     return (x - w.mean) @ w.components / w.scales
 
-
-# ---------------------------------------------------------------------------------------------
-# the spec entries
-
-
-@dataclass(frozen=True)
-class BatchNormModel:
-    """What a row of a ``batchnorm`` entry compares (read by the kit's ``batchnorm`` kind).
-
-    ``compares``: ``"outputs"`` (training-mode y of every step), ``"running"`` (population
-    mean and variance after every step), ``"test"`` (test-time output, computed from the
-    framework's own population statistics, so that the row isolates the test-time formula),
-    ``"grads"`` (dx, dgamma, dbeta of every step).
-    """
-
-    compares: str
-
-
-EPS = HyperParameter(
-    "eps",
-    r"\epsilon",
-    "added to the variance inside the square root",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=1e-8,
-    sample_high=1.0,
-    log_scale=True,
-    special=(1e-5, 1e-3),
-)
-BN_MOMENTUM = HyperParameter(
-    "momentum",
-    r"w",
-    "weight of the OLD running value (Keras/flax momentum; PyTorch's momentum is 1 - w)",
-    low=0.0,
-    high=1.0,
-    high_closed=False,
-    sample_low=0.0,
-    sample_high=0.999,
-    special=(0.99, 0.9, 0.0),
-)
-
-_VARIANCE_AXIS = VariantAxis(
-    "variance",
-    (
-        VariantOption(
-            "two_pass",
-            "the mean, then the mean of squared deviations",
-            r"\sigma^2_B = \tfrac1m\sum(x_i-\mu_B)^2",
-            ("Solberg", "Zheng", "Padilla Montani", "tf.nn.moments"),
-        ),
-        VariantOption(
-            "one_pass",
-            "mean of squares minus squared mean, clipped at 0 (cancels for large offsets)",
-            r"\sigma^2_B = \max(0, \overline{x^2} - \mu_B^2)",
-            ("flax.linen.BatchNorm(use_fast_variance=True)",),
-        ),
-    ),
-)
-_AVERAGE_AXIS = VariantAxis(
-    "average",
-    (
-        VariantOption(
-            "exponential",
-            "exponential running average with the weight w of the old value",
-            r"r \leftarrow w r + (1-w) b",
-            (
-                "Solberg",
-                "Padilla Montani",
-                "Keras",
-                "flax",
-                "PyTorch (w = 1 - momentum)",
-            ),
-        ),
-        VariantOption(
-            "cumulative",
-            "plain average of the batch statistics over all training batches",
-            r"r_t = \tfrac1t\sum_{s\le t} b_s",
-            ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch momentum=None"),
-        ),
-        VariantOption(
-            "whole_training_set",
-            "the exact mean and variance over every training value",
-            r"\mu = \tfrac1n\sum x,\ \sigma^2 = \tfrac1n\sum (x-\mu)^2",
-            ("Vitay", "Solberg"),
-        ),
-    ),
-)
-_RUNNING_VARIANCE_AXIS = VariantAxis(
-    "running_variance",
-    (
-        VariantOption(
-            "biased",
-            "the batch variance as used in the normalisation (1/m)",
-            r"v_B = \sigma^2_B",
-            ("Solberg", "Keras", "flax"),
-        ),
-        VariantOption(
-            "unbiased",
-            "Bessel's correction m/(m-1)",
-            r"v_B = \tfrac{m}{m-1}\sigma^2_B",
-            ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch"),
-        ),
-    ),
-)
-
-
-def _solberg_test_time_check() -> ErratumEvidence:
-    """Solberg's test-time slide, read literally, normalises a test batch with its own statistics."""
-    rng = np.random.default_rng(0)
-    train = [rng.normal(2.0, 3.0, (8, 3)) for _ in range(4)]
-    test = rng.normal(-1.0, 0.5, (4, 3))
-    gamma, beta, eps = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0]), 1e-5
-    mean, var = population_statistics(train)
-    correct = gamma * (test - mean) / np.sqrt(var + eps) + beta
-    printed, _ = batch_norm_train(test, gamma, beta, eps)
-    corrected = batch_norm_inference(test, mean, var, gamma, beta, eps)
-    return ErratumEvidence(
-        printed_error=float(np.max(np.abs(printed - correct))),
-        corrected_error=float(np.max(np.abs(corrected - correct))),
-        detail="4 training batches of N(2, 9) values; a test batch of N(-1, 0.25) values: with its "
-        "own statistics the test batch is renormalised to zero mean and unit variance",
-    )
-
-
-register(
-    SpecEntry(
-        id="norm.batch.train",
-        title="Batch normalisation, training mode",
-        tier="core",
-        kind="norm",
-        formula=r"\mu_B = \frac1m\sum_i x_i,\ \sigma^2_B = \frac1m\sum_i (x_i-\mu_B)^2,\ "
-        r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma^2_B+\epsilon}},\ y_i = \gamma\hat x_i + \beta",
-        citations=(
-            C.at(C.SOLBERG, "Batch normalization: training"),
-            C.at(C.VITAY, "Batch normalization (BN)"),
-            C.at(C.ZHENG, "Batch Normalization (BN)"),
-            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
-            C.at(C.IOFFE_SZEGEDY, "Algorithm 1"),
-        ),
-        variant_axes=(_VARIANCE_AXIS,),
-        hyperparameters=(EPS,),
-        notes="Per feature for (N, C) inputs; per channel over batch and spatial axes for images, "
-        "channels-first or channels-last. The variance in the normalisation is the biased one "
-        "(1/m); an unbiased variance there is a divergence, not a variant. Vitay writes "
-        "(X - E(X))/Std(X) without gamma, beta and eps. The row compares y of every training step.",
-        model=BatchNormModel("outputs"),
-    )
-)
-
-register(
-    SpecEntry(
-        id="norm.batch.running",
-        title="Batch normalisation: population statistics for test time",
-        tier="core",
-        kind="norm",
-        formula=r"r_\mu \leftarrow w\,r_\mu + (1-w)\,\mu_B,\quad "
-        r"r_{\sigma^2} \leftarrow w\,r_{\sigma^2} + (1-w)\,v_B",
-        citations=(
-            C.at(C.SOLBERG, "Batch normalization: test time"),
-            C.at(C.VITAY, "Batch normalization (BN)"),
-            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
-            C.at(C.IOFFE_SZEGEDY, "Algorithm 2"),
-        ),
-        variant_axes=(_AVERAGE_AXIS, _RUNNING_VARIANCE_AXIS, _VARIANCE_AXIS),
-        hyperparameters=(EPS, BN_MOMENTUM),
-        notes="The hyperparameter momentum is the weight w of the OLD value (Keras/flax); each "
-        "adapter maps it onto its framework in one tested function (PyTorch: 1 - w), so a flipped "
-        "convention diverges. The row compares the running mean and variance after every step.",
-        model=BatchNormModel("running"),
-    )
-)
-
-register(
-    SpecEntry(
-        id="norm.batch.test",
-        title="Batch normalisation, test mode",
-        tier="core",
-        kind="norm",
-        formula=r"y = \gamma\,\frac{x - \mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}} + \beta",
-        citations=(
-            C.at(C.SOLBERG, "Batch normalization: test time"),
-            C.at(C.ZHENG, "Batch Normalization (BN)"),
-            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
-            C.at(C.IOFFE_SZEGEDY, "Algorithm 2, step 11"),
-        ),
-        errata=(
-            Erratum(
-                source=C.at(C.SOLBERG, "Batch normalization: test time"),
-                printed=r"\mu_B \leftarrow \frac1m\sum_{i=1}^m x_i,\ "
-                r"\sigma_B^2 \leftarrow \frac1m\sum_{i=1}^m (x_i-\mu_B)^2,\ "
-                r"\hat x_i \leftarrow \frac{x_i-\mu_B}{\sqrt{\sigma_B^2+\epsilon}}",
-                correct=r"\hat x = \frac{x-\mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}}",
-                explanation="The slide says the mean/std of the ENTIRE training set is used at "
-                "test time, but prints the training-time algorithm with the mini-batch mean and "
-                "variance again; read literally, a test batch is normalised with its own statistics.",
-                check=_solberg_test_time_check,
-            ),
-        ),
-        hyperparameters=(EPS, BN_MOMENTUM),
-        notes="The row compares the test-mode output with the formula applied to the framework's "
-        "own population statistics (read back after training), so it isolates the test-time "
-        "formula; how those statistics are kept is norm.batch.running.",
-        model=BatchNormModel("test"),
-    )
-)
-
-register(
-    SpecEntry(
-        id="norm.batch.grad",
-        title="Batch normalisation: backward pass",
-        tier="core",
-        kind="norm",
-        formula=r"\frac{\partial\ell}{\partial\beta} = \sum_i dy_i,\ "
-        r"\frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\hat x_i,\ "
-        r"\frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2_B+\epsilon}}"
-        r"\Big(m\,dy_i - \sum_j dy_j - \hat x_i\sum_j dy_j\hat x_j\Big)",
-        citations=(
-            C.at(
-                C.VITAY,
-                "Batch normalization (BN) (differentiable w.r.t the input layer and the parameters)",
-            ),
-            C.at(C.IOFFE_SZEGEDY, "Section 3"),
-        ),
-        variant_axes=(_VARIANCE_AXIS,),
-        hyperparameters=(EPS,),
-        notes="Each framework's automatic differentiation of its training-mode layer, for a given "
-        "upstream gradient dy, against the closed form; the variant axes name the forward "
-        "evaluation order that the autodiff follows.",
-        model=BatchNormModel("grads"),
-    )
-)
-
-register(
-    SpecEntry(
-        id="norm.standardize",
-        title="Input normalisation: mean removal and standardisation",
-        tier="doc",
-        kind="reference",
-        formula=r"x' = x - E[x];\qquad x' = \frac{x - E[x]}{\mathrm{Std}(x)}",
-        citations=(
-            C.at(C.VITAY, "Data normalization"),
-            C.at(C.SOLBERG, "Preprocessing: Common normalization for image data"),
-            C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
-        ),
-        variant_axes=(
-            VariantAxis(
-                "statistics",
-                (
-                    VariantOption(
-                        "mean_image",
-                        "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
-                        r"E[x] \text{ over the samples}",
-                        ("Solberg", "Vitay"),
-                    ),
-                    VariantOption(
-                        "per_channel",
-                        "one mean per channel (3 values for RGB)",
-                        r"E[x] \text{ over the samples and the pixels}",
-                        ("Solberg",),
-                    ),
-                ),
-            ),
-        ),
-        notes="Reference only: checked by properties (zero mean, unit variance of the training "
-        "data; the fitted statistics applied unchanged to new data).",
-    )
-)
 
 register(
     SpecEntry(

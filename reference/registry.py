@@ -250,11 +250,11 @@ class Erratum:
 class SpecEntry:
     r"""One inventory ID.
 
-    ``kind`` tells the kit which checks apply (``"optimizer"``: one step from an arbitrary state,
+    ``kind`` tells the kit which checks apply (``"optimizers"``: one step from an arbitrary state,
     and trajectories with a learning-rate schedule). ``model`` is the kind-specific reference
-    object (for optimizers an :class:`~trainspec.reference.optimizers.OptimizerModel`).
+    object (for optimizers an :class:`~trainspec.reference.optimizers.common.OptimizerModel`).
     ``source`` is where the entry is registered, as a repository-relative ``path:line`` such as
-    ``reference/adaptive.py:1545``; :func:`register` records it.
+    ``reference/optimizers/adam.py:120``; :func:`register` records it.
     """
 
     id: str

@@ -94,6 +94,8 @@ def l2_penalty(weights: Any, l2: float, *, convention: str = "lambda") -> Any:
     architectures* ($\lambda\lVert\theta\rVert_2^2$); Goodfellow et al. (2016) §7.1.1
     ($\tfrac{\alpha}{2}\lVert w\rVert^2$); Krogh & Hertz (1992).
 
+    The entry also cites Zheng (2020).
+
     .. warning:: Keras's ``L2(l2)`` is ``lambda``; a weight decay $\lambda\theta$ added to the
        gradient (PyTorch ``weight_decay``, optax ``add_decayed_weights``) is the gradient of
        ``half_lambda`` (see ``opt.weight_decay``). Solberg prints the ``half_lambda`` derivative
@@ -127,6 +129,8 @@ def l1_penalty(weights: Any, l1: float) -> Any:
 
     Vitay ("L1 Regularization"); Solberg ("L1 regularization"); *Neural network architectures*
     ($\lambda\lVert\theta\rVert_1$); Zheng ("Other methods of regularization").
+
+    The entry also cites Tibshirani (1996); Goodfellow et al. (2016).
     """
     w = _array("weights", weights)
     lam = _coefficient("l1", l1)

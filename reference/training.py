@@ -348,6 +348,8 @@ def minibatch_indices(
     $\mathrm{Binomial}(B\lceil N/B\rceil, 1/N)$ times per epoch (``split`` is ignored).
 
     Randomness comes only from ``rng``.
+
+    The entry also cites Goodfellow et al. (2016); LeCun et al. (1998).
     """
     n = _check_int("n", n, low=1)
     b = _check_int("batch_size", batch_size, low=1)

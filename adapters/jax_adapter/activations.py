@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trainspec.adapters.jax_adapter import _jax_device
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.activations import MAX_ELEMENTS, MAX_SIDE, ActivationCase
 
 __all__ = [
@@ -142,7 +142,7 @@ def _impl(
     *,
     params: Callable[[Mapping[str, float], Any], dict[str, Any]] | None = None,
     description: str = "",
-    findings: dict[str, str] | None = None,
+    findings: dict[str, Finding] | None = None,
     rowwise: bool = False,
 ) -> Implementation:
     return Implementation(
@@ -156,6 +156,17 @@ def _impl(
         description=description,
         findings=findings or {},
     )
+
+
+#: flax's PReLU: NaN slope cotangent where an input is +inf (a region of the example)
+PRELU_POSINF = Finding(
+    "flax-prelu-posinf-slope-cotangent",
+    "the cotangent of the slope is NaN whenever an input is +inf "
+    "(expected sum g*min(z, 0), e.g. 0 for z = [inf]): the vjp of "
+    "where(x >= 0, x, slope * x) multiplies the masked zero cotangent by x = inf",
+    region=lambda case: case.check == "derivatives" and bool(np.any(np.isposinf(case.z))),
+    region_text="derivatives of an input with an element +inf",
+)
 
 
 def implementations() -> list[Implementation]:
@@ -172,11 +183,7 @@ def implementations() -> list[Implementation]:
             "flax.linen.PReLU",
             _prelu,
             params=lambda hp, dt: {"alpha": jnp.asarray(hp["alpha"], dtype=dt)},
-            findings={
-                "*": "the cotangent of the slope is NaN whenever an input is +inf "
-                "(expected sum g*min(z, 0), e.g. 0 for z = [inf]): the vjp of "
-                "where(x >= 0, x, slope * x) multiplies the masked zero cotangent by x = inf"
-            },
+            findings={"*": PRELU_POSINF},
         ),
         _impl("act.elu", "jax.nn.elu", _f("act.elu", jax.nn.elu)),
         _impl("act.selu", "jax.nn.selu", lambda x, hp, p: jax.nn.selu(x)),

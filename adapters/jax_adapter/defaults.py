@@ -13,10 +13,38 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import optax
 
 from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.defaults import signature_defaults
 
-__all__ = ["activation_defaults", "implementations"]
+__all__ = ["activation_defaults", "implementations", "optimizer_defaults"]
+
+
+#: optax's argument names -> the spec's (``rmsprop``'s ``decay`` is the spec's ``rho``)
+_RENAME: dict[str, str | tuple[str, ...]] = {"b1": "beta1", "b2": "beta2"}
+#: every optimizer this adapter offers, by optax's function name
+OPTIMIZERS = (
+    "sgd",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "amsgrad",
+    "nadam",
+    "adamax",
+    "adadelta",
+)
+
+
+def optimizer_defaults() -> dict[str, dict[str, Any]]:
+    """Every default of every optax optimizer the adapter offers, read from its signature, by
+    the spec's names (``None``: the argument has no default, e.g. ``learning_rate``)."""
+    out = {}
+    for name in OPTIMIZERS:
+        rename = {**_RENAME, "decay": "rho"} if name == "rmsprop" else _RENAME
+        out[name] = signature_defaults(getattr(optax, name), rename)
+    return out
 
 
 def activation_defaults() -> dict[str, dict[str, Any]]:
@@ -35,6 +63,9 @@ def activation_defaults() -> dict[str, dict[str, Any]]:
 
 def implementations() -> list[Implementation]:
     return [
+        Implementation(
+            "opt.defaults", "signatures of optax", lambda c, d, dev: optimizer_defaults()
+        ),
         Implementation(
             "act.defaults",
             "signatures of jax.nn and flax.linen.PReLU",

@@ -46,7 +46,7 @@ import optax
 from trainspec.adapters.jax_adapter import run_optax
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 
 __all__ = [
     "adadelta_fields",
@@ -100,7 +100,7 @@ def eta_inside_velocity(momentum_buffer: Any, eta: Any) -> Any:
 
     The canonical buffer $b$ is learning-rate free ($\theta \leftarrow \theta - \eta b$); optax
     traces the already scaled step $-\eta g/D$, so the same history at the constant learning
-    rate $\eta_t$ of the step being taken leaves $-\eta_t b$ (see ``BUFFER_MEANINGS``).
+    rate $\eta_t$ of the step being taken leaves $-\eta_t b$ (see the card's ``BUFFERS``).
     """
     return jax.tree_util.tree_map(lambda b: -eta * b, momentum_buffer)
 

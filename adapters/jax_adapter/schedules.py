@@ -34,7 +34,7 @@ import optax
 from optax import contrib
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import Finding, Implementation
 
 __all__ = [
     "annealing_arguments",
@@ -64,6 +64,34 @@ PLATEAU_FINDING = (
     "that *improves* (its test is `plateau_count == patience`, and an improvement sets the count "
     "to 0) and never on a check that does not"
 )
+
+
+def staircase_sensitive(case: Any) -> bool:
+    r"""Whether a step of ``case`` is a multiple $t = ks$ of ``decay_steps`` $s$ at which
+    $\lfloor \mathrm{fl}_{32}(t)\,\mathrm{fl}_{32}(1/s) \rfloor < k$: where XLA's product with
+    the rounded reciprocal stays one step too long (:data:`STAIRCASE_FINDING`)."""
+    s = int(case.hyperparameters["decay_steps"])
+    r = np.float32(1.0) / np.float32(s)
+    return any(t > 0 and t % s == 0 and np.floor(np.float32(t) * r) < t // s for t in case.steps)
+
+
+#: the findings as regions of the example (see :class:`~trainspec.conformance.adapter.Finding`)
+STAIRCASE = Finding(
+    "optax-staircase-reciprocal",
+    STAIRCASE_FINDING,
+    region=staircase_sensitive,
+    region_text="a step t = k*decay_steps where floor(fl32(t) * fl32(1/decay_steps)) < k",
+)
+PLATEAU = Finding(
+    "optax-plateau-patience-0",
+    PLATEAU_FINDING,
+    region=lambda case: int(case.hyperparameters["patience"]) == 0,
+    region_text="patience = 0",
+)
+#: ``SCHEDULE_FINDINGS`` is a formula, not a region: optax computes t/s in float32 in every dtype,
+#: so these rows declare it (``options["rounded"]``) and the kit bounds t/s, and what is computed
+#: from it, as float32 arithmetic (:mod:`trainspec.conformance.kinds.schedules`)
+FLOAT32_QUOTIENT = "optax evaluates t/s in float32 in every dtype: " + SCHEDULE_FINDINGS
 
 
 def piecewise_scales(gamma: float, boundaries: tuple[int, ...]) -> dict[int, float]:
@@ -121,8 +149,15 @@ def run_schedule(make: MakeSchedule, case: Any, dtype: str, device: str) -> np.n
         return np.asarray(jax.jit(schedule)(steps), dtype=np.float64)[: len(case.steps)]
 
 
-def run_plateau(threshold_mode: str, case: Any, dtype: str, device: str) -> np.ndarray:
-    """``sgd(eta0)`` then ``reduce_on_plateau``, one metric per update (see the module docstring)."""
+def run_plateau(
+    threshold_mode: str,
+    case: Any,
+    dtype: str,
+    device: str,
+    make: Callable[..., Any] = contrib.reduce_on_plateau,
+) -> np.ndarray:
+    """``sgd(eta0)`` then ``reduce_on_plateau`` (or ``make``, called with its keyword arguments),
+    one metric per update (see the module docstring)."""
     hp = case.hyperparameters
     jdt = _DTYPES[dtype]
     eta0 = float(hp["learning_rate"])
@@ -130,7 +165,7 @@ def run_plateau(threshold_mode: str, case: Any, dtype: str, device: str) -> np.n
     # update (its branches close over this case's hyperparameters), ~0.5 s per update on a busy
     # CPU; without jit, cond runs the branch it selects with the same jnp operations
     with jax.default_device(_jax_device(device)), jax.disable_jit():
-        plateau = contrib.reduce_on_plateau(**plateau_arguments(hp, threshold_mode))
+        plateau = make(**plateau_arguments(hp, threshold_mode))
         opt = optax.chain(optax.sgd(eta0), plateau)
         params = jnp.zeros((), dtype=jdt)
         state = opt.init(params)
@@ -170,7 +205,8 @@ def implementations() -> list[Implementation]:
                     hp["transition_steps"],
                 )
             ),
-            findings={"float64": SCHEDULE_FINDINGS},
+            options={"rounded": {"transition_steps": "float32"}},
+            description=FLOAT32_QUOTIENT,
         ),
         _impl(
             "sched.exponential",
@@ -180,7 +216,8 @@ def implementations() -> list[Implementation]:
                     _eta0(hp, jdt), hp["decay_steps"], jnp.asarray(hp["decay_rate"], dtype=jdt)
                 )
             ),
-            findings={"float64": SCHEDULE_FINDINGS},
+            options={"rounded": {"decay_steps": "float32"}},
+            description=FLOAT32_QUOTIENT,
         ),
         _impl(
             "sched.exponential",
@@ -193,7 +230,7 @@ def implementations() -> list[Implementation]:
                     staircase=True,
                 )
             ),
-            findings={"*": STAIRCASE_FINDING},
+            findings={"*": STAIRCASE},
         ),
         _impl(
             "sched.piecewise_constant",
@@ -220,7 +257,8 @@ def implementations() -> list[Implementation]:
                 "sched.plateau",
                 f"contrib.reduce_on_plateau({arg})",
                 lambda case, dtype, device, tm=tm: run_plateau(tm, case, dtype, device),
-                findings={"*": PLATEAU_FINDING},
+                findings={"*": PLATEAU},
+                pinned={"accumulation_size": 1},
             )
         )
     return out

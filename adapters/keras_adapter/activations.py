@@ -29,8 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.activations import ActivationCase
+from trainspec.conformance.tracked import unit_roundoff
 
 __all__ = [
     "implementations",
@@ -114,7 +115,7 @@ def _impl(
     fn: Fn,
     *,
     description: str = "",
-    findings: dict[str, str] | None = None,
+    findings: Mapping[str, Finding] | None = None,
     **options: Any,
 ) -> Implementation:
     return Implementation(
@@ -134,6 +135,23 @@ _SELU_FINDING = (
     "lambda*alpha*e^z = 1.7581: TensorFlow's SeluGrad picks the branch from the sign of the output, "
     "which its e^z - 1 rounds to 0 there (e.g. z = -1e-9 in float32)"
 )
+
+
+def _selu_finding(dtype: str) -> Finding:
+    u = unit_roundoff(dtype)
+    return Finding(
+        "tf-selu-grad-sign-of-output",
+        _SELU_FINDING,
+        region=lambda case: (
+            case.check == "derivatives"
+            and bool(np.any((np.asarray(case.z) >= -u) & (np.asarray(case.z) < 0)))
+        ),
+        region_text=f"derivatives of an input with an element in [-u, 0), u = {u:.3g} ({dtype})",
+    )
+
+
+#: the SELU finding per dtype (its region depends on the dtype's unit roundoff)
+SELU_FINDINGS = {d: _selu_finding(d) for d in _DTYPES}
 
 
 def implementations() -> list[Implementation]:
@@ -174,8 +192,8 @@ def implementations() -> list[Implementation]:
         _impl("act.prelu", "keras.layers.PReLU", _prelu_layer),
         _impl("act.elu", "keras.activations.elu", _fn("keras.activations.elu", A.elu)),
         _impl("act.elu", "keras.layers.ELU", _layer("keras.layers.ELU", L.ELU)),
-        _impl("act.selu", "keras.activations.selu", _fn("", A.selu), findings={"*": _SELU_FINDING}),
-        _impl("act.selu", "tf.nn.selu", _fn("", tf.nn.selu), findings={"*": _SELU_FINDING}),
+        _impl("act.selu", "keras.activations.selu", _fn("", A.selu), findings=SELU_FINDINGS),
+        _impl("act.selu", "tf.nn.selu", _fn("", tf.nn.selu), findings=SELU_FINDINGS),
         _impl("act.softmax", "keras.activations.softmax(axis=-1)", _fn("", A.softmax)),
         _impl("act.softmax", "tf.nn.softmax", _fn("", tf.nn.softmax)),
     ]

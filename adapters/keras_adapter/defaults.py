@@ -16,32 +16,24 @@ import numpy as np
 import tensorflow as tf
 
 from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.defaults import signature_defaults
 
 __all__ = ["activation_defaults", "implementations", "optimizer_defaults"]
 
 
-_ARGUMENTS = {
-    "learning_rate": "learning_rate",
-    "momentum": "momentum",
-    "rho": "rho",
-    "epsilon": "eps",
-    "beta_1": "beta1",
-    "beta_2": "beta2",
-}
+#: Keras's argument names -> the spec's
+_RENAME: dict[str, str | tuple[str, ...]] = {"epsilon": "eps", "beta_1": "beta1", "beta_2": "beta2"}
+#: every optimizer this adapter offers
+OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Nadam", "Adamax", "Adadelta")
 
 
 def optimizer_defaults() -> dict[str, dict[str, Any]]:
-    """The current defaults of ``keras.optimizers.SGD``, ``RMSprop`` and ``Adam``, read from their
-    signatures, by the spec's names (Keras's ``epsilon`` is the spec's ``eps``, ``beta_1`` is ``beta1``)."""
-    out: dict[str, dict[str, Any]] = {}
-    for name in ("SGD", "RMSprop", "Adam"):
-        params = inspect.signature(getattr(keras.optimizers, name)).parameters
-        out[name] = {
-            spec: None if params[arg].default is inspect.Parameter.empty else params[arg].default
-            for arg, spec in _ARGUMENTS.items()
-            if arg in params
-        }
-    return out
+    """Every default of every ``keras.optimizers`` class the adapter offers, read from its
+    signature, by the spec's names (Keras's ``epsilon`` is the spec's ``eps``, ``beta_1`` is
+    ``beta1``; ``None``: the argument has no default)."""
+    return {
+        name: signature_defaults(getattr(keras.optimizers, name), _RENAME) for name in OPTIMIZERS
+    }
 
 
 def activation_defaults() -> dict[str, dict[str, Any]]:

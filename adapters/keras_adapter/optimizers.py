@@ -38,7 +38,7 @@ import numpy as np
 from trainspec.adapters.keras_adapter import run_keras_optimizer
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.reference.adaptive import nadam_momentum_product
+from trainspec.reference.optimizers.nadam import nadam_momentum_product
 
 __all__ = [
     "LOADERS",

@@ -38,7 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainspec.adapters.keras_adapter import _DTYPES, _check_backend
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import Finding, Implementation
 
 __all__ = [
     "annealing_arguments",
@@ -152,6 +152,36 @@ PLATEAU_FINDING = (
     "under NumPy 2 that comparison is made in float32, so a float64 learning rate within one "
     "float32 ulp above min_lr is never lowered to min_lr (e.g. lr 1.00000000745e-4 stays above "
     "min_lr 9.99999974738e-5)"
+)
+
+
+def floor_within_a_float32_ulp(case: Any) -> bool:
+    r"""Whether a learning rate $\eta_0 f^k$ the plateau schedule can reach (running products in
+    float64, $k$ up to the number of metrics) lies above ``min_learning_rate`` but reads as at
+    most it in float32: where ``old_lr > np.float32(min_lr)`` keeps it (:data:`PLATEAU_FINDING`)."""
+    hp = case.hyperparameters
+    floor = float(hp["min_learning_rate"])
+    lr, f32_floor = float(hp["learning_rate"]), np.float32(floor)
+    for _ in range(len(case.metrics) + 1):
+        if lr > floor and np.float32(lr) <= f32_floor:
+            return True
+        lr *= float(hp["factor"])
+    return False
+
+
+#: the findings of this module (see :class:`~trainspec.conformance.adapter.Finding`)
+PLATEAU_FLOAT32_FLOOR = Finding(
+    "keras-plateau-float32-min-lr",
+    PLATEAU_FINDING,
+    region=floor_within_a_float32_ulp,
+    region_text="a reachable learning rate eta0*factor^k above min_lr rounds to at most min_lr "
+    "in float32",
+)
+#: the whole row (every decay > 0): no region
+LEGACY_DECAY_IGNORED = Finding(
+    "keras3-ignores-decay",
+    "Keras 3 optimizers ignore decay= (they warn 'Argument `decay` is no longer supported and "
+    "will be ignored') and keep the initial learning rate",
 )
 
 _MODELS: dict[str, keras.Model] = {}
@@ -284,10 +314,7 @@ def implementations() -> list[Implementation]:
             "opt.legacy_decay",
             "SGD(decay=) as in Vitay's notes",
             run_legacy_decay_argument,
-            findings={
-                "*": "Keras 3 optimizers ignore decay= (they warn 'Argument `decay` is no longer "
-                "supported and will be ignored') and keep the initial learning rate"
-            },
+            findings={"*": LEGACY_DECAY_IGNORED},
         ),
     ]
     for mode in ("min", "max"):
@@ -296,7 +323,7 @@ def implementations() -> list[Implementation]:
                 "sched.plateau",
                 f"callbacks.ReduceLROnPlateau(mode='{mode}')",
                 lambda case, dtype, device, mode=mode: run_plateau(mode, case, dtype, device),
-                findings={"float64": PLATEAU_FINDING},
+                findings={"float64": PLATEAU_FLOAT32_FLOOR},
             )
         )
     return out

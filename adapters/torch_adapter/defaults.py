@@ -15,29 +15,31 @@ import torch
 import torch.nn.functional as F
 
 from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.kinds.defaults import signature_defaults
 
-__all__ = ["activation_defaults", "implementations", "sgd_defaults"]
+__all__ = ["activation_defaults", "implementations", "optimizer_defaults", "sgd_defaults"]
 
 
-_SGD_ARGUMENTS = {
-    "lr": "learning_rate",
-    "momentum": "momentum",
-    "dampening": "dampening",
-    "weight_decay": "weight_decay",
-    "nesterov": "nesterov",
-}
+#: torch's argument names -> the spec's (torch's ``betas`` holds beta1 and beta2; RMSprop's
+#: ``alpha`` is the spec's ``rho``)
+_RENAME: dict[str, str | tuple[str, ...]] = {"lr": "learning_rate", "betas": ("beta1", "beta2")}
+#: every optimizer this adapter offers (``optimizers``, ``second_order``, the SGD family)
+OPTIMIZERS = ("SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "NAdam", "Adamax", "Adadelta")
+
+
+def optimizer_defaults() -> dict[str, dict[str, Any]]:
+    """Every default of every ``torch.optim`` optimizer the adapter offers, read from its
+    signature, by the spec's names (``None``: the argument has no default)."""
+    out = {}
+    for name in OPTIMIZERS:
+        rename = {**_RENAME, "alpha": "rho"} if name == "RMSprop" else _RENAME
+        out[name] = signature_defaults(getattr(torch.optim, name), rename)
+    return out
 
 
 def sgd_defaults() -> dict[str, dict[str, Any]]:
-    """``torch.optim.SGD``'s current defaults, read from its signature, by the spec's names
-    (``None``: the argument has no default)."""
-    params = inspect.signature(torch.optim.SGD).parameters
-    return {
-        "SGD": {
-            spec: None if params[arg].default is inspect.Parameter.empty else params[arg].default
-            for arg, spec in _SGD_ARGUMENTS.items()
-        }
-    }
+    """``torch.optim.SGD``'s current defaults (see :func:`optimizer_defaults`)."""
+    return {"SGD": signature_defaults(torch.optim.SGD, _RENAME)}
 
 
 def activation_defaults() -> dict[str, dict[str, Any]]:
@@ -61,7 +63,9 @@ def activation_defaults() -> dict[str, dict[str, Any]]:
 def implementations() -> list[Implementation]:
     return [
         Implementation(
-            "opt.defaults", "signature of torch.optim.SGD", lambda c, d, dev: sgd_defaults()
+            "opt.defaults",
+            "signatures of torch.optim",
+            lambda c, d, dev: optimizer_defaults(),
         ),
         Implementation(
             "act.defaults",

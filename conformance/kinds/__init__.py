@@ -64,6 +64,9 @@ class RowMeasurement:
     counterexample: dict[str, Any] | None = None
     message: str = ""
     examples: int = 0
+    #: what the row read from the framework (defaults: ``{api: {hyperparameter: value}}``),
+    #: pinned by expectations so that any change of it is reported
+    values: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

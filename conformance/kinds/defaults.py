@@ -5,23 +5,61 @@ A row is a property of an API, not of a dtype or a device (``dtype_free``), and 
 examples: the implementation's ``run(None, "-", device)`` returns ``{api: {hyperparameter:
 value}}`` read from the framework's public API (``None``: the argument is required), and every
 claim the spec records for that backend (:class:`~trainspec.reference.defaults.DefaultsModel`)
-is compared with it. Drift is a finding: ``diverges``, with both values for every claim.
+is compared with it. Drift is a finding: ``diverges``, with both values for every claim. The row
+also carries every value the adapter read (``Row.values``), claimed or not: expectations pin them
+(:mod:`trainspec.conformance.expectations`), so a changed default is a ``changed`` row even in an
+API whose row already drifts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, TypeAlias
 
 from trainspec.conformance.contracts import KindContract, NestedMappingOf
 from trainspec.conformance.kinds import Kind, RowMeasurement, register_kind
 from trainspec.reference.defaults import compare_defaults
 
-__all__ = ["CONTRACT", "KIND", "DefaultsResult", "measure_defaults_row"]
+__all__ = [
+    "CONTRACT",
+    "KIND",
+    "DefaultsResult",
+    "measure_defaults_row",
+    "signature_defaults",
+]
 
 #: What ``run`` returns for the defaults kind (which passes ``None`` as the case):
 #: ``{api: {hyperparameter: default}}`` read from the framework's public API.
 DefaultsResult: TypeAlias = Mapping[str, Mapping[str, object]]
+
+
+def signature_defaults(
+    fn: Callable[..., Any],
+    rename: Mapping[str, str | tuple[str, ...]] | None = None,
+    skip: Collection[str] = ("self", "params", "name", "kwargs", "args"),
+) -> dict[str, Any]:
+    """Every default of ``fn``'s signature (a class: its constructor), by the spec's names.
+
+    ``rename`` maps a framework argument to the spec's name, or to a tuple of names for an
+    argument whose default is a tuple (torch's ``betas`` -> ``("beta1", "beta2")``); an argument
+    without a default reads ``None`` (required); ``*args``/``**kwargs`` and ``skip`` are left out.
+    """
+    rename = rename or {}
+    out: dict[str, Any] = {}
+    for arg, p in inspect.signature(fn).parameters.items():
+        if arg in skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        value = None if p.default is inspect.Parameter.empty else p.default
+        spec = rename.get(arg, arg)
+        if isinstance(spec, tuple):
+            if not isinstance(value, tuple) or len(value) != len(spec):
+                out[arg] = value  # not the tuple it was: keep it whole, under its own name
+                continue
+            out.update(zip(spec, value, strict=True))
+        else:
+            out[spec] = value
+    return out
 
 
 def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> RowMeasurement:
@@ -35,9 +73,10 @@ def measure_defaults_row(entry: Any, impl: Any, backend: str, device: str) -> Ro
     actual = impl.run(None, "-", device)
     drift, matches = compare_defaults(claims, actual)
     if not drift:
-        return RowMeasurement("conforms", variant="default", examples=len(claims))
+        return RowMeasurement("conforms", variant="default", examples=len(claims), values=actual)
     return RowMeasurement(
         "diverges",
+        values=actual,
         counterexample={"drift": drift, "matches": matches},
         message="drift: "
         + "; ".join(

@@ -13,6 +13,7 @@ equal, within the tolerance policy, those of the reference variant.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
@@ -33,14 +34,13 @@ from trainspec.conformance.strategies import (
 from trainspec.conformance.tolerance import Comparison, compare_trees
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar, track_tree, unit_roundoff
 from trainspec.reference.base import apply_updates, piecewise_schedule
-from trainspec.reference.optimizers import CanonicalState, OptimizerModel
+from trainspec.reference.optimizers.common import CanonicalState, OptimizerModel
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = [
     "CONTRACT",
     "COUNT_MEANING",
     "KIND",
-    "MOMENTUM_BUFFER_MEANINGS",
     "OptimizerCase",
     "OptimizerResult",
     "buffer_meanings",
@@ -56,7 +56,7 @@ class OptimizerCase:
     r"""One generated example for an optimizer spec.
 
     ``state`` is ``None`` for a trajectory from the optimizer's own initial state, or a
-    :class:`~trainspec.reference.optimizers.CanonicalState` (one step from an arbitrary state).
+    :class:`~trainspec.reference.optimizers.common.CanonicalState` (one step from an arbitrary state).
     ``learning_rates[t]`` and ``grads[t]`` are the learning rate and the gradients of step ``t``;
     the gradients do not depend on the parameters, so that the comparison isolates the update
     formula. ``hyperparameters`` holds every hyperparameter of the spec but the learning rate.
@@ -259,14 +259,6 @@ def _draw(data: Any, entry: Any, dtype: str, check: str) -> OptimizerCase:
     return _satisfy_invariants(entry, draw_optimizer_case(data, entry, dtype, check), dtype)
 
 
-#: meanings of canonical buffers that the reference's models leave undocumented (the momentum
-#: family); the adaptive optimizers' come with their models (``BUFFER_MEANINGS``)
-MOMENTUM_BUFFER_MEANINGS: dict[str, str] = {
-    "trace": "b, the learning-rate-free momentum buffer of form (c): the running sum with "
-    "theta <- theta - eta b (PyTorch state['momentum_buffer'] as is; a velocity with the learning "
-    "rate inside, such as Keras's 'momentum', is -eta_t b).",
-}
-
 #: what ``CanonicalState.count`` means, for every optimizer
 COUNT_MEANING = (
     "the number of steps already taken: the case's first step is step count + 1 (bias "
@@ -277,29 +269,19 @@ COUNT_MEANING = (
 def buffer_meanings(entry: SpecEntry) -> dict[str, str]:
     """``{buffer: meaning}`` for every canonical buffer of an optimizer entry, in the model's order.
 
-    The meanings come from the reference's ``BUFFER_MEANINGS`` tables (``{spec ID: {buffer:
-    meaning}}``, found in whichever module of ``trainspec.reference`` defines one, so that the
-    reference's layout may change), else from :data:`MOMENTUM_BUFFER_MEANINGS`; a buffer without
-    a meaning is an error.
+    The meanings are the ``BUFFERS`` table (``{buffer: meaning}``) of the card that registers the
+    entry (the module named by ``entry.source``); a buffer without a meaning is an error.
     """
-    import sys
-
-    from trainspec import reference
-
-    reference.all_entries()  # imports every module of the reference
-    tables: list[Mapping[str, Mapping[str, str]]] = []
-    for name, module in list(sys.modules.items()):
-        if name == reference.__name__ or name.startswith(reference.__name__ + "."):
-            table = getattr(module, "BUFFER_MEANINGS", None)
-            if isinstance(table, Mapping) and not any(t is table for t in tables):
-                tables.append(table)
+    path = entry.source.rsplit(":", 1)[0]
+    if not path.startswith("reference/") or not path.endswith(".py"):
+        raise KeyError(f"{entry.id}: its source {entry.source!r} is not a reference module")
+    module = importlib.import_module("trainspec." + path[: -len(".py")].replace("/", "."))
+    table: Mapping[str, str] = getattr(module, "BUFFERS", {})
     out: dict[str, str] = {}
     for b in entry.model.buffers:
-        meaning = next((t[entry.id][b] for t in tables if b in t.get(entry.id, {})), None)
-        meaning = meaning or MOMENTUM_BUFFER_MEANINGS.get(b)
-        if meaning is None:
+        if b not in table:
             raise KeyError(f"{entry.id}: canonical buffer {b!r} has no documented meaning")
-        out[b] = meaning
+        out[b] = table[b]
     return out
 
 

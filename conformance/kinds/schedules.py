@@ -25,7 +25,7 @@ scalars (:func:`~trainspec.conformance.tolerance.track_scalar`): powers, exponen
 $t/s$ and the per-step factor $\gamma = r^{1/s}$ carry their bounds. Where a reference entry gives
 its running-product form (``ScheduleModel.ratio``: chainable schedulers such as PyTorch's multiply
 the previous learning rate at every step), the bound covers that evaluation order too
-(:func:`~trainspec.reference.schedules.running_products`). Metrics and thresholds of plateau
+(:func:`~trainspec.reference.schedules.common.running_products`). Metrics and thresholds of plateau
 cases are dyadic numbers of few bits, so every comparison a framework makes (``m < m*(1-eps)``,
 ``m + eps < m*``) is exact in float32 and float64 alike: ties are ties in every framework.
 
@@ -36,6 +36,15 @@ $c$) declares it in ``Implementation.options["fixed"]`` (``{"power": 1.0}``): th
 drawn value by the fixed one before running the framework and the reference, so the row checks
 the schedule on the implementation's whole domain and nothing else. (A counterexample printed
 for such a row shows the drawn value; the fixed one is in the row's description.)
+
+Rounded hyperparameters
+-----------------------
+An implementation whose formula computes with a hyperparameter in a narrower dtype than the row's
+(optax divides its int32 step count by ``transition_steps`` in float32 even in a float64 row)
+declares it in ``Implementation.options["rounded"]`` (``{"decay_steps": "float32"}``): that
+hyperparameter enters the reference as a tracked scalar of that dtype, so the quotient $t/s$ and
+everything computed from it carry that dtype's rounding bound. This models the framework's formula
+as its own variant, instead of a finding that would mask every other fault of the row.
 
 Underflow
 ---------
@@ -64,11 +73,8 @@ from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, Op
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar
-from trainspec.reference.schedules import (
-    plateau_learning_rates,
-    running_products,
-    schedule_values,
-)
+from trainspec.reference.schedules.common import running_products, schedule_values
+from trainspec.reference.schedules.plateau import plateau_learning_rates
 
 __all__ = [
     "CONTRACT",
@@ -469,11 +475,24 @@ def _above_floor(
     return out
 
 
-def reference_values(entry: Any, variant: Any, case: ScheduleCase, dtype: str) -> Tracked:
-    """The reference's values at ``case.steps`` (or after each metric) with their rounding bounds."""
+def reference_values(
+    entry: Any,
+    variant: Any,
+    case: ScheduleCase,
+    dtype: str,
+    rounded: Mapping[str, str] | None = None,
+) -> Tracked:
+    """The reference's values at ``case.steps`` (or after each metric) with their rounding bounds.
+
+    ``rounded`` maps a hyperparameter to the dtype the implementation computes with it in (see
+    "Rounded hyperparameters" in the module docstring)."""
     family = FAMILIES[entry.id]
     convert = family.to_reference or _tracked_floats
     hp = convert(case.hyperparameters, dtype)
+    for name, in_dtype in (rounded or {}).items():
+        if name not in hp:
+            raise KeyError(f"options['rounded']: {name!r} is not a hyperparameter of {entry.id}")
+        hp[name] = track_scalar(float(case.hyperparameters[name]), in_dtype)
     model = entry.model
     options = variant.options
     if model.plateau:
@@ -511,9 +530,10 @@ def _evaluate(
     if fixed:  # hyperparameters the implementation cannot vary (see the module docstring)
         case = replace(case, hyperparameters={**case.hyperparameters, **fixed})
     actual = np.asarray(impl.run(case, dtype, device), dtype=np.float64)
+    rounded = dict(getattr(impl, "options", {}).get("rounded", {}))
     out: dict[Any, Comparison] = {}
     for v in variants:
-        expected = reference_values(entry, v, case, dtype)
+        expected = reference_values(entry, v, case, dtype, rounded)
         err, tol, ratio = compare(actual, expected, dtype)
         out[v] = Comparison(err, tol, ratio, _worst_step(actual, expected, case, dtype))
     return out

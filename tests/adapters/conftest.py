@@ -9,7 +9,7 @@ from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.kinds.second_order import SecondOrderCase
 from trainspec.conformance.runner import check_row
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 
 
 @pytest.fixture

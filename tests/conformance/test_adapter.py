@@ -3,7 +3,7 @@ import pytest
 
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 
 
 def test_implementation_checks_dtypes_and_devices():

@@ -92,7 +92,7 @@ def test_spec_id_opt_adam_shows_citations_variant_meanings_and_source(capsys):
     assert "eps=eps_hat: epsilon added to the root of the uncorrected second moment" in out
     assert "D. P. Kingma, J. Ba (2015). Adam: A method for stochastic optimization, ICLR" in out
     assert "Neural Networks Tricks-Of-The-Trade" in out and "Adam Optimization" in out
-    assert re.search(r"registered at reference/adaptive\.py:\d+", out)
+    assert re.search(r"registered at reference/optimizers/adam\.py:\d+", out)
     assert "θ ← θ − η m̂/(√v̂ + ε)" in out
     assert "\\frac" not in out and "\\beta" not in out
 

@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.tracked import track_tree
 from trainspec.reference.activations import (
-    DEFAULT_CLAIMS,
     SELU_ALPHA,
     SELU_LAMBDA,
     elu,
@@ -26,7 +25,6 @@ from trainspec.reference.activations import (
     tanh,
     tanh_from_sigmoid,
 )
-from trainspec.reference.defaults import compare_defaults
 
 Z = np.array([-2.0, -0.5, -0.0, 0.0, 0.5, 2.0])
 finite = st.floats(-30.0, 30.0, allow_nan=False)
@@ -291,27 +289,6 @@ def test_entries_are_registered_with_their_axes():
         "nan_derivative",
     ]
     assert elu_entry.variant(negative_branch="z_le_0").name == "negative_branch=z_le_0"
-
-
-def test_act_defaults_reports_drift_with_both_values():
-    claims = reference.get("act.defaults").model.for_backend("tensorflow")
-    assert claims and all(c in DEFAULT_CLAIMS for c in claims)
-    now = {
-        "tf.nn.leaky_relu": {"alpha": 0.2},
-        "leaky_relu": {"alpha": 0.2},
-        "LeakyReLU": {"alpha": 0.3},
-        "elu": {"alpha": 1.0},
-        "ELU": {"alpha": 1.0},
-        "PReLU": {"alpha": 0.0},
-    }
-    drift, matches = compare_defaults(claims, now)
-    assert {(d["optimizer"], d["framework_value"]) for d in drift} == {
-        ("tf.nn.leaky_relu", 0.2),
-        ("leaky_relu", 0.2),
-        ("LeakyReLU", 0.3),
-        ("PReLU", 0.0),
-    }
-    assert len(matches) == 2
 
 
 def test_softmax_bounds_stay_finite_at_the_extremes():

@@ -9,7 +9,8 @@ from trainspec.reference.base import (
     check_same_structure,
     piecewise_schedule,
 )
-from trainspec.reference.optimizers import gd, scale_by_learning_rate
+from trainspec.reference.optimizers.common import scale_by_learning_rate
+from trainspec.reference.optimizers.gd import gd
 
 
 def test_check_number_names_argument_and_rule():

@@ -15,7 +15,7 @@ from trainspec.reference.clipping import (
     clip_by_value,
     global_norm,
 )
-from trainspec.reference.optimizers import sgd
+from trainspec.reference.optimizers.weight_decay import sgd
 
 G = {"a": np.array([3.0, 4.0]), "b": np.array([[0.0, 12.0]])}  # norms 5 and 12, global 13
 

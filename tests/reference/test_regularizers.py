@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.tracked import track_tree
 from trainspec.reference.base import chain
-from trainspec.reference.optimizers import sgd
+from trainspec.reference.optimizers.weight_decay import sgd
 from trainspec.reference.regularizers import (
     add_penalty_gradient,
     is_regularized,

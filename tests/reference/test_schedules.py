@@ -9,22 +9,19 @@ from trainspec import reference
 from trainspec.conformance import stats
 from trainspec.conformance.tracked import Tracked, track_scalar
 from trainspec.reference.base import as_schedule
-from trainspec.reference.optimizers import gd
-from trainspec.reference.schedules import (
+from trainspec.reference.optimizers.gd import gd
+from trainspec.reference.schedules.common import running_products, schedule_values
+from trainspec.reference.schedules.decay import (
     annealing,
     exponential_decay,
     inverse_time_decay,
     legacy_decay,
     linear_decay,
-    log_uniform,
-    lr_range_test,
     per_step_factor,
-    piecewise_constant,
-    plateau_learning_rates,
-    reduce_on_plateau,
-    running_products,
-    schedule_values,
 )
+from trainspec.reference.schedules.piecewise import piecewise_constant
+from trainspec.reference.schedules.plateau import plateau_learning_rates, reduce_on_plateau
+from trainspec.reference.schedules.search import log_uniform, lr_range_test
 
 # --- values by hand ------------------------------------------------------------------------------
 

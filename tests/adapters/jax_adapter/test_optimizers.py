@@ -27,7 +27,7 @@ from trainspec.adapters.jax_adapter.optimizers import (
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 
 W = {"w": jnp.zeros(2)}
 A = {"w": jnp.asarray([1.0, 2.0])}

@@ -5,9 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from optax import contrib
 
 from trainspec import reference
 from trainspec.adapters.jax_adapter.schedules import (
+    PLATEAU,
+    STAIRCASE,
     annealing_arguments,
     implementations,
     padded_counts,
@@ -130,12 +133,62 @@ def test_declares_its_rows():
     }
     assert all(i.finding("float32") for i in impls if i.spec_id == "sched.plateau")
     assert {i.name for i in impls if i.finding("float64")} == {
-        "linear_schedule",
-        "exponential_decay",
         "exponential_decay(staircase=True)",
         "contrib.reduce_on_plateau(rtol)",
         "contrib.reduce_on_plateau(atol)",
     }
+    # every finding names the region of the example where optax departs
+    assert all(i.finding("float64").region for i in impls if i.finding("float64"))
+    # float32 t/s is optax's formula, modelled as its own variant (no finding)
+    rounded = {i.name: i.options.get("rounded") for i in impls if i.options.get("rounded")}
+    assert rounded == {
+        "linear_schedule": {"transition_steps": "float32"},
+        "exponential_decay": {"decay_steps": "float32"},
+    }
+
+
+def test_the_staircase_region_is_the_reciprocal_sensitive_multiples():
+    assert STAIRCASE.in_region(_case("values", {"decay_steps": 61}, [0, 60, 61]))
+    assert not STAIRCASE.in_region(_case("values", {"decay_steps": 61}, [0, 60, 62]))
+    assert not STAIRCASE.in_region(_case("values", {"decay_steps": 60}, [0, 60, 120]))
+    assert PLATEAU.in_region(_case("values", dict(HP, patience=0), [0], [1.0]))
+    assert not PLATEAU.in_region(_case("values", HP, [0], [1.0]))
+
+
+# --- a second fault in a row with a known finding is still found ---------------------------------
+
+
+def _longer_cooldown(**kw):
+    """optax's reduce_on_plateau with a cooldown one check longer than asked (a second fault)."""
+    return contrib.reduce_on_plateau(**{**kw, "cooldown": kw["cooldown"] + 1})
+
+
+def _plateau_row(make):
+    impl = Implementation(
+        "sched.plateau",
+        "contrib.reduce_on_plateau(rtol)",
+        lambda c, d, dev: run_plateau("relative", c, d, dev, make=make),
+        devices=("cpu",),
+        findings={"*": PLATEAU},
+    )
+    return check_row(reference.get("sched.plateau"), impl, "jax", "float32", "cpu", profile="ci")
+
+
+def test_the_patience_0_finding_is_hit_and_the_row_outside_it_conforms():
+    row = _plateau_row(contrib.reduce_on_plateau)
+    assert (row.verdict, row.variant, row.finding) == (
+        "conforms",
+        "default",
+        "optax-plateau-patience-0",
+    ), row
+    assert row.finding_hits > 0
+
+
+def test_a_longer_cooldown_is_found_despite_the_patience_0_finding():
+    """Before findings had regions, the row diverged already and this fault changed nothing."""
+    row = _plateau_row(_longer_cooldown)
+    assert row.verdict == "diverges", row
+    assert row.counterexample["hyperparameters"]["patience"] != 0  # outside the region
 
 
 # --- planted faults ------------------------------------------------------------------------------

@@ -30,8 +30,8 @@ from trainspec.adapters.keras_adapter.optimizers import (
 )
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
-from trainspec.reference.adaptive import NADAM_DECAY_FLOAT32, nadam_mu
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
+from trainspec.reference.optimizers.nadam import NADAM_DECAY_FLOAT32, nadam_mu
 
 
 def test_rmsprop_momentum_is_plus_learning_rate_times_buffer():

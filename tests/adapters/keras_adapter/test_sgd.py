@@ -12,7 +12,7 @@ from trainspec.adapters.keras_adapter import (
     velocity_from_trace,
 )
 from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
 
 
 def test_velocity_is_minus_learning_rate_times_trace():

@@ -30,8 +30,8 @@ from trainspec.adapters.torch_adapter.optimizers import (
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
-from trainspec.reference.adaptive import nadam_mu
-from trainspec.reference.optimizers import CanonicalState
+from trainspec.reference.optimizers.common import CanonicalState
+from trainspec.reference.optimizers.nadam import nadam_mu
 
 
 def test_step_is_the_count_placed_as_init_group_places_it():

@@ -9,15 +9,10 @@ from trainspec.conformance.runner import check_row
 
 def test_defaults_rows_compare_every_claim():
     entry = reference.get("opt.defaults")
-    doc = {
-        "SGD": {
-            "learning_rate": None,
-            "momentum": 0.0,
-            "dampening": 0.0,
-            "weight_decay": 0.0,
-            "nesterov": False,
-        }
-    }
+    doc: dict = {}
+    for c in entry.model.for_backend("torch"):  # exactly what the documents and papers state
+        doc.setdefault(c.optimizer, {})[c.hyperparameter] = c.value
+    assert doc["SGD"]["learning_rate"] is None and doc["Adam"]["eps"] == 1e-8
     same = Implementation("opt.defaults", "signature", lambda c, d, dev: doc, devices=("cpu",))
     assert check_row(entry, same, "torch", "-", "cpu").verdict == "conforms"
     drifted = {"SGD": {**doc["SGD"], "learning_rate": 1e-3}}
@@ -30,7 +25,8 @@ def test_defaults_rows_compare_every_claim():
     )
     assert row.verdict == "diverges" and "SGD.learning_rate is 0.001" in row.message
     assert row.counterexample["drift"][0]["quote"].startswith("torch.optim.SGD(")
-    none = check_row(entry, same, "jax", "-", "cpu")
+    assert row.values == drifted  # every value read, for the expectations to pin
+    none = check_row(entry, same, "numpy", "-", "cpu")
     assert none.verdict == "not_offered"
 
 

@@ -1,0 +1,404 @@
+r"""``opt.nadam``: Nadam, Adam with Nesterov momentum (Dozat 2016)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from trainspec.reference import citations as C
+from trainspec.reference.base import (
+    ChainState,
+    GradientTransformation,
+    Schedule,
+    Tree,
+    chain,
+    check_choice,
+    check_number,
+    check_same_structure,
+    check_step,
+    check_tree,
+    either_order,
+    tree_map,
+)
+from trainspec.reference.optimizers.common import (
+    NONNEGATIVE_BUFFERS,
+    CanonicalState,
+    OptimizerModel,
+    ScaleByLearningRateState,
+    buffer,
+    check_beta,
+    check_eps,
+    moving_average,
+    scale_by_learning_rate,
+    zeros_like,
+)
+from trainspec.reference.optimizers.hyperparameters import (
+    BETA1,
+    BETA2,
+    EPS,
+    LEARNING_RATE,
+)
+from trainspec.reference.registry import (
+    HyperParameter,
+    SpecEntry,
+    VariantAxis,
+    VariantOption,
+    register,
+)
+
+__all__ = [
+    "BUFFERS",
+    "NADAM_DECAY",
+    "NADAM_DECAY_FLOAT32",
+    "NADAM_SCHEDULES",
+    "NADAM_SCHEDULE_PRECISIONS",
+    "ScaleByNadamState",
+    "nadam",
+    "nadam_decay",
+    "nadam_momentum_product",
+    "nadam_mu",
+    "scale_by_nadam",
+]
+
+NADAM_SCHEDULES = ("dozat_decay", "dozat_decay_psi1", "none")
+NADAM_SCHEDULE_PRECISIONS = ("as_params", "decay_float32", "product_float32")
+
+#: What each canonical buffer holds (a tree shaped like params).
+BUFFERS = {
+    "m": "the uncorrected first moment (running average of gradients).",
+    "v": "the uncorrected second moment; >= 0. The product of the momentum schedule "
+    "(PyTorch mu_product, Keras _u_product) is not a buffer: it follows from count, beta1 "
+    "and momentum_decay (see nadam_momentum_product).",
+}
+
+
+#: Dozat's decay constant of the momentum schedule, $0.96$
+NADAM_DECAY = 0.96
+#: the same constant as Keras uses it: ``ops.cast(0.96, var_dtype)`` goes through float32
+NADAM_DECAY_FLOAT32 = float(np.float32(NADAM_DECAY))
+_FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+
+
+def nadam_decay(schedule_precision: str = "as_params") -> float:
+    """The decay constant $0.96$ of the step's momentum coefficients, as ``schedule_precision``
+    holds it: exactly (``as_params``, ``product_float32``), or rounded to float32
+    (``decay_float32``; the running product keeps 0.96 exactly, see :func:`scale_by_nadam`)."""
+    prec = check_choice("schedule_precision", schedule_precision, NADAM_SCHEDULE_PRECISIONS)
+    return NADAM_DECAY_FLOAT32 if prec == "decay_float32" else NADAM_DECAY
+
+
+def nadam_mu(
+    step: int,
+    beta1: float,
+    momentum_decay: float,
+    schedule: str,
+    *,
+    decay: float = NADAM_DECAY,
+) -> float:
+    r"""The momentum coefficient $\mu_t$ of step ``step`` ($t \ge 1$).
+
+    .. math::
+        \texttt{dozat\_decay:}\ \mu_t = \beta_1\,(1 - \tfrac12\, d^{t\psi}), \qquad
+        \texttt{dozat\_decay\_psi1:}\ \mu_t = \beta_1\,(1 - \tfrac12\, d^{t}), \qquad
+        \texttt{none:}\ \mu_t = \beta_1
+
+    with $\psi$ = ``momentum_decay`` and $d$ = ``decay`` ($0.96$; see :func:`nadam_decay`).
+    """
+    if schedule == "none":
+        return beta1
+    psi = momentum_decay if schedule == "dozat_decay" else 1.0
+    return beta1 * (1.0 - 0.5 * decay ** (step * psi))
+
+
+def nadam_momentum_product(
+    count: int,
+    beta1: float,
+    momentum_decay: float,
+    schedule: str,
+    *,
+    decay: float = NADAM_DECAY,
+) -> float:
+    r"""$\Pi_t = \prod_{i=1}^{t} \mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
+    t = check_step("count", count)
+    if schedule == "none":
+        return beta1**t
+    prod = 1.0
+    for i in range(1, t + 1):
+        prod *= nadam_mu(i, beta1, momentum_decay, schedule, decay=decay)
+    return prod
+
+
+def _held_in_float32(x: Any) -> Any:
+    r"""``x`` as a float32 tensor holds it (PyTorch's ``mu_product``): the value $x$, with a bound
+    that also admits its rounding to float32, $x(1 \pm u_{32})$ (through
+    :func:`~trainspec.reference.base.either_order`; a plain number is returned unchanged)."""
+    return either_order(x, x * (1.0 + _FLOAT32_UNIT_ROUNDOFF), x * (1.0 - _FLOAT32_UNIT_ROUNDOFF))
+
+
+class ScaleByNadamState(NamedTuple):
+    count: int
+    m: dict[str, Any]
+    v: dict[str, Any]
+    mu_product: float  # prod_{i <= count} mu_i
+
+
+def scale_by_nadam(
+    beta1: float,
+    beta2: float,
+    eps: float,
+    momentum_decay: float = 0.004,
+    *,
+    momentum_schedule: str = "dozat_decay",
+    schedule_precision: str = "as_params",
+) -> GradientTransformation:
+    r"""Nadam's direction (without $\eta$): Adam with Nesterov momentum (Dozat 2016, Algorithm 2).
+
+    Symbols: $\beta_1$ = ``beta1``, $\beta_2$ = ``beta2``, $\epsilon$ = ``eps``,
+    $\psi$ = ``momentum_decay``, $\mu_t$ = :func:`nadam_mu`, $\Pi_t = \prod_{i \le t}\mu_i$
+    (``state.mu_product`` holds $\Pi_{t-1}$), $t$ = ``state.count`` + 1.
+
+    .. math::
+        m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad
+        \hat m = \frac{\mu_{t+1}\, m}{1 - \Pi_{t+1}} + \frac{(1-\mu_t)\, g}{1 - \Pi_t}, \quad
+        u = \frac{\hat m}{\sqrt{v / (1-\beta_2^t)} + \epsilon}
+
+    With ``momentum_schedule="none"`` ($\mu_t = \beta_1$, $\Pi_t = \beta_1^t$) this is optax's
+    ``nadam``: $\hat m = \beta_1 m/(1-\beta_1^{t+1}) + (1-\beta_1) g/(1-\beta_1^t)$.
+
+    ``schedule_precision`` says in which precision the schedule is kept, when that is not the
+    parameters' (two frameworks' fixed conventions, visible in float64):
+
+    * ``as_params``: every coefficient in the parameters' precision;
+    * ``decay_float32``: the constant $0.96$ rounded to float32, $d = 0.9599999785\ldots$, in
+      the step's $\mu_t$ and $\mu_{t+1}$, while the running product $\Pi_t$ multiplies in
+      $\mu_t$ with $0.96$ exactly (Keras: ``decay = ops.cast(0.96, var_dtype)`` in
+      ``Nadam.update_step``, where the Python float becomes a float32 tensor before the cast;
+      but ``ops.power(0.96, ops.cast(self.iterations + 1, dtype))`` in
+      ``_backend_update_step``, which converts 0.96 to the variable's dtype directly,
+      ``keras/src/optimizers/nadam.py``);
+    * ``product_float32``: $\Pi_t$ held in a float32 tensor, $\mu_t$ rounded to float32 when
+      multiplied in (PyTorch: ``state["mu_product"]`` is created with ``_get_scalar_dtype()``,
+      float32 unless float64 is the default dtype, and updated by ``mu_product *= mu``,
+      ``torch/optim/nadam.py``); the other coefficients are Python floats.
+    """
+    b1 = check_beta("beta1", beta1)
+    b2 = check_beta("beta2", beta2)
+    e = check_eps(eps)
+    psi = check_number("momentum_decay", momentum_decay, low=0.0)
+    sched = check_choice("momentum_schedule", momentum_schedule, NADAM_SCHEDULES)
+    decay = nadam_decay(schedule_precision)
+    held = _held_in_float32 if schedule_precision == "product_float32" else (lambda x: x)
+
+    def init(params: Tree) -> ScaleByNadamState:
+        check_tree("params", params)
+        return ScaleByNadamState(
+            count=0, m=zeros_like(params), v=zeros_like(params), mu_product=1.0
+        )
+
+    def update(updates: Tree, state: ScaleByNadamState, params: Tree | None = None):
+        check_tree("updates", updates)
+        check_same_structure("state.m", state.m, "updates", updates)
+        check_same_structure("state.v", state.v, "updates", updates)
+        count = check_step("state.count", state.count)
+        t = count + 1
+        mu_t = nadam_mu(t, b1, psi, sched, decay=decay)
+        mu_next = nadam_mu(t + 1, b1, psi, sched, decay=decay)
+        if sched == "none":
+            prod_t, prod_next = b1**t, b1 ** (t + 1)
+        else:
+            # the running product multiplies in mu_t with the exact 0.96 (Keras too)
+            mu_t_product = mu_t if decay == NADAM_DECAY else nadam_mu(t, b1, psi, sched)
+            prod_t = held(state.mu_product * held(mu_t_product))
+            prod_next = prod_t * mu_next
+        cm = mu_next / (1.0 - prod_next)
+        cg = (1.0 - mu_t) / (1.0 - prod_t)
+        c2 = 1.0 - b2**t
+        m = tree_map(lambda g, x: moving_average(b1, x, g), updates, state.m)
+        v = tree_map(lambda g, x: moving_average(b2, x, g**2), updates, state.v)
+        out = tree_map(lambda g, mm, vv: (cm * mm + cg * g) / (np.sqrt(vv / c2) + e), updates, m, v)
+        return out, ScaleByNadamState(count=t, m=m, v=v, mu_product=prod_t)
+
+    return GradientTransformation(init, update)
+
+
+def nadam(
+    learning_rate: float | Schedule,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+    momentum_decay: float = 0.004,
+    *,
+    momentum_schedule: str = "dozat_decay",
+    schedule_precision: str = "as_params",
+) -> GradientTransformation:
+    r"""Nadam, ``opt.nadam``: Adam with Nesterov momentum (Dozat 2016).
+
+    Symbols: $\eta_t$ = ``learning_rate``; the rest as :func:`scale_by_nadam`.
+
+    .. math::
+        \theta \leftarrow \theta - \eta_t\,
+        \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + \frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon},
+        \qquad \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})
+
+    Vitay, *Neurocomputing* ("Adam": names Nadam); Zheng, *CS286 Lecture 6* ("Faster optimizers":
+    Adam with the Nesterov trick); Dozat (2016), whose schedule uses $0.96^{t/250}$,
+    i.e. $\psi = 0.004$.
+
+    Adam itself: Kingma & Ba (2015).
+
+    .. warning:: PyTorch ``NAdam`` uses ``dozat_decay`` with ``momentum_decay`` $= \psi$
+       (default 0.004); Keras 3 ``Nadam`` uses ``dozat_decay_psi1`` ($0.96^t$, no $\psi$);
+       optax ``nadam`` has no schedule (``none``). All keep the product $\Pi_t$ implicitly or in
+       a state variable; here it follows from the step count. Keras rounds the constant $0.96$
+       to float32 and PyTorch keeps $\Pi_t$ in float32 whatever the parameters' dtype
+       (``schedule_precision``, see :func:`scale_by_nadam`).
+    """
+    return chain(
+        scale_by_nadam(
+            beta1,
+            beta2,
+            eps,
+            momentum_decay,
+            momentum_schedule=momentum_schedule,
+            schedule_precision=schedule_precision,
+        ),
+        scale_by_learning_rate(learning_rate),
+    )
+
+
+MOMENTUM_DECAY = HyperParameter(
+    "momentum_decay",
+    r"\psi",
+    "exponent scale of Nadam's momentum schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi))",
+    low=0.0,
+    high=None,
+    sample_low=1e-4,
+    sample_high=1.0,
+    log_scale=True,
+    special=(0.004, 1.0),
+)
+
+
+def _build_nadam(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransformation:
+    return nadam(
+        hp["learning_rate"],
+        hp["beta1"],
+        hp["beta2"],
+        hp["eps"],
+        hp["momentum_decay"],
+        momentum_schedule=o["momentum_schedule"],
+        schedule_precision=o["schedule_precision"],
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _momentum_product_value(t: int, b1: float, psi: float, sched: str, decay: float) -> float:
+    return nadam_momentum_product(t, b1, psi, sched, decay=decay)
+
+
+def _load_nadam(
+    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
+) -> ChainState:
+    t = check_step("canonical.count", cs.count)
+    b1 = check_beta("beta1", hp["beta1"])
+    psi = check_number("momentum_decay", hp["momentum_decay"], low=0.0)
+    sched = check_choice("momentum_schedule", o["momentum_schedule"], NADAM_SCHEDULES)
+    prec = o["schedule_precision"]
+    # The product is state that a framework holds (PyTorch mu_product, Keras _u_product); the
+    # adapters load it rounded once to its dtype, so it is an input: its value from the exact
+    # hyperparameters, its bound one rounding (b1 * 0.0 + value carries exactly that on tracked
+    # numbers, and is the value itself on plain ones).
+    value = _momentum_product_value(t, float(b1), float(psi), sched, NADAM_DECAY)
+    prod = b1 * 0.0 + value
+    if prec == "product_float32" and sched != "none":
+        prod = _held_in_float32(prod)  # what PyTorch holds after count steps
+    unit = ScaleByNadamState(count=t, m=buffer(cs, "m"), v=buffer(cs, "v"), mu_product=prod)
+    return ChainState((unit, ScaleByLearningRateState(t)))
+
+
+register(
+    SpecEntry(
+        id="opt.nadam",
+        title="Nadam: Adam with Nesterov momentum",
+        tier="core",
+        kind="optimizers",
+        formula=r"\theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + "
+        r"\frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}",
+        citations=(
+            C.at(C.VITAY, "Adam (other possible optimizers)"),
+            C.at(C.ZHENG, "Faster optimizers (Nadam optimization)"),
+            C.at(C.DOZAT, "Algorithm 2"),
+            C.KINGMA_BA,
+        ),
+        variant_axes=(
+            VariantAxis(
+                "momentum_schedule",
+                (
+                    VariantOption(
+                        "dozat_decay",
+                        "momentum schedule with the decay exponent scaled by momentum_decay",
+                        r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
+                        ("Dozat (2016), psi = 1/250", "PyTorch NAdam(momentum_decay=psi)"),
+                    ),
+                    VariantOption(
+                        "dozat_decay_psi1",
+                        "momentum schedule with an unscaled exponent (psi = 1)",
+                        r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t})",
+                        ("Keras Nadam",),
+                    ),
+                    VariantOption(
+                        "none",
+                        "constant momentum, Pi_t = beta1^t",
+                        r"\hat m = \frac{\beta_1 m}{1-\beta_1^{t+1}} + \frac{(1-\beta_1) g}{1-\beta_1^t}",
+                        ("optax.nadam",),
+                    ),
+                ),
+            ),
+            VariantAxis(
+                "schedule_precision",
+                (
+                    VariantOption(
+                        "as_params",
+                        "the momentum schedule in the parameters' precision",
+                        r"\mu_t,\ \Pi_t \text{ in the parameters' dtype}",
+                        ("Dozat (2016)", "optax.nadam"),
+                    ),
+                    VariantOption(
+                        "decay_float32",
+                        "the step's constant 0.96 rounded to float32, the running product's not "
+                        "(visible in float64)",
+                        r"\mu_t = \beta_1 (1 - \tfrac12\, \mathrm{fl}_{32}(0.96)^{t\psi}),\ "
+                        r"\Pi_t = \Pi_{t-1} \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
+                        (
+                            "Keras Nadam: decay = ops.cast(0.96, var_dtype) in update_step, but "
+                            "ops.power(0.96, ops.cast(iterations + 1, dtype)) for _u_product in "
+                            "_backend_update_step (keras/src/optimizers/nadam.py)",
+                        ),
+                    ),
+                    VariantOption(
+                        "product_float32",
+                        "the running product Pi_t held in float32 (visible in float64)",
+                        r"\Pi_t = \mathrm{fl}_{32}(\Pi_{t-1}\, \mathrm{fl}_{32}(\mu_t))",
+                        (
+                            "PyTorch NAdam: state['mu_product'] created with _get_scalar_dtype() "
+                            "(float32 unless the default dtype is float64) and updated by "
+                            "mu_product *= mu (torch/optim/nadam.py)",
+                        ),
+                    ),
+                ),
+            ),
+        ),
+        hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, MOMENTUM_DECAY),
+        notes="The notes name Nadam without a formula. The frameworks agree on epsilon outside "
+        "sqrt(v / (1 - beta2^t)). The running product of mu is a function of the step count, not a buffer.",
+        model=OptimizerModel(
+            nonnegative_buffers=NONNEGATIVE_BUFFERS,
+            build=_build_nadam,
+            load_state=_load_nadam,
+            buffers=("m", "v"),
+        ),
+    )
+)

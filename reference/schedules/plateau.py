@@ -1,0 +1,301 @@
+r"""``sched.plateau``: performance scheduling, reduce the learning rate when a metric stops
+improving.
+
+It depends on measured metrics, so it is not a function of the step: :func:`reduce_on_plateau`
+returns a pure state machine, ``init() -> state`` and ``update(metric, state) -> state`` with a
+NamedTuple state, and :func:`plateau_learning_rates` runs it over a metric sequence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from trainspec.reference import citations as C
+from trainspec.reference.base import check_choice, check_number, check_step, either_order
+from trainspec.reference.registry import (
+    HyperParameter,
+    SpecEntry,
+    VariantAxis,
+    VariantOption,
+    register,
+)
+from trainspec.reference.schedules.common import (
+    ETA0,
+    ScheduleModel,
+)
+
+__all__ = [
+    "COOLDOWN_COUNTS",
+    "MODES",
+    "PATIENCE_COUNTS",
+    "THRESHOLD_MODES",
+    "Plateau",
+    "PlateauState",
+    "plateau_learning_rates",
+    "reduce_on_plateau",
+]
+
+PATIENCE_COUNTS = ("reaches", "exceeds")
+COOLDOWN_COUNTS = ("full", "one_less")
+THRESHOLD_MODES = ("relative", "absolute")
+MODES = ("min", "max")
+
+
+class PlateauState(NamedTuple):
+    """The state of :func:`reduce_on_plateau` after the checks seen so far."""
+
+    learning_rate: Any  # the learning rate in effect after these checks
+    scale: Any  # learning_rate / eta0, kept as frameworks that scale the updates do (optax)
+    best: float | None  # the best metric so far (None before the first check)
+    num_bad: int  # checks without improvement since the last improvement or reduction
+    cooldown_left: int  # checks still to ignore after the last reduction
+    count: int  # checks seen
+
+
+class Plateau(NamedTuple):
+    """A pure state machine: ``init() -> state``, ``update(metric, state) -> state``."""
+
+    init: Callable[[], PlateauState]
+    update: Callable[[float, PlateauState], PlateauState]
+
+
+def reduce_on_plateau(
+    learning_rate: Any,
+    factor: Any,
+    patience: int,
+    *,
+    threshold: Any = 0.0,
+    cooldown: int = 0,
+    min_learning_rate: Any = 0.0,
+    mode: str = "min",
+    threshold_mode: str = "relative",
+    patience_count: str = "reaches",
+    cooldown_count: str = "full",
+    min_decrease: float = 0.0,
+) -> Plateau:
+    r"""Performance scheduling (reduce on plateau), ``sched.plateau``, as a pure state machine.
+
+    Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor`` ($0 < \lambda < 1$),
+    $P$ = ``patience``, $\epsilon$ = ``threshold``, $C$ = ``cooldown``, $\eta_\min$ =
+    ``min_learning_rate``, $m_k$ = the $k$-th metric (a validation error measured every $N$ steps).
+
+    A check *improves* when (``mode``/``threshold_mode``)
+
+    .. math::
+        \text{min/relative: } m_k < m^\ast (1-\epsilon),\quad
+        \text{min/absolute: } m_k < m^\ast - \epsilon,\quad
+        \text{max/relative: } m_k > m^\ast (1+\epsilon),\quad
+        \text{max/absolute: } m_k > m^\ast + \epsilon
+
+    with $m^\ast$ the best metric so far (the first check always improves). An improvement sets
+    $m^\ast = m_k$ and the bad count $n = 0$; otherwise $n \leftarrow n + 1$. When $n$ reaches
+    the patience the learning rate drops and a cooldown starts:
+
+    .. math:: \eta \leftarrow \max(\lambda\eta,\ \eta_\min), \qquad n \leftarrow 0
+
+    Zheng, *CS286 Lecture 6* ("Performance scheduling: measure the validation error every N
+    steps and reduce the learning rate by a factor when the error stops dropping"); Padilla
+    Montani ("reduce LR by a factor of $\lambda$ when the error is stuck").
+
+    The entry also cites Géron (2017).
+
+    .. warning:: Frameworks count differently (each is a variant axis):
+       ``patience_count``: ``reaches`` reduces at $n \ge P$ (Keras ``wait >= patience``, optax
+       ``plateau_count == patience``; $P = 0$ acts as 1), ``exceeds`` at $n > P$ (PyTorch
+       ``num_bad_epochs > patience``). ``cooldown_count``: ``full`` ignores the $C$ checks after
+       a reduction (PyTorch, optax), ``one_less`` only $C - 1$ (Keras decrements its counter
+       *before* testing it). ``threshold_mode`` and ``mode`` are PyTorch's ``threshold_mode``
+       (``rel``/``abs``) and ``mode``; Keras's ``min_delta`` is absolute, optax's ``rtol``/``atol``
+       relative/absolute. ``min_decrease`` is PyTorch's ``eps``: a reduction smaller than it is
+       skipped (0 here; PyTorch's default is $10^{-8}$).
+    """
+    eta0 = check_number("learning_rate", learning_rate, low=0.0, low_closed=False)
+    lam = check_number("factor", factor, low=0.0, high=1.0, low_closed=False, high_closed=False)
+    pat = check_step("patience", patience)
+    cool = check_step("cooldown", cooldown)
+    eta_min = check_number("min_learning_rate", min_learning_rate, low=0.0)
+    m = check_choice("mode", mode, MODES)
+    tm = check_choice("threshold_mode", threshold_mode, THRESHOLD_MODES)
+    if tm == "relative":
+        eps = check_number("threshold", threshold, low=0.0, high=1.0, high_closed=False)
+    else:
+        eps = check_number("threshold", threshold, low=0.0)
+    pc = check_choice("patience_count", patience_count, PATIENCE_COUNTS)
+    cc = check_choice("cooldown_count", cooldown_count, COOLDOWN_COUNTS)
+    dmin = float(check_number("min_decrease", min_decrease, low=0.0))
+    e = float(eps)
+    min_scale = eta_min / eta0
+
+    def improves(metric: float, best: float | None) -> bool:
+        if best is None:
+            return True
+        if m == "min":
+            return metric < (best * (1.0 - e) if tm == "relative" else best - e)
+        return metric > (best * (1.0 + e) if tm == "relative" else best + e)
+
+    def due(num_bad: int) -> bool:
+        return num_bad > pat if pc == "exceeds" else num_bad >= max(pat, 1)
+
+    def reduce(state: PlateauState) -> PlateauState:
+        # the minimum applies to the learning rate (PyTorch, Keras) or to the scale (optax)
+        new_lr = either_order(
+            np.maximum(state.learning_rate * lam, eta_min),
+            eta0 * np.maximum(state.scale * lam, min_scale),
+        )
+        if not float(state.learning_rate) - float(new_lr) > dmin:
+            return state
+        return state._replace(learning_rate=new_lr, scale=np.maximum(state.scale * lam, min_scale))
+
+    def init() -> PlateauState:
+        return PlateauState(eta0, 1.0, None, 0, 0, 0)
+
+    def update(metric: float, state: PlateauState) -> PlateauState:
+        if not isinstance(state, PlateauState):
+            raise TypeError(f"state: must be a PlateauState, got {type(state).__name__}")
+        x = float(check_number("metric", metric))
+        best, num_bad, left = state.best, state.num_bad, state.cooldown_left
+        if cc == "full":
+            if improves(x, best):
+                best, num_bad = x, 0
+            else:
+                num_bad += 1
+            if left > 0:
+                left, num_bad = left - 1, 0
+            state = state._replace(best=best, num_bad=num_bad, cooldown_left=left)
+            if due(num_bad):
+                state = reduce(state)._replace(num_bad=0, cooldown_left=cool)
+        else:
+            if left > 0:
+                left, num_bad = left - 1, 0
+            if improves(x, best):
+                best, num_bad = x, 0
+            elif left == 0:
+                num_bad += 1
+            state = state._replace(best=best, num_bad=num_bad, cooldown_left=left)
+            if left == 0 and num_bad > 0 and due(num_bad):
+                state = reduce(state)._replace(num_bad=0, cooldown_left=cool)
+        return state._replace(count=state.count + 1)
+
+    return Plateau(init, update)
+
+
+def plateau_learning_rates(plateau: Plateau, metrics: Sequence[float]) -> list[Any]:
+    """The learning rate in effect after each check: ``[eta after m_0, eta after m_1, ...]``."""
+    state = plateau.init()
+    out: list[Any] = []
+    for x in metrics:
+        state = plateau.update(x, state)
+        out.append(state.learning_rate)
+    return out
+
+
+_PLATEAU_AXES = (
+    VariantAxis(
+        "patience_count",
+        (
+            VariantOption(
+                "reaches",
+                "reduce when the number of checks without improvement reaches the patience",
+                r"n \ge \max(P, 1)",
+                ("Keras ReduceLROnPlateau (wait >= patience)", "optax reduce_on_plateau"),
+            ),
+            VariantOption(
+                "exceeds",
+                "reduce when the number of checks without improvement exceeds the patience",
+                r"n > P",
+                ("PyTorch ReduceLROnPlateau (num_bad_epochs > patience)",),
+            ),
+        ),
+    ),
+    VariantAxis(
+        "cooldown_count",
+        (
+            VariantOption(
+                "full",
+                "the C checks after a reduction are ignored",
+                r"n = 0\ \text{for the } C \text{ checks after a reduction}",
+                ("PyTorch", "optax"),
+            ),
+            VariantOption(
+                "one_less",
+                "the counter is decremented before it is tested: C - 1 checks are ignored",
+                r"n = 0\ \text{for the } C - 1 \text{ checks after a reduction}",
+                ("Keras ReduceLROnPlateau",),
+            ),
+        ),
+    ),
+    VariantAxis(
+        "threshold_mode",
+        (
+            VariantOption(
+                "relative",
+                "an improvement must beat the best by a fraction epsilon of it",
+                r"m < m^\ast(1-\epsilon)",
+                ("PyTorch threshold_mode='rel' (default)", "optax rtol"),
+            ),
+            VariantOption(
+                "absolute",
+                "an improvement must beat the best by epsilon",
+                r"m < m^\ast - \epsilon",
+                ("PyTorch threshold_mode='abs'", "Keras min_delta", "optax atol"),
+            ),
+        ),
+    ),
+    VariantAxis(
+        "mode",
+        (
+            VariantOption("min", "the metric should decrease (an error)", r"m < \dots", ("all",)),
+            VariantOption(
+                "max",
+                "the metric should increase (an accuracy)",
+                r"m > \dots",
+                ("PyTorch", "Keras"),
+            ),
+        ),
+    ),
+)
+
+register(
+    SpecEntry(
+        id="sched.plateau",
+        title="Performance scheduling (reduce the learning rate on a plateau)",
+        tier="core",
+        kind="schedules",
+        formula=r"n \leftarrow 0 \text{ if } m_k \text{ improves on } m^\ast \text{ else } n + 1;\ "
+        r"n \text{ reaches } P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,\ \text{cooldown } C",
+        citations=(
+            C.at(C.ZHENG, "Learning rate scheduling (performance scheduling)"),
+            C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (performance scheduling)"),
+            C.GERON_2017,
+        ),
+        variant_axes=_PLATEAU_AXES,
+        hyperparameters=(
+            ETA0,
+            HyperParameter("factor", r"\lambda", "reduction factor", 0.0, 1.0, False, False),
+            HyperParameter("patience", "P", "checks without improvement tolerated", 0.0, None),
+            HyperParameter("threshold", r"\epsilon", "improvement threshold", 0.0, None),
+            HyperParameter("cooldown", "C", "checks ignored after a reduction", 0.0, None),
+            HyperParameter("min_learning_rate", r"\eta_\min", "lower bound", 0.0, None),
+        ),
+        notes="The learning rate reported for check k is the one in effect after metric k has "
+        "been seen (what the next optimizer step uses).",
+        model=ScheduleModel(
+            build=lambda o, hp: reduce_on_plateau(
+                hp["learning_rate"],
+                hp["factor"],
+                hp["patience"],
+                threshold=hp["threshold"],
+                cooldown=hp["cooldown"],
+                min_learning_rate=hp["min_learning_rate"],
+                mode=o["mode"],
+                threshold_mode=o["threshold_mode"],
+                patience_count=o["patience_count"],
+                cooldown_count=o["cooldown_count"],
+            ),
+            plateau=True,
+        ),
+    )
+)
