@@ -6,10 +6,22 @@ An adapter is a class with a ``name`` and three methods: :meth:`Adapter.versions
 for example PyTorch's ``SGD`` in its single-tensor, ``foreach`` and ``fused`` code paths are
 three implementations of ``opt.momentum``, because they are separate code.
 
+``Implementation`` is generic in the case its ``run`` receives and the result it returns:
+``Implementation[CaseT, ResultT]``, with ``run: Callable[[CaseT, str, str], ResultT]``. Each kind
+declares both types next to each other in its module and in its
+:class:`~trainspec.conformance.contracts.KindContract` (``case_types`` and ``result_type``), and
+:mod:`trainspec.conformance` exports them, so that an adapter annotated with them is checked by
+its type checker::
+
+    def run_relu(case: ActivationCase, dtype: str, device: str) -> ActivationResult: ...
+
+    def implementations() -> list[Implementation[ActivationCase, ActivationResult]]:
+        return [Implementation("act.relu", "myframework.relu", run_relu)]
+
 For optimizer specs an implementation's ``run`` receives an
 :class:`~trainspec.conformance.kinds.optimizers.OptimizerCase` (float64
 arrays whose values are exactly representable in the dtype under test) and returns the final
-parameters as float64 arrays. Everything framework-specific happens inside ``run``: building the
+parameters as float64 arrays (``OptimizerResult``). Everything framework-specific happens inside ``run``: building the
 framework's optimizer through its public API, mapping the canonical state onto the framework's
 own (each such conversion is one small, tested function of the adapter), feeding the learning
 rate of every step, and reading the parameters back.
@@ -34,11 +46,30 @@ import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
-__all__ = ["Adapter", "Finding", "Implementation", "family_implementations"]
+__all__ = ["Adapter", "Finding", "FloatArray", "Implementation", "family_implementations"]
+
+#: a real floating-point NumPy array (float64 preferred), what every ``run`` returns arrays as
+FloatArray: TypeAlias = npt.NDArray[np.floating[Any]]
+
+# CaseT: the case an implementation's ``run`` receives (the kind's case type); ResultT: what it
+# returns (the kind's result type). Both default to Any (PEP 696; typing.TypeVar has defaults
+# from Python 3.13), so that a bare ``Implementation`` is ``Implementation[Any, Any]`` even under
+# ``mypy --strict``.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    CaseT = TypeVar("CaseT", default=Any)
+    ResultT = TypeVar("ResultT", default=Any)
+else:
+    from typing import TypeVar
+
+    CaseT = TypeVar("CaseT")
+    ResultT = TypeVar("ResultT")
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 DEVICES = ("cpu", "cuda")
@@ -79,15 +110,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class Implementation:
+class Implementation(Generic[CaseT, ResultT]):
     """One way a framework offers one spec ID; one row of the report per dtype and device.
 
-    ``run(case, dtype, device)`` returns the final parameters (a mapping of float64 arrays).
+    ``run(case, dtype, device)`` receives the kind's case (``CaseT``) and returns the kind's
+    result (``ResultT``): both are declared by the kind (``trainspec spec --contract KIND``).
     """
 
     spec_id: str
     name: str
-    run: Callable[[Any, str, str], Mapping[str, np.ndarray]]
+    run: Callable[[CaseT, str, str], ResultT]
     dtypes: tuple[str, ...] = ("float32", "float64")
     devices: tuple[str, ...] = ("cpu", "cuda")
     description: str = ""
@@ -150,20 +182,20 @@ class Adapter(ABC):
         """The devices available on this machine, among ``cpu`` and ``cuda``."""
 
     @abstractmethod
-    def implementations(self) -> list[Implementation]:
+    def implementations(self) -> list[Implementation[Any, Any]]:
         """Every (spec ID, implementation) the framework offers."""
 
     def prepare_device(self, device: str) -> None:  # noqa: B027 - optional hook
         """Set the framework up for comparisons on ``device`` (reduced-precision modes off)."""
 
 
-def family_implementations(package: str) -> list[Implementation]:
+def family_implementations(package: str) -> list[Implementation[Any, Any]]:
     """The implementations of every submodule of ``package`` that defines ``implementations()``.
 
     Submodules are visited in name order, so that the rows of a report keep a stable order.
     """
     pkg = importlib.import_module(package)
-    out: list[Implementation] = []
+    out: list[Implementation[Any, Any]] = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{package}.{info.name}")
         collect = getattr(module, "implementations", None)

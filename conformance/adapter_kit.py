@@ -34,6 +34,7 @@ from trainspec.conformance.contracts import (
     KindContract,
     canonical_case,
     field_rows,
+    result_fields,
     validate,
 )
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
@@ -235,9 +236,28 @@ def _spec_ids(kind: str) -> list[str]:
 
 
 def _case_signature(contract: KindContract) -> str:
-    if not contract.case_types:
-        return contract.case_argument
-    return " | ".join(t.__name__ for t in contract.case_types)
+    return contract.case_type_text()
+
+
+def typed_contract(contract: KindContract) -> list[str]:
+    """The typed contract as Python: ``run``'s signature, the kind's ``Implementation`` type and
+    the definition of the result type (all importable from :mod:`trainspec.conformance`)."""
+    annotation = f"implementation: {contract.implementation_type()}"
+    if len(annotation) > 100:  # as ruff formats it
+        annotation = f"implementation: (\n    {contract.implementation_type()}\n)"
+    lines = [f"def {contract.signature()}: ...", "", "", *annotation.split("\n"), ""]
+    name, rows = contract.result_name, result_fields(contract.result_type)
+    definition = contract.result_definition()
+    if definition.startswith("TypedDict"):
+        total = "" if definition == "TypedDict" else ", total=False"
+        lines += ["", f"class {name}(TypedDict{total}):"]
+        lines += [f"    {key}: {t}" for key, t, _ in rows]
+    elif definition == "dataclass":
+        lines += ["", "@dataclass(frozen=True)", f"class {name}:"]
+        lines += [f"    {key}: {t}" + ("" if req else " = ...") for key, t, req in rows]
+    else:
+        lines.append(f"{name} = {definition}")
+    return lines
 
 
 def render_contract(name: str, *, markdown: bool = False) -> str:
@@ -266,8 +286,9 @@ def _render_text(kind: Kind) -> str:
     if c is None:
         lines.append("  (no contract declared)")
         return "\n".join(lines)
-    dtype = "'-'" if kind.dtype_free else "dtype"
-    lines.append(f"  run(case: {_case_signature(c)}, {dtype}, device)")
+    lines += [f"  {line}" if line else "" for line in typed_contract(c)]
+    if kind.dtype_free:
+        lines.append("  (dtype-free: run receives dtype '-')")
     for t in c.case_types:
         lines.append(f"  {t.__module__}.{t.__name__}:")
         for f in field_rows(t, c.fields):
@@ -298,8 +319,9 @@ def _render_md(kind: Kind) -> str:
     lines.append("")
     if c is None:
         return "\n".join([*lines, "No contract declared.", ""])
-    dtype = '"-"' if kind.dtype_free else "dtype"
-    lines += [f"`run(case, {dtype}, device)` receives `{_case_signature(c)}`.", ""]
+    lines += ["```python", *typed_contract(c), "```", ""]
+    if kind.dtype_free:
+        lines += ['`run` receives the dtype `"-"` (the kind is dtype-free).', ""]
     for t in c.case_types:
         lines += [f"`{t.__module__}.{t.__name__}`:", "", "| field | type | meaning |"]
         lines.append("| --- | --- | --- |")
@@ -368,8 +390,8 @@ def _render(template: str, **values: str) -> str:
 def _family_module(kind: Kind, package: str) -> str:
     c = kind.contract
     assert c is not None
-    imports = sorted({(t.__module__, t.__name__) for t in c.case_types})
-    case_import = "\n".join(f"from {m} import {n}  # noqa: F401" for m, n in imports)
+    names = sorted({t.__name__ for t in c.case_types} | {c.result_name, "Implementation"})
+    case_import = f"from trainspec.conformance import {', '.join(names)}"
     case_type = _case_signature(c) if c.case_types else "None"
     contract = "\n".join(f"    {line}" for line in _render_text(kind).splitlines())
     return _render(
@@ -379,6 +401,8 @@ def _family_module(kind: Kind, package: str) -> str:
         spec_ids=", ".join(_spec_ids(kind.name)),
         case_import=case_import,
         case_type=case_type,
+        result_type=c.result_name,
+        implementation_type=c.implementation_type(),
         contract=contract.replace("\\", "\\\\"),
     )
 

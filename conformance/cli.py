@@ -277,8 +277,10 @@ class _UsageError(Exception):
 
 
 #: run settings kept in the journal (what ``--resume`` reuses) and in the report (``run``)
-_SETTINGS = ("backends", "device", "allow_absent_device", "profile", "seed", "spec", "impl")
-_SETTINGS += ("dtypes", "timeout_s", "shard")
+_SETTINGS = (
+    *("backends", "device", "allow_absent_device", "profile", "seed", "spec", "impl"),
+    *("dtypes", "timeout_s", "shard"),
+)
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -470,7 +472,7 @@ def _run(args: argparse.Namespace) -> int:
         timeout=settings["timeout_s"],
         jobs=args.jobs,
         hypothesis_dir=hypothesis_dir,
-        shard=tuple(settings["shard"]) if settings["shard"] else None,  # type: ignore[arg-type]
+        shard=tuple(settings["shard"]) if settings["shard"] else None,
     )
     collected: dict[Any, Row] = dict(done)
     journal: Journal | None = None

@@ -4,6 +4,11 @@ Every :class:`~trainspec.conformance.kinds.Kind` carries a :class:`KindContract`
 
 ``case_types`` and ``fields``
     the case class(es) ``run(case, dtype, device)`` receives, and what each field means;
+``result_type``
+    the type ``run`` returns (a ``TypedDict``, a dataclass or an alias such as
+    ``Mapping[str, FloatArray]``, exported by :mod:`trainspec.conformance` under
+    ``result_name``): an adapter's ``run`` is typed ``Callable[[case type, str, str], result
+    type]``, i.e. ``Implementation[CaseT, ResultT]``, and its type checker rejects a wrong return;
 ``returns`` and ``expected``
     what ``run`` returns, in words, and as a structure computed for a given case
     (:class:`ArrayOf`, :class:`MappingOf`, :class:`SequenceOf`, :class:`RecordOf`,
@@ -24,11 +29,18 @@ declarations can be typed end to end.
 from __future__ import annotations
 
 import functools
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
+
+from trainspec.conformance.adapter import FloatArray
+
+if typing.TYPE_CHECKING:
+    from hypothesis import settings
 
 __all__ = [
     "ArrayOf",
@@ -43,7 +55,9 @@ __all__ = [
     "Structure",
     "canonical_case",
     "minimal_case",
+    "result_fields",
     "structure_of",
+    "type_text",
     "validate",
 ]
 
@@ -126,6 +140,10 @@ class KindContract:
     fields: tuple[CaseField, ...]
     returns: str
     expected: Callable[[Any, Any, Any, str, str], Structure]
+    #: the type ``run`` returns (module docstring); its public name is ``result_name``, by
+    #: default the type's ``__name__`` (an alias has none: give it)
+    result_type: object = field(kw_only=True)
+    result_name: str = field(default="", kw_only=True)
     options: tuple[OptionKey, ...] = ()
     canonical_case: Callable[[Any, str, str], Any] | None = None
     #: optimizer kinds: ``entry -> {buffer: meaning}``, the canonical state's buffers
@@ -155,9 +173,81 @@ class KindContract:
                 )
         if len({o.name for o in self.options}) != len(self.options):
             raise ValueError("KindContract: options must have distinct names")
+        if not self.result_name:
+            name = getattr(self.result_type, "__name__", "")
+            if not isinstance(self.result_type, type) or not name:
+                raise ValueError(
+                    f"KindContract: result_type {self.result_type!r} has no name: give result_name"
+                )
+            object.__setattr__(self, "result_name", name)
+
+    def case_type_text(self) -> str:
+        """The type of ``run``'s first argument: the case class(es), or ``case_argument``."""
+        if not self.case_types:
+            return self.case_argument
+        return " | ".join(t.__name__ for t in self.case_types)
+
+    def signature(self, dtype: str = "str") -> str:
+        """``run``'s typed signature, e.g. ``run(case: LossCase, dtype: str, device: str) ->
+        LossResult``."""
+        return (
+            f"run(case: {self.case_type_text()}, dtype: {dtype}, device: str) -> {self.result_name}"
+        )
+
+    def implementation_type(self) -> str:
+        """The parametrised ``Implementation`` of this kind, e.g.
+        ``Implementation[LossCase, LossResult]``; one per case type (an implementation receives
+        one of them: dropout's ``drop.mc`` a ``LinearDropoutCase``, the others a
+        ``DropoutCase``)."""
+        cases = [t.__name__ for t in self.case_types] or [self.case_argument]
+        return " | ".join(f"Implementation[{c}, {self.result_name}]" for c in cases)
+
+    def result_definition(self) -> str:
+        """What ``result_name`` stands for: the alias's value, ``TypedDict``, or ``dataclass``."""
+        if typing.is_typeddict(self.result_type):
+            total = getattr(self.result_type, "__total__", True)
+            return "TypedDict" if total else "TypedDict, every key optional"
+        if is_dataclass(self.result_type):
+            return "dataclass"
+        return type_text(self.result_type)
 
     def option_names(self) -> frozenset[str]:
         return frozenset(o.name for o in self.options)
+
+
+def type_text(t: object) -> str:
+    """A type as an adapter author writes it (``Mapping[str, FloatArray]``, ``int | None``)."""
+    if t is None or t is type(None):
+        return "None"
+    if t is Any:
+        return "Any"
+    if t == FloatArray:
+        return "FloatArray"
+    origin = typing.get_origin(t)
+    if origin is not None:
+        args = typing.get_args(t)
+        if origin is typing.Union or origin is types.UnionType:
+            return " | ".join(type_text(a) for a in args)
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(type_text(a) for a in args)}]"
+    return getattr(t, "__name__", str(t))
+
+
+def result_fields(result_type: object) -> list[tuple[str, str, bool]]:
+    """The ``(name, type, required)`` of every key of a ``TypedDict`` or field of a dataclass
+    result type, in declaration order (empty for an alias)."""
+    if typing.is_typeddict(result_type) or is_dataclass(result_type):
+        hints = typing.get_type_hints(result_type)
+        required = getattr(result_type, "__required_keys__", None)
+        rows = []
+        for name, t in hints.items():
+            if required is not None:
+                rows.append((name, type_text(t), name in required))
+            else:
+                f = {x.name: x for x in fields(result_type)}[name]  # type: ignore[arg-type]
+                rows.append((name, type_text(t), f.default is f.default_factory is MISSING))
+        return rows
+    return []
 
 
 def structure_of(tree: Mapping[str, Any]) -> MappingOf:
@@ -240,7 +330,7 @@ def _is_str(x: Any) -> bool:
 
 
 @functools.cache
-def _minimal_settings() -> Any:
+def _minimal_settings() -> settings:
     from hypothesis import HealthCheck, Phase, settings
 
     return settings(

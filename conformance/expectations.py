@@ -230,7 +230,7 @@ def _same_value(a: Any, b: Any) -> bool:
         return a is b or (type(a) is type(b) and a == b)
     if isinstance(a, int | float) and isinstance(b, int | float):
         return float(a) == float(b)
-    return a == b
+    return bool(a == b)
 
 
 def compare(

@@ -182,7 +182,7 @@ _TOKEN = re.compile(r"\\[A-Za-z]+\*?|\\.|\s+|.", re.DOTALL)
 class _Parser:
     def __init__(self, src: str, strict: bool) -> None:
         self.src = src
-        self.tokens = _TOKEN.findall(src)
+        self.tokens: list[str] = _TOKEN.findall(src)
         self.i = 0
         self.strict = strict
 
@@ -207,7 +207,7 @@ class _Parser:
         if self.peek() != "{":
             return self.take()
         self.take()
-        depth, out = 1, []
+        depth, out = 1, list[str]()
         while True:
             tok = self.take()
             if tok == "{":

@@ -124,13 +124,13 @@ def merge_reports(
             }
         )
         for r in rep["results"]:
-            key = (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"])
-            if key in keyed and not replace:
+            rkey = (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"])
+            if rkey in keyed and not replace:
                 raise ValueError(
-                    f"row {key} is in both {where[key]} and {name}; each row must come from one "
+                    f"row {rkey} is in both {where[rkey]} and {name}; each row must come from one "
                     "part (--replace: a later part's row replaces an earlier one's)"
                 )
-            keyed[key], where[key] = r, name
+            keyed[rkey], where[rkey] = r, name
     merged["results"] = list(keyed.values())
     return merged
 

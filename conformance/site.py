@@ -222,9 +222,9 @@ def _entry_md(entry: SpecEntry, report: Mapping[str, Any]) -> list[str]:
         followed: dict[tuple[str, str], list[str]] = defaultdict(list)
         for r in _collapse(rr for rr in rows if rr["verdict"] in ("conforms", "variant")):
             label = _impl_label(r, versions)
-            for axis, option in _variant_choices(entry, r["variant"]).items():
-                if label not in followed[(axis, option)]:
-                    followed[(axis, option)].append(label)
+            for axis_name, option in _variant_choices(entry, r["variant"]).items():
+                if label not in followed[(axis_name, option)]:
+                    followed[(axis_name, option)].append(label)
         for axis in entry.variant_axes:
             out.append(f"*Axis `{axis.name}`*")
             out.append("")

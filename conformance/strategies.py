@@ -232,7 +232,9 @@ def draw_learning_rates(
     if pattern == "constant" or steps == 1:
         return [data.draw(one, label="learning_rate")] * steps
     if pattern == "every_step":
-        return data.draw(st.lists(one, min_size=steps, max_size=steps), label="learning_rates")
+        return list(
+            data.draw(st.lists(one, min_size=steps, max_size=steps), label="learning_rates")
+        )
     values = data.draw(st.lists(one, min_size=2, max_size=3), label="learning_rate plateaus")
     cuts = sorted(
         data.draw(

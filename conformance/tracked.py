@@ -294,10 +294,10 @@ class Tracked:
     def __ge__(self, o: Any) -> Any:
         return self.value >= (o.value if isinstance(o, Tracked) else o)
 
-    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+    def __eq__(self, o: Any) -> Any:
         return self.value == (o.value if isinstance(o, Tracked) else o)
 
-    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any:
         return self.value != (o.value if isinstance(o, Tracked) else o)
 
     __hash__ = None  # type: ignore[assignment]
@@ -444,7 +444,8 @@ def _mean(a: Tracked, axis: Any = None, keepdims: bool = False) -> Tracked:
 def _select_reduce(a: Tracked, arg: Callable[..., Any], axis: Any, keepdims: bool) -> Tracked:
     if axis is None:
         i = int(arg(a.value))
-        v, e = a.value.flat[i], a.err.flat[i]
+        v: np.ndarray | np.float64 = a.value.flat[i]
+        e: np.ndarray | np.float64 = a.err.flat[i]
         if keepdims:
             v = np.reshape(v, (1,) * a.value.ndim)
             e = np.reshape(e, (1,) * a.value.ndim)

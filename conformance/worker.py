@@ -202,7 +202,10 @@ def _worker_main(
         except Exception as exc:
             row = Row(task[1], ref.name, task[2], task[3], task[4], "error")
             row.message = describe_error(exc)
-            row.repro = replay_command(ref.name, *task[1:], profile, seed_, package=ref.package)
+            _, spec_id, impl_name, device, dtype = task
+            row.repro = replay_command(
+                ref.name, spec_id, impl_name, dtype, device, profile, seed_, package=ref.package
+            )
         conn.send(row.to_json())
 
 
@@ -310,7 +313,10 @@ class WorkerExecutor:
         def failed(task: Task, message: str, seconds: float) -> None:
             row = Row(task[1], self.name, task[2], task[3], task[4], "error", message=message)
             row.seconds = seconds
-            row.repro = replay_command(self.name, *task[1:], profile, seed_, package=self.package)
+            _, spec_id, impl_name, device, dtype = task
+            row.repro = replay_command(
+                self.name, spec_id, impl_name, dtype, device, profile, seed_, package=self.package
+            )
             on_row(task[0], row)
 
         while pending or any(s.task is not None for s in self.slots):

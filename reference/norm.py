@@ -215,7 +215,7 @@ class BatchStatistics(NamedTuple):
 
     mean: Any
     var: Any
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
 
 
 def batch_statistics(

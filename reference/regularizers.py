@@ -188,16 +188,16 @@ def max_norm(
             f"incoming_axis={incoming_axis!r}: must be an axis of weights (ndim {w.ndim})"
         )
     norm = np.sqrt(np.sum(np.square(w), axis=incoming_axis, keepdims=True))
-    c = np.broadcast_to(c, np.shape(norm))  # elementwise max/min need operands of one shape
+    cap = np.broadcast_to(c, np.shape(norm))  # elementwise max/min need operands of one shape
     if eps == "1e-7_always":
-        return w * (np.minimum(norm, c) / (norm + 1e-7))
+        return w * (np.minimum(norm, cap) / (norm + 1e-7))
     if eps == "1e-7_when_above":
-        return w * np.where(norm > c, c / (norm + 1e-7), 1.0)
-    safe = np.where(norm == 0, c, norm)
+        return w * np.where(norm > cap, cap / (norm + 1e-7), 1.0)
+    safe = np.where(norm == 0, cap, norm)
     return either_order(
-        w * (c / np.maximum(safe, c)),
-        w * np.minimum(np.ones(np.shape(safe)), c / safe),
-        (w * c) / np.maximum(safe, c),
+        w * (cap / np.maximum(safe, cap)),
+        w * np.minimum(np.ones(np.shape(safe)), cap / safe),
+        (w * cap) / np.maximum(safe, cap),
     )
 
 

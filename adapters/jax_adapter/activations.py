@@ -69,9 +69,9 @@ def pad_case(z: np.ndarray, g: np.ndarray | None, rowwise: bool) -> tuple[Any, A
     if rowwise:
         z2 = z.reshape(1, -1) if z.ndim == 1 else z
         r, c = z2.shape
-        zp = np.full((MAX_SIDE, MAX_SIDE), -np.inf)
+        zp: np.ndarray = np.full((MAX_SIDE, MAX_SIDE), -np.inf)
         zp[:r, :c] = z2
-        gp = None
+        gp: np.ndarray | None = None
         if g is not None:
             gp = np.zeros((MAX_SIDE, MAX_SIDE))
             gp[:r, :c] = g.reshape(r, c)

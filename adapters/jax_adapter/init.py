@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance import Implementation, InitCase, InitResult
 from trainspec.reference.init import Layer
 
 __all__ = [
@@ -100,14 +100,18 @@ def layer_output(case: Any, dtype: str, device: str, kernel_init: Init | None = 
         return np.asarray(z, dtype=np.float64).reshape(-1)
 
 
-def implementations() -> list[Implementation]:
+def _rule_run(make: Callable[[], Init]) -> Callable[[InitCase, str, str], InitResult]:
+    return lambda case, dtype, device: _kernels(make(), case, dtype, device)
+
+
+def implementations() -> list[Implementation[InitCase, InitResult]]:
     both = ("cpu", "cuda")
     dts = tuple(_DTYPES)
-    out = [
+    out: list[Implementation[InitCase, InitResult]] = [
         Implementation(
             rule,
             f"jax.nn.initializers.{name}",
-            lambda case, dtype, device, make=make: _kernels(make(), case, dtype, device),
+            _rule_run(make),
             dts,
             both,
             f"jax.nn.initializers.{name}() on (*k, in, out) kernels",

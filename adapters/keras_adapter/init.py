@@ -12,13 +12,14 @@ Conventions mapped here (each in one small, tested function):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
 import numpy as np
 
 from trainspec.adapters.keras_adapter import _DTYPES
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance import Implementation, InitCase, InitResult
 from trainspec.reference.init import Layer
 
 __all__ = [
@@ -112,15 +113,17 @@ def layer_output(case: Any, dtype: str, device: str, initializer: Any = None) ->
     return keras.ops.convert_to_numpy(z).astype(np.float64).reshape(-1)
 
 
-def implementations() -> list[Implementation]:
+def _rule_run(cls: type[Any]) -> Callable[[InitCase, str, str], InitResult]:
+    return lambda case, dtype, device: sample_kernels(seeded(cls, case.seed), case, dtype)
+
+
+def implementations() -> list[Implementation[InitCase, InitResult]]:
     cpu = ("cpu",)
-    out = [
+    out: list[Implementation[InitCase, InitResult]] = [
         Implementation(
             rule,
             f"keras.initializers.{cls.__name__}",
-            lambda case, dtype, device, cls=cls: sample_kernels(
-                seeded(cls, case.seed), case, dtype
-            ),
+            _rule_run(cls),
             _DTYPES,
             cpu,
             f"keras.initializers.{cls.__name__} on (*k, in, out) kernels",

@@ -16,6 +16,7 @@ global seed set from the example).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 
 from trainspec.adapters.torch_adapter import _DTYPES, _device
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance import Implementation, InitCase, InitResult
 from trainspec.reference.init import Layer
 
 __all__ = [
@@ -156,13 +157,13 @@ def layer_output(case: Any, dtype: str, device: str, init: InitFn | None = None)
     return z.cpu().numpy().astype(np.float64).reshape(-1)
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[InitCase, InitResult]]:
     both = ("cpu", "cuda")
-    out = [
+    out: list[Implementation[InitCase, InitResult]] = [
         Implementation(
             rule,
             name,
-            lambda case, dtype, device, fn=fn: sample_kernels(fn, case, dtype, device),
+            functools.partial(sample_kernels, fn),
             tuple(_DTYPES),
             both,
             f"torch.nn.init.{name} on (out, in, *k) kernels",

@@ -57,11 +57,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import (
     ArrayOf,
     CaseField,
@@ -93,6 +94,7 @@ __all__ = [
     "THOROUGH_TRAINING_BLOCK",
     "TRAINING_BLOCK",
     "ActivationCase",
+    "ActivationResult",
     "draw_activation_case",
     "edge_values",
     "hard_values",
@@ -105,7 +107,11 @@ TRAINING_BLOCK = 256
 THOROUGH_TRAINING_BLOCK = 2**16
 MAX_ELEMENTS = 64
 MAX_SIDE = 16
-_NP = {"float32": np.float32, "float64": np.float64, "float16": np.float16}
+_NP: dict[str, type[np.floating[Any]]] = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "float16": np.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,17 @@ class ActivationCase:
         }
 
 
-def _finfo(dtype: str) -> np.finfo:
+class ActivationResult(TypedDict, total=False):
+    """What ``run`` returns for an :class:`ActivationCase`: ``{'y': f(z)}`` for ``values``;
+    ``{'z': the VJP}`` for ``derivatives``, with ``'alpha'`` (the cotangent of the slope) for a
+    parametrised activation (PReLU); every array shaped like ``z`` (``alpha``: shape ``()``)."""
+
+    y: FloatArray
+    z: FloatArray
+    alpha: FloatArray
+
+
+def _finfo(dtype: str) -> np.finfo[np.floating[Any]]:
     return np.finfo(_NP[dtype])
 
 
@@ -347,10 +363,11 @@ def reference_outputs(
             y = act.value(t)
             return {"y": y if isinstance(y, Tracked) else Tracked(y, 0.0, t.u)}
         g = track_tree({"g": case.cotangent}, dtype)["g"]
-        out = act.vjp(t, g)
+        out: dict[str, Any] = act.vjp(t, g)
         if not act.elementwise:
             flushed = options.get("subnormals") == "flushed"
-            out["z"] = _gradual_underflow(act, z, case.cotangent, out["z"], dtype, flushed)
+            cotangent = cast(np.ndarray, case.cotangent)  # derivatives: never None
+            out["z"] = _gradual_underflow(act, z, cotangent, out["z"], dtype, flushed)
         return out
 
     # IEEE arithmetic on infinities and NaN is intended here (0 * inf in a bound is NaN)
@@ -530,6 +547,7 @@ def _expected(entry: Any, impl: Any, case: ActivationCase, dtype: str, check: st
 
 CONTRACT = KindContract(
     case_types=(ActivationCase,),
+    result_type=ActivationResult,
     fields=(
         CaseField("check", "str", "'values' (return f(z)) or 'derivatives' (return the VJP)"),
         CaseField("z", "ndarray", "the input, 1-d or 2-d (the softmax normalises the last axis)"),

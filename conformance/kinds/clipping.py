@@ -27,11 +27,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
@@ -50,6 +51,7 @@ __all__ = [
     "RAISED",
     "TREES",
     "ClippingCase",
+    "ClippingResult",
     "compare_outcomes",
     "draw_clipping_case",
     "evaluate_clipping",
@@ -95,6 +97,11 @@ class ClippingCase:
             "content": self.content,
             "placement": self.placement,
         }
+
+
+#: What ``run`` returns for a :class:`ClippingCase`: the clipped tree, ``{name: array shaped like
+#: grads[name]}``.
+ClippingResult: TypeAlias = Mapping[str, FloatArray]
 
 
 def _draw_shapes(data: Any) -> dict[str, tuple[int, ...]]:
@@ -201,6 +208,8 @@ def _expected(entry: Any, impl: Any, case: ClippingCase, dtype: str, check: str)
 
 CONTRACT = KindContract(
     case_types=(ClippingCase,),
+    result_type=ClippingResult,
+    result_name="ClippingResult",
     fields=(
         CaseField(
             "grads", "Mapping[str, ndarray]", "the gradient tree: 1-3 tensors, scalar to 3-d"

@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from trainspec.conformance.contracts import KindContract, NestedMappingOf
 from trainspec.conformance.kinds import Kind, RowMeasurement, register_kind
 from trainspec.reference.defaults import compare_defaults
 
-__all__ = ["CONTRACT", "KIND", "measure_defaults_row", "signature_defaults"]
+__all__ = [
+    "CONTRACT",
+    "KIND",
+    "DefaultsResult",
+    "measure_defaults_row",
+    "signature_defaults",
+]
+
+#: What ``run`` returns for the defaults kind (which passes ``None`` as the case):
+#: ``{api: {hyperparameter: default}}`` read from the framework's public API.
+DefaultsResult: TypeAlias = Mapping[str, Mapping[str, object]]
 
 
 def signature_defaults(
@@ -86,6 +96,8 @@ CONTRACT = KindContract(
     case_types=(),
     fields=(),
     case_argument="None",
+    result_type=DefaultsResult,
+    result_name="DefaultsResult",
     returns="{api: {hyperparameter: default}} read from the framework's public API (None where "
     "the argument is required); the api names are those of the spec's claims for the backend "
     "(trainspec spec --id ID)",

@@ -85,12 +85,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.profiles import current_profile
@@ -120,6 +121,7 @@ __all__ = [
     "CONTRACT",
     "KIND",
     "DropoutCase",
+    "DropoutResult",
     "LinearDropoutCase",
     "draw_dropout_case",
     "evaluate_dropout",
@@ -182,6 +184,14 @@ class LinearDropoutCase:
             "seed": self.seed,
             "passes": self.passes,
         }
+
+
+class DropoutResult(TypedDict):
+    """What ``run`` returns for a :class:`DropoutCase` or :class:`LinearDropoutCase`: the outputs
+    of every training-mode pass stacked, ``(passes, *out)``, and the test-mode output."""
+
+    train: FloatArray
+    test: FloatArray
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,11 +359,11 @@ def _variant_options(entry: Any, variant: Any) -> tuple[str, str]:
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a == b) | (np.isnan(a) & np.isnan(b))
+    return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))
 
 
 def _check_non_finite(
-    case: DropoutCase, train: np.ndarray, test: np.ndarray, options: dict[str, str]
+    case: DropoutCase, train: np.ndarray, test: np.ndarray, options: Mapping[str, Any]
 ) -> list[Comparison]:
     """Infinite and NaN inputs, exactly: test mode gives x (or q x); a pass gives the kept value
     (x/q: the same infinity, or NaN) or the dropped one (NaN multiplied, 0 selected)."""
@@ -378,7 +388,7 @@ def _evaluate_elementwise(
     entry: Any, case: DropoutCase, train: np.ndarray, test: np.ndarray, dtype: str, variant: Any
 ) -> Comparison:
     form, meaning = _variant_options(entry, variant)
-    options = {
+    options: dict[str, Any] = {
         "form": form,
         "rate_meaning": meaning,
         "masking": variant.options.get("masking", "multiply"),
@@ -397,7 +407,7 @@ def _evaluate_elementwise(
     if case.passes == 0:
         return _worst(found)
     kept_value = dropout(x, rate, mask=np.ones(x.shape, bool), **options)
-    expected = np.broadcast_to(kept_value, train.shape)
+    expected = cast(Tracked, np.broadcast_to(kept_value, train.shape))
     kept = train != 0
     # an element is dropped only if it is exactly 0; every other one is compared as kept
     observed = np.where(kept | (xf == 0), train, expected.value)
@@ -452,7 +462,7 @@ def _evaluate_linear(
     except ValueError:
         return _unreachable(f"rate={case.rate} is no valid {meaning} probability")
     t = track_tree({"x": case.x, "w": case.weight, "b": case.bias}, dtype)
-    kw = {"form": form, "rate_meaning": meaning}
+    kw: dict[str, Any] = {"form": form, "rate_meaning": meaning}
     found = [
         _compare(
             test,
@@ -473,7 +483,8 @@ def _evaluate_linear(
                 t["x"], t["w"], t["b"], rate, mask=np.zeros(case.x.shape, bool), **kw
             )
         )
-        found.append(_compare(train, np.broadcast_to(sure, train.shape), dtype, "train (sure)"))
+        sure_train = cast(Tracked, np.broadcast_to(sure, train.shape))
+        found.append(_compare(train, sure_train, dtype, "train (sure)"))
         return _worst(found)
     mean, var = linear_dropout_moments(
         case.x, case.weight, case.bias, case.rate, form=form, rate_meaning=meaning
@@ -543,6 +554,7 @@ def _expected(entry: Any, impl: Any, case: Any, dtype: str, check: str) -> Any:
 
 CONTRACT = KindContract(
     case_types=(DropoutCase, LinearDropoutCase),
+    result_type=DropoutResult,
     fields=(
         CaseField("x", "ndarray", "the input (LinearDropoutCase: (batch, in))"),
         CaseField(

@@ -78,12 +78,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import strategies as st
 
 from trainspec.conformance import stats
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import (
     ArrayOf,
     CaseField,
@@ -106,6 +107,7 @@ __all__ = [
     "SAMPLES",
     "THOROUGH_SAMPLES",
     "InitCase",
+    "InitResult",
     "distribution_power",
     "distribution_pvalues",
     "draw_init_case",
@@ -187,6 +189,11 @@ class InitCase:
                 "head": self.x.ravel()[:4].tolist(),
             }
         return out
+
+
+#: What ``run`` returns for an :class:`InitCase`: the samples as one array (kernels, biases, or
+#: the layer's outputs; the contract gives the shape).
+InitResult: TypeAlias = FloatArray
 
 
 def _draw_input(data: Any, layer: Layer, dtype: str) -> np.ndarray:
@@ -350,12 +357,14 @@ def _expected(entry: Any, impl: Any, case: InitCase, dtype: str, check: str) -> 
 
 def _canonical_case(entry: Any, dtype: str, check: str) -> InitCase:
     """The simplest draw with one kernel (or bias): the shapes of a real case, few values."""
-    case = minimal_case(draw_init_case, entry, dtype, check)
+    case: InitCase = minimal_case(draw_init_case, entry, dtype, check)
     return case if case.target == "layer_output" else replace(case, draws=1)
 
 
 CONTRACT = KindContract(
     case_types=(InitCase,),
+    result_type=InitResult,
+    result_name="InitResult",
     fields=(
         CaseField(
             "target",

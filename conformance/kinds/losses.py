@@ -32,18 +32,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import CaseField, KindContract, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
 from trainspec.conformance.tolerance import Comparison, compare_trees
 from trainspec.conformance.tracked import round_to, track_tree
 
-__all__ = ["CONTRACT", "KIND", "LossCase", "draw_loss_case", "evaluate_loss"]
+__all__ = ["CONTRACT", "KIND", "LossCase", "LossResult", "draw_loss_case", "evaluate_loss"]
 
 #: batch sizes and outputs per sample: fixed menus (including 1, where reductions coincide),
 #: because frameworks that compile per shape (JAX) would otherwise compile for every example
@@ -66,6 +67,14 @@ class LossCase:
             "targets": summarize_array(self.targets, max_elements=16),
             "target_kind": self.target_kind,
         }
+
+
+class LossResult(TypedDict):
+    """What ``run`` returns for a :class:`LossCase`: the loss (shape ``()``) and its autodiff
+    gradient with respect to ``outputs``."""
+
+    value: FloatArray
+    grad: FloatArray
 
 
 def draw_loss_case(data: Any, entry: Any, dtype: str, check: str) -> LossCase:
@@ -133,6 +142,7 @@ def _expected(entry: Any, impl: Any, case: LossCase, dtype: str, check: str) -> 
 
 CONTRACT = KindContract(
     case_types=(LossCase,),
+    result_type=LossResult,
     fields=(
         CaseField("outputs", "ndarray", "the network's outputs (logits), (m, K)"),
         CaseField("targets", "ndarray", "(m, K) real or 0/1 targets, or (m,) integer class labels"),

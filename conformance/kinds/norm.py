@@ -64,7 +64,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from hypothesis import strategies as st
@@ -214,7 +214,7 @@ SHAPES = ((2, 3), (8, 1), (16, 4), (2, 3, 2, 1), (1, 2, 2, 2), (3, 1, 1, 1), (2,
 
 def _draw_shape(data: Any) -> tuple[int, ...]:
     """A channels-first shape from :data:`SHAPES` (see the module docstring on compile caches)."""
-    return data.draw(st.sampled_from(SHAPES), label="shape (channels first)")
+    return tuple(data.draw(st.sampled_from(SHAPES), label="shape (channels first)"))
 
 
 def _draw_input(
@@ -238,7 +238,7 @@ def _draw_input(
         k = data.draw(st.integers(0, 3), label=f"{label}: spread sqrt(eps) * 10^-k")
         x = x / spread * np.sqrt(eps) * 10.0**-k + offsets.reshape(bshape)
     elif regime == "constant_channel":
-        idx = [slice(None)] * len(shape)
+        idx: list[slice | int] = [slice(None)] * len(shape)
         idx[caxis] = 0
         x = x.copy()
         x[tuple(idx)] = offsets[0]
@@ -354,7 +354,10 @@ def expected(
     compares: str, case: BatchNormCase, run: BatchNormRun, dtype: str, options: Mapping[str, str]
 ) -> dict[str, Tracked]:
     """The reference's values (tracked) of what ``compares`` names, for one variant."""
-    t = lambda a: _track(a, dtype)  # noqa: E731
+
+    def t(a: np.ndarray) -> Tracked:
+        return _track(a, dtype)
+
     eps = track_scalar(case.eps, dtype)
     gamma, beta = t(case.gamma), t(case.beta)
     variance = options.get("variance", "two_pass")
@@ -372,7 +375,8 @@ def expected(
         return out
     if compares == "running":
         stats_fn = running_statistics(
-            track_scalar(case.momentum, dtype),
+            # the reference's formulas run on Tracked values as on floats (duck typing)
+            cast(float, track_scalar(case.momentum, dtype)),
             average=options.get("average", "exponential"),
             running_variance=options.get("running_variance", "biased"),
         )
@@ -462,6 +466,7 @@ def _expected(entry: Any, impl: Any, case: BatchNormCase, dtype: str, check: str
 
 CONTRACT = KindContract(
     case_types=(BatchNormCase,),
+    result_type=BatchNormRun,
     fields=(
         CaseField(
             "layout",

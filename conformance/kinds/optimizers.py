@@ -16,12 +16,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 from hypothesis import strategies as st
 
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import FloatArray, Implementation
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, MappingOf
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
@@ -42,6 +42,7 @@ __all__ = [
     "COUNT_MEANING",
     "KIND",
     "OptimizerCase",
+    "OptimizerResult",
     "buffer_meanings",
     "clip_to_root",
     "draw_optimizer_case",
@@ -91,6 +92,11 @@ class OptimizerCase:
                 },
             }
         return out
+
+
+#: What ``run`` returns for an :class:`OptimizerCase`: the final parameters, ``{name: array shaped
+#: like params[name]}``.
+OptimizerResult: TypeAlias = Mapping[str, FloatArray]
 
 
 def draw_optimizer_case(
@@ -179,9 +185,13 @@ def _run(
     if case.state is None:
         state = transform.init(params)
     else:
+        # the reference's formulas run on Tracked arrays as on ndarrays (duck typing)
         tracked = CanonicalState(
             count=case.state.count,
-            buffers={b: track_tree(t, dtype) for b, t in case.state.buffers.items()},
+            buffers=cast(
+                "dict[str, dict[str, np.ndarray]]",
+                {b: track_tree(t, dtype) for b, t in case.state.buffers.items()},
+            ),
         )
         state = model.load_state(opts, hp, tracked, params)
     for g in case.grads:
@@ -281,6 +291,8 @@ def _expected(entry: Any, impl: Any, case: OptimizerCase, dtype: str, check: str
 
 CONTRACT = KindContract(
     case_types=(OptimizerCase,),
+    result_type=OptimizerResult,
+    result_name="OptimizerResult",
     fields=(
         CaseField("params", "Mapping[str, ndarray]", "name -> the initial parameter tensor"),
         CaseField(

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import CaseField, KindContract, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import (
@@ -32,7 +33,14 @@ from trainspec.conformance.strategies import (
 from trainspec.conformance.tolerance import Comparison, compare_trees
 from trainspec.conformance.tracked import round_to, track_scalar, track_tree
 
-__all__ = ["CONTRACT", "KIND", "RegularizerCase", "draw_regularizer_case", "evaluate_regularizer"]
+__all__ = [
+    "CONTRACT",
+    "KIND",
+    "RegularizerCase",
+    "RegularizerResult",
+    "draw_regularizer_case",
+    "evaluate_regularizer",
+]
 
 #: units and inputs per unit: a fixed menu (frameworks that compile per shape stay fast)
 SIDES = (1, 3, 8)
@@ -53,6 +61,15 @@ class RegularizerCase:
             "hyperparameters": dict(self.hyperparameters),
             "content": self.content,
         }
+
+
+class RegularizerResult(TypedDict, total=False):
+    """What ``run`` returns for a :class:`RegularizerCase`: a penalty's ``value`` (shape ``()``)
+    and ``grad`` (shaped like ``weights``), or a constraint's constrained ``weights``."""
+
+    value: FloatArray
+    grad: FloatArray
+    weights: FloatArray
 
 
 def _exact_rows(data: Any, units: int, fan_in: int) -> np.ndarray:
@@ -113,6 +130,7 @@ def _expected(entry: Any, impl: Any, case: RegularizerCase, dtype: str, check: s
 
 CONTRACT = KindContract(
     case_types=(RegularizerCase,),
+    result_type=RegularizerResult,
     fields=(
         CaseField("weights", "ndarray", "one weight matrix, (units, fan_in)"),
         CaseField(

@@ -63,11 +63,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, OptionKey
 from trainspec.conformance.kinds import Kind, register_kind
 from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
@@ -81,6 +82,7 @@ __all__ = [
     "KIND",
     "ScheduleCase",
     "ScheduleFamily",
+    "ScheduleResult",
     "draw_schedule_case",
     "reference_values",
     "register_family",
@@ -130,6 +132,10 @@ class ScheduleCase:
         return out
 
 
+#: What ``run`` returns for a :class:`ScheduleCase`: one learning rate per element of ``steps``.
+ScheduleResult: TypeAlias = FloatArray
+
+
 @dataclass(frozen=True)
 class ScheduleFamily:
     """How one entry's cases are drawn and handed to the reference.
@@ -172,7 +178,7 @@ def _log_float(lo: float, hi: float, specials: Sequence[float] = ()) -> st.Searc
 
 
 def _learning_rate(data: Any, label: str = "learning_rate") -> float:
-    return data.draw(_log_float(1e-4, 1.0, (0.1, 0.01, 1.0)), label=label)
+    return float(data.draw(_log_float(1e-4, 1.0, (0.1, 0.01, 1.0)), label=label))
 
 
 def reciprocal_sensitive_lengths(limit: int = 100, multiples: int = 10) -> tuple[int, ...]:
@@ -202,7 +208,7 @@ def _steps_length(data: Any, horizon: int, label: str) -> int:
     options = [st.integers(1, 10), st.integers(1, max(1, horizon))]
     if sensitive:
         options.append(st.sampled_from(sensitive))
-    return data.draw(st.one_of(*options), label=label)
+    return int(data.draw(st.one_of(*options), label=label))
 
 
 def _multiples_and_neighbours(s: int, horizon: int, limit: int = 6) -> list[int]:
@@ -545,6 +551,8 @@ def _expected(entry: Any, impl: Any, case: ScheduleCase, dtype: str, check: str)
 
 CONTRACT = KindContract(
     case_types=(ScheduleCase,),
+    result_type=ScheduleResult,
+    result_name="ScheduleResult",
     fields=(
         CaseField("spec_id", "str", "the entry the case is for"),
         CaseField(

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import CaseField, KindContract, MappingOf, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
@@ -46,6 +47,7 @@ __all__ = [
     "KIND",
     "OUTPUTS",
     "SecondOrderCase",
+    "SecondOrderResult",
     "draw_second_order_case",
     "reference_outputs",
 ]
@@ -73,6 +75,16 @@ class SecondOrderCase:
             "v": summarize_array(self.v, 16),
             "data": {k: summarize_array(a, 16) for k, a in self.data.items()},
         }
+
+
+class SecondOrderResult(TypedDict, total=False):
+    """What ``run`` returns for a :class:`SecondOrderCase`: every quantity the framework's
+    autodiff offers (a non-empty subset): ``grad`` ``(n,)``, ``hessian`` ``(n, n)``, ``hvp``
+    ``(n,)``."""
+
+    grad: FloatArray
+    hessian: FloatArray
+    hvp: FloatArray
 
 
 def _moderate(data: Any, shape: tuple[int, ...], dtype: str, label: str) -> np.ndarray:
@@ -140,6 +152,7 @@ def _expected(entry: Any, impl: Any, case: SecondOrderCase, dtype: str, check: s
 
 CONTRACT = KindContract(
     case_types=(SecondOrderCase,),
+    result_type=SecondOrderResult,
     fields=(
         CaseField(
             "model",

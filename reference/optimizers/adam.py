@@ -81,7 +81,7 @@ BUFFERS = {
 
 
 class ScaleByAdamState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
     m: dict[str, Any]
     v: dict[str, Any]
     v_max: dict[str, Any] | None  # None when amsgrad="off"
@@ -163,6 +163,7 @@ def scale_by_adam(
         sc2 = np.sqrt(c2)
         v_max = state.v_max
         if ams in ("max_corrected", "max_never_corrected"):
+            assert v_max is not None  # init keeps v_max for every AMSGrad form
             if bias_correction and ams == "max_corrected":
                 v_max = tree_map(lambda x, vm: np.maximum(vm, x / c2), v, v_max)
             else:
@@ -176,6 +177,7 @@ def scale_by_adam(
                 out = tree_map(lambda mm, s: (sc2 / c1) * mm / (np.sqrt(s) * sc2 + e), m, s_hat)
             return out, ScaleByAdamState(count=t, m=m, v=v, v_max=v_max)
         if ams == "max_uncorrected":
+            assert v_max is not None
             v_max = tree_map(lambda x, vm: np.maximum(vm, x), v, v_max)
             s = v_max
         else:

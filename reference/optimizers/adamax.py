@@ -59,7 +59,7 @@ BUFFERS = {
 
 
 class ScaleByAdamaxState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
     m: dict[str, Any]
     u: dict[str, Any]
 

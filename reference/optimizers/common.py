@@ -81,7 +81,7 @@ class CanonicalState(NamedTuple):
     of steps already taken.
     """
 
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
     buffers: dict[str, dict[str, np.ndarray]]
 
 
@@ -168,7 +168,7 @@ def moving_average(beta: Any, average: Any, value: Any) -> Any:
 
 
 class ScaleByLearningRateState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
 
 
 def scale_by_learning_rate(learning_rate: float | Schedule) -> GradientTransformation:
@@ -196,7 +196,7 @@ def scale_by_learning_rate(learning_rate: float | Schedule) -> GradientTransform
 
 class TraceState(NamedTuple):
     trace: dict[str, Any]
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
 
 
 def trace(
@@ -244,7 +244,7 @@ def trace(
 
 class VelocityState(NamedTuple):
     velocity: dict[str, Any]
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
 
 
 def velocity(
@@ -290,7 +290,7 @@ def velocity(
 
 
 class WeightDecayState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
 
 
 def add_l2_gradient(

@@ -139,7 +139,7 @@ def _held_in_float32(x: Any) -> Any:
 
 
 class ScaleByNadamState(NamedTuple):
-    count: int
+    count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
     m: dict[str, Any]
     v: dict[str, Any]
     mu_product: float  # prod_{i <= count} mu_i

@@ -182,7 +182,7 @@ def _vitay_nesterov_check() -> ErratumEvidence:
     grad_fn, theta0, v0 = _witness_quadratic()
     alpha, eta = 0.9, 0.5
     lrs = [eta] * 20
-    kw = dict(learning_rates=lrs, momentum=alpha, form="exponential_average")
+    kw: dict[str, Any] = dict(learning_rates=lrs, momentum=alpha, form="exponential_average")
     # The rewritten form (one gradient per step) is the look-ahead form in the variable
     # theta + eta*alpha*v: the point the velocity really carries the parameters to.
     tilde0 = theta0 + eta * alpha * v0

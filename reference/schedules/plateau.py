@@ -52,7 +52,7 @@ class PlateauState(NamedTuple):
     best: float | None  # the best metric so far (None before the first check)
     num_bad: int  # checks without improvement since the last improvement or reduction
     cooldown_left: int  # checks still to ignore after the last reduction
-    count: int  # checks seen
+    count: int  # type: ignore[assignment]  # checks seen (optax's field name; shadows tuple.count)
 
 
 class Plateau(NamedTuple):

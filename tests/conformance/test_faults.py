@@ -7,6 +7,7 @@ processes exactly as an installed adapter is.
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -281,6 +282,10 @@ def test_a_hanging_implementation_ends_in_about_the_time_limit_through_the_cli(t
     (row,) = json.loads((tmp_path / "r" / "report.json").read_text())["results"]
     assert row["verdict"] == "error" and "time limit" in row["message"]
     assert json.loads((tmp_path / "r" / "report.json").read_text())["run"]["timeout_s"] == 5
+    # the error row's replay measures the same row again (dtype and device in their places)
+    words = shlex.split(row["repro"], comments=True)
+    assert words[words.index("--dtype") + 1] == "float32"
+    assert words[words.index("--device") + 1] == "cpu"
     assert elapsed < 5 + 30  # the limit, plus starting Python twice
 
 

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
+from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import CaseField, KindContract, structure_of
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import make_array
@@ -42,7 +43,14 @@ from trainspec.conformance.tolerance import SAFETY, Comparison, compare_trees, f
 from trainspec.conformance.tracked import Tracked, track_tree
 from trainspec.reference.training import ACTIVATIONS, LOSSES, mlp_backprop, mlp_forward
 
-__all__ = ["CONTRACT", "KIND", "BackpropCase", "draw_backprop_case", "relu_sign_is_determined"]
+__all__ = [
+    "CONTRACT",
+    "KIND",
+    "BackpropCase",
+    "BackpropResult",
+    "draw_backprop_case",
+    "relu_sign_is_determined",
+]
 
 _DISTS = ("normal", "uniform", "with_zeros", "constant")
 
@@ -71,7 +79,14 @@ class BackpropCase:
         }
 
 
-def _draw(data: Any, shape: tuple[int, ...], dtype: str, label: str, exponents: Sequence[int]):
+#: What ``run`` returns for a :class:`BackpropCase`: the gradient of the loss with respect to every
+#: parameter, ``{name: array shaped like params[name]}``.
+BackpropResult: TypeAlias = Mapping[str, FloatArray]
+
+
+def _draw(
+    data: Any, shape: tuple[int, ...], dtype: str, label: str, exponents: Sequence[int]
+) -> np.ndarray:
     dist, exponent, seed = data.draw(
         st.tuples(
             st.sampled_from(_DISTS), st.sampled_from(list(exponents)), st.integers(0, 2**32 - 1)
@@ -171,6 +186,8 @@ def _expected(entry: Any, impl: Any, case: BackpropCase, dtype: str, check: str)
 
 CONTRACT = KindContract(
     case_types=(BackpropCase,),
+    result_type=BackpropResult,
+    result_name="BackpropResult",
     fields=(
         CaseField(
             "params",

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from hypothesis import strategies as st
 
@@ -53,6 +53,7 @@ __all__ = [
     "KIND",
     "MOVES",
     "EarlyStoppingCase",
+    "EarlyStoppingResult",
     "compare_decisions",
     "draw_early_stopping_case",
     "grid_unit",
@@ -92,6 +93,14 @@ class EarlyStoppingCase:
             "patience": self.patience,
             "min_delta": self.min_delta,
         }
+
+
+class EarlyStoppingResult(TypedDict):
+    """What ``run`` returns for an :class:`EarlyStoppingCase`: the epoch the callback stopped
+    training at (``-1``: it never stopped) and the epoch whose parameters it restored."""
+
+    stop_epoch: int
+    restored_epoch: int
 
 
 def draw_early_stopping_case(data: Any, entry: Any, dtype: str, check: str) -> EarlyStoppingCase:
@@ -174,6 +183,7 @@ def _expected(entry: Any, impl: Any, case: EarlyStoppingCase, dtype: str, check:
 
 CONTRACT = KindContract(
     case_types=(EarlyStoppingCase,),
+    result_type=EarlyStoppingResult,
     fields=(
         CaseField("losses", "tuple[float, ...]", "the validation loss of every epoch, in order"),
         CaseField("patience", "int", "the early-stopping callback's patience"),

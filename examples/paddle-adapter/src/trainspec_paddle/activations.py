@@ -19,7 +19,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from trainspec.conformance import Implementation
+from trainspec.conformance import ActivationCase, ActivationResult, Implementation
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = ["implementations", "paddle_kwargs", "prelu_weight", "run_activation"]
@@ -43,7 +43,7 @@ def prelu_weight(alpha: float, dtype: str) -> paddle.Tensor:
     return w
 
 
-def run_activation(fn: Fn, case: Any, dtype: str, device: str) -> dict[str, np.ndarray]:
+def run_activation(fn: Fn, case: Any, dtype: str, device: str) -> ActivationResult:
     """``fn`` on the case's input; for ``derivatives`` the VJP with the case's cotangent."""
     x = paddle.to_tensor(case.z, dtype=dtype)
     x.stop_gradient = case.check != "derivatives"
@@ -53,9 +53,9 @@ def run_activation(fn: Fn, case: Any, dtype: str, device: str) -> dict[str, np.n
         return {"y": to_numpy(y)}
     g = np.ones(case.z.shape) if case.cotangent is None else case.cotangent
     grads = paddle.grad([y], [x, *params.values()], [paddle.to_tensor(g, dtype=dtype)])
-    out = {"z": to_numpy(grads[0])}
-    for name, gr in zip(params, grads[1:], strict=True):
-        out[name] = to_numpy(gr).reshape(())
+    out: ActivationResult = {"z": to_numpy(grads[0])}
+    if "alpha" in params:  # PReLU's slope, the one parameter an activation here registers
+        out["alpha"] = to_numpy(grads[1]).reshape(())
     return out
 
 
@@ -100,7 +100,9 @@ FINDINGS: dict[str, dict[str, str]] = {
 }
 
 
-def _impl(spec_id: str, name: str, fn: Fn, **options: Any) -> Implementation:
+def _impl(
+    spec_id: str, name: str, fn: Fn, **options: Any
+) -> Implementation[ActivationCase, ActivationResult]:
     return Implementation(
         spec_id,
         name,
@@ -112,7 +114,7 @@ def _impl(spec_id: str, name: str, fn: Fn, **options: Any) -> Implementation:
     )
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[ActivationCase, ActivationResult]]:
     return [
         _impl("act.sigmoid", "nn.functional.sigmoid", _f("act.sigmoid", F.sigmoid)),
         _impl("act.tanh", "paddle.tanh", _f("act.tanh", paddle.tanh)),

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from trainspec.conformance import Implementation
+from trainspec.conformance import ClippingCase, ClippingResult, Implementation
 from trainspec.reference.clipping import NonFiniteNormError
 from trainspec_paddle import DTYPES, to_numpy
 
@@ -83,7 +83,9 @@ def _in_place(fn: Callable[..., Any], **kw: Any) -> Clip:
     return clip
 
 
-def _impl(spec_id: str, name: str, clip: Clip, dtypes: tuple[str, ...] = DTYPES) -> Implementation:
+def _impl(
+    spec_id: str, name: str, clip: Clip, dtypes: tuple[str, ...] = DTYPES
+) -> Implementation[ClippingCase, ClippingResult]:
     return Implementation(
         spec_id,
         name,
@@ -93,7 +95,7 @@ def _impl(spec_id: str, name: str, clip: Clip, dtypes: tuple[str, ...] = DTYPES)
     )
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[ClippingCase, ClippingResult]]:
     utils = paddle.nn.utils
     return [
         _impl("clip.value", "ClipGradByValue", _strategy(lambda k: paddle.nn.ClipGradByValue(k))),

@@ -21,13 +21,14 @@ draws a fresh mask.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import paddle
 
-from trainspec.conformance import Implementation
+from trainspec.conformance import DropoutCase, DropoutResult, Implementation, LinearDropoutCase
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = ["DROPOUTS", "dropout_arguments", "implementations", "run_dropout", "run_mc_dropout"]
@@ -76,7 +77,7 @@ DROPOUTS: tuple[tuple[str, str, Apply], ...] = (
 
 def run_dropout(
     apply: Apply, case: Any, dtype: str, device: str, *, batch: bool = False
-) -> dict[str, np.ndarray]:
+) -> DropoutResult:
     """``case.passes`` training-mode calls (one seed, fresh masks) and one test-mode call;
     ``batch`` runs the input through :func:`as_batch`."""
     shape = case.x.shape
@@ -88,7 +89,7 @@ def run_dropout(
     return {"train": np.stack(train) if train else np.zeros((0, *case.x.shape)), "test": test}
 
 
-def run_mc_dropout(case: Any, dtype: str, device: str) -> dict[str, np.ndarray]:
+def run_mc_dropout(case: Any, dtype: str, device: str) -> DropoutResult:
     """MC dropout: ``case.passes`` forward passes in train mode (dropout on), then eval mode."""
     d_in, d_out = case.weight.shape
     old = paddle.get_default_dtype()
@@ -126,15 +127,15 @@ DOWNSCALE_FLOAT32 = (
 )
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[
+    Implementation[DropoutCase, DropoutResult] | Implementation[LinearDropoutCase, DropoutResult]
+]:
     return [
         *(
             Implementation(
                 spec_id,
                 name,
-                lambda case, dtype, device, apply=apply, spec_id=spec_id: run_dropout(
-                    apply, case, dtype, device, batch=spec_id == "drop.naive"
-                ),
+                functools.partial(run_dropout, apply, batch=spec_id == "drop.naive"),
                 dtypes=DTYPES,
                 devices=("cpu",),
                 findings={

@@ -17,13 +17,14 @@ Conventions mapped here (each one small function, tested in ``tests/test_init.py
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import paddle
 
-from trainspec.conformance import Implementation
+from trainspec.conformance import Implementation, InitCase, InitResult
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = [
@@ -152,12 +153,12 @@ def _zeros_bias(case: Any, dtype: str, device: str) -> np.ndarray:
     )
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[InitCase, InitResult]]:
     out = [
         Implementation(
             rule,
             name,
-            lambda case, dtype, device, make=make: sample_kernels(make, case, dtype, device),
+            functools.partial(sample_kernels, make),
             DTYPES,
             ("cpu",),
             f"paddle.nn.initializer.{name} on Paddle's kernels ([in, out] dense, [out, in, *k] conv)",

@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import paddle
 
-from trainspec.conformance import BatchNormRun, Implementation, from_layout, to_layout
+from trainspec.conformance import (
+    BatchNormCase,
+    BatchNormRun,
+    Implementation,
+    from_layout,
+    to_layout,
+)
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = ["default_dtype", "implementations", "paddle_input", "paddle_momentum", "run_batchnorm"]
@@ -127,7 +133,7 @@ def run_batchnorm(
     )
 
 
-def _impl(spec_id: str, name: str, **kw: Any) -> Implementation:
+def _impl(spec_id: str, name: str, **kw: Any) -> Implementation[BatchNormCase, BatchNormRun]:
     return Implementation(
         spec_id,
         name,
@@ -138,7 +144,7 @@ def _impl(spec_id: str, name: str, **kw: Any) -> Implementation:
     )
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[BatchNormCase, BatchNormRun]]:
     """``BatchNorm2D`` in both data formats on every ID; ``BatchNorm1D`` where the rank could
     matter (outputs, gradients)."""
     out = [

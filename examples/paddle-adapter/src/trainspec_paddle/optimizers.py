@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from trainspec.conformance import Implementation, OptimizerCase
+from trainspec.conformance import Implementation, OptimizerCase, OptimizerResult
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = [
@@ -294,7 +294,9 @@ FINDINGS: dict[str, dict[str, str]] = {
 }
 
 
-def _impl(spec_id: str, name: str, make: Maker, amsgrad: bool) -> Implementation:
+def _impl(
+    spec_id: str, name: str, make: Maker, amsgrad: bool
+) -> Implementation[OptimizerCase, OptimizerResult]:
     # Paddle's multi-tensor kernels (merged_momentum, merged_adam) refuse float64 parameters
     dtypes = ("float32",) if "use_multi_tensor" in name else DTYPES
     return Implementation(
@@ -309,6 +311,6 @@ def _impl(spec_id: str, name: str, make: Maker, amsgrad: bool) -> Implementation
     )
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[OptimizerCase, OptimizerResult]]:
     """Every optimizer and every flag that selects other code (a separate row each)."""
     return [_impl(*row) for row in OPTIMIZERS]

@@ -31,6 +31,7 @@ Conventions mapped here (each one small function, tested in ``tests/test_schedul
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -38,7 +39,7 @@ import numpy as np
 import paddle
 from paddle.optimizer import lr as lr_sched
 
-from trainspec.conformance import Implementation
+from trainspec.conformance import Implementation, ScheduleCase, ScheduleResult
 from trainspec_paddle import DTYPES
 
 __all__ = [
@@ -146,7 +147,9 @@ PLATEAU_COOLDOWN = (
 )
 
 
-def _impl(spec_id: str, name: str, make: MakeScheduler, **kw: Any) -> Implementation:
+def _impl(
+    spec_id: str, name: str, make: MakeScheduler, **kw: Any
+) -> Implementation[ScheduleCase, ScheduleResult]:
     return Implementation(
         spec_id,
         name,
@@ -162,7 +165,7 @@ def _linear(hp: Mapping[str, Any]) -> lr_sched.LRScheduler:
     return lr_sched.LinearLR(base, int(hp["transition_steps"]), start_factor=start, end_factor=end)
 
 
-def implementations() -> list[Implementation]:
+def implementations() -> list[Implementation[ScheduleCase, ScheduleResult]]:
     out = [
         _impl("sched.linear", "LinearLR", _linear),
         _impl(
@@ -205,9 +208,7 @@ def implementations() -> list[Implementation]:
             Implementation(
                 "sched.plateau",
                 f"ReduceOnPlateau(mode='{mode}', threshold_mode='{tm[:3]}')",
-                lambda case, dtype, device, mode=mode, tm=tm: run_plateau(
-                    mode, tm, case, dtype, device
-                ),
+                functools.partial(run_plateau, mode, tm),
                 dtypes=DTYPES,
                 devices=("cpu",),
                 # the absolute-threshold row diverges the same way (same code), but the ci
