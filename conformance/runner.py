@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from trainspec.conformance.adapter import Adapter, Implementation
 from trainspec.conformance.checks import Comparison
 from trainspec.conformance.kinds import REFERENCE_ONLY, get_kind
+from trainspec.conformance.plots import plot_payload
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings
 from trainspec.reference.registry import SpecEntry, Variant
 
@@ -57,6 +58,10 @@ class Row:
     examples: int = 0
     seconds: float = 0.0
     message: str = ""
+    #: per example, error/tolerance of the reported variant (3 significant digits), for plots
+    ratios: list[float] = field(default_factory=list)
+    #: optional data a plot of the row needs (:mod:`trainspec.conformance.plots`), or None
+    plot: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,6 +81,8 @@ class Row:
             "examples": self.examples,
             "seconds": round(self.seconds, 3),
             "message": self.message,
+            "ratios": self.ratios,
+            "plot": self.plot,
         }
 
     @classmethod
@@ -103,12 +110,15 @@ class _Explorer:
         self.died_in: str | None = None
         self.error: BaseException | None = None
         self.error_case: Any = None
+        self.ratios: dict[Variant, list[float]] = {}
+        self.worst_case: dict[Variant, Any] = {}
 
-    def record(self, per_variant: dict[Variant, Comparison], check: str) -> None:
+    def record(self, per_variant: dict[Variant, Comparison], check: str, case: Any = None) -> None:
         self.examples += 1
         for v, c in per_variant.items():
+            self.ratios.setdefault(v, []).append(float(f"{c.ratio:.3g}"))
             if v not in self.worst or c.ratio > self.worst[v].ratio:
-                self.worst[v] = c
+                self.worst[v], self.worst_case[v] = c, case
         still = [v for v in self.alive if per_variant[v].passes]
         if not still and self.alive:
             self.closest = min(self.alive, key=lambda v: (per_variant[v].ratio, v.distance))
@@ -163,7 +173,7 @@ def check_row(
             except Exception as exc:  # the adapter (or framework) failed: report, go on
                 explorer.error, explorer.error_case = exc, case
                 return
-            explorer.record(per_variant, check)
+            explorer.record(per_variant, check, case)
 
         return body
 
@@ -198,6 +208,19 @@ def check_row(
         known = impl.finding(dtype)
         if known:
             row.message = f"finding: {known} | {row.message}"
+    if row.variant is not None:
+        reported = next(v for v in variants if v.name == row.variant)
+        row.ratios = explorer.ratios.get(reported, [])
+        row.plot = plot_payload(
+            entry,
+            impl,
+            explorer.worst_case.get(reported),
+            dtype,
+            device,
+            variants,
+            verdict=row.verdict,
+            reported=row.variant,
+        )
     row.seconds = time.perf_counter() - t0
     return row
 
