@@ -183,9 +183,7 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
                             "error_text": error_text(r),
                             "parts": _variant_parts(spec, r.get("variant"), glossary),
                             "also": [
-                                v
-                                for v in r.get("consistent_variants", [])
-                                if v != r.get("variant")
+                                v for v in r.get("consistent_variants", []) if v != r.get("variant")
                             ],
                             "counterexample_json": json.dumps(r.get("counterexample"), indent=1)
                             if r.get("counterexample") is not None

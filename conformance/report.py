@@ -223,7 +223,7 @@ def _cell(rows: list[dict[str, Any]]) -> str:
         return ""
     if len(items) == 1 and items[0][0] == "-":
         return _impl_summary(items[0][1])
-    return "<br>".join(f"`{impl}`: {_impl_summary(g)}" for impl, g in items)
+    return "<br>".join(f"`{_md_safe(impl)}`: {_impl_summary(g)}" for impl, g in items)
 
 
 def variant_glossary(results: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
@@ -297,7 +297,7 @@ def matrix(
 def _render_md_item(impl: str, g: dict[str, Any], n: int) -> str:
     if impl == "-" or (n == 1 and impl == "-"):
         return _impl_summary(g)
-    return f"`{impl}`: {_impl_summary(g)}"
+    return f"`{_md_safe(impl)}`: {_impl_summary(g)}"
 
 
 def _terminal_token(g: dict[str, Any]) -> str:
@@ -506,10 +506,12 @@ def _md_safe(text: str) -> str:
 
 def write_html_if_possible(report: dict[str, Any], directory: Path) -> Path | None:
     """Write ``report.html`` when the ``report`` extra (Jinja2, Matplotlib) is installed."""
-    try:
-        from trainspec.conformance.html_report import write_html
-    except ImportError:
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("jinja2", "matplotlib")):
         return None
+    from trainspec.conformance.html_report import write_html
+
     return write_html(report, directory / "report.html")
 
 
