@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,15 @@ def _svg(fig: Any) -> str:
 
     plt.close(fig)
     text = buf.getvalue()
-    return text[text.index("<svg") :]
+    text = text[text.index("<svg") :]
+    # smaller, same picture: no metadata, no indentation, coordinates to 0.1 pt
+    text = re.sub(r"<metadata>.*?</metadata>", "", text, flags=re.S)
+    text = re.sub(r"\n\s+", "\n", text)
+    return re.sub(
+        r'( (?:d|x|y|transform|points)=")([^"]*)"',
+        lambda m: m.group(1) + re.sub(r"(\d+\.\d)\d+", r"\1", m.group(2)) + '"',
+        text,
+    )
 
 
 def _figure(width: float = 4.2, height: float = 2.2) -> tuple[Any, Any]:
@@ -62,7 +71,15 @@ def _figure(width: float = 4.2, height: float = 2.2) -> tuple[Any, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"svg.fonttype": "none", "font.size": 8, "svg.hashsalt": "trainspec"})
+    plt.rcParams.update(
+        {
+            "svg.fonttype": "none",
+            "font.size": 8,
+            "font.family": "sans-serif",
+            "font.sans-serif": ["DejaVu Sans"],
+            "svg.hashsalt": "trainspec",
+        }
+    )
     fig, ax = plt.subplots(figsize=(width, height))
     return fig, ax
 
@@ -119,6 +136,9 @@ def series_plot(plot: dict[str, Any], reported: str | None) -> str | None:
         ax.plot(
             x[: len(ys)],
             ys,
+            marker="o",
+            markersize=6 if bold else 4,
+            markerfacecolor="none",
             linewidth=1.6 if bold else 0.8,
             alpha=1.0 if bold else 0.6,
             label=f"reference {name}" + (" (reported)" if bold else ""),
