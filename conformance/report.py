@@ -443,7 +443,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Implementations",
         "",
-        "One line per implementation; per dtype: verdict, variant, error, examples, seconds. "
+        "One line per implementation; per dtype: verdict, variant, error, examples, seconds "
+        "(the last column: the implementation's total). "
         "*also*: other variants consistent with every example.",
         "",
         "| spec | backend | implementation | per dtype | s |",
@@ -460,7 +461,7 @@ def markdown(report: dict[str, Any]) -> str:
                 text += f" `{r['variant']}`"
             if r.get("ratio") is not None:
                 text += f", {error_text(r)}"
-            text += f", {r.get('examples', 0)} ex"
+            text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
             also = [v for v in r.get("consistent_variants", []) if v != r.get("variant")]
             if also:
                 text += "; *also* " + "; ".join(f"`{v}`" for v in also)
