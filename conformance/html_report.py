@@ -131,7 +131,12 @@ def series_plot(plot: dict[str, Any], reported: str | None) -> str | None:
 
     fig, ax = _figure(4.6, 2.4)
     x = plot["x"]
-    for name, ys in plot["reference"].items():
+    # the reported variant, the default form and two more at most: a legend people can read
+    names = list(plot["reference"])
+    first = list(dict.fromkeys(n for n in (reported, "default") if n in names))
+    drawn = first + [n for n in names if n not in first][: max(0, 4 - len(first))]
+    for name in drawn:
+        ys = plot["reference"][name]
         bold = name == reported
         ax.plot(
             x[: len(ys)],
@@ -150,7 +155,15 @@ def series_plot(plot: dict[str, Any], reported: str | None) -> str | None:
         ax.set_title(f"framework NaN/inf at {plot['xlabel']} {nonfinite[:6]}", fontsize=7)
     ax.set_xlabel(plot.get("xlabel", ""))
     ax.set_ylabel(plot.get("ylabel", ""))
-    ax.legend(fontsize=6, frameon=False)
+    more = len(names) - len(drawn)
+    ax.legend(
+        fontsize=6,
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        title=f"{more} more variants in report.json" if more else None,
+        title_fontsize=6,
+    )
     return _svg(fig)
 
 
