@@ -530,7 +530,7 @@ def _run(args: argparse.Namespace) -> int:
     j, m = write_report(report, folder)
     print()
     print(matrix_text(report))
-    print(f"\nwrote {j} and {m}")
+    print(f"\nwrote {j} and {m}{_html_note(m)}")
     if not any(mf.loaded for mf in run.manifests.values()):
         print(
             "trainspec run: no backend could be loaded; install one (pip install 'trainspec[torch]')",
@@ -655,8 +655,15 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         return 2
     j, m = write_report(merged, folder)
     print(matrix_text(merged))
-    print(f"\nwrote {j} and {m}")
+    print(f"\nwrote {j} and {m}{_html_note(m)}")
     return 0
+
+
+def _html_note(md: Path) -> str:
+    html = md.with_name("report.html")
+    if html.exists() and html.stat().st_mtime >= md.stat().st_mtime - 1:
+        return f" and {html}"
+    return " (report.html needs the report extra: pip install 'trainspec[report]')"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

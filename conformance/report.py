@@ -25,6 +25,8 @@ from trainspec.conformance.runner import Row
 from trainspec.reference import SPEC_VERSION
 
 __all__ = ["build_report", "matrix_text", "merge_reports", "write_report"]
+import html
+import math
 
 
 def build_report(
@@ -113,7 +115,12 @@ def merge_reports(
     keyed: dict[tuple[str, ...], dict[str, Any]] = {}
     where: dict[tuple[str, ...], str] = {}
     for name, rep in zip(names, reports, strict=True):
-        merged["backends"].update(rep["backends"])
+        for b, info in rep["backends"].items():
+            before = merged["backends"].get(b)
+            if before is not None and "seconds" in before and "seconds" in info:
+                # several parts of one backend (shards, or one run per family): wall times add up
+                info = {**info, "seconds": round(before["seconds"] + info["seconds"], 2)}
+            merged["backends"][b] = info
         merged["parts"].append(
             {
                 "source": name,
@@ -170,163 +177,463 @@ def _check_shards(reports: Sequence[dict[str, Any]], names: Sequence[str]) -> No
             )
 
 
-def _cell(rows: list[dict[str, Any]]) -> str:
-    """Summarise one (spec, backend) cell over implementations, dtypes and devices."""
-    if not rows:
+# ---------------------------------------------------------------------------------------------
+# Reading a report for people: implementations per cell, units, the variants' glossary
+# ---------------------------------------------------------------------------------------------
+
+#: verdicts from the most to the least severe (a cell's colour is its most severe verdict)
+SEVERITY = ("error", "diverges", "variant", "conforms", "not_offered")
+#: one letter per verdict in the terminal matrix
+LETTER = {"conforms": "C", "variant": "V", "diverges": "D", "error": "E", "not_offered": "-"}
+DTYPE_SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "bfloat16": "bf16", "-": "-"}
+
+#: what ``max_error`` and ``tolerance`` measure, per family (the spec ID's prefix)
+UNITS: dict[str, str] = {
+    "act": "absolute error |framework - reference| of the worst element (value or derivative); "
+    "tolerance: the tracked rounding bound of the reference times the safety factor, plus the "
+    "dtype's floor (same unit); act.rrelu's slope distribution: a test statistic over its "
+    "critical value",
+    "clip": "absolute error of the worst clipped element; tolerance: tracked rounding bound",
+    "drop": "deterministic parts (scaling, mask use): absolute error; the mask's distribution: "
+    "a test statistic over its critical value at the stated false-alarm rate",
+    "init": "a test statistic (distribution of the drawn weights) over its critical value at the "
+    "stated false-alarm rate; fans and bias rules: absolute error",
+    "loss": "absolute error of the loss or its gradient; tolerance: tracked rounding bound",
+    "norm": "absolute error of the worst output or running-statistic element; tolerance: "
+    "tracked rounding bound",
+    "opt": "absolute error of the worst parameter after the example's steps; tolerance: tracked "
+    "rounding bound of the reference times the safety factor, plus the dtype's floor",
+    "reg": "absolute error of the penalty, its gradient or the constrained weights",
+    "sched": "absolute error of the learning rate at the worst step; tolerance: tracked "
+    "rounding bound",
+    "train": "backprop: absolute error of the worst gradient element; early stopping: "
+    "epochs (tolerance 0.5: the stopping epoch must match)",
+}
+
+
+def unit_of(spec_id: str) -> str:
+    """What ``max_error``/``tolerance`` mean for ``spec_id`` (by family prefix)."""
+    if spec_id.endswith(".defaults"):
+        return "claims of documents compared with the framework's defaults (no numeric error)"
+    return UNITS.get(spec_id.split(".")[0], "absolute error; tolerance in the same unit")
+
+
+def fmt_num(x: Any) -> str:
+    """A number for people: 3 significant digits; NaN and infinities named."""
+    if x is None:
         return ""
-    verdicts = {r["verdict"] for r in rows}
-    if verdicts == {"not_offered"}:
-        if all(r.get("message", "").startswith("reference only") for r in rows):
-            return "reference only"
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "NaN"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return f"{x:.3g}"
+    return str(x)
+
+
+def error_text(r: dict[str, Any]) -> str:
+    """``ratio R (error E / tolerance T)``, the one unit of the report, with NaN/inf named."""
+    if r.get("ratio") is None:
+        return ""
+    ratio, err, tol = r["ratio"], r.get("max_error"), r.get("tolerance")
+    text = f"ratio {fmt_num(ratio)}"
+    if err is not None:
+        text += f" ({fmt_num(err)} / {fmt_num(tol)})"
+    if isinstance(err, float) and not math.isfinite(err):
+        text += " non-finite result" if math.isinf(err) else " NaN result"
+    return text
+
+
+def _key(r: dict[str, Any]) -> tuple[str, str, str]:
+    return (r["spec_id"], r["backend"], r["implementation"])
+
+
+def _dtype_order(d: str) -> int:
+    order = ["float64", "float32", "float16", "bfloat16"]
+    return order.index(d) if d in order else len(order)
+
+
+def implementation_groups(
+    results: Sequence[dict[str, Any]],
+) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per (spec, backend, implementation): its checked rows, and the dtypes it never claims.
+
+    A row ``not_offered`` because the implementation does not offer a dtype is coverage, not a
+    result: it goes to ``unclaimed``. Every other row is in ``rows`` (sorted by dtype).
+    """
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in results:
+        if r["spec_id"] == "*":
+            continue
+        g = out.setdefault(_key(r), {"rows": [], "unclaimed": [], "reason": ""})
+        if r["verdict"] == "not_offered" and "does not offer" in r.get("message", ""):
+            g["unclaimed"].append(r["dtype"])
+        else:
+            g["rows"].append(r)
+    for g in out.values():
+        g["rows"].sort(key=lambda r: (r["device"], _dtype_order(r["dtype"])))
+        g["unclaimed"].sort(key=_dtype_order)
+        verdicts = [r["verdict"] for r in g["rows"]] or ["not_offered"]
+        g["verdict"] = min(verdicts, key=SEVERITY.index)
+    return out
+
+
+def _impl_summary(group: dict[str, Any]) -> str:
+    """``variant eps=inside (f64, f32); conforms (bf16)``: verdicts grouped over dtypes."""
+    rows = group["rows"]
+    if not rows:
         return "not offered"
-    parts = []
-    checked = [r for r in rows if r["verdict"] != "not_offered"]
-    for verdict in ("diverges", "error"):
-        n = sum(r["verdict"] == verdict for r in checked)
-        if n:
-            found = sum(
-                r["verdict"] == verdict and r.get("message", "").startswith("finding:")
-                for r in checked
-            )
-            note = f" ({found} known finding{'s' if found > 1 else ''})" if found else ""
-            parts.append(f"{verdict} {n}/{len(checked)}{note}")
-    variants = sorted({r["variant"] for r in checked if r["verdict"] == "variant"})
-    if variants:
-        parts.append("variant " + " / ".join(variants))
-    n_conf = sum(r["verdict"] == "conforms" for r in checked)
-    if n_conf == len(checked):
-        return "conforms"
-    if n_conf:
-        parts.append(f"conforms {n_conf}/{len(checked)}")
-    return "; ".join(parts)
+    if all(r["verdict"] == "not_offered" for r in rows):
+        msg = rows[0].get("message", "")
+        return "reference only" if msg.startswith("reference only") else "not offered"
+    parts: dict[tuple[str, str], list[str]] = {}
+    for r in rows:
+        v = r["verdict"] + (f" {r['variant']}" if r["verdict"] == "variant" else "")
+        found = " (known finding)" if r.get("message", "").startswith("finding:") else ""
+        parts.setdefault((v + found, ""), []).append(DTYPE_SHORT.get(r["dtype"], r["dtype"]))
+    if len(parts) == 1:
+        return next(iter(parts))[0]
+    return "; ".join(f"{v} ({', '.join(d)})" for (v, _), d in parts.items())
+
+
+def cells(
+    results: Sequence[dict[str, Any]],
+) -> tuple[list[str], list[str], dict[tuple[str, str], list[tuple[str, dict[str, Any]]]]]:
+    """Specs, backends, and per (spec, backend) cell its implementations with their groups."""
+    groups = implementation_groups(results)
+    specs = sorted({k[0] for k in groups})
+    backends = sorted({r["backend"] for r in results})
+    out: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for (spec, backend, impl), g in sorted(groups.items()):
+        out[(spec, backend)].append((impl, g))
+    return specs, backends, out
+
+
+def _cell(rows: list[dict[str, Any]]) -> str:
+    """Summarise one (spec, backend) cell: each implementation named with its verdicts."""
+    _, _, by_cell = cells(rows)
+    items = [it for cell in by_cell.values() for it in cell]
+    if not items:
+        return ""
+    if len(items) == 1 and items[0][0] == "-":
+        return _impl_summary(items[0][1])
+    return "<br>".join(f"`{_md_safe(impl)}`: {_impl_summary(g)}" for impl, g in items)
+
+
+def variant_glossary(results: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Every variant option (``axis=option``) that a row names, with its formula and meaning."""
+    from trainspec import reference
+
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        for name in [r.get("variant"), *r.get("consistent_variants", [])]:
+            if name and name != "default":
+                for part in name.split(", "):
+                    wanted[r["spec_id"]].add(part)
+    out: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for spec in sorted(wanted):
+        try:
+            entry = reference.get(spec)
+        except KeyError:
+            continue
+        for axis in entry.variant_axes:
+            default = axis.options[0]
+            for opt in axis.options:
+                name = f"{axis.name}={opt.name}"
+                if name in wanted[spec] and (spec, name) not in seen:
+                    seen.add((spec, name))
+                    out.append(
+                        {
+                            "spec": spec,
+                            "name": name,
+                            "formula": opt.formula,
+                            "meaning": opt.description,
+                            "default": f"{default.name}: {default.formula}",
+                        }
+                    )
+    return out
+
+
+def timings(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per backend: wall seconds of its run(s) and the sum of its rows' measured seconds."""
+    per: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for r in report["results"]:
+        per[r["backend"]] += float(r.get("seconds") or 0.0)
+        count[r["backend"]] += r["verdict"] != "not_offered"
+    out = []
+    for b, info in sorted(report["backends"].items()):
+        out.append(
+            {
+                "backend": b,
+                "status": info.get("status", "ok"),
+                "wall": info.get("seconds"),
+                "rows": round(per.get(b, 0.0), 1),
+                "checked": count.get(b, 0),
+                "versions": ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
+            }
+        )
+    return out
 
 
 def matrix(
     results: Sequence[dict[str, Any]],
 ) -> tuple[list[str], list[str], dict[tuple[str, str], str]]:
-    specs = sorted({r["spec_id"] for r in results if r["spec_id"] != "*"})
-    backends = sorted({r["backend"] for r in results})
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for r in results:
-        groups[(r["spec_id"], r["backend"])].append(r)
-    return specs, backends, {k: _cell(v) for k, v in groups.items()}
+    specs, backends, by_cell = cells(results)
+    return (
+        specs,
+        backends,
+        {k: "<br>".join(_render_md_item(i, g, len(v)) for i, g in v) for k, v in by_cell.items()},
+    )
 
 
-def matrix_text(report: dict[str, Any]) -> str:
-    """The spec x backend matrix as an aligned text table (what ``trainspec run`` prints)."""
-    specs, backends, cells = matrix(report["results"])
-    header = ["spec", *backends]
-    lines = [[s, *(cells.get((s, b), "") for b in backends)] for s in specs]
-    widths = [max(len(x) for x in col) for col in zip(header, *lines, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    out = [fmt.format(*header), fmt.format(*["-" * w for w in widths])]
-    out += [fmt.format(*ln) for ln in lines]
+def _render_md_item(impl: str, g: dict[str, Any], n: int) -> str:
+    if impl == "-" or (n == 1 and impl == "-"):
+        return _impl_summary(g)
+    return f"`{_md_safe(impl)}`: {_impl_summary(g)}"
+
+
+def _terminal_token(g: dict[str, Any]) -> str:
+    """One implementation in the terminal matrix: its verdict letters, and variants' options."""
+    rows = g["rows"]
+    if not rows:
+        return "-"
+    if all(r["verdict"] == "not_offered" for r in rows):
+        return "R" if rows[0].get("message", "").startswith("reference only") else "-"
+    letters = "".join(dict.fromkeys(LETTER[r["verdict"]] for r in rows))
+    variants = sorted({r["variant"] for r in rows if r["verdict"] == "variant" and r["variant"]})
+    short = "|".join("+".join(part.split("=", 1)[-1] for part in v.split(", ")) for v in variants)
+    return letters + (f":{short}" if short else "")
+
+
+def matrix_text(report: dict[str, Any], width: int = 120) -> str:
+    """The spec x backend matrix for a terminal, at most ``width`` columns, with a legend.
+
+    A cell holds one token per implementation (in the order of ``report.md``): the letters of
+    its verdicts over dtypes (C conforms, V variant, D diverges, E error, - not offered, R
+    reference only), then the options of the variants it matches (``V:eta_outside``); a cell
+    longer than the column ends in ``~``.
+    """
+    specs, backends, by_cell = cells(report["results"])
+    spec_w = max([4, *(len(s) for s in specs)])
+    n = max(1, len(backends))
+    cell_w = max(8, (width - spec_w - 2 * n) // n)
+
+    def fit(text: str) -> str:
+        return text if len(text) <= cell_w else text[: cell_w - 1] + "~"
+
+    fmt = f"{{:<{spec_w}}}" + "".join(f"  {{:<{cell_w}}}" for _ in backends)
+    out = [fmt.format("spec", *backends).rstrip(), fmt.format("-" * spec_w, *["-" * cell_w] * n)]
+    for s in specs:
+        row = [
+            fit(" ".join(_terminal_token(g) for _, g in by_cell.get((s, b), []))) for b in backends
+        ]
+        out.append(fmt.format(s, *row).rstrip())
+    out += [
+        "one token per implementation: C conforms, V variant (its options after ':'), D diverges,",
+        "E error, - not offered, R reference only; ~ cut (full cells: report.md, report.html)",
+    ]
     for b, info in report["backends"].items():
         if info.get("status", "ok") != "ok":
             out.append(f"{b}: {info['status']}")
     return "\n".join(out)
 
 
-def _fmt(x: Any) -> str:
-    if x is None:
-        return ""
-    if isinstance(x, float):
-        return f"{x:.3g}"
-    return str(x)
+def _one_line_json(x: Any, limit: int = 1500) -> str:
+    text = json.dumps(x, default=_json_default, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 20] + f"... ({len(text)} chars)"
 
 
 def markdown(report: dict[str, Any]) -> str:
-    specs, backends, cells = matrix(report["results"])
+    r"""``report.md``: the matrix, coverage, units, glossary, one line per implementation, findings.
+
+    Every number is also in ``report.json``; the Markdown groups a row's dtypes on one line per
+    implementation, lists the dtypes an implementation never claims as coverage, and folds
+    counterexamples into ``<details>`` blocks.
+    """
+    results = report["results"]
+    specs, backends, cellmap = matrix(results)
+    groups = implementation_groups(results)
     out = [
         "# trainspec conformance report",
         "",
-        f"trainspec {report['trainspec']}, spec {report.get('spec_version', 'unstated')}, profile `{report['profile']}`, seed {report['seed']}, "
-        f"devices {', '.join(report['devices'])}, generated {report['generated']}.",
+        f"trainspec {report['trainspec']}, spec {report.get('spec_version', 'unstated')}, "
+        f"profile `{report['profile']}`, seed {report['seed']}, "
+        f"devices {', '.join(report['devices'])}, generated {report['generated']}. "
+        "The same data, with plots and filters: `report.html`; every field: `report.json`.",
         "",
         "Verdicts: **conforms** (the spec's default form is within tolerance on every example), "
-        "**variant X** (a named variant is, and the default form is not), **diverges** (no variant is; "
-        "minimal counterexample below), **not offered**, **error** (the adapter raised).",
+        "**variant X** (the named variant is, the default form is not; see the glossary), "
+        "**diverges** (no variant is; minimal counterexample below), **not offered**, "
+        "**error** (the adapter raised). Errors are stated as the **ratio** error/tolerance "
+        "(<= 1 passes), followed by (absolute error / tolerance) in the family's unit (below).",
         "",
         "## Matrix",
+        "",
+        "Each cell names its implementations; dtypes in parentheses where verdicts differ.",
         "",
         "| spec | " + " | ".join(backends) + " |",
         "| --- | " + " | ".join("---" for _ in backends) + " |",
     ]
     out += [
-        "| " + " | ".join([f"`{s}`", *(cells.get((s, b), "") for b in backends)]) + " |"
+        "| " + " | ".join([f"`{s}`", *(cellmap.get((s, b), "") for b in backends)]) + " |"
         for s in specs
     ]
-    out += [
-        "",
-        "## Backends",
-        "",
-        "| backend | status | seconds | versions |",
-        "| --- | --- | --- | --- |",
-    ]
-    for b, info in sorted(report["backends"].items()):
-        versions = ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items())
+    out += ["", "## Coverage", ""]
+    for b in backends:
+        mine = [g for k, g in groups.items() if k[1] == b and k[2] != "-"]
+        checked = sum(len([r for r in g["rows"] if r["verdict"] != "not_offered"]) for g in mine)
+        claims: defaultdict[str, int] = defaultdict(int)
+        for g in mine:
+            for r in g["rows"]:
+                claims[r["dtype"]] += 1
+        unclaimed: defaultdict[str, int] = defaultdict(int)
+        for g in mine:
+            for d in g["unclaimed"]:
+                unclaimed[d] += 1
+        none = sorted(s for (s, bb, i), g in groups.items() if bb == b and i == "-")
         out.append(
-            f"| {b} | {info.get('status', 'ok')} | {_fmt(info.get('seconds'))} | {versions} |"
+            f"- **{b}**: {len(mine)} implementations, {checked} rows checked; claimed "
+            + ", ".join(f"{d} {claims[d]}" for d in sorted(claims, key=_dtype_order))
+            + "; never claimed "
+            + (
+                ", ".join(f"{d} {unclaimed[d]}" for d in sorted(unclaimed, key=_dtype_order))
+                or "none"
+            )
+            + (f"; no implementation of {', '.join(f'`{s}`' for s in none)}" if none else "")
+        )
+    out += ["", "## Backends and timings", ""]
+    out += [
+        "| backend | status | wall s | rows' s (sum) | rows checked | versions |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for t in timings(report):
+        out.append(
+            f"| {t['backend']} | {t['status']} | {fmt_num(t['wall'])} | {t['rows']} | "
+            f"{t['checked']} | {t['versions']} |"
         )
     env = report.get("environment", {})
     out += ["", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]
+    fams = sorted({s.split(".")[0] for s in specs})
+    out += ["## Units of max error and tolerance", ""]
+    out += [f"- `{f}`: {UNITS[f]}" for f in fams if f in UNITS]
+    gloss = variant_glossary(results)
+    if gloss:
+        merged: dict[tuple[str, str, str, str], list[str]] = {}
+        for g in gloss:
+            key = (g["name"], g["formula"], g["meaning"], g["default"])
+            merged.setdefault(key, []).append(g["spec"])
+        out += ["", "## Variants named in this report", ""]
+        out += [
+            "| variant | specs | formula | meaning (default form) |",
+            "| --- | --- | --- | --- |",
+        ]
+        out += [
+            f"| `{name}` | {', '.join(f'`{sp}`' for sp in specs_)} | ${formula}$ | "
+            f"{_md_safe(meaning)} (default `{_md_safe(default)}`) |"
+            for (name, formula, meaning, default), specs_ in merged.items()
+        ]
     out += [
-        "## Rows",
         "",
-        "| spec | backend | implementation | device | dtype | verdict | variant | also consistent | max error | tolerance | examples | s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "## Implementations",
+        "",
+        "One line per implementation; per dtype: verdict, variant, error, examples, seconds "
+        "(the last column: the implementation's total). "
+        "*also*: other variants consistent with every example.",
+        "",
+        "| spec | backend | implementation | per dtype | s |",
+        "| --- | --- | --- | --- | --- |",
     ]
-    rows = sorted(
-        report["results"],
-        key=lambda r: (r["spec_id"], r["backend"], r["implementation"], r["device"], r["dtype"]),
-    )
-    for r in rows:
-        also = ", ".join(v for v in r.get("consistent_variants", []) if v != r.get("variant"))
-        out.append(
-            "| "
-            + " | ".join(
-                [
-                    f"`{r['spec_id']}`",
-                    r["backend"],
-                    f"`{r['implementation']}`",
-                    r["device"],
-                    r["dtype"],
-                    f"**{r['verdict']}**",
-                    _fmt(r.get("variant")),
-                    also,
-                    _fmt(r.get("max_error")),
-                    _fmt(r.get("tolerance")),
-                    _fmt(r.get("examples")),
-                    _fmt(r.get("seconds")),
-                ]
+    for (spec, b, impl), g in sorted(groups.items()):
+        measured = [r for r in g["rows"] if r["verdict"] != "not_offered"]
+        if not measured:
+            continue
+        per_dtype: list[str] = []
+        for r in measured:
+            text = f"{DTYPE_SHORT.get(r['dtype'], r['dtype'])}: **{r['verdict']}**"
+            if r.get("variant") and r["variant"] != "default":
+                text += f" `{r['variant']}`"
+            if r.get("finding") and r["verdict"] != "diverges":
+                text += f" (+ finding `{r['finding']}`, {r.get('finding_hits', 0)} ex)"
+            if r.get("ratio") is not None:
+                text += f", {error_text(r)}"
+            text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
+            also = [v for v in r.get("consistent_variants", []) if v != r.get("variant")]
+            if also:
+                text += "; *also* " + "; ".join(f"`{v}`" for v in also)
+            for d in (r.get("detectable") or {}).values():
+                text += f"; detects {_md_safe(str(d['text']))}"
+            per_dtype.append(text)
+        pinned = next((r.get("pinned") for r in measured if r.get("pinned")), None)
+        if pinned:
+            per_dtype.append(
+                "*not exercised (pinned)*: "
+                + ", ".join(f"`{k}={v}`" for k, v in sorted(pinned.items()))
             )
-            + " |"
+        secs = sum(float(r.get("seconds") or 0.0) for r in measured)
+        out.append(
+            f"| `{spec}` | {b} | `{_md_safe(impl)}` | {'<br>'.join(per_dtype)} | {secs:.1f} |"
         )
-    bad = [r for r in rows if r["verdict"] in ("diverges", "error")]
+    bad = [r for r in results if r["verdict"] in ("diverges", "error")]
     if bad:
         out += ["", "## Counterexamples and errors", ""]
+        by_impl: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
         for r in bad:
+            by_impl[_key(r)].append(r)
+        for (spec, b, impl), rs in sorted(by_impl.items()):
+            rs.sort(key=lambda r: _dtype_order(r["dtype"]))
+            first = rs[0]
+            dts = ", ".join(r["dtype"] for r in rs)
+            msg = first.get("message", "").strip().splitlines()[0] if first.get("message") else ""
+            others = [r["dtype"] for r in rs[1:]]
             out += [
-                f"### `{r['spec_id']}` on {r['backend']} `{r['implementation']}` ({r['device']}, {r['dtype']}): {r['verdict']}",
+                "<details><summary>"
+                + html.escape(f"{spec} on {b} {impl} ({dts}): {first['verdict']}. {msg}")
+                + "</summary>",
                 "",
-                r.get("message", "").strip(),
-                "",
-                f"Replay: `{r['repro']}`",
-                "",
-                "```json",
-                json.dumps(r.get("counterexample"), indent=1)[:6000],
+                "```text",
+                f"replay: {first['repro']}"
+                + (f"  (also --dtype {', '.join(others)})" if others else ""),
+            ]
+            if first["verdict"] == "error":
+                out += first.get("message", "").strip().splitlines()
+            out += [
+                f"counterexample ({first['dtype']}, {error_text(first) or 'no ratio'}): "
+                + _one_line_json(first.get("counterexample")),
                 "```",
+                "</details>",
                 "",
             ]
     return "\n".join(out) + "\n"
 
 
-def write_report(report: dict[str, Any], directory: str | Path) -> tuple[Path, Path]:
+def _md_safe(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_html_if_possible(report: dict[str, Any], directory: Path) -> Path | None:
+    """Write ``report.html`` when the ``report`` extra (Jinja2, Matplotlib) is installed."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("jinja2", "matplotlib")):
+        return None
+    from trainspec.conformance.html_report import write_html
+
+    return write_html(report, directory / "report.html")
+
+
+def write_report(
+    report: dict[str, Any], directory: str | Path, *, html_report: bool = True
+) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.md`` (and ``report.html`` where the extra is installed)."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     j, m = d / "report.json", d / "report.md"
     j.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
     m.write_text(markdown(report))
+    if html_report:
+        write_html_if_possible(report, d)
     return j, m
 
 

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.discovery import BUILTIN_BACKENDS
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
+from trainspec.conformance.plots import plot_payload
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings, profiled
 from trainspec.conformance.tolerance import Comparison, worse
 from trainspec.reference.registry import SpecEntry, Variant
@@ -87,6 +88,10 @@ class Row:
     #: what a whole-row kind read from the framework (defaults: ``{api: {hyperparameter: value}}``)
     values: dict[str, Any] | None = None
     detectable: dict[str, Any] | None = None  # statistical rows: what each test detects
+    #: per example, error/tolerance of the reported variant (3 significant digits), for plots
+    ratios: list[float] = field(default_factory=list)
+    #: optional data a plot of the row needs (:mod:`trainspec.conformance.plots`), or None
+    plot: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +116,8 @@ class Row:
             "pinned": self.pinned,
             "values": self.values,
             "detectable": self.detectable,
+            "ratios": self.ratios,
+            "plot": self.plot,
         }
 
     @classmethod
@@ -166,18 +173,28 @@ class _Explorer:
         self.error: BaseException | None = None
         self.error_case: Any = None
         self.finding_hits = 0  # examples in a known finding's region that departed
+        self.ratios: dict[Variant, list[float]] = {}
+        self.worst_case: dict[Variant, Any] = {}
 
     def record(
-        self, per_variant: dict[Variant, Comparison], check: str, in_region: bool = False
+        self,
+        per_variant: dict[Variant, Comparison],
+        check: str,
+        in_region: bool = False,
+        case: Any = None,
     ) -> None:
         """Count one example; one inside a finding's region eliminates nothing (see
-        :class:`~trainspec.conformance.adapter.Finding`): it is a hit when no variant matches."""
+        :class:`~trainspec.conformance.adapter.Finding`): it is a hit when no variant matches.
+        ``case`` is kept for the worst example of each variant (the report's plots)."""
         self.examples += 1
         if in_region:
             if not any(per_variant[v].passes for v in self.alive):
                 self.finding_hits += 1
             return
         for v, c in per_variant.items():
+            self.ratios.setdefault(v, []).append(float(f"{c.ratio:.3g}"))
+            if v not in self.worst or c.ratio > self.worst[v].ratio:
+                self.worst_case[v] = case
             self.worst[v] = worse(self.worst.get(v), c)
         still = [v for v in self.alive if per_variant[v].passes]
         if not still and self.alive:
@@ -254,7 +271,7 @@ def check_row(
             except Exception as exc:  # the adapter (or framework) failed: report, go on
                 explorer.error, explorer.error_case = exc, case
                 return
-            explorer.record(per_variant, check, region is not None and region.in_region(case))
+            explorer.record(per_variant, check, region is not None and region.in_region(case), case)
 
         return body
 
@@ -296,6 +313,19 @@ def check_row(
             f"example(s): {region.text}"
         )
         row.message = f"{note} | {row.message}" if row.message else note
+    if row.variant is not None:
+        reported = next(v for v in variants if v.name == row.variant)
+        row.ratios = explorer.ratios.get(reported, [])
+        row.plot = plot_payload(
+            entry,
+            impl,
+            explorer.worst_case.get(reported),
+            dtype,
+            device,
+            variants,
+            verdict=row.verdict,
+            reported=row.variant,
+        )
     row.seconds = time.perf_counter() - t0
     return row
 

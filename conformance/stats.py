@@ -3,7 +3,7 @@ r"""Statistical tests for the random formulas (dropout masks, initialisers, rand
 Samples from two random number generators cannot be compared element by element, so the kit
 tests what is specified: the distribution. Every test here returns a two-sided $p$-value; a
 check fails when $p < \alpha$. :func:`comparison_from_pvalues` turns the $p$-values of one example
-into a :class:`~trainspec.conformance.checks.Comparison` whose ``ratio`` is
+into a :class:`~trainspec.conformance.tolerance.Comparison` whose ``ratio`` is
 $\log p_{\min} / \log\alpha$ (so ``ratio <= 1`` passes, as for the tolerance policy).
 
 False alarms

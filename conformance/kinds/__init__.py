@@ -12,7 +12,7 @@ Every :class:`~trainspec.reference.registry.SpecEntry` names its ``kind``. A kin
     is what a report prints as the counterexample;
 ``evaluate(entry, impl, case, dtype, device, variants)``
     runs the framework once (``impl.run(case, dtype, device)``) and returns a
-    :class:`~trainspec.conformance.checks.Comparison` per variant: ``ratio <= 1`` means the variant
+    :class:`~trainspec.conformance.tolerance.Comparison` per variant: ``ratio <= 1`` means the variant
     is consistent with the framework on this example.
 
 Deterministic formulas compare element by element against the tracked reference (the tolerance
