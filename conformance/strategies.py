@@ -39,6 +39,7 @@ __all__ = [
     "max_finite",
     "shape_st",
     "square_safe_bound",
+    "square_safe_floor",
 ]
 
 MAX_ELEMENTS = 4096
@@ -82,6 +83,21 @@ def square_safe_bound(dtype: str) -> float:
 
 
 @functools.cache
+def square_safe_floor(dtype: str) -> float:
+    r"""The smallest nonzero magnitude an array is drawn with in ``dtype``: the power of two
+    $L = 2^{\lceil (1 - e_\max)/2 \rceil}$, the square root of the smallest normal number
+    $2^{1 - e_\max}$ rounded up, so that the square of a drawn value is 0 or a normal number (a
+    subnormal square loses significant bits that the first-order rounding bounds do not carry).
+    Smaller magnitudes are drawn as zeros (of their sign).
+
+    Only float16 is bounded in practice ($L = 2^{-7}$); for the other dtypes $L$ lies far below
+    the magnitudes drawn ($2^{-63}$ for float32)."""
+    max_finite(dtype)  # checks the name
+    _, emax = _FORMATS[dtype]
+    return 2.0 ** math.ceil((1 - emax) / 2)
+
+
+@functools.cache
 def shape_st(
     *, min_dims: int = 0, max_dims: int = 4, max_side: int = 64, max_elements: int = MAX_ELEMENTS
 ) -> st.SearchStrategy[tuple[int, ...]]:
@@ -106,7 +122,8 @@ def magnitude_st(dtype: str) -> st.SearchStrategy[int]:
     """A decimal exponent for the typical magnitude of an array (0, i.e. 1.0, first when shrinking)."""
     lo, hi = _MAGNITUDE_EXPONENTS[dtype]
     hi = min(hi, math.floor(math.log10(square_safe_bound(dtype))))  # float16: 1 (B = 32)
-    return st.one_of(st.just(0), st.integers(-3, min(3, hi)), st.integers(lo, hi))
+    lo = max(lo, math.ceil(math.log10(square_safe_floor(dtype))))  # float16: -2 (L = 2^-7)
+    return st.one_of(st.just(0), st.integers(max(-3, lo), min(3, hi)), st.integers(lo, hi))
 
 
 @functools.cache
@@ -150,8 +167,9 @@ def make_array(
         x = np.full(shape, 1.0)
     else:
         raise ValueError(f"dist={dist!r}: must be one of {list(DISTRIBUTIONS)}")
-    bound = square_safe_bound(dtype)
+    bound, small = square_safe_bound(dtype), square_safe_floor(dtype)
     x = np.clip(np.asarray(x * scale, dtype=np.float64), -bound, bound)
+    x = np.where(np.abs(x) < small, np.copysign(0.0, x), x)
     if nonnegative:
         x = np.abs(x)
     return round_to(x, dtype)

@@ -121,3 +121,16 @@ def test_the_square_safe_bound_keeps_summed_squares_finite_and_is_a_power_of_two
         squares = np.square(x.astype(np.float16))
         assert np.isfinite(squares).all()
         assert np.isfinite(np.sum(squares[:SQUARES_SUMMED], dtype=np.float16))
+
+
+def test_the_square_safe_floor_keeps_squares_normal_and_smaller_draws_are_zeros():
+    from trainspec.conformance.strategies import square_safe_floor
+
+    assert square_safe_floor("float16") == 2.0**-7
+    for name in ("float16", "float32", "float64"):
+        low = square_safe_floor(name)
+        assert low * low >= float(np.finfo(name).tiny) > (low / 2) ** 2
+    x = make_array((4096,), "float16", "log_spread", -2, 3)
+    nonzero = np.abs(x[x != 0])
+    assert nonzero.size and nonzero.min() >= 2.0**-7
+    assert np.all(np.square(nonzero.astype(np.float16)) >= np.finfo(np.float16).tiny)
