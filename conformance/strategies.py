@@ -36,7 +36,10 @@ __all__ = [
     "draw_learning_rates",
     "draw_param_tree",
     "hyperparameter_st",
+    "max_finite",
     "shape_st",
+    "square_safe_bound",
+    "square_safe_floor",
 ]
 
 MAX_ELEMENTS = 4096
@@ -50,6 +53,48 @@ _MAGNITUDE_EXPONENTS = {
     "bfloat16": (-10, 10),
 }
 DISTRIBUTIONS = ("normal", "uniform", "log_spread", "with_zeros", "constant")
+#: the largest finite value of each dtype: (2 - 2^(1-p)) 2^emax for p significand bits
+_FORMATS = {"float64": (53, 1023), "float32": (24, 127), "float16": (11, 15), "bfloat16": (8, 127)}
+#: how many squares of drawn magnitudes a formula may add up (an accumulator over a trajectory
+#: of up to 12 steps, plus its start) and still be finite
+SQUARES_SUMMED = 16
+
+
+def max_finite(dtype: str) -> float:
+    r"""The largest finite value of ``dtype``: $(2 - 2^{1-p})\,2^{e_\max}$ for its $p$ significand
+    bits and largest exponent $e_\max$ (65504 for float16, about $3.39 \cdot 10^{38}$ for bfloat16)."""
+    try:
+        p, emax = _FORMATS[dtype]
+    except KeyError:
+        raise ValueError(f"dtype={dtype!r}: must be one of {list(_FORMATS)}") from None
+    return (2.0 - 2.0 ** (1 - p)) * 2.0**emax
+
+
+@functools.cache
+def square_safe_bound(dtype: str) -> float:
+    r"""The largest magnitude an array is drawn with in ``dtype``: the power of two
+    $B = 2^{\lfloor \log_2 \sqrt{M / S} \rfloor}$ for the dtype's largest finite value $M$ and
+    $S$ = :data:`SQUARES_SUMMED`, so that $S B^2 \le M$: a gradient's square, and a sum of up to
+    $S$ of them (AdaGrad's accumulator, Adam's second moment over a trajectory), stays finite.
+
+    Only float16 is bounded in practice ($B = 32$, $B^2 = 1024$); for the other dtypes $B$
+    lies far beyond the magnitudes drawn ($2^{61}$ for float32)."""
+    return 2.0 ** math.floor(math.log2(math.sqrt(max_finite(dtype) / SQUARES_SUMMED)))
+
+
+@functools.cache
+def square_safe_floor(dtype: str) -> float:
+    r"""The smallest nonzero magnitude an array is drawn with in ``dtype``: the power of two
+    $L = 2^{\lceil (1 - e_\max)/2 \rceil}$, the square root of the smallest normal number
+    $2^{1 - e_\max}$ rounded up, so that the square of a drawn value is 0 or a normal number (a
+    subnormal square loses significant bits that the first-order rounding bounds do not carry).
+    Smaller nonzero magnitudes are drawn as $\pm L$ (a distribution without zeros keeps none).
+
+    Only float16 is bounded in practice ($L = 2^{-7}$); for the other dtypes $L$ lies far below
+    the magnitudes drawn ($2^{-63}$ for float32)."""
+    max_finite(dtype)  # checks the name
+    _, emax = _FORMATS[dtype]
+    return 2.0 ** math.ceil((1 - emax) / 2)
 
 
 @functools.cache
@@ -76,7 +121,9 @@ def shape_st(
 def magnitude_st(dtype: str) -> st.SearchStrategy[int]:
     """A decimal exponent for the typical magnitude of an array (0, i.e. 1.0, first when shrinking)."""
     lo, hi = _MAGNITUDE_EXPONENTS[dtype]
-    return st.one_of(st.just(0), st.integers(-3, 3), st.integers(lo, hi))
+    hi = min(hi, math.floor(math.log10(square_safe_bound(dtype))))  # float16: 1 (B = 32)
+    lo = max(lo, math.ceil(math.log10(square_safe_floor(dtype))))  # float16: -2 (L = 2^-7)
+    return st.one_of(st.just(0), st.integers(max(-3, lo), min(3, hi)), st.integers(lo, hi))
 
 
 @functools.cache
@@ -120,7 +167,9 @@ def make_array(
         x = np.full(shape, 1.0)
     else:
         raise ValueError(f"dist={dist!r}: must be one of {list(DISTRIBUTIONS)}")
-    x = np.asarray(x * scale, dtype=np.float64)
+    bound, small = square_safe_bound(dtype), square_safe_floor(dtype)
+    x = np.clip(np.asarray(x * scale, dtype=np.float64), -bound, bound)
+    x = np.where((x != 0) & (np.abs(x) < small), np.copysign(small, x), x)
     if nonnegative:
         x = np.abs(x)
     return round_to(x, dtype)

@@ -12,7 +12,10 @@ Conventions mapped here (each in one small function, tested in ``tests/adapters/
 * the step count lives in ``optimizer.iterations``.
 
 The backend must be TensorFlow: the adapter sets ``KERAS_BACKEND=tensorflow`` if Keras is not yet
-imported, and refuses to run on any other backend.
+imported, and refuses to load on any other backend. The optimizer rows (this module and
+``optimizers``) use only ``keras`` (``keras.Variable``, ``keras.ops``, ``keras.device``), so
+that :mod:`trainspec.adapters.keras_backends` runs them on the JAX and PyTorch backends too;
+TensorFlow is imported only where the TensorFlow backend is asked about.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations
 from trainspec.conformance.kinds.optimizers import OptimizerCase
@@ -47,11 +49,16 @@ def set_learning_rate(optimizer: keras.optimizers.Optimizer, lr: float) -> None:
     optimizer.learning_rate = lr
 
 
-def _check_backend() -> None:
-    if keras.backend.backend() != "tensorflow":
+def _check_backend(expected: str = "tensorflow") -> None:
+    if keras.backend.backend() != expected:
         raise RuntimeError(
-            f"the keras adapter needs KERAS_BACKEND=tensorflow, but Keras runs on {keras.backend.backend()!r}"
+            f"the keras adapter needs KERAS_BACKEND={expected}, but Keras runs on {keras.backend.backend()!r}"
         )
+
+
+def _device_scope(device: str) -> Any:
+    """Keras's device scope for ``device`` (``cpu`` or ``cuda``), on any backend."""
+    return keras.device("cpu:0" if device == "cpu" else "gpu:0")
 
 
 def run_keras_optimizer(
@@ -66,9 +73,8 @@ def run_keras_optimizer(
 
     ``load(optimizer, case, names, dtype)`` writes the canonical state's buffers into the built
     optimizer's slots (default: SGD's momentum); the step count is always loaded here."""
-    _check_backend()
     names = list(case.params)
-    with tf.device("/CPU:0" if device == "cpu" else "/GPU:0"):
+    with _device_scope(device):
         variables = [keras.Variable(case.params[k], dtype=dtype, name=k) for k in names]
         opt = make(case)
         opt.build(variables)
@@ -86,9 +92,11 @@ def run_keras_optimizer(
                     )
         for lr, grads in zip(case.learning_rates, case.grads, strict=True):
             set_learning_rate(opt, lr)
-            opt.apply([tf.constant(grads[k], dtype=dtype) for k in names], variables)
+            opt.apply(
+                [keras.ops.convert_to_tensor(grads[k], dtype=dtype) for k in names], variables
+            )
         return {
-            k: np.asarray(v.numpy(), dtype=np.float64)
+            k: np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64)
             for k, v in zip(names, variables, strict=True)
         }
 
@@ -123,14 +131,25 @@ class KerasAdapter(Adapter):
     """``keras.optimizers`` on the TensorFlow backend."""
 
     name = "tensorflow"
+    #: the Keras backend this adapter runs on (``KERAS_BACKEND``)
+    keras_backend = "tensorflow"
+
+    def __init__(self) -> None:
+        _check_backend(self.keras_backend)
 
     def versions(self) -> dict[str, str]:
+        import tensorflow as tf
+
         return {"keras": keras.__version__, "tensorflow": tf.__version__, "numpy": np.__version__}
 
     def devices(self) -> list[str]:
+        import tensorflow as tf
+
         return ["cpu", *(["cuda"] if tf.config.list_physical_devices("GPU") else [])]
 
     def prepare_device(self, device: str) -> None:
+        import tensorflow as tf
+
         tf.config.experimental.enable_tensor_float_32_execution(False)
 
     def implementations(self) -> list[Implementation]:

@@ -58,17 +58,17 @@ def run_torch_optimizer(
     load: Callable[[torch.optim.Optimizer, dict[str, torch.nn.Parameter], OptimizerCase], None]
     | None = None,
     dtypes: dict[str, torch.dtype] | None = None,
+    make_param: Callable[[torch.Tensor], torch.Tensor] = torch.nn.Parameter,
 ) -> dict[str, np.ndarray]:
     """Build the optimizer over the case's parameters, load its state, take every step, read back.
 
     ``load(optimizer, {name: parameter}, case)`` writes a canonical state into the optimizer
     (default: SGD's momentum buffer); ``dtypes`` maps dtype names to torch dtypes (default
-    ``_DTYPES``)."""
+    ``_DTYPES``); ``make_param`` turns a tensor into what the optimizer updates (default a leaf
+    ``nn.Parameter``)."""
     tdtype, dev = (_DTYPES if dtypes is None else dtypes)[dtype], _device(device)
     names = list(case.params)
-    params = [
-        torch.nn.Parameter(torch.tensor(case.params[k], dtype=tdtype, device=dev)) for k in names
-    ]
+    params = [make_param(torch.tensor(case.params[k], dtype=tdtype, device=dev)) for k in names]
     opt = make(params, case)
     if case.state is not None and load is not None:
         load(opt, dict(zip(names, params, strict=True)), case)

@@ -130,13 +130,9 @@ NOT_OFFERED = {
 KNOWN_OPEN = {
     ("sched.exponential", "float16"): "hyperparameters drawn in float32, not in the dtype",
     ("sched.exponential", "bfloat16"): "hyperparameters drawn in float32, not in the dtype",
-    ("norm.batch.train", "float16"): "batches up to 1e3: squared deviations overflow float16",
-    ("norm.batch.grad", "float16"): "batches up to 1e3: squared deviations overflow float16",
     ("act.leaky_relu", "bfloat16"): "the kind has no bfloat16 (KeyError in its _finfo)",
     ("act.sigmoid", "bfloat16"): "the kind has no bfloat16 (KeyError in its _finfo)",
-    ("clip.global_norm", "float16"): "gradients up to 1e3: the squared norm overflows float16",
     ("clip.value", "bfloat16"): "not yet analysed (an exact check off by a few units)",
-    ("reg.l2", "float16"): "weights up to 1e3: w^2 overflows float16",
     ("loss.mse", "float16"): "targets up to 1e3: squared errors overflow float16",
     ("loss.mse", "bfloat16"): "the kind has no bfloat16 (KeyError in its draw)",
     ("loss.softmax_ce", "float16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",

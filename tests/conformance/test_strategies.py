@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance.kinds.optimizers import draw_optimizer_case
 from trainspec.conformance.strategies import (
+    DISTRIBUTIONS,
     MAX_ELEMENTS,
     MAX_TENSORS,
     draw_learning_rates,
@@ -91,3 +92,48 @@ def test_low_precision_hyperparameters_are_representable_in_the_dtype(dtype, dat
     for v in [*case.hyperparameters.values(), *case.learning_rates]:
         assert representable(v, dtype), (v, dtype)
     assert 0 <= case.hyperparameters["beta2"] < 1 and case.hyperparameters["eps"] > 0
+
+
+def test_max_finite_is_each_formats_largest_value():
+    from trainspec.conformance.strategies import max_finite
+
+    for name in ("float16", "float32", "float64"):
+        assert max_finite(name) == float(np.finfo(name).max)
+    assert max_finite("bfloat16") == float.fromhex("0x1.fep127")
+    with pytest.raises(ValueError, match="dtype='int8'"):
+        max_finite("int8")
+
+
+def test_the_square_safe_bound_keeps_summed_squares_finite_and_is_a_power_of_two():
+    from trainspec.conformance.strategies import SQUARES_SUMMED, max_finite, square_safe_bound
+
+    for name in ("float16", "bfloat16", "float32", "float64"):
+        b = square_safe_bound(name)
+        assert math.log2(b).is_integer()
+        # S B^2 <= M < S (2B)^2, in log2 (float64's products would overflow)
+        s, m = math.log2(SQUARES_SUMMED), math.log2(max_finite(name))
+        assert s + 2 * math.log2(b) <= m < s + 2 * (math.log2(b) + 1)
+    assert square_safe_bound("float16") == 32.0
+    # the largest draws of float16 stay within it, and their squares (in float16) are finite
+    for dist in DISTRIBUTIONS:
+        x = make_array((64,), "float16", dist, 3, 7)
+        assert np.max(np.abs(x)) <= 32.0
+        squares = np.square(x.astype(np.float16))
+        assert np.isfinite(squares).all()
+        assert np.isfinite(np.sum(squares[:SQUARES_SUMMED], dtype=np.float16))
+
+
+def test_the_square_safe_floor_keeps_squares_normal_and_distributions_without_zeros_keep_none():
+    from trainspec.conformance.strategies import square_safe_floor
+
+    assert square_safe_floor("float16") == 2.0**-7
+    for name in ("float16", "float32", "float64"):
+        low = square_safe_floor(name)
+        assert low * low >= float(np.finfo(name).tiny) > (low / 2) ** 2
+    x = make_array((4096,), "float16", "log_spread", -2, 3)
+    nonzero = np.abs(x[x != 0])
+    assert nonzero.size and nonzero.min() >= 2.0**-7
+    assert np.all(np.square(nonzero.astype(np.float16)) >= np.finfo(np.float16).tiny)
+    for dist in ("normal", "uniform", "log_spread", "constant"):  # no zeros drawn, none made
+        assert np.all(make_array((4096,), "float16", dist, -2, 5) != 0), dist
+    assert np.any(make_array((4096,), "float16", "with_zeros", -2, 5) == 0)
