@@ -31,7 +31,7 @@ from trainspec.adapters.torch_adapter.optimizers import (
     Maker,
     adaptive_loader,
 )
-from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 
 __all__ = ["CAPTURABLE", "differentiable_param", "implementations"]
@@ -70,11 +70,11 @@ def run_flagged(
     return run_torch_optimizer(make, case, dtype, device, load=load, dtypes=DTYPES, **kw)
 
 
-def _finding(name: str, path: str) -> dict[str, str]:
-    """The plain row's finding (same formula's code), and the float64 bias corrections'."""
-    text = FINDINGS.get(f"{name}[{path}]")
-    out = {"*": text} if text else {}
+def _finding(name: str, path: str) -> dict[str, str | Finding]:
+    """The plain row's findings per dtype (same formula's code), and the float64 bias corrections'."""
+    out: dict[str, str | Finding] = dict(FINDINGS.get(f"{name}[{path}]", {}))
     if name in FLOAT32_BIAS_CORRECTION:
+        assert "float64" not in out, f"{name}: two findings in float64"
         out["float64"] = _FLOAT32_BIAS_CORRECTION
     return out
 

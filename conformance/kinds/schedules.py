@@ -580,6 +580,12 @@ CONTRACT = KindContract(
     expected=_expected,
     options=(
         OptionKey(
+            "rounded",
+            "Mapping[str, str]",
+            "hyperparameters the framework computes with in a lower precision than the dtype "
+            "(optax's t/s in float32: {'decay_steps': 'float32'}); the reference rounds them so",
+        ),
+        OptionKey(
             "fixed",
             "Mapping[str, float]",
             "hyperparameters the implementation cannot vary (Keras InverseTimeDecay: "
