@@ -35,8 +35,12 @@ import optax
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device, load_trace
 from trainspec.adapters.jax_adapter.optimizers import ADAPTIVE, Buffers, Fields, load_state
-from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.optimizers import OptimizerCase
+from trainspec.conformance.adapter import Finding, Implementation
+from trainspec.conformance.kinds.optimizers import (
+    CENTRED_REGION_TEXT,
+    OptimizerCase,
+    centred_variance_near_zero,
+)
 from trainspec.conformance.strategies import MAX_ELEMENTS
 
 __all__ = ["MAX_STEPS", "from_flat", "implementations", "run_jitted", "to_flat"]
@@ -144,8 +148,31 @@ SGD: tuple[tuple[str, str, Make], ...] = (
     ),
 )
 
-#: implementations whose verdict is a finding, by name: dtype -> text
-FINDINGS: dict[str, dict[str, str]] = {}
+_CENTERED_JIT_NAN = (
+    "optax.rmsprop(centered=True) under jax.jit returns NaN where the centred variance "
+    "nu - mu**2 is 0 in exact arithmetic, though eagerly it returns the exact step: compiled by "
+    "XLA on the CPU, nu - mu * mu comes out as a negative rounding remainder (as a fused "
+    "multiply-add gives) and its square root is NaN. Minimal counterexample: decay (rho) = 0, "
+    "one step from the initial state, g = 64 standard normal draws (seed 0) in float32: 17 NaN "
+    "updates under jit, none eagerly (docs/findings/optax_rmsprop_centered_jit_nan.py); the "
+    "kit's ci run finds it in float64 too."
+)
+
+
+def _centred_jit_finding(dtype: str) -> Finding:
+    return Finding(
+        "optax-rmsprop-centered-jit-nan",
+        _CENTERED_JIT_NAN,
+        region=lambda case: centred_variance_near_zero(case, dtype),
+        region_text=CENTRED_REGION_TEXT,
+    )
+
+
+#: implementations whose rows have a finding, by name: dtype -> finding
+FINDINGS: dict[str, dict[str, str | Finding]] = {
+    f"jit({name})": {d: _centred_jit_finding(d) for d in _DTYPES}
+    for name in ("rmsprop(centered=True)", "rmsprop(centered=True, eps_in_sqrt=False)")
+}
 
 
 def run_jitted(row: JittedRow, case: OptimizerCase, dtype: str, device: str) -> Any:

@@ -39,8 +39,11 @@ import torch
 
 from trainspec.adapters.torch_adapter import CODE_PATHS, run_torch_optimizer
 from trainspec.conformance.adapter import Finding, Implementation
-from trainspec.conformance.kinds.optimizers import OptimizerCase
-from trainspec.conformance.tracked import unit_roundoff
+from trainspec.conformance.kinds.optimizers import (
+    CENTRED_REGION_TEXT,
+    OptimizerCase,
+    centred_variance_near_zero,
+)
 from trainspec.reference.optimizers.nadam import nadam_momentum_product
 
 __all__ = [
@@ -313,47 +316,19 @@ _CENTERED_NAN = (
     "and rho = 0 (or a rounding that brings the remainder below 0) does the same."
 )
 
-#: how close to 0 (relative to square_avg, in units of the dtype's unit roundoff) the exact
-#: centred variance is inside the region of ``_CENTERED_NAN``: the dtype's own rounding of
-#: square_avg and grad_avg over a few steps moves the remainder by a few units
-CENTRED_ZERO_UNITS = 16.0
-
-
-def centred_variance_near_zero(case: OptimizerCase, dtype: str) -> bool:
-    r"""Whether, at some step and element, the centred variance $s - m^2$ of RMSprop (computed
-    exactly in float64 from the case) is within ``CENTRED_ZERO_UNITS`` $\cdot u \cdot s$ of 0,
-    $u$ the unit roundoff of ``dtype``: where ``torch.optim.RMSprop(centered=True)`` may take the
-    square root of a negative rounding remainder (:data:`_CENTERED_NAN`)."""
-    rho = float(case.hyperparameters["rho"])
-    u = unit_roundoff(dtype)
-    for k, p in case.params.items():
-        if case.state is not None:
-            s = np.asarray(case.state.buffers["square_avg"][k], dtype=np.float64)
-            m = np.asarray(case.state.buffers["grad_avg"][k], dtype=np.float64)
-        else:
-            s = m = np.zeros_like(np.asarray(p, dtype=np.float64))
-        for grads in case.grads:
-            g = np.asarray(grads[k], dtype=np.float64)
-            s = rho * s + (1.0 - rho) * g * g
-            m = rho * m + (1.0 - rho) * g
-            if np.any(s - m * m <= CENTRED_ZERO_UNITS * u * s):
-                return True
-    return False
-
 
 def _centred_finding(dtype: str) -> Finding:
     return Finding(
         "torch-rmsprop-centered-nan",
         _CENTERED_NAN,
         region=lambda case: centred_variance_near_zero(case, dtype),
-        region_text="the centred variance square_avg - grad_avg**2 is 0 up to the dtype's "
-        f"rounding ({CENTRED_ZERO_UNITS:g} u square_avg) at some step",
+        region_text=CENTRED_REGION_TEXT,
     )
 
 
 #: implementations whose rows have a finding (see their descriptions), by name: dtype -> finding
 FINDINGS: dict[str, dict[str, Finding]] = {
-    f"RMSprop(centered=True)[{path}]": {d: _centred_finding(d) for d in DTYPES}
+    f"RMSprop(centered=True)[{path}]": {d: _centred_finding(d) for d in _WITH_FLOAT16}
     for path in ("single_tensor", "foreach")
 }
 

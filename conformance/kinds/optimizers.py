@@ -44,6 +44,7 @@ __all__ = [
     "OptimizerCase",
     "OptimizerResult",
     "buffer_meanings",
+    "centred_variance_near_zero",
     "clip_to_root",
     "draw_optimizer_case",
     "evaluate_example",
@@ -221,6 +222,42 @@ def evaluate_example(
         v: compare_trees(actual, reference_optimizer_run(entry.model, v, case, dtype), dtype)
         for v in variants
     }
+
+
+#: how close to 0 (relative to square_avg, in units of the dtype's unit roundoff) the exact
+#: centred variance is inside the region of the centred-RMSprop findings: the dtype's own rounding of
+#: square_avg and grad_avg over a few steps moves the remainder by a few units
+CENTRED_ZERO_UNITS = 16.0
+
+
+def centred_variance_near_zero(case: OptimizerCase, dtype: str) -> bool:
+    r"""Whether, at some step and element, the centred variance $s - m^2$ of RMSprop (computed
+    exactly in float64 from the case) is within ``CENTRED_ZERO_UNITS`` $\cdot u \cdot s$ of 0,
+    $u$ the unit roundoff of ``dtype``: where a framework that evaluates it with a fused multiply-add
+    (``torch.optim.RMSprop(centered=True)``, optax's ``rmsprop(centered=True)`` under ``jax.jit``)
+    may take the square root of a negative rounding remainder: the region of their findings."""
+    rho = float(case.hyperparameters["rho"])
+    u = unit_roundoff(dtype)
+    for k, p in case.params.items():
+        if case.state is not None:
+            s = np.asarray(case.state.buffers["square_avg"][k], dtype=np.float64)
+            m = np.asarray(case.state.buffers["grad_avg"][k], dtype=np.float64)
+        else:
+            s = m = np.zeros_like(np.asarray(p, dtype=np.float64))
+        for grads in case.grads:
+            g = np.asarray(grads[k], dtype=np.float64)
+            s = rho * s + (1.0 - rho) * g * g
+            m = rho * m + (1.0 - rho) * g
+            if np.any(s - m * m <= CENTRED_ZERO_UNITS * u * s):
+                return True
+    return False
+
+
+#: the words of that region, for a :class:`~trainspec.conformance.adapter.Finding`
+CENTRED_REGION_TEXT = (
+    "the centred variance square_avg - grad_avg**2 is 0 up to the dtype's rounding "
+    f"({CENTRED_ZERO_UNITS:g} u square_avg) at some step"
+)
 
 
 def clip_to_root(a: np.ndarray, s: np.ndarray, dtype: str) -> np.ndarray:
