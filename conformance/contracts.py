@@ -333,6 +333,10 @@ def _is_str(x: Any) -> bool:
 def _minimal_settings() -> settings:
     from hypothesis import HealthCheck, Phase, settings
 
+    # One deterministic draw of the kind's simplest example, used as check-adapter's canonical
+    # case, not a property test: nothing is asserted on it here, so the health checks (slow or
+    # filtered data generation across many examples) and the per-example deadline have nothing to
+    # guard; check-adapter's own contract checks are what can fail.
     return settings(
         max_examples=1,
         database=None,
