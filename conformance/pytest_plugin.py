@@ -13,6 +13,10 @@ command that replays it. Without ``--trainspec-backend`` every installed backend
 ``--trainspec-expect FILE`` (an expectations file, ``trainspec lock``) gives tests the pins by
 row key in the ``trainspec_expectations`` fixture; a test that takes ``conformance_planned``
 gets the keys of every row the session measures (to list pinned rows that are gone).
+
+Hypothesis keeps its files (the constants it collects from the code under test) in a folder of
+pytest's cache (``.pytest_cache/d/trainspec-hypothesis``) for a session that checks rows, not in
+the working directory; with the cache plugin off, in a temporary folder of the session.
 """
 
 from __future__ import annotations
@@ -100,11 +104,24 @@ def trainspec_expectations(request: Any) -> Any:
         raise pytest.UsageError(f"--trainspec-expect: {exc}") from None
 
 
+def hypothesis_folder(config: Any) -> str:
+    """Where a session that checks rows keeps Hypothesis's files (module docstring)."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return str(cache.mkdir("trainspec-hypothesis"))
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="trainspec-hypothesis-")
+
+
 def pytest_generate_tests(metafunc: Any) -> None:
     if "conformance_planned" in metafunc.fixturenames:
         metafunc.parametrize("conformance_planned", [_planned(metafunc.config)], ids=["plan"])
     if "conformance_row" not in metafunc.fixturenames:
         return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(hypothesis_folder(metafunc.config))
     from trainspec import reference
     from trainspec.conformance import discovery
     from trainspec.conformance.adapter import DTYPES

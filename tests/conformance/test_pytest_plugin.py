@@ -1,0 +1,47 @@
+"""The pytest plugin, run in a pytest of its own (a subprocess, as a user runs it)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_a_session_that_checks_rows_keeps_hypothesis_files_out_of_the_working_directory(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_rows.py").write_text(
+        textwrap.dedent(
+            """
+            from hypothesis import given, settings, strategies as st
+            from hypothesis.configuration import storage_directory
+
+            def test_rows(conformance_row):
+                pass
+
+            @settings(database=None, max_examples=5)
+            @given(st.integers(min_value=123457, max_value=123999))
+            def test_hypothesis_runs(x):
+                assert x > 0
+
+            def test_where():
+                print("HOME", storage_directory("x", intent_to_write=False).path)
+            """
+        )
+    )
+    done = _pytest(tmp_path, "-s", "-k", "hypothesis_runs or where")
+    assert done.returncode == 0, done.stdout + done.stderr
+    home = next(line for line in done.stdout.splitlines() if "HOME " in line)
+    assert "trainspec-hypothesis" in home, home
+    assert not (tmp_path / ".hypothesis").exists()
