@@ -407,7 +407,15 @@ def _compare(
     where = key
     if z is not None and z.size == ratio.size:
         where = f"{key} at z={float(np.ravel(z)[i])!r} (got {float(a.flat[i])!r}, reference {float(ref.flat[i])!r})"
-    return Comparison(float(diff.flat[i]), float(tol.flat[i]), float(ratio.flat[i]), where)
+    return Comparison(
+        float(diff.flat[i]),
+        float(tol.flat[i]),
+        float(ratio.flat[i]),
+        where,
+        actual=float(a.flat[i]),
+        expected=float(ref.flat[i]),
+        input="" if z is None or z.size != ratio.size else f"z = {float(np.ravel(z)[i])!r}",
+    )
 
 
 def _worst(comparisons: Sequence[Comparison]) -> Comparison:
