@@ -581,7 +581,8 @@ def markdown(report: dict[str, Any]) -> str:
             if r.get("variant") and r["variant"] != "default":
                 text += f" `{r['variant']}`"
             if r.get("finding") and r["verdict"] != "diverges":
-                text += f" (+ finding `{r['finding']}`, {r.get('finding_hits', 0)} ex)"
+                hits = r.get("finding_hits", 0)
+                text += f" (+ finding `{r['finding']}`" + (f", {hits} ex)" if hits else ")")
             if r.get("ratio") is not None:
                 text += f", {error_text(r)}"
             text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
