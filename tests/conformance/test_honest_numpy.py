@@ -130,13 +130,7 @@ NOT_OFFERED = {
 KNOWN_OPEN = {
     ("sched.exponential", "float16"): "hyperparameters drawn in float32, not in the dtype",
     ("sched.exponential", "bfloat16"): "hyperparameters drawn in float32, not in the dtype",
-    ("act.leaky_relu", "bfloat16"): "the kind has no bfloat16 (KeyError in its _finfo)",
-    ("act.sigmoid", "bfloat16"): "the kind has no bfloat16 (KeyError in its _finfo)",
     ("clip.value", "bfloat16"): "not yet analysed (an exact check off by a few units)",
-    ("loss.mse", "float16"): "targets up to 1e3: squared errors overflow float16",
-    ("loss.mse", "bfloat16"): "the kind has no bfloat16 (KeyError in its draw)",
-    ("loss.softmax_ce", "float16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",
-    ("loss.softmax_ce", "bfloat16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",
 }
 
 
