@@ -130,7 +130,6 @@ NOT_OFFERED = {
 KNOWN_OPEN = {
     ("sched.exponential", "float16"): "hyperparameters drawn in float32, not in the dtype",
     ("sched.exponential", "bfloat16"): "hyperparameters drawn in float32, not in the dtype",
-    ("clip.value", "bfloat16"): "not yet analysed (an exact check off by a few units)",
 }
 
 
