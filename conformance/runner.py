@@ -427,7 +427,8 @@ def explain_row(
     ``default``, the default form's own worst element (``shrunk``: the minimal counterexample's
     comparison, reported as ``worst`` in its stead); ``eliminated``, per variant that died
     (nearest to passing first), the check, the example's number and its ratio, with the worst
-    element and the example itself for the ``NEAREST_KEPT`` nearest; ``summary``, one sentence."""
+    element and the example itself for the ``NEAREST_KEPT`` nearest of a ``diverges`` row (a
+    ``variant`` row keeps report.json small: its reported variant passed every example); ``summary``, one sentence."""
     if verdict not in ("variant", "diverges"):
         return None
     found = internal if internal is not None else explorer
@@ -445,7 +446,7 @@ def explain_row(
     eliminated = []
     for n, (v, (check, example, c, case)) in enumerate(killed):
         item: dict[str, Any] = {"variant": v.name, "check": check, "example": example}
-        if n < NEAREST_KEPT:
+        if verdict == "diverges" and n < NEAREST_KEPT:
             item.update(c.to_json())
             if case is not None and hasattr(case, "summary"):
                 item["counterexample"] = _plain(case.summary())

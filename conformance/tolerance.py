@@ -111,8 +111,9 @@ class Comparison:
             if not np.isfinite(a) or not np.isfinite(e):
                 text = f"the framework returned {_num(a)} where the reference is {_num(e)}"
             else:
+                digits = next((d + 1 for d in range(5, 17) if f"{a:.{d}g}" != f"{e:.{d}g}"), 17)
                 text = (
-                    f"the framework {_num(a)} against the reference {_num(e)} (error "
+                    f"the framework {_num(a, digits)} against the reference {_num(e, digits)} (error "
                     f"{self.max_error:.3g} = {self.ratio:.3g} x the tolerance {self.tolerance:.3g})"
                 )
         where = self.location
@@ -144,13 +145,14 @@ class Comparison:
         return replace(self, detectable={**self.detectable, **detectable})
 
 
-def _num(x: float) -> str:
-    """A value in a sentence: ``NaN``, ``inf``, ``-inf`` named as such, else 6 digits."""
+def _num(x: float, digits: int = 6) -> str:
+    """A value in a sentence: ``NaN``, ``inf``, ``-inf`` named as such, else ``digits``
+    significant digits (:meth:`Comparison.explain` shows as many as tell two values apart)."""
     if np.isnan(x):
         return "NaN"
     if np.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return f"{x:.6g}"
+    return f"{x:.{digits}g}"
 
 
 def _json(x: float) -> Any:
