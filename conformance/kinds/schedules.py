@@ -71,7 +71,7 @@ from hypothesis import strategies as st
 from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, OptionKey
 from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
+from trainspec.conformance.tolerance import SAFETY, Comparison, compare_element, floor
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar
 from trainspec.reference.schedules.common import running_products, schedule_values
 from trainspec.reference.schedules.plateau import plateau_learning_rates
@@ -549,8 +549,9 @@ def _evaluate(
     out: dict[Any, Comparison] = {}
     for v in variants:
         expected = reference_values(entry, v, case, dtype, rounded)
-        err, tol, ratio = compare(actual, expected, dtype)
-        out[v] = Comparison(err, tol, ratio, _worst_step(actual, expected, case, dtype))
+        err, tol, ratio, _, a, e = compare_element(actual, expected, dtype)
+        where = _worst_step(actual, expected, case, dtype)
+        out[v] = Comparison(err, tol, ratio, where, actual=a, expected=e)
     return out
 
 
