@@ -34,6 +34,7 @@ from trainspec.conformance.report import (
     SEVERITY,
     cells,
     error_text,
+    explanation_lines,
     fmt_num,
     timings,
     unit_of,
@@ -224,6 +225,7 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
                             "plot_svg": series_plot(r.get("plot") or {}, r.get("variant")),
                             "plot_note": (r.get("plot") or {}).get("why", ""),
                             "seconds_text": fmt_num(float(r.get("seconds") or 0.0)),
+                            "explanation_text": "\n".join(explanation_lines(r)),
                         }
                     )
                 details.append(

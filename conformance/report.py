@@ -3,7 +3,8 @@
 ``report.json`` is ``{"results": [row, ...], "backends": {...}, ...}``; each row has ``spec_id``,
 ``backend``, ``implementation``, ``device``, ``dtype``, ``verdict``, ``variant``,
 ``consistent_variants``, ``max_error``, ``tolerance``, ``ratio``, ``counterexample``, ``repro``,
-``examples``, ``seconds`` and ``message``. ``backends`` holds, per backend, the versions of every
+``examples``, ``seconds`` and ``message``, and optional fields a reader may miss in older
+reports (``explanation``: why a ``variant`` or ``diverges`` row is what it is). ``backends`` holds, per backend, the versions of every
 package involved (or why it did not load) and the seconds the backend took.
 """
 
@@ -14,13 +15,14 @@ import platform
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import trainspec
+from trainspec.conformance import precision
 from trainspec.conformance.runner import Row
 from trainspec.reference import SPEC_VERSION
 
@@ -337,7 +339,7 @@ def variant_glossary(results: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
             entry = reference.get(spec)
         except KeyError:
             continue
-        for axis in entry.variant_axes:
+        for axis in (*entry.variant_axes, precision.AXIS):
             default = axis.options[0]
             for opt in axis.options:
                 name = f"{axis.name}={opt.name}"
@@ -352,6 +354,30 @@ def variant_glossary(results: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
                             "default": f"{default.name}: {default.formula}",
                         }
                     )
+    return out
+
+
+def explanation_lines(row: Mapping[str, Any], limit: int = 8) -> list[str]:
+    """A ``variant`` or ``diverges`` row's ``explanation`` (``Row.explanation``) as lines of
+    text: its summary, the reported variant's and the default form's worst element, and per
+    eliminated variant the check, example and ratio that eliminated it (the ``limit`` nearest
+    first, then how many more)."""
+    ex = row.get("explanation")
+    if not isinstance(ex, Mapping):
+        return []
+    out = [f"why: {ex['summary']}"] if ex.get("summary") else []
+    for key, label in (("worst", "reported"), ("default", "default form")):
+        c = ex.get(key)
+        if isinstance(c, Mapping) and c.get("text"):
+            out.append(f"{label} ({c.get('variant')}): {c['text']}")
+    eliminated = ex.get("eliminated") or []
+    for e in eliminated[:limit]:
+        text = e.get("text") or f"ratio {e.get('ratio')} at {e.get('where')}"
+        out.append(
+            f"eliminated {e.get('variant')} by {e.get('check')} example {e.get('example')}: {text}"
+        )
+    if len(eliminated) > limit:
+        out.append(f"... and {len(eliminated) - limit} more eliminated variants (report.json)")
     return out
 
 
@@ -555,7 +581,8 @@ def markdown(report: dict[str, Any]) -> str:
             if r.get("variant") and r["variant"] != "default":
                 text += f" `{r['variant']}`"
             if r.get("finding") and r["verdict"] != "diverges":
-                text += f" (+ finding `{r['finding']}`, {r.get('finding_hits', 0)} ex)"
+                hits = r.get("finding_hits", 0)
+                text += f" (+ finding `{r['finding']}`" + (f", {hits} ex)" if hits else ")")
             if r.get("ratio") is not None:
                 text += f", {error_text(r)}"
             text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
@@ -601,6 +628,7 @@ def markdown(report: dict[str, Any]) -> str:
             out += [
                 f"counterexample ({first['dtype']}, {error_text(first) or 'no ratio'}): "
                 + _one_line_json(first.get("counterexample")),
+                *explanation_lines(first),
                 "```",
                 "</details>",
                 "",

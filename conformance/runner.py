@@ -29,6 +29,7 @@ import numpy as np
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
+from trainspec.conformance import precision
 from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.discovery import BUILTIN_BACKENDS
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
@@ -92,6 +93,10 @@ class Row:
     ratios: list[float] = field(default_factory=list)
     #: optional data a plot of the row needs (:mod:`trainspec.conformance.plots`), or None
     plot: dict[str, Any] | None = None
+    #: why a ``variant`` or ``diverges`` row is what it is (:func:`explain_row`): the worst
+    #: element of the reported variant and of the default form, and the example that eliminated
+    #: each variant; not pinned by expectations
+    explanation: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +123,7 @@ class Row:
             "detectable": self.detectable,
             "ratios": self.ratios,
             "plot": self.plot,
+            "explanation": self.explanation,
         }
 
     @classmethod
@@ -175,6 +181,8 @@ class _Explorer:
         self.finding_hits = 0  # examples in a known finding's region that departed
         self.ratios: dict[Variant, list[float]] = {}
         self.worst_case: dict[Variant, Any] = {}
+        #: per variant that died: the check, the example's number, its comparison and case
+        self.killed: dict[Variant, tuple[str, int, Comparison, Any]] = {}
 
     def record(
         self,
@@ -197,6 +205,9 @@ class _Explorer:
                 self.worst_case[v] = case
             self.worst[v] = worse(self.worst.get(v), c)
         still = [v for v in self.alive if per_variant[v].passes]
+        for v in self.alive:
+            if v not in still:
+                self.killed[v] = (check, self.examples, per_variant[v], case)
         if not still and self.alive:
             self.closest = min(self.alive, key=lambda v: (per_variant[v].ratio, v.distance))
             self.died_in = check
@@ -281,16 +292,33 @@ def check_row(
             break
 
     row.examples = explorer.examples
+    internal = None  # the precision phase, when every variant of the row's precision died
+    shrunk: Comparison | None = None  # the minimal counterexample's comparison (diverges)
+    if explorer.error is None and not explorer.alive and precision.offered(kind, dtype):
+        internal = _explore_precision(entry, impl, dtype, device, variants, base, seed_, region)
+        row.examples += internal.examples
+        if internal.error is not None or not internal.alive:
+            internal = None
     if explorer.error is not None:
         row.verdict = "error"
         row.message = describe_error(explorer.error)
         row.counterexample = explorer.error_case.summary() if explorer.error_case else None
-    elif explorer.alive:
-        chosen = min(explorer.alive, key=lambda v: v.distance)
+    elif explorer.alive or internal is not None:
+        found = internal if internal is not None else explorer
+        chosen = min(found.alive, key=lambda v: v.distance)
         row.verdict = "conforms" if chosen.is_default else "variant"
         row.variant = chosen.name
-        row.consistent_variants = [v.name for v in explorer.alive]
-        _fill_error(row, explorer.worst.get(chosen))
+        row.consistent_variants = [v.name for v in found.alive]
+        _fill_error(row, found.worst.get(chosen))
+        if internal is not None:
+            row.message = (
+                f"no float64 variant matches; consistent with computing in float32 internally "
+                f"({chosen.name}, tolerance at float32's unit roundoff, {internal.examples} "
+                f"examples drawn exact in float32)"
+            )
+            if known is not None and region is None:  # a finding of the whole row
+                row.finding = known.id
+                row.message = f"finding: {known.text} | {row.message}"
     else:
         closest = explorer.closest
         assert closest is not None and explorer.died_in is not None
@@ -299,10 +327,14 @@ def check_row(
         row.counterexample, comparison = _shrink(
             entry, impl, dtype, device, closest, explorer.died_in, base, seed_, region
         )
-        _fill_error(row, comparison or explorer.worst.get(closest))
+        shrunk = comparison
+        worst = comparison or explorer.worst.get(closest)
+        _fill_error(row, worst)
         row.message = f"no variant matches; closest is {closest.name!r}" + (
             f" (worst element in {comparison.where!r})" if comparison else ""
         )
+        if worst is not None:
+            row.message += f": {worst.explain()}"
         if known is not None and region is None:  # a finding of the whole row
             row.finding = known.id
             row.message = f"finding: {known.text} | {row.message}"
@@ -314,20 +346,137 @@ def check_row(
         )
         row.message = f"{note} | {row.message}" if row.message else note
     if row.variant is not None:
-        reported = next(v for v in variants if v.name == row.variant)
-        row.ratios = explorer.ratios.get(reported, [])
+        found = internal if internal is not None else explorer
+        pool = [*variants, *(precision.with_precision(v) for v in variants)]
+        reported = next(v for v in pool if v.name == row.variant)
+        row.ratios = found.ratios.get(reported, [])
+        row.explanation = explain_row(
+            row.verdict, reported, variants, explorer, internal, shrunk=shrunk
+        )
         row.plot = plot_payload(
             entry,
             impl,
-            explorer.worst_case.get(reported),
+            found.worst_case.get(reported),
             dtype,
             device,
             variants,
             verdict=row.verdict,
-            reported=row.variant,
+            reported=precision.base_variant(reported).name,
         )
     row.seconds = time.perf_counter() - t0
     return row
+
+
+def _explore_precision(
+    entry: SpecEntry,
+    impl: Implementation,
+    dtype: str,
+    device: str,
+    variants: Sequence[Variant],
+    base: settings,
+    seed_: int,
+    region: Finding | None,
+) -> _Explorer:
+    """The precision phase (:mod:`trainspec.conformance.precision`): every variant computed in
+    float32 internally, on examples drawn exact in float32, the framework run in ``dtype``."""
+    inner = "float32"
+    wrapped = {precision.with_precision(v): v for v in variants}
+    explorer = _Explorer(list(wrapped))
+    framework = precision.running_in(impl, dtype)
+
+    def explore(check: str) -> Callable[[Any], None]:
+        def body(data: Any) -> None:
+            case = _draw_case(data, entry, inner, check)
+            if not explorer.alive or explorer.error is not None:
+                return
+            try:
+                per = _evaluate(
+                    entry, framework, case, inner, device, [wrapped[v] for v in explorer.alive]
+                )
+            except Exception as exc:
+                explorer.error, explorer.error_case = exc, case
+                return
+            per_variant = {v: per[wrapped[v]] for v in explorer.alive}
+            explorer.record(per_variant, check, region is not None and region.in_region(case), case)
+
+        return body
+
+    for check in get_kind(entry.kind).checks:
+        _run_given(explore(check), base, seed_)
+        if explorer.error is not None or not explorer.alive:
+            break
+    return explorer
+
+
+#: how many of the variants that died nearest to passing keep their eliminating example
+NEAREST_KEPT = 3
+
+
+def explain_row(
+    verdict: str,
+    reported: Variant,
+    variants: Sequence[Variant],
+    explorer: _Explorer,
+    internal: _Explorer | None = None,
+    *,
+    shrunk: Comparison | None = None,
+) -> dict[str, Any] | None:
+    r"""Why a ``variant`` or ``diverges`` row is what it is (``Row.explanation``; ``None`` for
+    other verdicts): ``worst``, the reported variant's worst element (:meth:`Comparison.to_json`:
+    the framework's and the reference's values there, the input where the kind states it);
+    ``default``, the default form's own worst element (``shrunk``: the minimal counterexample's
+    comparison, reported as ``worst`` in its stead); ``eliminated``, per variant that died
+    (nearest to passing first), the check, the example's number and its ratio, with the worst
+    element and the example itself for the ``NEAREST_KEPT`` nearest of a ``diverges`` row (a
+    ``variant`` row keeps report.json small: its reported variant passed every example); ``summary``, one sentence."""
+    if verdict not in ("variant", "diverges"):
+        return None
+    found = internal if internal is not None else explorer
+    out: dict[str, Any] = {}
+    worst = shrunk or found.worst.get(reported)
+    if worst is not None:
+        out["worst"] = {"variant": reported.name, **worst.to_json()}
+    default = next((v for v in variants if v.is_default), None)
+    if default is not None and default != reported and default in explorer.worst:
+        out["default"] = {"variant": default.name, **explorer.worst[default].to_json()}
+    killed = sorted(
+        ((v, k) for e in (explorer, internal) if e is not None for v, k in e.killed.items()),
+        key=lambda item: (item[1][2].ratio, item[0].distance),
+    )
+    eliminated = []
+    for n, (v, (check, example, c, case)) in enumerate(killed):
+        item: dict[str, Any] = {"variant": v.name, "check": check, "example": example}
+        if verdict == "diverges" and n < NEAREST_KEPT:
+            item.update(c.to_json())
+            if case is not None and hasattr(case, "summary"):
+                item["counterexample"] = _plain(case.summary())
+        else:
+            item.update(ratio=_plain(c.ratio), where=c.location)
+        eliminated.append(item)
+    out["eliminated"] = eliminated
+    parts = []
+    if default is not None and default != reported and default in explorer.killed:
+        check, example, c, _ = explorer.killed[default]
+        parts.append(
+            f"the default form died in {check} example {example} (ratio {c.ratio:.3g} "
+            f"at {c.location})"
+        )
+    if eliminated:
+        near = eliminated[0]
+        parts.append(
+            f"{len(eliminated)} variant(s) eliminated, the nearest {near['variant']} "
+            f"(ratio {_ratio_text(near)} in {near['check']} example {near['example']})"
+        )
+    if worst is not None and verdict == "diverges":
+        parts.append(f"closest {reported.name} {worst.explain()}")
+    out["summary"] = "; ".join(parts)
+    return out
+
+
+def _ratio_text(item: Mapping[str, Any]) -> str:
+    """An eliminated variant's ratio for a sentence (``inf`` for a NaN or infinite error)."""
+    r = item["ratio"]
+    return f"{r:.3g}" if isinstance(r, float | int) else str(r)
 
 
 def _measured_row(

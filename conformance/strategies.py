@@ -319,8 +319,11 @@ def draw_canonical_state(
 # arrays with an exactly representable Euclidean norm (clipping, max-norm: "at the threshold")
 
 
-def exact_norm_integers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, int]:
-    r"""``n`` integers with an integer Euclidean norm $c$, and $c$; $c^2 < 2^{24}$.
+def exact_norm_integers(
+    rng: np.random.Generator, n: int, limit: int = 2**24
+) -> tuple[np.ndarray, int]:
+    r"""``n`` integers with an integer Euclidean norm $c$, and $c$; $c^2 < 2^{24}$ (and
+    $c^2 \le$ ``limit``: a dtype that holds fewer integers exactly, see below).
 
     $n - 1$ integers $a_i$ in $[-A, A]$ with $A^2 (n-1) \le 8000$, then one more, $b$, with
     $S + b^2 = c^2$ for $S = \sum a_i^2$: $b = (S-1)/2$ when $S$ is odd, $S/4 - 1$ when $4 \mid S$
@@ -328,14 +331,26 @@ def exact_norm_integers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, i
     $2^{24}$, so the sum of squares, in any order, and its square root are exact in float32 and
     float64: a framework computes exactly the norm $c$, and a threshold set to it is *exactly* at
     the norm. Positions and signs are shuffled.
+
+    With ``limit`` below $2^{24}$ (float16 holds the integers up to $2^{11}$ exactly, bfloat16
+    up to $2^8$) the $a_i$ are $0$ or $\pm 1$, at most $2\sqrt{\text{limit}} - 4$ of them
+    nonzero, so that $c^2 \le$ ``limit`` and every integer involved is exact in that dtype.
     """
     if n < 1:
         raise ValueError(f"n={n}: must be >= 1")
+    if limit < 4:
+        raise ValueError(f"limit={limit}: must be at least 4")
     if n == 1:
-        c = int(rng.integers(1, 8))
+        c = int(rng.integers(1, min(8, math.isqrt(limit) + 1)))
         return np.array([c * rng.choice([-1, 1])], dtype=np.int64), c
-    bound = max(1, min(7, math.isqrt(8000 // (n - 1))))
-    a = rng.integers(-bound, bound + 1, n - 1)
+    if limit < 2**24:
+        nonzero = min(n - 1, max(1, 2 * math.isqrt(limit) - 4))
+        a = np.zeros(n - 1, dtype=np.int64)
+        a[:nonzero] = rng.choice([-1, 1], nonzero)
+        bound = 1
+    else:
+        bound = max(1, min(7, math.isqrt(8000 // (n - 1))))
+        a = rng.integers(-bound, bound + 1, n - 1)
     s = int(np.sum(a * a))
     if s % 4 == 2:
         a[0] += 1 if a[0] < bound else -1
@@ -346,11 +361,11 @@ def exact_norm_integers(rng: np.random.Generator, n: int) -> tuple[np.ndarray, i
 
 
 def make_exact_norm_array(
-    shape: tuple[int, ...], seed: int, exponent: int
+    shape: tuple[int, ...], seed: int, exponent: int, limit: int = 2**24
 ) -> tuple[np.ndarray, float]:
-    """An array of ``shape`` whose norm is exact (:func:`exact_norm_integers`), scaled by
-    ``2**exponent`` (exact), and that norm."""
+    """An array of ``shape`` whose norm is exact (:func:`exact_norm_integers`, with ``limit``),
+    scaled by ``2**exponent`` (exact), and that norm."""
     rng = np.random.default_rng(seed)
-    v, c = exact_norm_integers(rng, max(1, math.prod(shape)))
+    v, c = exact_norm_integers(rng, max(1, math.prod(shape)), limit)
     scale = 2.0**exponent
     return (v.astype(np.float64) * scale).reshape(shape), float(c) * scale

@@ -29,6 +29,7 @@ __all__ = [
     "Comparison",
     "Detectable",
     "compare",
+    "compare_element",
     "compare_trees",
     "floor",
     "worse",
@@ -73,6 +74,9 @@ class Comparison:
 
     ``detectable`` (statistical checks only): per test, the power of the example's test
     (:class:`Detectable`); the runner keeps, per test, the most sensitive example of a row.
+    ``actual`` and ``expected`` (element-by-element checks) are the framework's and the
+    reference's values at the worst element, ``index`` its position in the array ``where``, and
+    ``input`` (where the kind states it) the input there; :meth:`explain` says it in words.
     """
 
     max_error: float
@@ -80,14 +84,79 @@ class Comparison:
     ratio: float  # max over elements of error / tolerance; <= 1 passes
     where: str  # the name of the worst element (a parameter, an output)
     detectable: Mapping[str, Detectable] = field(default_factory=dict)
+    actual: float | None = None
+    expected: float | None = None
+    index: tuple[int, ...] | None = None
+    input: str = ""
 
     @property
     def passes(self) -> bool:
         return self.ratio <= 1.0
 
+    @property
+    def location(self) -> str:
+        """``w[1, 2]``: the worst element's array and position (``w`` alone for a scalar)."""
+        if not self.index:
+            return self.where
+        return f"{self.where}[{', '.join(str(i) for i in self.index)}]"
+
+    def explain(self) -> str:
+        r"""The worst element in words: ``at w[1]: the framework returned NaN where the reference
+        is 0.31`` or ``at w[1]: the framework 0.3102 against the reference 0.31 (error 2e-4 =
+        2e+03 x the tolerance 1e-07)``, then the input there when the kind states it."""
+        if self.actual is None or self.expected is None:
+            text = f"error {self.max_error:.3g} = {self.ratio:.3g} x the tolerance {self.tolerance:.3g}"
+        else:
+            a, e = self.actual, self.expected
+            if not np.isfinite(a) or not np.isfinite(e):
+                text = f"the framework returned {_num(a)} where the reference is {_num(e)}"
+            else:
+                digits = next((d + 1 for d in range(5, 17) if f"{a:.{d}g}" != f"{e:.{d}g}"), 17)
+                text = (
+                    f"the framework {_num(a, digits)} against the reference {_num(e, digits)} (error "
+                    f"{self.max_error:.3g} = {self.ratio:.3g} x the tolerance {self.tolerance:.3g})"
+                )
+        where = self.location
+        text = f"at {where}: {text}" if where else text
+        return f"{text}; input there: {self.input}" if self.input else text
+
+    def to_json(self) -> dict[str, Any]:
+        """The comparison as plain JSON (non-finite values as ``'nan'``, ``'inf'``), with
+        :meth:`explain`'s text."""
+        out: dict[str, Any] = {
+            "ratio": _json(self.ratio),
+            "max_error": _json(self.max_error),
+            "tolerance": _json(self.tolerance),
+            "where": self.where,
+        }
+        if self.actual is not None:
+            out["actual"] = _json(self.actual)
+        if self.expected is not None:
+            out["expected"] = _json(self.expected)
+        if self.index is not None:
+            out["index"] = list(self.index)
+        if self.input:
+            out["input"] = self.input
+        out["text"] = self.explain()
+        return out
+
     def with_detectable(self, detectable: Mapping[str, Detectable]) -> Comparison:
         """This comparison, carrying ``detectable`` as well."""
         return replace(self, detectable={**self.detectable, **detectable})
+
+
+def _num(x: float, digits: int = 6) -> str:
+    """A value in a sentence: ``NaN``, ``inf``, ``-inf`` named as such, else ``digits``
+    significant digits (:meth:`Comparison.explain` shows as many as tell two values apart)."""
+    if np.isnan(x):
+        return "NaN"
+    if np.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}g}"
+
+
+def _json(x: float) -> Any:
+    return float(x) if np.isfinite(x) else repr(float(x))
 
 
 def worse(a: Comparison | None, b: Comparison) -> Comparison:
@@ -115,6 +184,15 @@ def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, f
     A NaN where the reference is finite (or the reverse) gives an infinite ratio; NaN where the
     reference is NaN, and equal infinities, compare equal.
     """
+    err, tol, ratio, _, _, _ = compare_element(actual, expected, dtype)
+    return err, tol, ratio
+
+
+def compare_element(
+    actual: np.ndarray, expected: Tracked, dtype: str
+) -> tuple[float, float, float, tuple[int, ...], float | None, float | None]:
+    """:func:`compare`, then the worst element's index and the framework's and the reference's
+    values there (``None`` for an empty array)."""
     a = np.asarray(actual, dtype=np.float64)
     if a.shape != expected.value.shape:
         raise ValueError(
@@ -128,9 +206,17 @@ def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, f
         diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))
         ratio = np.where(diff == 0, 0.0, diff / tol)
     if ratio.size == 0:
-        return 0.0, float(floor(dtype)), 0.0
+        return 0.0, float(floor(dtype)), 0.0, (), None, None
     i = int(np.argmax(ratio))
-    return float(diff.flat[i]), float(tol.flat[i]), float(ratio.flat[i])
+    index = tuple(int(k) for k in np.unravel_index(i, ratio.shape))
+    return (
+        float(diff.flat[i]),
+        float(tol.flat[i]),
+        float(ratio.flat[i]),
+        index,
+        float(a.flat[i]),
+        float(ref.flat[i]),
+    )
 
 
 def compare_trees(
@@ -146,7 +232,7 @@ def compare_trees(
         raise ValueError(f"the adapter returned keys {sorted(actual)}, expected {sorted(expected)}")
     worst = Comparison(0.0, 0.0, 0.0, "")
     for k in expected:
-        err, tol, ratio = compare(np.asarray(actual[k]), expected[k], dtype)
+        err, tol, ratio, index, a, e = compare_element(np.asarray(actual[k]), expected[k], dtype)
         if ratio > worst.ratio or not worst.where:
-            worst = Comparison(err, tol, ratio, k)
+            worst = Comparison(err, tol, ratio, k, actual=a, expected=e, index=index)
     return worst

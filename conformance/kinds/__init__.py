@@ -90,6 +90,10 @@ class Kind:
     #: what ``run`` receives and returns, and the options the kind reads
     #: (:mod:`trainspec.conformance.contracts`; ``trainspec spec --contract NAME`` prints it)
     contract: KindContract | None = None
+    #: ``True`` for a kind that tests distributions (dropout masks, initialisers) rather than
+    #: comparing values element by element; such rows have no precision axis
+    #: (:mod:`trainspec.conformance.precision`)
+    statistical: bool = False
 
     def __post_init__(self) -> None:
         if not self.checks:

@@ -159,7 +159,25 @@ class ActivationResult(TypedDict, total=False):
     alpha: FloatArray
 
 
-def _finfo(dtype: str) -> np.finfo[np.floating[Any]]:
+@dataclass(frozen=True)
+class _Finfo:
+    """The facts of a dtype NumPy has no ``finfo`` for (bfloat16), as ``np.finfo`` names them."""
+
+    smallest_subnormal: float
+    tiny: float
+    max: float
+    eps: float
+    nmant: int
+    maxexp: int
+
+
+#: bfloat16: 8 exponent bits as float32's, 7 stored significand bits
+_BFLOAT16 = _Finfo(2.0**-133, 2.0**-126, (2.0 - 2.0**-7) * 2.0**127, 2.0**-7, 7, 128)
+
+
+def _finfo(dtype: str) -> np.finfo[np.floating[Any]] | _Finfo:
+    if dtype == "bfloat16":
+        return _BFLOAT16
     return np.finfo(_NP[dtype])
 
 
@@ -407,7 +425,15 @@ def _compare(
     where = key
     if z is not None and z.size == ratio.size:
         where = f"{key} at z={float(np.ravel(z)[i])!r} (got {float(a.flat[i])!r}, reference {float(ref.flat[i])!r})"
-    return Comparison(float(diff.flat[i]), float(tol.flat[i]), float(ratio.flat[i]), where)
+    return Comparison(
+        float(diff.flat[i]),
+        float(tol.flat[i]),
+        float(ratio.flat[i]),
+        where,
+        actual=float(a.flat[i]),
+        expected=float(ref.flat[i]),
+        input="" if z is None or z.size != ratio.size else f"z = {float(np.ravel(z)[i])!r}",
+    )
 
 
 def _worst(comparisons: Sequence[Comparison]) -> Comparison:

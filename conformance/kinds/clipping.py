@@ -42,7 +42,13 @@ from trainspec.conformance.strategies import (
     make_exact_norm_array,
 )
 from trainspec.conformance.tolerance import Comparison, compare_trees
-from trainspec.conformance.tracked import round_to, track_scalar, track_tree
+from trainspec.conformance.tracked import (
+    largest_finite,
+    round_to,
+    smallest_normal,
+    track_scalar,
+    track_tree,
+)
 from trainspec.reference.clipping import NonFiniteNormError
 
 __all__ = [
@@ -109,19 +115,41 @@ def _draw_shapes(data: Any) -> dict[str, tuple[int, ...]]:
     return {f"g{i}": shape for i, shape in enumerate(tree)}
 
 
+#: the largest square of an integer whose partial sums of squares the dtype holds exactly
+#: (float16: integers up to 2^11, bfloat16: up to 2^8; float32, float64: the default 2^24)
+EXACT_SQUARES = {"float16": 2**11, "bfloat16": 2**8}
+
+
+def _exponent_range(dtype: str, limit: int, *, whole_tree: bool) -> tuple[int, int]:
+    r"""The powers of two that keep every square of an exact-norm tree inside the dtype's normal
+    range (at most a quarter of its largest number, at least its smallest normal): per tensor
+    the elements are integers up to $\sqrt{\text{limit}}$ times $2^e$; over the whole tree the
+    norm lies in $[2^e, 2^{e+1})$ and the smallest element is at least the norm over
+    $\sqrt{\text{limit}}$."""
+    top = math.log2(largest_finite(dtype) / 4.0)
+    tiny = math.log2(smallest_normal(dtype))
+    if whole_tree:
+        return math.ceil((tiny + math.log2(limit)) / 2), math.floor(top / 2) - 1
+    return math.ceil(tiny / 2), math.floor((top - math.log2(limit)) / 2)
+
+
 def _exact_norm_tree(
-    data: Any, shapes: Mapping[str, tuple[int, ...]], entry: Any
+    data: Any, shapes: Mapping[str, tuple[int, ...]], entry: Any, dtype: str
 ) -> dict[str, np.ndarray]:
-    """Per tensor (clip.value, clip.norm) or over the whole tree (clip.global_norm) the norm is exact."""
+    """Per tensor (clip.value, clip.norm) or over the whole tree (clip.global_norm) the norm is
+    exact, in the dtype too (:data:`EXACT_SQUARES`; no square leaves its normal range)."""
     seed = data.draw(st.integers(0, 2**32 - 1), label="exact-norm seed")
     exponent = data.draw(st.integers(-8, 8), label="exact-norm exponent of 2")
+    limit = EXACT_SQUARES.get(dtype, 2**24)
+    lo, hi = _exponent_range(dtype, limit, whole_tree=entry.id == "clip.global_norm")
+    exponent = min(max(exponent, lo), hi)
     if entry.id != "clip.global_norm":
         return {
-            k: make_exact_norm_array(s, (seed + i) % 2**32, exponent)[0]
+            k: make_exact_norm_array(s, (seed + i) % 2**32, exponent, limit)[0]
             for i, (k, s) in enumerate(shapes.items())
         }
     sizes = [math.prod(s) for s in shapes.values()]
-    flat, norm = make_exact_norm_array((sum(sizes),), seed, 0)
+    flat, norm = make_exact_norm_array((sum(sizes),), seed, 0, limit)
     # the exponent sets the global norm's magnitude (2**exponent <= norm < 2**(exponent+1)):
     # near 1 an epsilon added to the norm is visible in float32 too
     flat = flat * 2.0 ** (exponent - math.frexp(norm)[1] + 1)
@@ -153,7 +181,7 @@ def draw_clipping_case(data: Any, entry: Any, dtype: str, check: str) -> Clippin
     if content == "zeros":
         grads = {k: np.zeros(s) for k, s in shapes.items()}
     elif content == "exact_norm":
-        grads = _exact_norm_tree(data, shapes, entry)
+        grads = _exact_norm_tree(data, shapes, entry, dtype)
     else:
         grads = draw_tree(data, shapes, dtype, "grads")
     measures = [m for m in entry.model.measures(grads) if m > 0]

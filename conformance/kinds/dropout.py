@@ -586,5 +586,6 @@ KIND = register_kind(
         "ALPHA = 1e-6",
         example_scale=0.5,
         contract=CONTRACT,
+        statistical=True,
     )
 )

@@ -418,5 +418,6 @@ KIND = register_kind(
         "normal rules and 2^14 otherwise; the variance rule through a layer; alpha = 1e-6 per test",
         example_scale=0.075,
         contract=CONTRACT,
+        statistical=True,
     )
 )

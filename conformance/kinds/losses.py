@@ -14,8 +14,9 @@ Checks
     logits of magnitude $10^{-3}$ to $10$ (a network's outputs). Both include ``m = 1`` and
     ``K = 1`` (where the reductions coincide).
 ``huge_logits``
-    outputs $\pm k\cdot 10^e$ for integers $k \in [1, 10]$ and $e \in [3, 4]$ (float32) or
-    $[3, 30]$ (float64), where a naive $\log\sum e^z$ or $\log\sigma(z)$ overflows: only the
+    outputs $\pm k\cdot 10^e$ for integers $k \in [1, 10]$ and $e \in [3, 4]$ (float32,
+    bfloat16), $[3, 30]$ (float64) or $e = 3$ (float16; $k$ smaller where a sum over the batch
+    of per-sample losses would leave float16's range), where a naive $\log\sum e^z$ or $\log\sigma(z)$ overflows: only the
     stable forms pass.
 
 The subnormal range
@@ -30,6 +31,7 @@ is 0 or at least $1000$), and the ``batch`` logits stay below $|z| = 40$.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -42,15 +44,30 @@ from trainspec.conformance.contracts import CaseField, KindContract, structure_o
 from trainspec.conformance.kinds import Kind, register_kind, summarize_array
 from trainspec.conformance.strategies import draw_array, make_array
 from trainspec.conformance.tolerance import Comparison, compare_trees
-from trainspec.conformance.tracked import round_to, track_tree
+from trainspec.conformance.tracked import largest_finite, round_to, track_tree
 
-__all__ = ["CONTRACT", "KIND", "LossCase", "LossResult", "draw_loss_case", "evaluate_loss"]
+__all__ = [
+    "CONTRACT",
+    "KIND",
+    "LossCase",
+    "LossResult",
+    "draw_loss_case",
+    "evaluate_loss",
+    "fit_squares",
+]
 
 #: batch sizes and outputs per sample: fixed menus (including 1, where reductions coincide),
 #: because frameworks that compile per shape (JAX) would otherwise compile for every example
 SAMPLES = (1, 3, 8)
 OUTPUTS = (1, 4, 10)
-_HUGE_EXPONENTS = {"float32": (3, 4), "float64": (3, 30)}
+#: decimal exponents of the huge logits per dtype: $k\cdot 10^e \le 10^{e+1}$ stays finite
+#: (float16: at most $10^4 < 65504$)
+_HUGE_EXPONENTS = {
+    "float16": (3, 3),
+    "bfloat16": (3, 4),
+    "float32": (3, 4),
+    "float64": (3, 30),
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,11 @@ def draw_loss_case(data: Any, entry: Any, dtype: str, check: str) -> LossCase:
         e = data.draw(st.integers(lo, hi), label="decimal exponent of the logits")
         seed = data.draw(st.integers(0, 2**32 - 1), label="logits seed")
         rng = np.random.default_rng(seed)
-        mult = rng.integers(1, 11, (m, k)) * rng.choice([-1.0, 1.0], (m, k))
+        # a sum over the batch of per-sample losses (each up to the largest gap, 2 k 10^e)
+        # stays below a quarter of the dtype's range (float16: k = 1 for 8 samples)
+        top = largest_finite(dtype) / (4.0 * 2.0 * m * 10.0**e)
+        mult = rng.integers(1, int(min(10, max(1, top))) + 1, (m, k))
+        mult = mult * rng.choice([-1.0, 1.0], (m, k))
         y = round_to(mult * 10.0**e, dtype)
     seed = data.draw(st.integers(0, 2**32 - 1), label="targets seed")
     rng = np.random.default_rng(seed)
@@ -110,7 +131,24 @@ def draw_loss_case(data: Any, entry: Any, dtype: str, check: str) -> LossCase:
             if check == "batch"
             else round_to(y * rng.uniform(0.5, 1.5, y.shape), dtype)
         )
+        y, t = fit_squares(y, t, dtype)
     return LossCase(y, t, kind)
+
+
+def fit_squares(y: np.ndarray, t: np.ndarray, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    r"""Real outputs and targets scaled by one power of two $2^{-j}$ (exact, but where a value
+    leaves the normal range: it is then rounded to the dtype again) so that the sum of the
+    squared errors, $\sum (y - t)^2 \le n \max (y - t)^2$, and every square stay below a quarter
+    of the dtype's largest finite number: a regression loss never overflows the dtype under test
+    (float16 holds $(y - t)^2$ only for $|y - t| < 128$). ``(y, t)`` unchanged where they fit."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = float(np.max(np.abs(y - t), initial=0.0))
+    limit = largest_finite(dtype) / 4.0
+    n = max(1, y.size)
+    if not np.isfinite(worst) or worst == 0.0 or n * worst * worst <= limit:
+        return y, t
+    j = math.ceil(math.log2(worst * math.sqrt(n / limit)))
+    return round_to(np.ldexp(y, -j), dtype), round_to(np.ldexp(t, -j), dtype)
 
 
 def evaluate_loss(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias, cast
 
 import numpy as np
@@ -219,9 +219,24 @@ def evaluate_example(
     """Run the framework once and compare with each of ``variants``."""
     actual = impl.run(case, dtype, device)
     return {
-        v: compare_trees(actual, reference_optimizer_run(entry.model, v, case, dtype), dtype)
+        v: _with_input(
+            compare_trees(actual, reference_optimizer_run(entry.model, v, case, dtype), dtype),
+            case,
+        )
         for v in variants
     }
+
+
+def _with_input(c: Comparison, case: OptimizerCase) -> Comparison:
+    """``c`` with the worst element's inputs: its parameter, and its gradient at each step."""
+    if c.index is None or c.where not in case.params:
+        return c
+    p = np.asarray(case.params[c.where])
+    if p.shape != np.shape(case.grads[0].get(c.where, p)) or len(c.index) != p.ndim:
+        return c
+    g = [float(np.asarray(step[c.where])[c.index]) for step in case.grads if c.where in step]
+    shown = ", ".join(f"{x!r}" for x in g[:4]) + (", ..." if len(g) > 4 else "")
+    return replace(c, input=f"parameter {float(p[c.index])!r}, gradient(s) {shown}")
 
 
 #: how close to 0 (relative to square_avg, in units of the dtype's unit roundoff) the exact

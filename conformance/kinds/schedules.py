@@ -71,7 +71,7 @@ from hypothesis import strategies as st
 from trainspec.conformance.adapter import FloatArray
 from trainspec.conformance.contracts import ArrayOf, CaseField, KindContract, OptionKey
 from trainspec.conformance.kinds import Kind, register_kind
-from trainspec.conformance.tolerance import SAFETY, Comparison, compare, floor
+from trainspec.conformance.tolerance import SAFETY, Comparison, compare_element, floor
 from trainspec.conformance.tracked import Tracked, round_to, track_scalar
 from trainspec.reference.schedules.common import running_products, schedule_values
 from trainspec.reference.schedules.plateau import plateau_learning_rates
@@ -440,7 +440,7 @@ def draw_schedule_case(data: Any, entry: Any, dtype: str, check: str) -> Schedul
             "register_family"
         ) from None
     if family.plateau:
-        hp = family.draw(data, 0)
+        hp = _in_dtype(family.draw(data, 0), dtype)
         metrics = draw_metrics(data, hp["threshold"], MAX_METRICS[check])
         return ScheduleCase(entry.id, check, hp, tuple(range(len(metrics))), metrics)
     if check == "through_optimizer":
@@ -448,17 +448,32 @@ def draw_schedule_case(data: Any, entry: Any, dtype: str, check: str) -> Schedul
             st.one_of(st.integers(1, 6), st.integers(1, MAX_OPTIMIZER_STEPS)),
             label="optimizer steps",
         )
-        hp = family.draw(data, n)
+        hp = _in_dtype(family.draw(data, n), dtype)
         kept = _above_floor(entry, family, hp, range(n))
         return ScheduleCase(entry.id, check, hp, tuple(range(len(kept))))
     last = data.draw(
         st.one_of(st.integers(1, 60), st.integers(1, MAX_VALUES_STEP)), label="last step"
     )
-    hp = family.draw(data, last)
+    last = min(last, EXACT_INTEGERS.get(dtype, last))
+    hp = _in_dtype(family.draw(data, last), dtype)
     extra = data.draw(st.lists(st.integers(0, last), max_size=8), label="more steps")
     steps = {0, 1, last, *extra, *family.special_steps(hp)}
     kept = _above_floor(entry, family, hp, sorted(t for t in steps if 0 <= t <= last))
     return ScheduleCase(entry.id, check, hp, tuple(kept))
+
+
+#: 16-bit rows: every integer up to this one is exact in the dtype (float16: $2^{11}$,
+#: bfloat16: $2^8$), so their steps and step counts stay below it
+EXACT_INTEGERS = {"float16": 2**11, "bfloat16": 2**8}
+
+
+def _in_dtype(hp: Mapping[str, Any], dtype: str) -> dict[str, Any]:
+    """The drawn hyperparameters, every float rounded to a 16-bit ``dtype`` (drawn exact in
+    float32; a framework computing in the dtype sees them rounded): the inputs of a row are
+    exact in its dtype. Integers, tuples and other dtypes' hyperparameters are unchanged."""
+    if dtype not in EXACT_INTEGERS:
+        return dict(hp)
+    return {k: float(round_to(v, dtype)) if isinstance(v, float) else v for k, v in hp.items()}
 
 
 def _above_floor(
@@ -534,8 +549,9 @@ def _evaluate(
     out: dict[Any, Comparison] = {}
     for v in variants:
         expected = reference_values(entry, v, case, dtype, rounded)
-        err, tol, ratio = compare(actual, expected, dtype)
-        out[v] = Comparison(err, tol, ratio, _worst_step(actual, expected, case, dtype))
+        err, tol, ratio, _, a, e = compare_element(actual, expected, dtype)
+        where = _worst_step(actual, expected, case, dtype)
+        out[v] = Comparison(err, tol, ratio, where, actual=a, expected=e)
     return out
 
 

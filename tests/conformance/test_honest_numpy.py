@@ -119,26 +119,6 @@ def _implementations() -> list[tuple[str, str, Callable[..., Any]]]:
 
 IMPLEMENTATIONS = _implementations()
 
-#: (spec ID, dtype) -> why the kind does not offer the dtype (its draw refuses it)
-NOT_OFFERED = {
-    ("train.early_stopping", "float16"): "the kind draws exact losses for float32, float64 only",
-    ("train.early_stopping", "bfloat16"): "the kind draws exact losses for float32, float64 only",
-}
-#: (spec ID, dtype) -> an open fault of the kit that the meta-test found (issue 13); each is
-#: asserted to be still there by ``test_the_known_open_rows_still_fail``, so that a fix must
-#: move it back into the main test
-KNOWN_OPEN = {
-    ("sched.exponential", "float16"): "hyperparameters drawn in float32, not in the dtype",
-    ("sched.exponential", "bfloat16"): "hyperparameters drawn in float32, not in the dtype",
-    ("act.leaky_relu", "bfloat16"): "the kind has no bfloat16 (KeyError in its _finfo)",
-    ("act.sigmoid", "bfloat16"): "the kind has no bfloat16 (KeyError in its _finfo)",
-    ("clip.value", "bfloat16"): "not yet analysed (an exact check off by a few units)",
-    ("loss.mse", "float16"): "targets up to 1e3: squared errors overflow float16",
-    ("loss.mse", "bfloat16"): "the kind has no bfloat16 (KeyError in its draw)",
-    ("loss.softmax_ce", "float16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",
-    ("loss.softmax_ce", "bfloat16"): "the kind has no 16-bit logits (KeyError _HUGE_EXPONENTS)",
-}
-
 
 def _row(spec_id: str, run: Callable[..., Any], dtype: str) -> Any:
     entry = reference.get(spec_id)
@@ -155,12 +135,7 @@ def _row(spec_id: str, run: Callable[..., Any], dtype: str) -> Any:
     return check_row(entry, impl, "numpy", dtype, "cpu", profile="quick")
 
 
-_ROWS = [
-    (s, r, d)
-    for _, s, r in IMPLEMENTATIONS
-    for d in DTYPES
-    if (s, d) not in NOT_OFFERED and (s, d) not in KNOWN_OPEN
-]
+_ROWS = [(s, r, d) for _, s, r in IMPLEMENTATIONS for d in DTYPES]
 
 
 def test_every_kind_has_an_honest_implementation():
@@ -189,20 +164,11 @@ def test_an_honest_implementation_never_diverges(spec_id, run, dtype):
     assert row.examples > 0
 
 
-def test_the_meta_test_covers_every_kind_in_every_dtype_it_offers():
+def test_the_meta_test_covers_every_kind_in_every_dtype():
+    from trainspec.conformance.kinds import _KINDS
+
     covered = {(reference.get(s).kind, d) for s, _, d in _ROWS}
     kinds = {reference.get(s).kind for _, s, _ in IMPLEMENTATIONS}
-    open_ = {(reference.get(s).kind, d) for s, d in [*NOT_OFFERED, *KNOWN_OPEN]}
-    assert {(k, d) for k in kinds for d in DTYPES} <= covered | open_
-
-
-_OPEN = [(s, r, d) for _, s, r in IMPLEMENTATIONS for d in DTYPES if (s, d) in KNOWN_OPEN]
-
-
-@pytest.mark.parametrize("spec_id, run, dtype", _OPEN, ids=[f"{s}-{d}" for s, _, d in _OPEN])
-def test_the_known_open_rows_still_fail(spec_id, run, dtype):
-    try:
-        row = _row(spec_id, run, dtype)
-    except (KeyError, ValueError):  # the kind's draw refuses the dtype (see KNOWN_OPEN)
-        return
-    assert row.verdict in ("diverges", "error"), (KNOWN_OPEN[spec_id, dtype], row.to_json())
+    # every kind that draws examples (defaults measures a whole row, without a dtype)
+    assert kinds >= {k for k, kind in _KINDS.items() if kind.draw is not None}
+    assert {(k, d) for k in kinds for d in DTYPES} == covered

@@ -10,7 +10,9 @@ both are equal.
 Exact decisions, on a dyadic grid
 ---------------------------------
 Every drawn loss is a multiple of a grid unit $q$ (``2**-40`` for float64 rows, ``2**-16`` for
-float32 rows) below $2^6$, and ``min_delta`` is a multiple of $2^{-7}$. Differences and sums such
+float32 rows, ``2**-4`` for float16, ``2**-1`` for bfloat16: every multiple below $2^7$ is
+exact in the dtype) below $2^6$, and ``min_delta`` is a multiple of the coarse step $c$
+($2^{-7}$; float16 $2^{-2}$, bfloat16 $2$: :func:`coarse_step`). Differences and sums such
 as $L^* - L$ and $L + \delta$ are then exact in the dtype, whatever order a framework evaluates
 them in (Keras's $L + \delta < L^*$ or flax's $L^* - L > \delta$), so a decision never depends on
 rounding and the comparison can be exact. The sequences are built from the moves where the
@@ -36,6 +38,7 @@ values of ``dtype``, stops at the first epoch at which the framework says so, an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -54,15 +57,19 @@ __all__ = [
     "MOVES",
     "EarlyStoppingCase",
     "EarlyStoppingResult",
+    "coarse_step",
     "compare_decisions",
     "draw_early_stopping_case",
     "grid_unit",
 ]
 
 #: the finest step of the losses per dtype (see the module docstring)
-_GRID_UNIT = {"float64": 2.0**-40, "float32": 2.0**-16}
+_GRID_UNIT = {"float64": 2.0**-40, "float32": 2.0**-16, "float16": 2.0**-4, "bfloat16": 2.0**-1}
 #: the coarse step of min_delta and of ordinary moves
 COARSE_STEP = 2.0**-7
+#: the coarse step of the 16-bit dtypes: a few grid units, so that ``just_past_min_delta`` and
+#: ``tiny`` stay finer than an ordinary move
+_COARSE = {"float16": 2.0**-2, "bfloat16": 2.0}
 #: losses stay below this, so that every loss, difference and sum is exact in the dtype
 MAX_LOSS = 2.0**6
 MOVES = ("tie", "by_min_delta", "just_past_min_delta", "tiny", "improve", "worse", "plateau")
@@ -77,6 +84,13 @@ def grid_unit(dtype: str) -> float:
         raise ValueError(
             f"dtype={dtype!r}: the early-stopping kind draws exact losses for {sorted(_GRID_UNIT)}"
         ) from None
+
+
+def coarse_step(dtype: str) -> float:
+    """The coarse step $c$ of ``min_delta`` and of ordinary moves for ``dtype``
+    (:data:`COARSE_STEP` but for the 16-bit dtypes)."""
+    grid_unit(dtype)
+    return _COARSE.get(dtype, COARSE_STEP)
 
 
 @dataclass(frozen=True)
@@ -107,14 +121,15 @@ def draw_early_stopping_case(data: Any, entry: Any, dtype: str, check: str) -> E
     """One example (see the module docstring)."""
     if check != "validation_losses":
         raise ValueError(f"check={check!r}: must be 'validation_losses'")
-    q = grid_unit(dtype)
+    q, coarse = grid_unit(dtype), coarse_step(dtype)
     patience = data.draw(
         st.one_of(st.sampled_from([0, 1, 2, 3]), st.integers(0, 8)), label="patience"
     )
     delta_steps = data.draw(st.sampled_from([0, 1, 2, 4]), label="min_delta / 2**-7")
-    delta = delta_steps * COARSE_STEP
+    delta = delta_steps * coarse
     epochs = data.draw(st.integers(1, MAX_EPOCHS), label="epochs")
     first = data.draw(st.integers(64, 2048), label="first loss / 2**-7") * COARSE_STEP
+    first = max(coarse, math.floor(first / coarse) * coarse)  # on the dtype's coarse grid
     losses = [first]
     best = first
     for _ in range(epochs - 1):
@@ -129,12 +144,12 @@ def draw_early_stopping_case(data: Any, entry: Any, dtype: str, check: str) -> E
         elif move == "tiny":
             v = best - q
         elif move == "improve":
-            v = best - delta - data.draw(st.integers(1, 8), label="steps") * COARSE_STEP
+            v = best - delta - data.draw(st.integers(1, 8), label="steps") * coarse
         elif move == "worse":
-            v = prev + data.draw(st.integers(1, 8), label="steps") * COARSE_STEP
+            v = prev + data.draw(st.integers(1, 8), label="steps") * coarse
         else:
             v = prev
-        if not COARSE_STEP <= v < MAX_LOSS:  # stay positive and on the exact grid
+        if not coarse <= v < MAX_LOSS:  # stay positive and on the exact grid
             v = best
         losses.append(v)
         if best - v > delta:  # the default rule's best, so that later moves aim near it

@@ -11,6 +11,7 @@ from trainspec.conformance.kinds import get_kind
 from trainspec.conformance.kinds.training.early_stopping import (
     COARSE_STEP,
     EarlyStoppingCase,
+    coarse_step,
     compare_decisions,
     grid_unit,
 )
@@ -42,7 +43,7 @@ def _impl(run, name="loop"):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.data(), st.sampled_from(["float32", "float64"]))
+@given(st.data(), st.sampled_from(["float16", "bfloat16", "float32", "float64"]))
 def test_drawn_losses_are_exact_on_the_grid(data, dtype):
     case = get_kind("training.early_stopping").draw(data, ENTRY, dtype, "validation_losses")
     q = grid_unit(dtype)
@@ -50,7 +51,7 @@ def test_drawn_losses_are_exact_on_the_grid(data, dtype):
     assert 1 <= len(losses) <= 30 and np.all(losses > 0) and np.all(losses < 64)
     assert representable(losses, dtype)
     np.testing.assert_array_equal(np.round(losses / q) * q, losses)  # multiples of q
-    assert case.min_delta / COARSE_STEP in (0, 1, 2, 4)
+    assert case.min_delta / coarse_step(dtype) in (0, 1, 2, 4)
     # sums and differences used by any evaluation order are exact in the dtype
     assert representable(losses + case.min_delta, dtype)
 
@@ -115,5 +116,6 @@ def test_kit_reports_a_patience_counted_two_checks_late_as_diverging():
 
 
 def test_unsupported_dtype_is_named():
-    with pytest.raises(ValueError, match="dtype='float16'"):
-        grid_unit("float16")
+    with pytest.raises(ValueError, match="dtype='float8'"):
+        grid_unit("float8")
+    assert coarse_step("float32") == COARSE_STEP and coarse_step("bfloat16") > grid_unit("bfloat16")
