@@ -657,3 +657,146 @@ def load_report(path: str) -> dict[str, Any]:
             return json.load(fh)
     except (OSError, json.JSONDecodeError) as e:
         raise ReproError(f"--report: cannot read {path}: {e}") from e
+
+
+REPRO_HELP = """\
+Write a standalone Python script (the framework and NumPy only) that reproduces one row: it
+builds the row's counterexample in full, calls the framework as the adapter does, computes the
+expected value with NumPy (float64) from the spec's formula (for an optimizer the update rule of
+the row's variant), prints both, the formula and the versions, and exits 1 printing DISCREPANCY
+where they differ beyond the kit's tolerance. A row is named by --row
+backend/spec/implementation/dtype/device of a --report, or by --backend, --spec, --impl and
+--dtype; a row without a stored counterexample (a known finding's hits) uses the finding's
+minimal example. Run it in the backend's environment (e.g. tox exec -e torch -- trainspec
+repro ...): the adapter is loaded to write the call.
+
+  trainspec repro --report docs/reports/cpu/report.json \\
+      --row 'torch/opt.rmsprop/RMSprop(centered=True)[foreach]/float32/cpu' -o repro.py
+  trainspec repro --backend jax --spec sched.plateau \\
+      --impl 'contrib.reduce_on_plateau(rtol)' --dtype float32
+"""
+
+
+def add_parser(sub: Any) -> None:
+    """The ``trainspec repro`` subcommand's options (``sub``: argparse's subparsers)."""
+    import argparse
+
+    r = sub.add_parser(
+        "repro",
+        help="write a standalone framework+NumPy script that reproduces a row or a finding",
+        description=REPRO_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("--report", help="a report.json holding the row")
+    r.add_argument("--row", help="backend/spec/implementation/dtype/device (with --report)")
+    r.add_argument("--backend", help="the backend (e.g. torch, tensorflow, jax)")
+    r.add_argument("--spec", help="the spec ID (e.g. opt.rmsprop)")
+    r.add_argument("--impl", help="the implementation's name as the report writes it")
+    r.add_argument("--dtype", help="float64, float32, float16 or bfloat16")
+    r.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    r.add_argument("--variant", help="the variant whose formula is expected (default: the row's)")
+    r.add_argument("-o", "--output", help="write the script here (default: stdout)")
+
+
+def cmd_repro(args: Any) -> int:
+    """``trainspec repro``: 0 when the script is written, 2 for a usage error (the message names
+    the argument)."""
+    import sys
+
+    from trainspec.conformance.discovery import load_adapters
+
+    try:
+        if args.report:
+            row = find_row(
+                load_report(args.report),
+                row_id=args.row,
+                spec=args.spec,
+                impl=args.impl,
+                backend=args.backend,
+                dtype=args.dtype,
+                device=args.device,
+            )
+        elif args.row:
+            raise ReproError("--row: names a row of a --report (give --report)")
+        else:
+            missing = [n for n in ("backend", "spec", "impl", "dtype") if not getattr(args, n)]
+            if missing:
+                raise ReproError(
+                    f"--{missing[0]}: without --report, --backend, --spec, --impl and --dtype "
+                    "name the row"
+                )
+            row = None
+        backend = row["backend"] if row else args.backend
+        try:
+            adapters, failed = load_adapters([backend])
+        except ValueError as e:
+            raise ReproError(str(e)) from e
+        if backend not in adapters:
+            raise ReproError(f"--backend: {backend} cannot be loaded here: {failed.get(backend)}")
+        adapter = adapters[backend]
+        if row is None:
+            impls = [
+                i
+                for i in adapter.implementations()
+                if i.spec_id == args.spec and i.name == args.impl
+            ]
+            if not impls:
+                raise ReproError(f"--impl: {backend} has no {args.impl!r} of {args.spec}")
+            row = row_for(adapter, impls[0], args.dtype, args.device)
+        text = generate(adapter, row, variant=args.variant)
+    except ReproError as e:
+        print(f"trainspec repro: {e}", file=sys.stderr)
+        return 2
+    if args.output:
+        with open(args.output, "w") as fh:
+            fh.write(text)
+        print(f"trainspec repro: wrote {args.output} (run it with python; exit 1 = discrepancy)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def representatives(adapter: Any, device: str = "cpu") -> list[tuple[Any, str]]:
+    """One (implementation, dtype) per (finding id, spec ID) that ``adapter`` declares on
+    ``device``: the reproductions a test runs (float32 first, as findings show there most)."""
+    order = {"float32": 0, "float64": 1, "float16": 2, "bfloat16": 3}
+    out: dict[tuple[str, str], tuple[Any, str]] = {}
+    for impl, dtype, f in sorted(
+        finding_rows(adapter), key=lambda t: (t[0].spec_id, t[0].name, order.get(t[1], 9))
+    ):
+        if device in impl.devices:
+            out.setdefault((f.id, impl.spec_id), (impl, dtype))
+    return list(out.values())
+
+
+def imports_trainspec(source: str) -> bool:
+    """Whether a script's source imports trainspec (a standalone one must not)."""
+    import ast
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] == "trainspec" for a in node.names
+        ):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "trainspec":
+            return True
+    return False
+
+
+def run_script(source: str, directory: Any, python: str | None = None) -> tuple[int, str]:
+    """Run ``source`` as ``python -I`` (isolated: no user site, no PYTHONPATH, the script's own
+    folder first on the path) in ``directory``; its exit status and its output."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(directory) / "repro.py"
+    path.write_text(source)
+    done = subprocess.run(
+        [python or sys.executable, "-I", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=str(directory),
+        timeout=600,
+    )
+    return done.returncode, done.stdout + done.stderr
