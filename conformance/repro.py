@@ -175,6 +175,8 @@ def _adam(spec_id: str, variant: str) -> tuple[str, str]:
     }
     _unsupported(spec_id, o, allowed)
     eps, ams = o.get("eps", "outside"), o.get("amsgrad", "off")
+    if eps == "eps_hat" and ams in ("max_corrected", "max_never_corrected"):
+        raise ReproError(f"variant: repro does not write eps=eps_hat with amsgrad={ams}")
     corrected = o.get("bias_correction", "on") == "on"
     c1 = "(1.0 - b1**t)" if corrected else "1.0"
     c2 = "(1.0 - b2**t)" if corrected else "1.0"
