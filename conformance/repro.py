@@ -656,9 +656,12 @@ def load_report(path: str) -> dict[str, Any]:
     """A report.json, or a ReproError naming the file."""
     try:
         with open(path) as fh:
-            return json.load(fh)
+            data: dict[str, Any] = json.load(fh)
     except (OSError, json.JSONDecodeError) as e:
         raise ReproError(f"--report: cannot read {path}: {e}") from e
+    if not isinstance(data, dict) or "results" not in data:
+        raise ReproError(f"--report: {path} is not a report.json (no 'results')")
+    return data
 
 
 REPRO_HELP = """\
