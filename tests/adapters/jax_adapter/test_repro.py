@@ -43,3 +43,21 @@ def test_the_repro_of_every_finding_shows_its_discrepancy(adapter, tmp_path):
         if rc != 1 or "DISCREPANCY" not in out:
             failures.append(f"{impl.name} ({dtype}): exit {rc}\n{out[-2000:]}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_a_committed_row_without_counterexample_uses_its_findings_example(adapter, tmp_path):
+    """The row's finding hits are not stored: the finding's minimal example stands in, and the
+    expected value is the row's variant (eps inside the root, centred)."""
+    from pathlib import Path
+
+    from trainspec.conformance.repro import find_row, load_report
+
+    report = Path(__file__).parents[3] / "docs" / "reports" / "cpu" / "report.json"
+    row = find_row(
+        load_report(str(report)), row_id="jax/opt.rmsprop/jit(rmsprop(centered=True))/float32/cpu"
+    )
+    assert row["counterexample"] is None and row["finding"] == "optax-rmsprop-centered-jit-nan"
+    source = generate(adapter, row)
+    assert "variant eps=inside, centered=centered" in source
+    rc, out = run_script(source, tmp_path)
+    assert rc == 1 and "DISCREPANCY" in out and "framework nan" in out, out[-2000:]
