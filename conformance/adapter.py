@@ -188,6 +188,19 @@ class Adapter(ABC):
     def prepare_device(self, device: str) -> None:  # noqa: B027 - optional hook
         """Set the framework up for comparisons on ``device`` (reduced-precision modes off)."""
 
+    def repro_call(
+        self,
+        implementation: Implementation[Any, Any],
+        dtype: str,
+        device: str,
+        case: Mapping[str, Any] | None,
+    ) -> Any:
+        """How ``implementation``'s call is written as code for ``trainspec repro``: a
+        :class:`~trainspec.conformance.repro.ReproCall` for ``case`` (a row's counterexample in
+        the kind's JSON form; ``None``: the implementation's finding's minimal example), or
+        ``None`` where the adapter writes none (optional hook)."""
+        return None
+
 
 def family_implementations(package: str) -> list[Implementation[Any, Any]]:
     """The implementations of every submodule of ``package`` that defines ``implementations()``.

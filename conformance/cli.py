@@ -25,7 +25,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 import trainspec
 from trainspec import reference
-from trainspec.conformance import adapter_kit, discovery, expectations
+from trainspec.conformance import adapter_kit, discovery, expectations, repro
 from trainspec.conformance.adapter import DEVICES, DTYPES
 from trainspec.conformance.journal import (
     Journal,
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("errata", help="run every erratum's check")
     adapter_kit.add_parsers(sub)
+    repro.add_parser(sub)
 
     lk = sub.add_parser("lock", help="pin every row of report.json files into an expectations file")
     lk.add_argument(
@@ -677,6 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "new-adapter": adapter_kit.cmd_new_adapter,
         "lock": _cmd_lock,
         "diff": _cmd_diff,
+        "repro": repro.cmd_repro,
     }
     return commands[args.command](args)
 

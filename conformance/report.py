@@ -472,11 +472,12 @@ def _one_line_json(x: Any, limit: int = 1500) -> str:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    r"""``report.md``: the matrix, coverage, units, glossary, one line per implementation, findings.
+    r"""``report.md``: the matrix, coverage, units, glossary, one line per cell, findings.
 
-    Every number is also in ``report.json``; the Markdown groups a row's dtypes on one line per
-    implementation, lists the dtypes an implementation never claims as coverage, and folds
-    counterexamples into ``<details>`` blocks.
+    Every number is also in ``report.json``; the Markdown gives each (spec, backend) cell one
+    line of the table of implementations (an implementation that conforms in every dtype is one
+    summary, any other lists its dtypes), lists the dtypes an implementation never claims as
+    coverage, and folds counterexamples into ``<details>`` blocks without blank lines.
     """
     results = report["results"]
     specs, backends, cellmap = matrix(results)
@@ -564,44 +565,24 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Implementations",
         "",
-        "One line per implementation; per dtype: verdict, variant, error, examples, seconds "
-        "(the last column: the implementation's total). "
-        "*also*: other variants consistent with every example.",
+        "One line per spec and backend, one item per implementation. An implementation that "
+        "conforms in every dtype it claims is one summary (its dtypes, its worst ratio, its "
+        "examples and seconds); any other lists per dtype: verdict, variant, error, examples, "
+        "seconds. *also*: other variants consistent with every example. The last column: the "
+        "cell's total seconds.",
         "",
-        "| spec | backend | implementation | per dtype | s |",
-        "| --- | --- | --- | --- | --- |",
+        "| spec | backend | implementations | s |",
+        "| --- | --- | --- | --- |",
     ]
+    by_cell: dict[tuple[str, str], list[tuple[str, list[dict[str, Any]]]]] = defaultdict(list)
     for (spec, b, impl), g in sorted(groups.items()):
         measured = [r for r in g["rows"] if r["verdict"] != "not_offered"]
-        if not measured:
-            continue
-        per_dtype: list[str] = []
-        for r in measured:
-            text = f"{DTYPE_SHORT.get(r['dtype'], r['dtype'])}: **{r['verdict']}**"
-            if r.get("variant") and r["variant"] != "default":
-                text += f" `{r['variant']}`"
-            if r.get("finding") and r["verdict"] != "diverges":
-                hits = r.get("finding_hits", 0)
-                text += f" (+ finding `{r['finding']}`" + (f", {hits} ex)" if hits else ")")
-            if r.get("ratio") is not None:
-                text += f", {error_text(r)}"
-            text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
-            also = [v for v in r.get("consistent_variants", []) if v != r.get("variant")]
-            if also:
-                text += "; *also* " + "; ".join(f"`{v}`" for v in also)
-            for d in (r.get("detectable") or {}).values():
-                text += f"; detects {_md_safe(str(d['text']))}"
-            per_dtype.append(text)
-        pinned = next((r.get("pinned") for r in measured if r.get("pinned")), None)
-        if pinned:
-            per_dtype.append(
-                "*not exercised (pinned)*: "
-                + ", ".join(f"`{k}={v}`" for k, v in sorted(pinned.items()))
-            )
-        secs = sum(float(r.get("seconds") or 0.0) for r in measured)
-        out.append(
-            f"| `{spec}` | {b} | `{_md_safe(impl)}` | {'<br>'.join(per_dtype)} | {secs:.1f} |"
-        )
+        if measured:
+            by_cell[(spec, b)].append((impl, measured))
+    for (spec, b), items in by_cell.items():
+        texts = [_implementation_item(impl, measured) for impl, measured in items]
+        secs = sum(float(r.get("seconds") or 0.0) for _, rs in items for r in rs)
+        out.append(f"| `{spec}` | {b} | {'<br>'.join(texts)} | {secs:.1f} |")
     bad = [r for r in results if r["verdict"] in ("diverges", "error")]
     if bad:
         out += ["", "## Counterexamples and errors", ""]
@@ -614,26 +595,90 @@ def markdown(report: dict[str, Any]) -> str:
             dts = ", ".join(r["dtype"] for r in rs)
             msg = first.get("message", "").strip().splitlines()[0] if first.get("message") else ""
             others = [r["dtype"] for r in rs[1:]]
+            body = [
+                f"replay: {first['repro']}"
+                + (f"  (also --dtype {', '.join(others)})" if others else "")
+            ]
+            if first["verdict"] == "error":
+                body += first.get("message", "").strip().splitlines()
+            body.append(
+                f"counterexample ({first['dtype']}, {error_text(first) or 'no ratio'}): "
+                + _one_line_json(first.get("counterexample"))
+            )
+            body += explanation_lines(first)
+            # an HTML block ends at a blank line: the <pre> holds none
+            body = [html.escape(line, quote=False) for line in body if line.strip()]
             out += [
                 "<details><summary>"
                 + html.escape(f"{spec} on {b} {impl} ({dts}): {first['verdict']}. {msg}")
-                + "</summary>",
-                "",
-                "```text",
-                f"replay: {first['repro']}"
-                + (f"  (also --dtype {', '.join(others)})" if others else ""),
-            ]
-            if first["verdict"] == "error":
-                out += first.get("message", "").strip().splitlines()
-            out += [
-                f"counterexample ({first['dtype']}, {error_text(first) or 'no ratio'}): "
-                + _one_line_json(first.get("counterexample")),
-                *explanation_lines(first),
-                "```",
-                "</details>",
+                + "</summary><pre>",
+                *body[:-1],
+                body[-1] + "</pre></details>",
                 "",
             ]
     return "\n".join(out) + "\n"
+
+
+def _implementation_item(impl: str, measured: list[dict[str, Any]]) -> str:
+    """One implementation of a cell in ``report.md``'s table of implementations.
+
+    An implementation that conforms in every dtype it claims (no finding, nothing detected) is
+    one summary: its dtypes, its worst ratio, its examples and seconds; any other lists its
+    dtypes one by one (verdict, variant, finding hits, error, examples, seconds, *also*).
+    """
+    name = f"`{_md_safe(impl)}`"
+    also_of = {
+        r["dtype"]: [v for v in r.get("consistent_variants", []) if v != r.get("variant")]
+        for r in measured
+    }
+    pinned = next((r.get("pinned") for r in measured if r.get("pinned")), None)
+    tail = (
+        "; *not exercised (pinned)*: " + ", ".join(f"`{k}={v}`" for k, v in sorted(pinned.items()))
+        if pinned
+        else ""
+    )
+    plain = all(
+        r["verdict"] == "conforms" and not r.get("finding") and not r.get("detectable")
+        for r in measured
+    )
+    if plain:
+        worst = max(
+            measured,
+            key=lambda r: -1.0 if r.get("ratio") is None else _sort_ratio(r["ratio"]),
+        )
+        dts = "/".join(DTYPE_SHORT.get(r["dtype"], r["dtype"]) for r in measured)
+        text = f"{name}: **conforms** {dts}"
+        if worst.get("ratio") is not None:
+            text += f", max {error_text(worst)}"
+        text += f", {sum(r.get('examples', 0) for r in measured)} ex, "
+        text += f"{sum(float(r.get('seconds') or 0.0) for r in measured):.1f} s"
+        also = list(dict.fromkeys(v for vs in also_of.values() for v in vs))
+        if also:
+            text += "; *also* " + "; ".join(f"`{v}`" for v in also)
+        return text + tail
+    per_dtype: list[str] = []
+    for r in measured:
+        text = f"{DTYPE_SHORT.get(r['dtype'], r['dtype'])}: **{r['verdict']}**"
+        if r.get("variant") and r["variant"] != "default":
+            text += f" `{r['variant']}`"
+        if r.get("finding") and r["verdict"] != "diverges":
+            hits = r.get("finding_hits", 0)
+            text += f" (+ finding `{r['finding']}`" + (f", {hits} ex)" if hits else ")")
+        if r.get("ratio") is not None:
+            text += f", {error_text(r)}"
+        text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
+        if also_of[r["dtype"]]:
+            text += "; *also* " + "; ".join(f"`{v}`" for v in also_of[r["dtype"]])
+        for d in (r.get("detectable") or {}).values():
+            text += f"; detects {_md_safe(str(d['text']))}"
+        per_dtype.append(text)
+    return f"{name}: " + "<br>&emsp;".join(per_dtype) + tail
+
+
+def _sort_ratio(x: Any) -> float:
+    """A ratio as a sort key: NaN above every number (a NaN result is the worst)."""
+    x = float(x)
+    return math.inf if math.isnan(x) else x
 
 
 def _md_safe(text: str) -> str:

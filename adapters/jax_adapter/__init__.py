@@ -138,6 +138,12 @@ class JaxAdapter(Adapter):
         # full-precision matmuls on GPU (no TF32)
         jax.config.update("jax_default_matmul_precision", "highest")
 
+    def repro_call(self, implementation: Implementation, dtype: str, device: str, case: Any) -> Any:
+        """The calls of the rows with findings as code for ``trainspec repro`` (:mod:`.repro`)."""
+        from trainspec.adapters.jax_adapter.repro import repro_call
+
+        return repro_call(implementation, dtype, device, case)
+
     def implementations(self) -> list[Implementation]:
         """SGD's rows (this module) and those of every family module of this package."""
         return self._sgd_implementations() + family_implementations(__name__)

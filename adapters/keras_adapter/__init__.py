@@ -152,6 +152,12 @@ class KerasAdapter(Adapter):
 
         tf.config.experimental.enable_tensor_float_32_execution(False)
 
+    def repro_call(self, implementation: Implementation, dtype: str, device: str, case: Any) -> Any:
+        """The calls of the rows with findings as code for ``trainspec repro`` (:mod:`.repro`)."""
+        from trainspec.adapters.keras_adapter.repro import repro_call
+
+        return repro_call(implementation, dtype, device, case)
+
     def implementations(self) -> list[Implementation]:
         """SGD's rows (this module) and those of every family module of this package."""
         return self._sgd_implementations() + family_implementations(__name__)

@@ -144,6 +144,12 @@ class TorchAdapter(Adapter):
         torch.backends.cudnn.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
 
+    def repro_call(self, implementation: Implementation, dtype: str, device: str, case: Any) -> Any:
+        """The torch optimizers' call as code for ``trainspec repro`` (:mod:`.repro`)."""
+        from trainspec.adapters.torch_adapter.repro import repro_call
+
+        return repro_call(implementation, dtype, device, case)
+
     def implementations(self) -> list[Implementation]:
         """SGD's rows (this module) and those of every family module of this package."""
         return self._sgd_implementations() + family_implementations(__name__)

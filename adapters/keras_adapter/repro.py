@@ -1,0 +1,150 @@
+r"""``trainspec repro`` for Keras 3 on TensorFlow: the calls of the rows with known findings.
+
+``keras.activations.selu`` and ``tf.nn.selu`` (the value, or ``tf.GradientTape``'s gradient
+with the case's cotangent), ``callbacks.ReduceLROnPlateau`` (on a compiled model whose optimizer
+is ``SGD(eta0)``, ``keras.config.floatx()`` the row's dtype, the learning rate after each
+``on_epoch_end``), and ``SGD(decay=)`` (the learning rate each update applies).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from trainspec.conformance.adapter import Implementation
+from trainspec.conformance.repro import ReproCall, ReproError
+
+__all__ = ["FINDING_EXAMPLES", "repro_call"]
+
+_IMPORTS = """\
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+"""
+_VERSIONS = "'keras ' + keras.__version__ + ', tensorflow ' + tf.__version__"
+
+#: per dtype, an input in [-u, 0) (u the unit roundoff) where SELU's derivative is wrong
+SELU_INPUTS: dict[str, float] = {"float32": -1e-9, "float64": -1e-17, "float16": -1e-4}
+
+#: a minimal counterexample per finding id (the kind's JSON case), for rows that store none
+FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
+    "tf-selu-grad-sign-of-output": {
+        "check": "derivatives",
+        "z": [-1e-9],
+        "cotangent": [1.0],
+        "hyperparameters": {},
+    },
+    # float64: the learning rate 1.00000000745e-4 rounds to float32's min_lr 9.99999974738e-5
+    "keras-plateau-float32-min-lr": {
+        "check": "values",
+        "spec_id": "sched.plateau",
+        "hyperparameters": {
+            "learning_rate": 1.00000000745e-4,
+            "factor": 0.5,
+            "patience": 1,
+            "threshold": 0.0,
+            "cooldown": 0,
+            "min_learning_rate": 9.99999974738e-5,
+        },
+        "steps": [0, 1, 2],
+        "metrics": [1.0, 1.0, 1.0],
+    },
+    "keras3-ignores-decay": {
+        "check": "values",
+        "spec_id": "opt.legacy_decay",
+        "hyperparameters": {"learning_rate": 0.1, "decay": 0.01},
+        "steps": [0, 1, 10],
+    },
+}
+
+_SELU = """\
+x = tf.constant(CASE["z"], dtype=DTYPE)
+with tf.device("/CPU:0" if DEVICE == "cpu" else "/GPU:0"):
+    if CASE["check"] == "values":
+        GOT = {{"y": np.asarray({op}(x), dtype=np.float64)}}
+    else:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = {op}(x)
+        g = tape.gradient(y, x, output_gradients=tf.constant(CASE["cotangent"], dtype=DTYPE))
+        GOT = {{"z": np.asarray(g, dtype=np.float64)}}
+"""
+
+_PLATEAU = """\
+hp = CASE["hyperparameters"]
+keras.config.set_floatx(DTYPE)
+model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+model.compile(optimizer=keras.optimizers.SGD(), loss="mse")
+opt = keras.optimizers.SGD(learning_rate=float(hp["learning_rate"]))
+model.optimizer = opt
+cb = keras.callbacks.ReduceLROnPlateau(
+    monitor="val_loss", factor=hp["factor"], patience=hp["patience"], mode={mode!r},
+    min_delta=hp["threshold"], cooldown=hp["cooldown"], min_lr=hp["min_learning_rate"],
+)
+cb.set_model(model)
+cb.on_train_begin()
+lrs = []
+for epoch, m in enumerate(CASE["metrics"]):
+    cb.on_epoch_end(epoch, {{"val_loss": float(m)}})
+    lrs.append(float(np.asarray(opt.learning_rate)))  # the learning rate after the metric
+GOT = {{"lr": np.asarray(lrs)}}
+"""
+
+_LEGACY = """\
+import warnings
+
+hp = CASE["hyperparameters"]
+keras.config.set_floatx(DTYPE)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)  # "Argument `decay` is no longer supported"
+    opt = keras.optimizers.SGD(learning_rate=float(hp["learning_rate"]), decay=hp["decay"])
+var = keras.Variable(np.zeros((), dtype=DTYPE), dtype=DTYPE)
+lrs = []
+for t in range(CASE["steps"][-1] + 1):
+    var.assign(np.zeros((), dtype=DTYPE))
+    opt.apply_gradients([(tf.ones((), dtype=DTYPE), var)])  # the step applied at update t
+    if t in CASE["steps"]:
+        lrs.append(-float(var.numpy()))
+GOT = {"lr": np.asarray(lrs)}
+"""
+
+
+def _example(impl: Implementation[Any, Any], dtype: str) -> dict[str, Any]:
+    f = impl.finding(dtype)
+    if f is None or f.id not in FINDING_EXAMPLES:
+        raise ReproError(
+            f"counterexample: the row of {impl.name!r} ({dtype}) has none, nor a finding with a "
+            "minimal example"
+        )
+    example = dict(FINDING_EXAMPLES[f.id])
+    if f.id == "tf-selu-grad-sign-of-output":
+        example["z"] = [SELU_INPUTS[dtype]]
+    return example
+
+
+def repro_call(
+    impl: Implementation[Any, Any], dtype: str, device: str, case: Mapping[str, Any] | None
+) -> ReproCall | None:
+    """The code of ``impl``'s call, or None for the rows this module does not write."""
+    if case is None:
+        case = _example(impl, dtype)
+    if impl.spec_id == "act.selu":
+        code = _SELU.format(op=impl.name)  # keras.activations.selu or tf.nn.selu
+        variant = "evaluation=exp_minus_one"
+    elif impl.name.startswith("callbacks.ReduceLROnPlateau("):
+        mode = "max" if "'max'" in impl.name else "min"
+        code = _PLATEAU.format(mode=mode)
+        variant = "cooldown_count=one_less, threshold_mode=absolute" + (
+            ", mode=max" if mode == "max" else ""
+        )
+    elif impl.name == "SGD(decay=) as in Vitay's notes":
+        code, variant = _LEGACY, "default"
+    else:
+        return None
+    if case.get("check") == "through_optimizer":
+        raise ReproError("counterexample: repro writes the schedules' 'values' checks only")
+    return ReproCall(imports=_IMPORTS, versions=_VERSIONS, call=code, case=case, variant=variant)

@@ -1,0 +1,90 @@
+"""report.md stays compact on a large matrix and drops no diverging row or finding."""
+
+from trainspec.conformance.report import build_report, markdown
+from trainspec.conformance.runner import Row
+
+DTYPES = ("float64", "float32", "float16")
+
+
+def _large() -> tuple[list[Row], list[Row], list[Row]]:
+    """40 specs x 3 backends x 4 implementations x 3 dtypes: mostly conforming rows, one
+    diverging implementation per spec on backend b0, one finding (a variant with hits) on b1."""
+    conforming: list[Row] = []
+    diverging: list[Row] = []
+    found: list[Row] = []
+    for s in range(40):
+        spec = f"opt.s{s:02d}"
+        for b in ("b0", "b1", "b2"):
+            for i in range(4):
+                impl = f"impl{i}[{b}]"
+                for d in DTYPES:
+                    if b == "b0" and i == 3:
+                        r = Row(
+                            spec, b, impl, "cpu", d, "diverges", variant="default",
+                            ratio=3.0, max_error=3e-7, tolerance=1e-7, examples=2,
+                            counterexample={"params": {"w0": s + 0.5}},
+                            repro=f"trainspec run --spec {spec} --impl '{impl}' --dtype {d}",
+                            message=f"no variant matches {spec}",
+                        )  # fmt: skip
+                        diverging.append(r)
+                    elif b == "b1" and i == 2:
+                        r = Row(
+                            spec, b, impl, "cpu", d, "variant", variant="form=eta_outside",
+                            ratio=0.5, max_error=1e-16, tolerance=2e-16, examples=80,
+                            finding=f"finding-{spec}", finding_hits=3,
+                        )  # fmt: skip
+                        found.append(r)
+                    else:
+                        r = Row(
+                            spec, b, impl, "cpu", d, "conforms", variant="default",
+                            ratio=0.25, max_error=1e-16, tolerance=4e-16, examples=80,
+                            seconds=0.5,
+                        )  # fmt: skip
+                        conforming.append(r)
+    return conforming, diverging, found
+
+
+def test_a_large_matrix_renders_in_one_line_per_cell_and_keeps_every_departure():
+    conforming, diverging, found = _large()
+    rows = conforming + diverging + found
+    rep = build_report(rows, {b: {"status": "ok"} for b in ("b0", "b1", "b2")},
+                       profile="ci", seed=0, devices=["cpu"])  # fmt: skip
+    text = markdown(rep)
+    lines = text.splitlines()
+    # 1,440 rows; the old layout took a line per implementation (480) plus 8 per diverging one
+    assert len(rows) == 1440
+    assert len(lines) <= 400, len(lines)
+    impl_lines = [ln for ln in lines if ln.startswith("| `opt.s") and " | b" in ln[:20]]
+    # one line per (spec, backend) cell in the implementations table (the matrix has its own)
+    table = lines[lines.index("## Implementations") :]
+    cell_lines = [ln for ln in table if ln.startswith("| `opt.s")]
+    assert len(cell_lines) == 40 * 3 and impl_lines
+    # a conforming implementation is one summary, its dtypes collapsed
+    b2 = next(ln for ln in cell_lines if ln.startswith("| `opt.s07` | b2 |"))
+    assert b2.count("**conforms** f64/f32/f16, max ratio 0.25 (1e-16 / 4e-16), 240 ex") == 4
+    assert "f32: **conforms**" not in b2
+    # every diverging row keeps its counterexample block, replay and message
+    for r in diverging:
+        if r.dtype == "float64":  # one replay per implementation, naming the other dtypes
+            assert f"replay: {r.repro}  (also --dtype float32, float16)" in text
+        assert f"{r.spec_id} on b0 {r.implementation} (float64, float32, float16): diverges" in text
+    assert text.count("<details><summary>") == 40
+    # every finding is named per dtype, with its hits
+    for r in found:
+        assert f"(+ finding `finding-{r.spec_id}`, 3 ex)" in text
+    for s in range(40):
+        b1 = next(ln for ln in cell_lines if ln.startswith(f"| `opt.s{s:02d}` | b1 |"))
+        assert b1.count("(+ finding") == 3
+
+
+def test_a_counterexample_block_has_no_blank_line_inside():
+    r = Row(
+        "opt.x", "a", "i", "cpu", "float32", "error", message="Traceback\n\n  boom\n",
+        repro="trainspec run --spec opt.x",
+    )  # fmt: skip
+    rep = build_report([r], {"a": {"status": "ok"}}, profile="ci", seed=0, devices=["cpu"])
+    lines = markdown(rep).splitlines()
+    start = next(k for k, ln in enumerate(lines) if ln.startswith("<details>"))
+    end = next(k for k, ln in enumerate(lines) if ln.endswith("</pre></details>"))
+    assert all(ln.strip() for ln in lines[start : end + 1])
+    assert "boom" in "\n".join(lines[start : end + 1])
