@@ -98,3 +98,28 @@ def test_run_nnx_optimizer_one_momentum_step():
     out = run_nnx_optimizer(lambda c, lr: optax.sgd(lr, momentum=0.5), None, case, "float64", "cpu")
     # b = 0.5 * [4, 8] + [1, -1] = [3, 3]
     assert out["w"].tolist() == [[-0.5, 0.5]]
+
+
+def test_sixteen_bit_rows_are_declared():
+    from trainspec.adapters.jax_adapter import JaxAdapter
+
+    rows = JaxAdapter().implementations()
+    optax_rows = [i for i in rows if i.spec_id.startswith("opt.") and i.name in {"adam", "sgd"}]
+    assert optax_rows and all("bfloat16" in i.dtypes for i in optax_rows)
+    for prefix in ("clip.", "loss."):
+        mine = [i for i in rows if i.spec_id.startswith(prefix)]
+        assert mine and all("float16" in i.dtypes for i in mine)
+    assert {i.name for i in rows if i.name.startswith("flax.nnx.")} >= {
+        "flax.nnx.BatchNorm(axis=-1)",
+        "flax.nnx.PReLU",
+        "flax.nnx.Linear/Conv default kernel_init",
+        "flax.nnx.Optimizer(adam)",
+    }
+
+
+def test_optax_runs_in_bfloat16():
+    from trainspec.adapters.jax_adapter import run_optax
+
+    case = OptimizerCase({"w": np.array([1.0, 3.0])}, [{"w": np.array([0.5, 0.25])}], [0.5], {})
+    out = run_optax(lambda c, lr: optax.sgd(lr), case, "bfloat16", "cpu")
+    assert out["w"].tolist() == [0.75, 2.875]
