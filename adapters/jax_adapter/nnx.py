@@ -10,8 +10,8 @@ variables back. Conventions mapped here, each in one small tested function:
   ``axis`` from the layout as linen's (:func:`~.norm.flax_axis`). NNX creates the running
   ``mean``/``var`` as float32 zeros and ones whatever ``param_dtype``; the case's initial
   statistics are assigned in the dtype under test (``bn.mean.set_value(...)``), so a float64 run
-  keeps float64 statistics. ``momentum`` and ``epsilon`` are Python floats (NNX keeps them as
-  static attributes; weakly typed, they compute in the input's dtype).
+  keeps float64 statistics. The module is built inside the ``jax.jit``-compiled step from the
+  carried variables, ``momentum`` and ``epsilon`` arrays of the dtype.
 * :func:`set_prelu_slope`: ``nnx.PReLU`` keeps its one shared slope as ``negative_slope`` (an
   ``nnx.Param`` scalar); the row assigns the case's $\alpha$ to it, and the derivative with
   respect to $\alpha$ is the ``nnx.grad``-style cotangent of that variable (``jax.vjp`` of a
@@ -30,6 +30,7 @@ variables back. Conventions mapped here, each in one small tested function:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import jax
@@ -72,24 +73,51 @@ __all__ = [
 # --- BatchNorm ----------------------------------------------------------------------------------
 
 
-def nnx_batchnorm(case: BatchNormCase, dtype: Any, layout: str, *, fast: bool) -> nnx.BatchNorm:
-    r"""``nnx.BatchNorm`` for the case: the spec's momentum unchanged, ``axis`` from the layout,
-    $\gamma$, $\beta$ and the initial running statistics assigned in ``dtype``."""
+def nnx_batchnorm(
+    variables: Mapping[str, Any], layout: str, momentum: Any, epsilon: Any, *, fast: bool
+) -> nnx.BatchNorm:
+    r"""``nnx.BatchNorm`` holding ``variables`` (``scale`` $\gamma$, ``bias`` $\beta$, running
+    ``mean`` and ``var``, arrays of one dtype, which is the module's ``dtype`` and
+    ``param_dtype``): the spec's momentum unchanged, ``axis`` from the layout."""
+    dtype = variables["scale"].dtype
     bn = nnx.BatchNorm(
-        case.channels,
+        variables["scale"].shape[0],
         axis=flax_axis(layout),
-        momentum=float(case.momentum),
-        epsilon=float(case.eps),
+        momentum=momentum,
+        epsilon=epsilon,
         dtype=dtype,
         param_dtype=dtype,
         use_fast_variance=fast,
         rngs=nnx.Rngs(0),
     )
-    bn.scale.set_value(jnp.asarray(case.gamma, dtype=dtype))
-    bn.bias.set_value(jnp.asarray(case.beta, dtype=dtype))
-    bn.mean.set_value(jnp.asarray(case.initial_mean, dtype=dtype))
-    bn.var.set_value(jnp.asarray(case.initial_var, dtype=dtype))
+    for name in ("scale", "bias", "mean", "var"):
+        getattr(bn, name).set_value(variables[name])
     return bn
+
+
+@partial(jax.jit, static_argnames=("layout", "fast"))
+def _train_step(
+    x: Any, dy: Any, variables: Any, momentum: Any, eps: Any, *, layout: str, fast: bool
+) -> Any:
+    """One ``use_running_average=False`` call, its ``jax.vjp`` for ``dy`` (input, ``scale``,
+    ``bias``) and the updated running statistics."""
+
+    def forward(xx: Any, scale: Any, bias: Any) -> Any:
+        bn = nnx_batchnorm(
+            {**variables, "scale": scale, "bias": bias}, layout, momentum, eps, fast=fast
+        )
+        y = bn(xx, use_running_average=False)
+        return y, {"mean": bn.mean.get_value(), "var": bn.var.get_value()}
+
+    y, vjp, stats = jax.vjp(forward, x, variables["scale"], variables["bias"], has_aux=True)
+    dx, dscale, dbias = vjp(dy)
+    return y, dx, dscale, dbias, stats
+
+
+@partial(jax.jit, static_argnames=("layout",))
+def _test_step(x: Any, variables: Any, eps: Any, *, layout: str) -> Any:
+    bn = nnx_batchnorm(variables, layout, jnp.zeros((), x.dtype), eps, fast=True)
+    return bn(x, use_running_average=True)
 
 
 def run_nnx_batchnorm(
@@ -101,9 +129,15 @@ def run_nnx_batchnorm(
     use_fast_variance: bool = True,
 ) -> BatchNormRun:
     """Training-mode calls (``use_running_average=False``) with ``jax.vjp`` for the upstream
-    gradient, each updating the module's ``BatchStat`` variables; then one ``use_running_average=True``
-    call on the test batch."""
+    gradient, the running statistics carried from call to call; then one
+    ``use_running_average=True`` call on the test batch. Both are ``jax.jit``-compiled with the
+    module built inside, ``momentum`` and ``epsilon`` arrays of the dtype (traced, so one
+    compiled step serves every example of a shape; the arithmetic is that of Python floats,
+    which compute in the input's dtype)."""
     jdt = _DTYPES[dtype]
+
+    def arr(a: Any) -> Any:
+        return jnp.asarray(a, dtype=jdt)
 
     def back(t: Any) -> np.ndarray:
         return from_layout(np.asarray(t, dtype=np.float64), case.layout, layout)
@@ -112,33 +146,33 @@ def run_nnx_batchnorm(
         return np.array(t, dtype=np.float64)
 
     with jax.default_device(_jax_device(device)):
-        bn = nnx_batchnorm(case, jdt, layout, fast=use_fast_variance)
+        variables = {
+            "scale": arr(case.gamma),
+            "bias": arr(case.beta),
+            "mean": arr(case.initial_mean),
+            "var": arr(case.initial_var),
+        }
+        mom, eps = arr(case.momentum), arr(case.eps)
         run = BatchNormRun([], [], [], [], [], [], np.zeros(0))
         for x, dy in zip(case.batches, case.upstream, strict=True):
-            graphdef, params, stats = nnx.split(bn, nnx.Param, nnx.BatchStat)
-
-            def forward(xx: Any, p: Any, st: Any, graphdef: Any = graphdef) -> Any:
-                module = nnx.merge(graphdef, p, st)
-                y = module(xx, use_running_average=False)
-                return y, nnx.state(module, nnx.BatchStat)
-
-            # the statistics are an argument too (nnx variables must not cross trace levels);
-            # the running statistics are updated under stop_gradient, their cotangent unused
-            y, vjp, new_stats = jax.vjp(
-                forward, jnp.asarray(to_layout(x, case.layout, layout), dtype=jdt), params, stats,
-                has_aux=True,
-            )  # fmt: skip
-            dx, dp, _ = vjp(jnp.asarray(to_layout(dy, case.layout, layout), dtype=jdt))
-            nnx.update(bn, new_stats)
+            y, dx, dscale, dbias, stats = _train_step(
+                arr(to_layout(x, case.layout, layout)),
+                arr(to_layout(dy, case.layout, layout)),
+                variables,
+                mom,
+                eps,
+                layout=layout,
+                fast=use_fast_variance,
+            )
+            variables = {**variables, **stats}
             run.outputs.append(back(y))
             run.dx.append(back(dx))
-            run.dgamma.append(vec(dp["scale"].get_value()))
-            run.dbeta.append(vec(dp["bias"].get_value()))
-            run.running_mean.append(vec(bn.mean.get_value()))
-            run.running_var.append(vec(bn.var.get_value()))
-        test = bn(
-            jnp.asarray(to_layout(case.test_batch, case.layout, layout), dtype=jdt),
-            use_running_average=True,
+            run.dgamma.append(vec(dscale))
+            run.dbeta.append(vec(dbias))
+            run.running_mean.append(vec(stats["mean"]))
+            run.running_var.append(vec(stats["var"]))
+        test = _test_step(
+            arr(to_layout(case.test_batch, case.layout, layout)), variables, eps, layout=layout
         )
     return BatchNormRun(
         run.outputs, run.dx, run.dgamma, run.dbeta, run.running_mean, run.running_var, back(test)

@@ -39,7 +39,15 @@ def _bn_case(momentum: float = 0.75) -> BatchNormCase:
 
 def test_batchnorm_momentum_is_the_old_value_weight_and_statistics_keep_the_dtype():
     case = _bn_case()
-    bn = nnx_batchnorm(case, jnp.float64, "channels_last", fast=True)
+    variables = {
+        k: jnp.asarray(v, dtype=jnp.float64)
+        for k, v in zip(
+            ("scale", "bias", "mean", "var"),
+            (case.gamma, case.beta, case.initial_mean, case.initial_var),
+            strict=True,
+        )
+    }
+    bn = nnx_batchnorm(variables, "channels_last", 0.75, 0.5, fast=True)
     assert bn.momentum == 0.75 and bn.mean.get_value().dtype == jnp.float64
     run = run_nnx_batchnorm(case, "float64", "cpu")
     batch_mean = case.batches[0].mean(axis=0)
@@ -53,7 +61,7 @@ def test_batchnorm_momentum_is_the_old_value_weight_and_statistics_keep_the_dtyp
 
 def test_batchnorm_rejects_an_unknown_layout():
     with pytest.raises(ValueError, match="layout"):
-        nnx_batchnorm(_bn_case(), jnp.float32, "nhwc", fast=True)
+        nnx_batchnorm({"scale": jnp.ones(2)}, "nhwc", 0.5, 0.5, fast=True)
 
 
 def test_prelu_slope_is_the_shared_negative_slope():
