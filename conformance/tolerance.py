@@ -136,7 +136,8 @@ def rounds_to_infinity(actual: np.ndarray, expected: Tracked, dtype: str) -> np.
     ref = expected.value
     with np.errstate(invalid="ignore", over="ignore"):
         reach = np.abs(ref) + SAFETY * expected.err >= overflow_threshold(dtype)
-        return np.isinf(a) & ~np.isnan(ref) & (np.sign(a) == np.sign(ref)) & reach
+        out: np.ndarray = np.isinf(a) & ~np.isnan(ref) & (np.sign(a) == np.sign(ref)) & reach
+    return out
 
 
 def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, float, float]:
