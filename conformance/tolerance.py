@@ -4,8 +4,10 @@ A framework's result $y$ passes against the reference value $\hat y$, element by
 
 .. math:: \lvert y - \hat y\rvert \le \mathrm{SAFETY}\cdot e + \mathrm{FLOOR}_d
 
-where $e$ is the first-order rounding bound that :class:`~trainspec.conformance.tracked.Tracked`
-carried through the reference computation (with $u = u_d + u_{\text{float64}}$), ``SAFETY`` $= 2$
+(or, overflow, when $y = \pm\infty$ and the exact result may round to that infinity in the
+dtype: $\hat y$ of the same sign with $\lvert\hat y\rvert + \mathrm{SAFETY}\cdot e \ge
+\Omega_d$, the overflow threshold of round-to-nearest, :func:`rounds_to_infinity`), where $e$ is
+the first-order rounding bound that :class:`~trainspec.conformance.tracked.Tracked` carried through the reference computation (with $u = u_d + u_{\text{float64}}$), ``SAFETY`` $= 2$
 covers the second-order terms and evaluation orders the first-order rules do not see, and
 ``FLOOR`` is the dtype's flush level. The policy, every rule per operation and its reasons are
 stated once, in ``docs/tolerance.md``. It never widens a bound to make a check pass.
@@ -16,13 +18,14 @@ compares a tree of arrays (the kinds' common case).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from trainspec.conformance.tracked import Tracked, flush_level
+from trainspec.conformance.tracked import Tracked, flush_level, largest_finite, unit_roundoff
 
 __all__ = [
     "SAFETY",
@@ -32,6 +35,8 @@ __all__ = [
     "compare_element",
     "compare_trees",
     "floor",
+    "overflow_threshold",
+    "rounds_to_infinity",
     "worse",
 ]
 
@@ -177,6 +182,33 @@ def floor(dtype: str) -> float:
     return flush_level(dtype)
 
 
+def overflow_threshold(dtype: str) -> float:
+    r"""$\Omega_d = (2 - 2^{-p})\,2^{e_\max}$: the largest finite number plus half an ulp of it.
+
+    Under round-to-nearest (IEEE 754-2019, section 4.3.1) an exact result of magnitude
+    $\ge \Omega_d$ rounds to $\pm\infty$, a smaller one to a finite number: 65520 for float16,
+    $(2 - 2^{-8})\,2^{127}$ for bfloat16; float64's lies beyond float64 and is $\infty$."""
+    top = largest_finite(dtype)
+    exponent = math.frexp(top)[1] - 1  # top = (2 - 2^(1-p)) 2^emax: frexp gives emax + 1
+    with np.errstate(over="ignore"):
+        return float(
+            np.float64(top) + np.float64(unit_roundoff(dtype)) * np.float64(2.0) ** exponent
+        )
+
+
+def rounds_to_infinity(actual: np.ndarray, expected: Tracked, dtype: str) -> np.ndarray:
+    r"""Where ``actual`` is $\pm\infty$ and the exact result may round to it in ``dtype``:
+    $\hat y$ of the same sign and $\lvert\hat y\rvert + \mathrm{SAFETY}\cdot e \ge \Omega_d$
+    (:func:`overflow_threshold`). The reference computes in float64, where these results are
+    finite; the dtype's correctly rounded result is the infinity."""
+    a = np.asarray(actual, dtype=np.float64)
+    ref = expected.value
+    with np.errstate(invalid="ignore", over="ignore"):
+        reach = np.abs(ref) + SAFETY * expected.err >= overflow_threshold(dtype)
+        out: np.ndarray = np.isinf(a) & ~np.isnan(ref) & (np.sign(a) == np.sign(ref)) & reach
+    return out
+
+
 def compare(actual: np.ndarray, expected: Tracked, dtype: str) -> tuple[float, float, float]:
     """Compare one array: ``(max |actual - expected|, tolerance at the worst element, worst ratio)``.
 
@@ -202,7 +234,7 @@ def compare_element(
     tol = SAFETY * expected.err + floor(dtype)
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(a - ref)
-        same = (a == ref) | (np.isnan(a) & np.isnan(ref))
+        same = (a == ref) | (np.isnan(a) & np.isnan(ref)) | rounds_to_infinity(a, expected, dtype)
         diff = np.where(same, 0.0, np.where(np.isnan(diff), np.inf, diff))
         ratio = np.where(diff == 0, 0.0, diff / tol)
     if ratio.size == 0:

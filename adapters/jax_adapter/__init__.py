@@ -26,9 +26,15 @@ import optax  # noqa: E402
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations  # noqa: E402
 from trainspec.conformance.kinds.optimizers import OptimizerCase  # noqa: E402
 
-__all__ = ["JaxAdapter", "load_trace", "schedule_from_values"]
+__all__ = ["JAX_DTYPES", "OPTIMIZER_DTYPES", "JaxAdapter", "load_trace", "schedule_from_values"]
 
+#: the dtypes every JAX row runs in
 _DTYPES = {"float32": jnp.float32, "float64": jnp.float64}
+#: every dtype a row may declare (16-bit rows are declared family by family)
+JAX_DTYPES = {**_DTYPES, "float16": jnp.float16, "bfloat16": jnp.bfloat16}
+#: the dtypes of optax's optimizer rows: optax keeps its state in the parameters' dtype, so
+#: bfloat16 parameters run the whole update in bfloat16
+OPTIMIZER_DTYPES = ("float32", "float64", "bfloat16")
 
 
 def schedule_from_values(values: Sequence[float], start: int, dtype: Any) -> Callable[[Any], Any]:
@@ -69,7 +75,7 @@ def run_optax(
     ``load(state, buffers, eta, count)`` returns the optax state holding the canonical
     ``buffers`` (in the dtype under test), given the learning rate ``eta`` of the step being
     taken (as the schedule returns it); default: the momentum trace (:func:`load_trace`)."""
-    jdt = _DTYPES[dtype]
+    jdt = JAX_DTYPES[dtype]
     dev = _jax_device(device)
     with jax.default_device(dev):
         params = {k: jnp.asarray(v, dtype=jdt) for k, v in case.params.items()}
@@ -102,7 +108,7 @@ def _impl(
         spec_id=spec_id,
         name=name,
         run=lambda case, dtype, device: run_optax(make, case, dtype, device),
-        dtypes=tuple(_DTYPES),
+        dtypes=OPTIMIZER_DTYPES,
         devices=("cpu", "cuda"),
     )
 

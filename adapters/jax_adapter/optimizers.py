@@ -43,7 +43,7 @@ import jax
 import numpy as np
 import optax
 
-from trainspec.adapters.jax_adapter import run_optax
+from trainspec.adapters.jax_adapter import OPTIMIZER_DTYPES, run_optax
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.optimizers.common import CanonicalState
@@ -68,7 +68,7 @@ Buffers = Mapping[str, Any]
 Fields = dict[type, dict[str, Any]]
 Make = Callable[[OptimizerCase, Callable[[Any], Any]], optax.GradientTransformation]
 
-_DTYPES = ("float32", "float64")
+_DTYPES = OPTIMIZER_DTYPES
 
 
 def load_state(state: Any, fields: Mapping[type, Mapping[str, Any]], count: int) -> Any:

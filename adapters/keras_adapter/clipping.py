@@ -24,7 +24,16 @@ from trainspec.adapters.keras_adapter import _DTYPES, _check_backend
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.clipping import ClippingCase
 
-__all__ = ["clipped_from_sgd_step", "implementations", "run_keras_clipping", "run_tf_clipping"]
+#: the dtypes of these rows: the Keras adapter's and float16
+DTYPES = (*_DTYPES, "float16")
+
+__all__ = [
+    "DTYPES",
+    "clipped_from_sgd_step",
+    "implementations",
+    "run_keras_clipping",
+    "run_tf_clipping",
+]
 
 
 def _device(device: str) -> str:
@@ -72,7 +81,7 @@ def _tf(spec_id: str, name: str, clip: Callable[..., Any]) -> Implementation:
         spec_id,
         name,
         lambda case, dtype, device: run_tf_clipping(clip, case, dtype, device),
-        dtypes=_DTYPES,
+        dtypes=DTYPES,
         devices=("cpu",),
     )
 
@@ -82,7 +91,7 @@ def _keras(spec_id: str, option: str) -> Implementation:
         spec_id,
         f"SGD({option}) step",
         lambda case, dtype, device: run_keras_clipping(option, case, dtype, device),
-        dtypes=_DTYPES,
+        dtypes=DTYPES,
         devices=("cpu",),
     )
 

@@ -24,7 +24,10 @@ from trainspec.adapters.keras_adapter import _DTYPES, _check_backend
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.losses import LossCase
 
-__all__ = ["implementations", "keras_loss", "run_loss"]
+#: the dtypes of these rows: the Keras adapter's and float16
+DTYPES = (*_DTYPES, "float16")
+
+__all__ = ["DTYPES", "implementations", "keras_loss", "run_loss"]
 
 
 def keras_loss(cls: type, dtype: str, **kwargs: Any) -> keras.losses.Loss:
@@ -57,7 +60,7 @@ def _impl(spec_id: str, name: str, loss: Callable[..., tf.Tensor]) -> Implementa
         spec_id,
         name,
         lambda case, dtype, device: run_loss(loss, case, dtype, device),
-        dtypes=_DTYPES,
+        dtypes=DTYPES,
         devices=("cpu",),
     )
 

@@ -23,7 +23,11 @@ from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.clipping import ClippingCase
 from trainspec.reference.clipping import NonFiniteNormError
 
-__all__ = ["implementations", "nonfinite_error", "run_clipping"]
+#: the dtypes of these rows: float32, float64 and float16 (the kind's float16 draws keep
+#: every exact result inside float16's range)
+DTYPES: dict[str, torch.dtype] = {**_DTYPES, "float16": torch.float16}
+
+__all__ = ["DTYPES", "implementations", "nonfinite_error", "run_clipping"]
 
 _FOREACH = {"single_tensor": False, "foreach": True}
 
@@ -40,7 +44,7 @@ def run_clipping(
     clip: Callable[[list[torch.nn.Parameter]], Any], case: ClippingCase, dtype: str, device: str
 ) -> dict[str, np.ndarray]:
     """Put the case's gradients into ``.grad`` of parameters, call ``clip``, read the gradients."""
-    tdt, dev = _DTYPES[dtype], _device(device)
+    tdt, dev = DTYPES[dtype], _device(device)
     names = list(case.grads)
     params = []
     for k in names:
@@ -64,7 +68,7 @@ def _impl(
         spec_id,
         name,
         lambda case, dtype, device: run_clipping(clip(case), case, dtype, device),
-        dtypes=tuple(_DTYPES),
+        dtypes=tuple(DTYPES),
         devices=("cpu", "cuda"),
     )
 

@@ -17,7 +17,11 @@ from trainspec.adapters.torch_adapter import _DTYPES, _device
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.losses import LossCase
 
-__all__ = ["implementations", "labels_tensor", "run_loss"]
+#: the dtypes of these rows: float32, float64 and float16 (the kind's float16 draws keep
+#: every exact result inside float16's range)
+DTYPES: dict[str, torch.dtype] = {**_DTYPES, "float16": torch.float16}
+
+__all__ = ["DTYPES", "implementations", "labels_tensor", "run_loss"]
 
 
 def labels_tensor(labels: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -32,7 +36,7 @@ def run_loss(
     device: str,
 ) -> dict[str, np.ndarray]:
     """The loss of the case's outputs and its gradient with respect to them (autograd)."""
-    tdt, dev = _DTYPES[dtype], _device(device)
+    tdt, dev = DTYPES[dtype], _device(device)
     y = torch.tensor(case.outputs, dtype=tdt, device=dev, requires_grad=True)
     if case.target_kind == "labels":
         t = labels_tensor(case.targets, dev)
@@ -51,7 +55,7 @@ def _impl(spec_id: str, name: str, loss: Callable[..., torch.Tensor]) -> Impleme
         spec_id,
         name,
         lambda case, dtype, device: run_loss(loss, case, dtype, device),
-        dtypes=tuple(_DTYPES),
+        dtypes=tuple(DTYPES),
         devices=("cpu", "cuda"),
     )
 

@@ -68,13 +68,13 @@ DTYPES: dict[str, torch.dtype] = {
 }
 #: the optimizers with float16 rows. The strategies' float16 draws are square-safe (squares of
 #: gradients are normal numbers, sums of 16 of them finite: ``square_safe_bound``,
-#: ``square_safe_floor``). Adam, AdamW, NAdam and Adamax still step by more than float16's
-#: 65504 where v (u) is exactly 0 (beta2 = 0 and a zero gradient): lr * m_hat / eps with
-#: eps = 2^-23 overflows, torch's inf is the correctly rounded result, and the kit's reference
-#: has no overflow rule yet, so those rows are not declared in float16.
+#: ``square_safe_floor``). Adam, AdamW, NAdam and Adamax step by more than float16's 65504 where
+#: v (u) is exactly 0 (beta2 = 0 and a zero gradient): lr * m_hat / eps with eps = 2^-23
+#: overflows, and torch's inf is the correctly rounded result, which the tolerance policy's
+#: overflow rule accepts (``tolerance.rounds_to_infinity``, docs/tolerance.md).
 FLOAT16_ROWS = frozenset(
-    {"Adagrad", "RMSprop", "RMSprop(centered=True)", "Adam(amsgrad=True)",
-     "AdamW(amsgrad=True)", "Adadelta"}
+    {"Adagrad", "RMSprop", "RMSprop(centered=True)", "Adam", "Adam(amsgrad=True)", "AdamW",
+     "AdamW(amsgrad=True)", "NAdam", "Adamax", "Adadelta"}
 )  # fmt: skip
 _WITH_FLOAT16 = {**DTYPES, "float16": torch.float16}
 # the optimizers without a fused implementation (their constructors take no ``fused``)

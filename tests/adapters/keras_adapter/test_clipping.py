@@ -61,3 +61,10 @@ def test_planted_fault_global_norm_per_tensor_diverges(assert_planted_fault_dive
 
     row = assert_planted_fault_diverges("tensorflow", "clip.global_norm", "per tensor", run)
     assert len(row.counterexample["grads"]) >= 2
+
+
+def test_clipping_and_loss_rows_declare_float16():
+    from trainspec.adapters.keras_adapter import clipping, losses
+
+    for module in (clipping, losses):
+        assert all("float16" in i.dtypes for i in module.implementations())

@@ -81,3 +81,10 @@ def test_planted_fault_global_norm_per_tensor_diverges(assert_planted_fault_dive
 
     row = assert_planted_fault_diverges("torch", "clip.global_norm", "global norm per tensor", run)
     assert len(row.counterexample["grads"]) >= 2
+
+
+def test_clipping_and_loss_rows_declare_float16():
+    from trainspec.adapters.torch_adapter import clipping, losses
+
+    for module in (clipping, losses):
+        assert all("float16" in i.dtypes for i in module.implementations())

@@ -162,6 +162,10 @@ def test_rows_cover_every_optimizer_code_path_and_dtype():
         "Adagrad[fused]",
         "Adadelta[foreach]",
         "Adam(amsgrad=True)[single_tensor]",
+        "Adam[fused]",
+        "AdamW[foreach]",
+        "NAdam[single_tensor]",
+        "Adamax[foreach]",
     }
     described = {i.name for i in implementations() if i.findings}
     assert (
