@@ -29,7 +29,9 @@ from trainspec.conformance.tracked import Tracked, unit_roundoff
 
 EDGE_VALUES = (0.0, -0.0, 5e-324, -1e-310, 1e-30, 1.0, -2.5, 3e38, -1e300, np.inf, -np.inf, np.nan)
 EDGE_ERRORS = (0.0, 1e-320, 1e-12, 0.5, 10.0, np.inf, np.nan)
-UNITS = tuple(unit_roundoff(d) + unit_roundoff("float64") for d in ("float16", "float32")) + (
+UNITS = (
+    unit_roundoff("float16") + unit_roundoff("float64"),
+    unit_roundoff("float32") + unit_roundoff("float64"),
     unit_roundoff("float64"),
     0.0,
 )
@@ -97,7 +99,7 @@ def test_the_flush_shortcut_equals_the_array_rule():
         b = Tracked(rng.standard_normal(64) * scale, 0.0, u)
         for fn in OPS.values():
             with np.errstate(all="ignore"):
-                fast, slow = _both(lambda fn=fn: fn(a, b))
+                fast, slow = _both(lambda fn=fn, a=a, b=b: fn(a, b))
             assert _same(fast.value, slow.value) and _same(fast.err, slow.err)
 
 
