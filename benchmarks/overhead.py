@@ -190,6 +190,7 @@ def main() -> int:
         check = args.check or kind.checks[0]
         variants = list(entry.variants())
         default = [entry.default_variant]
+        collect_cases(entry, args.dtype, check, 2)  # warm-up: imports, strategies' caches
         t0 = clock()
         cases = collect_cases(entry, args.dtype, check, args.examples)
         draw = (clock() - t0) / len(cases)
