@@ -410,10 +410,10 @@ def _div(a: Tracked, b: Tracked) -> Tracked:
         sab = abs(y)
         if sab * sab != 0.0:  # else the array rule (a Python float division by 0 raises)
             sv = x / y
-            first = ea / sab + abs(x) * eb / (sab * sab)
-            grow = 1.0 if eb == 0 else (sab / (sab - eb) if eb < sab else math.inf)
-            bounded = first * grow if first > 0 else 0.0
-            return _scalar(sv, _flush_scalar(sv, bounded + 2 * u * abs(sv), u), u)
+            sfirst = ea / sab + abs(x) * eb / (sab * sab)
+            sgrow = 1.0 if eb == 0 else (sab / (sab - eb) if eb < sab else math.inf)
+            sbounded = sfirst * sgrow if sfirst > 0 else 0.0
+            return _scalar(sv, _flush_scalar(sv, sbounded + 2 * u * abs(sv), u), u)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = a.value / b.value
         ab = np.abs(b.value)
@@ -431,8 +431,8 @@ def _sqrt(a: Tracked) -> Tracked:
         x, ea = float(a.value), float(a.err)
         if x >= 0 and ea >= 0:  # else the array rule (NaN, and math.sqrt raises below 0)
             sv = math.sqrt(x)
-            lin = ea / (2 * sv) if sv > 0 else math.inf
-            se = min(lin, math.sqrt(ea)) + a.u * abs(sv)
+            slin = ea / (2 * sv) if sv > 0 else math.inf
+            se = min(slin, math.sqrt(ea)) + a.u * abs(sv)
             return _scalar(sv, _flush_scalar(sv, se, a.u), a.u)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.sqrt(a.value)
