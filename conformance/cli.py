@@ -27,6 +27,7 @@ import trainspec
 from trainspec import reference
 from trainspec.conformance import adapter_kit, discovery, expectations, repro
 from trainspec.conformance.adapter import DEVICES, DTYPES
+from trainspec.conformance.compile_cache import compilation_cache
 from trainspec.conformance.journal import (
     Journal,
     ReportFolderError,
@@ -420,7 +421,8 @@ def _strict_failures(rows: list[Row], backends: dict[str, dict[str, Any]]) -> li
 
 def _cmd_run(args: argparse.Namespace) -> int:
     try:
-        return _run(args)
+        with compilation_cache(args.report):  # JAX compiles once per report folder
+            return _run(args)
     except _UsageError as exc:
         print(f"trainspec run: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ This module also holds the facts of each dtype the arithmetic needs: its unit ro
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -108,8 +109,36 @@ def _flush(v: Any, e: Any, u: float) -> Any:
     if t == 0.0:
         return e
     with np.errstate(invalid="ignore"):
-        near = (np.abs(v) - e < t) & ~((v == 0) & (e == 0))
+        near = np.abs(v) - e < t
+        if FAST and not near.any():  # nothing near the flush level: e + 0 everywhere
+            return e + 0.0
+        near &= ~((v == 0) & (e == 0))
     return e + np.where(near, t, 0.0)
+
+
+#: the scalar fast paths below (0-d operands in Python floats): the same IEEE operations in the
+#: same order as the array rules, so the same bits; ``False`` runs the array rules only (the
+#: tests compare the two)
+FAST = True
+
+
+def _scalars(*ts: Tracked) -> bool:
+    """Whether every operand is 0-d (a hyperparameter, a schedule's value): the fast path."""
+    return FAST and all(t.value.ndim == 0 and t.err.ndim == 0 for t in ts)
+
+
+def _flush_scalar(v: float, e: float, u: float) -> float:
+    """:func:`_flush` of one element, in Python floats (no exception: ``-`` and ``<`` of floats
+    never raise)."""
+    t = _tiny(u)
+    if t == 0.0:
+        return e
+    near = abs(v) - e < t and not (v == 0 and e == 0)
+    return e + (t if near else 0.0)
+
+
+def _scalar(v: float, e: float, u: float) -> Tracked:
+    return Tracked._make(np.asarray(v, dtype=np.float64), np.asarray(e, dtype=np.float64), u)
 
 
 def round_to(x: Any, dtype: str) -> np.ndarray:
@@ -233,6 +262,8 @@ class Tracked:
     def _lift(self, x: Any) -> Tracked:
         if isinstance(x, Tracked):
             return x
+        if type(x) is float or type(x) is int:  # a literal (1 - beta): exact, 0-d
+            return Tracked._make(np.asarray(x, dtype=np.float64), np.asarray(0.0), self.u)
         return Tracked(x, 0.0, self.u)
 
     def __add__(self, o: Any) -> Tracked:
@@ -331,6 +362,11 @@ class Tracked:
 
 def _add(a: Tracked, b: Tracked, sign: float) -> Tracked:
     u = max(a.u, b.u)
+    if _scalars(a, b):
+        x, y = float(a.value), float(b.value)
+        sv = x + y if sign > 0 else x - y
+        se = (abs(x) + abs(y)) * u + float(a.err) + float(b.err)
+        return _scalar(sv, _flush_scalar(sv, se, u), u)
     v = a.value + b.value if sign > 0 else a.value - b.value
     e = np.abs(a.value) + np.abs(b.value)
     e *= u
@@ -347,6 +383,15 @@ def _result(v: Any, e: Any, u: float) -> Tracked:
 
 def _mul(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
+    if _scalars(a, b):
+        x, y, ea, eb = float(a.value), float(b.value), float(a.err), float(b.err)
+        sv = x * y
+        se = abs(sv) * (2 * u) + ea * abs(y) + abs(x) * eb
+        if se != se:  # NaN: an unbounded operand times an exact zero (as below)
+            se = 0.0
+        if ea and eb:
+            se = se + (ea * eb if ea > 0 and eb > 0 else 0.0)
+        return _scalar(sv, _flush_scalar(sv, se, u), u)
     v = a.value * b.value
     with np.errstate(invalid="ignore"):
         e = np.abs(v) * (2 * u) + a.err * np.abs(b.value) + np.abs(a.value) * b.err
@@ -360,6 +405,15 @@ def _mul(a: Tracked, b: Tracked) -> Tracked:
 
 def _div(a: Tracked, b: Tracked) -> Tracked:
     u = max(a.u, b.u)
+    if _scalars(a, b):
+        x, y, ea, eb = float(a.value), float(b.value), float(a.err), float(b.err)
+        sab = abs(y)
+        if sab * sab != 0.0:  # else the array rule (a Python float division by 0 raises)
+            sv = x / y
+            sfirst = ea / sab + abs(x) * eb / (sab * sab)
+            sgrow = 1.0 if eb == 0 else (sab / (sab - eb) if eb < sab else math.inf)
+            sbounded = sfirst * sgrow if sfirst > 0 else 0.0
+            return _scalar(sv, _flush_scalar(sv, sbounded + 2 * u * abs(sv), u), u)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = a.value / b.value
         ab = np.abs(b.value)
@@ -373,6 +427,13 @@ def _div(a: Tracked, b: Tracked) -> Tracked:
 
 
 def _sqrt(a: Tracked) -> Tracked:
+    if _scalars(a):
+        x, ea = float(a.value), float(a.err)
+        if x >= 0 and ea >= 0:  # else the array rule (NaN, and math.sqrt raises below 0)
+            sv = math.sqrt(x)
+            slin = ea / (2 * sv) if sv > 0 else math.inf
+            se = min(slin, math.sqrt(ea)) + a.u * abs(sv)
+            return _scalar(sv, _flush_scalar(sv, se, a.u), a.u)
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.sqrt(a.value)
         lin = np.where(v > 0, a.err / (2 * v), np.inf)
@@ -381,6 +442,11 @@ def _sqrt(a: Tracked) -> Tracked:
 
 
 def _square(a: Tracked) -> Tracked:
+    if _scalars(a):
+        x, ea = float(a.value), float(a.err)
+        sv = x * x
+        se = 2 * abs(x) * ea + ea * ea + 2 * a.u * sv
+        return _scalar(sv, _flush_scalar(sv, se, a.u), a.u)
     v = a.value * a.value
     e = 2 * np.abs(a.value) * a.err + a.err * a.err + 2 * a.u * v
     return Tracked(v, _flush(v, e, a.u), a.u)
