@@ -21,6 +21,7 @@ plain ``float64`` arrays.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ __all__ = [
     "Schedule",
     "apply_updates",
     "as_schedule",
+    "build_by_name",
     "chain",
     "check_number",
     "check_same_structure",
@@ -280,3 +282,18 @@ def moving_average(beta: Any, average: Any, value: Any) -> Any:
     return either_order(
         beta * average + (1.0 - beta) * value, average + (1.0 - beta) * (value - average)
     )
+
+
+def build_by_name(fn: Callable[..., Any]) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any]:
+    """A registry model's ``build(options, hyperparameters)`` for a card whose public function
+    takes each hyperparameter and each variant axis under its own name: it calls ``fn`` with
+    all of them by keyword (a name that ``fn`` does not take is an error naming it)."""
+    accepted = set(inspect.signature(fn).parameters)
+
+    def build(options: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> Any:
+        unknown = sorted(set(options) - accepted) + sorted(set(hyperparameters) - accepted)
+        if unknown:
+            raise ValueError(f"options/hyperparameters: {fn.__name__} takes no {unknown}")
+        return fn(**hyperparameters, **options)
+
+    return build

@@ -95,22 +95,6 @@ def run_optax(
         return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
 
 
-def _impl(
-    spec_id: str, name: str, make: Callable[..., optax.GradientTransformation]
-) -> Implementation:
-    return Implementation(
-        spec_id=spec_id,
-        name=name,
-        run=lambda case, dtype, device: run_optax(make, case, dtype, device),
-        dtypes=tuple(_DTYPES),
-        devices=("cpu", "cuda"),
-    )
-
-
-def _mu(case: OptimizerCase) -> float:
-    return case.hyperparameters.get("momentum", 0.0)
-
-
 class JaxAdapter(Adapter):
     """optax gradient transformations on JAX (CPU, and GPU where present)."""
 
@@ -139,40 +123,7 @@ class JaxAdapter(Adapter):
         jax.config.update("jax_default_matmul_precision", "highest")
 
     def implementations(self) -> list[Implementation]:
-        """SGD's rows (this module) and those of every family module of this package."""
-        return self._sgd_implementations() + family_implementations(__name__)
+        """SGD's rows, then those of every family module of this package."""
+        from trainspec.adapters.jax_adapter.optimizers import sgd_implementations
 
-    def _sgd_implementations(self) -> list[Implementation]:
-        return [
-            _impl("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
-            _impl("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
-            _impl(
-                "opt.momentum",
-                "chain(ema(debias=False), scale_by_learning_rate)",
-                lambda c, lr: optax.chain(
-                    optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)
-                ),
-            ),
-            _impl(
-                "opt.nesterov",
-                "sgd(nesterov=True)",
-                lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
-            ),
-            _impl(
-                "opt.weight_decay",
-                "chain(add_decayed_weights, sgd)",
-                lambda c, lr: optax.chain(
-                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-                    optax.sgd(lr, momentum=_mu(c)),
-                ),
-            ),
-            _impl(
-                "opt.weight_decay",
-                "chain(trace, add_decayed_weights, scale_by_learning_rate)",
-                lambda c, lr: optax.chain(
-                    optax.trace(decay=_mu(c)),
-                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-                    optax.scale_by_learning_rate(lr),
-                ),
-            ),
-        ]
+        return sgd_implementations() + family_implementations(__name__)

@@ -29,6 +29,7 @@ from trainspec.reference.base import (
     Schedule,
     Tree,
     as_schedule,
+    build_by_name,
     chain,
     check_choice,
     check_number,
@@ -92,6 +93,7 @@ __all__ = [
     "add_l2_gradient",
     "as_schedule",
     "buffer",
+    "build_by_name",
     "chain",
     "check_beta",
     "check_choice",
@@ -102,6 +104,7 @@ __all__ = [
     "check_tree",
     "decoupled_weight_decay",
     "either_order",
+    "held_in_float32",
     "momentum_family_state",
     "moving_average",
     "register",
@@ -185,6 +188,13 @@ def check_beta(name: str, value: Any) -> float:
 def check_eps(value: Any) -> float:
     """The denominator's constant $\\epsilon > 0$."""
     return check_number("eps", value, low=0.0, low_closed=False)
+
+
+def held_in_float32(x: Any) -> Any:
+    r"""``x`` as a float32 tensor holds it: the value $x$, with a bound that also admits its rounding
+    to float32, $x(1 \pm 2^{-24})$ (:func:`~trainspec.reference.base.either_order`; a plain number
+    is returned unchanged)."""
+    return either_order(x, x * (1.0 + 2.0**-24), x * (1.0 - 2.0**-24))
 
 
 def zeros_like(params: Tree) -> dict[str, Any]:

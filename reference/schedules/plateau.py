@@ -14,7 +14,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number, check_step, either_order
+from trainspec.reference.base import (
+    build_by_name,
+    check_choice,
+    check_number,
+    check_step,
+    either_order,
+)
 from trainspec.reference.registry import (
     HyperParameter,
     SpecEntry,
@@ -22,21 +28,10 @@ from trainspec.reference.registry import (
     VariantOption,
     register,
 )
-from trainspec.reference.schedules.common import (
-    ETA0,
-    ScheduleModel,
-)
+from trainspec.reference.schedules.common import ETA0, ScheduleModel
 
-__all__ = [
-    "COOLDOWN_COUNTS",
-    "MODES",
-    "PATIENCE_COUNTS",
-    "THRESHOLD_MODES",
-    "Plateau",
-    "PlateauState",
-    "plateau_learning_rates",
-    "reduce_on_plateau",
-]
+__all__ = ["COOLDOWN_COUNTS", "MODES", "PATIENCE_COUNTS", "THRESHOLD_MODES", "Plateau"]
+__all__ += ["PlateauState", "plateau_learning_rates", "reduce_on_plateau"]
 
 PATIENCE_COUNTS = ("reaches", "exceeds")
 COOLDOWN_COUNTS = ("full", "one_less")
@@ -96,21 +91,10 @@ def reduce_on_plateau(
 
     .. math:: \eta \leftarrow \max(\lambda\eta,\ \eta_\min), \qquad n \leftarrow 0
 
-    Zheng, *CS286 Lecture 6* ("Performance scheduling: measure the validation error every N
-    steps and reduce the learning rate by a factor when the error stops dropping"); Padilla
-    Montani ("reduce LR by a factor of $\lambda$ when the error is stuck").
-
-    The entry also cites Géron (2017).
-
-    .. warning:: Frameworks count differently (each is a variant axis):
-       ``patience_count``: ``reaches`` reduces at $n \ge P$ (Keras ``wait >= patience``, optax
-       ``plateau_count == patience``; $P = 0$ acts as 1), ``exceeds`` at $n > P$ (PyTorch
-       ``num_bad_epochs > patience``). ``cooldown_count``: ``full`` ignores the $C$ checks after
-       a reduction (PyTorch, optax), ``one_less`` only $C - 1$ (Keras decrements its counter
-       *before* testing it). ``threshold_mode`` and ``mode`` are PyTorch's ``threshold_mode``
-       (``rel``/``abs``) and ``mode``; Keras's ``min_delta`` is absolute, optax's ``rtol``/``atol``
-       relative/absolute. ``min_decrease`` is PyTorch's ``eps``: a reduction smaller than it is
-       skipped (0 here; PyTorch's default is $10^{-8}$).
+    Zheng, *CS286 Lecture 6* ("Performance scheduling"); Padilla Montani ("reduce LR by a factor
+    of $\lambda$ when the error is stuck"); Géron (2017). The frameworks' counts of patience and
+    cooldown, and the improvement test, are the entry's variant axes; ``min_decrease`` is PyTorch's
+    ``eps`` (a smaller reduction is skipped; 0 here, $10^{-8}$ in PyTorch).
     """
     eta0 = check_number("learning_rate", learning_rate, low=0.0, low_closed=False)
     lam = check_number("factor", factor, low=0.0, high=1.0, low_closed=False, high_closed=False)
@@ -283,18 +267,7 @@ register(
         notes="The learning rate reported for check k is the one in effect after metric k has "
         "been seen (what the next optimizer step uses).",
         model=ScheduleModel(
-            build=lambda o, hp: reduce_on_plateau(
-                hp["learning_rate"],
-                hp["factor"],
-                hp["patience"],
-                threshold=hp["threshold"],
-                cooldown=hp["cooldown"],
-                min_learning_rate=hp["min_learning_rate"],
-                mode=o["mode"],
-                threshold_mode=o["threshold_mode"],
-                patience_count=o["patience_count"],
-                cooldown_count=o["cooldown_count"],
-            ),
+            build=build_by_name(reduce_on_plateau),
             plateau=True,
         ),
     )
