@@ -57,10 +57,7 @@ from trainspec.reference.norm.common import (
     channel_axis,
     population_statistics,
 )
-from trainspec.reference.norm.grad import (
-    BatchNormGrads,
-    batch_norm_backward,
-)
+from trainspec.reference.norm.grad import BatchNormGrads, batch_norm_backward
 from trainspec.reference.norm.running import (
     AVERAGES,
     MOMENTUM_CONVENTIONS,
@@ -70,29 +67,16 @@ from trainspec.reference.norm.running import (
     old_value_weight,
     running_statistics,
 )
-from trainspec.reference.norm.simulation import (
-    TrainingRecord,
-    simulate_training,
-)
+from trainspec.reference.norm.simulation import TrainingRecord, simulate_training
 from trainspec.reference.norm.standardize import (
     STANDARDIZE_STATISTICS,
     Standardizer,
     apply_standardizer,
     fit_standardizer,
 )
-from trainspec.reference.norm.test import (
-    batch_norm_inference,
-)
-from trainspec.reference.norm.train import (
-    BatchStatistics,
-    batch_norm_train,
-    batch_statistics,
-)
-from trainspec.reference.norm.whiten import (
-    Whitening,
-    apply_whitening,
-    fit_whitening,
-)
+from trainspec.reference.norm.test import batch_norm_inference
+from trainspec.reference.norm.train import BatchStatistics, batch_norm_train, batch_statistics
+from trainspec.reference.norm.whiten import Whitening, apply_whitening, fit_whitening
 
 __all__ = [
     "AVERAGES",

@@ -10,9 +10,19 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.reference.base import check_choice, check_number, either_order
-from trainspec.reference.registry import HyperParameter, VariantAxis, VariantOption
+from trainspec.reference.base import check_choice, check_number, either_order, moving_average
+from trainspec.reference.registry import (
+    Erratum,
+    ErratumEvidence,
+    HyperParameter,
+    SpecEntry,
+    VariantAxis,
+    VariantOption,
+    register,
+)
 
+# A card imports ``*`` from here: the shared pieces below and the names it needs of base and the
+# registry, listed once.
 __all__ = [
     "BN_MOMENTUM",
     "EPS",
@@ -20,15 +30,26 @@ __all__ = [
     "VARIANCE_AXIS",
     "VARIANCE_COMPUTATIONS",
     "BatchNormModel",
+    "Erratum",
+    "ErratumEvidence",
+    "HyperParameter",
+    "SpecEntry",
+    "VariantAxis",
+    "VariantOption",
     "bcast",
     "channel_axis",
     "check_array",
+    "check_choice",
     "check_eps",
+    "check_number",
     "check_per_channel",
+    "either_order",
     "is_tracked",
+    "moving_average",
     "normalize",
     "population_statistics",
     "reduction_axes",
+    "register",
 ]
 
 LAYOUTS = ("channels_first", "channels_last")

@@ -7,20 +7,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, either_order
-from trainspec.reference.norm.common import (
-    EPS,
-    VARIANCE_AXIS,
-    VARIANCE_COMPUTATIONS,
-    BatchNormModel,
-    bcast,
-    check_array,
-    check_eps,
-    check_per_channel,
-    reduction_axes,
-)
+from trainspec.reference.norm.common import *
 from trainspec.reference.norm.train import batch_statistics
-from trainspec.reference.registry import SpecEntry, register
 
 __all__ = ["BatchNormGrads", "batch_norm_backward"]
 

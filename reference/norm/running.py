@@ -7,16 +7,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number, either_order, moving_average
-from trainspec.reference.norm.common import (
-    BN_MOMENTUM,
-    EPS,
-    VARIANCE_AXIS,
-    BatchNormModel,
-    check_array,
-)
+from trainspec.reference.norm.common import *
 from trainspec.reference.norm.train import BatchStatistics
-from trainspec.reference.registry import SpecEntry, VariantAxis, VariantOption, register
 
 __all__ = ["AVERAGES", "MOMENTUM_CONVENTIONS", "RUNNING_VARIANCES", "RunningState"]
 __all__ += ["RunningStatistics", "old_value_weight", "running_statistics"]

@@ -7,9 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number
-from trainspec.reference.norm.common import channel_axis, check_array
-from trainspec.reference.registry import SpecEntry, VariantAxis, VariantOption, register
+from trainspec.reference.norm.common import *
 
 __all__ = ["STANDARDIZE_STATISTICS", "Standardizer", "apply_standardizer", "fit_standardizer"]
 

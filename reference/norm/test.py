@@ -7,33 +7,14 @@ from typing import Any
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.norm.common import (
-    BN_MOMENTUM,
-    EPS,
-    BatchNormModel,
-    check_array,
-    check_eps,
-    check_per_channel,
-    is_tracked,
-    normalize,
-    population_statistics,
-    reduction_axes,
-)
+from trainspec.reference.norm.common import *
 from trainspec.reference.norm.train import batch_norm_train
-from trainspec.reference.registry import Erratum, ErratumEvidence, SpecEntry, register
 
 __all__ = ["batch_norm_inference"]
 
 
 def batch_norm_inference(
-    x: Any,
-    mean: Any,
-    var: Any,
-    gamma: Any,
-    beta: Any,
-    eps: Any,
-    *,
-    layout: str = "channels_first",
+    x: Any, mean: Any, var: Any, gamma: Any, beta: Any, eps: Any, *, layout: str = "channels_first"
 ) -> Any:
     r"""Batch normalisation at test time: normalise with fixed population statistics.
 

@@ -7,20 +7,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice
-from trainspec.reference.norm.common import (
-    EPS,
-    VARIANCE_AXIS,
-    VARIANCE_COMPUTATIONS,
-    BatchNormModel,
-    bcast,
-    check_array,
-    check_eps,
-    check_per_channel,
-    normalize,
-    reduction_axes,
-)
-from trainspec.reference.registry import SpecEntry, register
+from trainspec.reference.norm.common import *
 
 __all__ = ["BatchStatistics", "batch_norm_train", "batch_statistics"]
 

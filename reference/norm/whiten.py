@@ -7,9 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_number
-from trainspec.reference.norm.common import check_array
-from trainspec.reference.registry import SpecEntry, register
+from trainspec.reference.norm.common import *
 
 __all__ = ["Whitening", "apply_whitening", "fit_whitening"]
 

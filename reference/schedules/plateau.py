@@ -1,10 +1,5 @@
 r"""``sched.plateau``: performance scheduling, reduce the learning rate when a metric stops
-improving.
-
-It depends on measured metrics, so it is not a function of the step: :func:`reduce_on_plateau`
-returns a pure state machine, ``init() -> state`` and ``update(metric, state) -> state`` with a
-NamedTuple state, and :func:`plateau_learning_rates` runs it over a metric sequence.
-"""
+improving; a pure state machine over measured metrics, not a function of the step."""
 
 from __future__ import annotations
 
@@ -14,21 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    build_by_name,
-    check_choice,
-    check_number,
-    check_step,
-    either_order,
-)
-from trainspec.reference.registry import (
-    HyperParameter,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
-from trainspec.reference.schedules.common import ETA0, ScheduleModel
+from trainspec.reference.schedules.common import *
 
 __all__ = ["COOLDOWN_COUNTS", "MODES", "PATIENCE_COUNTS", "THRESHOLD_MODES", "Plateau"]
 __all__ += ["PlateauState", "plateau_learning_rates", "reduce_on_plateau"]
@@ -73,24 +54,16 @@ def reduce_on_plateau(
 ) -> Plateau:
     r"""Performance scheduling (reduce on plateau), ``sched.plateau``, as a pure state machine.
 
-    Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor`` ($0 < \lambda < 1$),
-    $P$ = ``patience``, $\epsilon$ = ``threshold``, $C$ = ``cooldown``, $\eta_\min$ =
-    ``min_learning_rate``, $m_k$ = the $k$-th metric (a validation error measured every $N$ steps).
-
-    A check *improves* when (``mode``/``threshold_mode``)
+    Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor``, $P$ = ``patience``, $\epsilon$ =
+    ``threshold``, $C$ = ``cooldown``, $\eta_\min$ = ``min_learning_rate``, $m_k$ = the $k$-th
+    metric, $m^\ast$ the best so far, $n$ the checks without improvement.
 
     .. math::
-        \text{min/relative: } m_k < m^\ast (1-\epsilon),\quad
-        \text{min/absolute: } m_k < m^\ast - \epsilon,\quad
-        \text{max/relative: } m_k > m^\ast (1+\epsilon),\quad
-        \text{max/absolute: } m_k > m^\ast + \epsilon
+        n \leftarrow 0 \text{ if } m_k < m^\ast (1-\epsilon) \text{ (an improvement) else } n + 1;
+        \quad n = P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,
+        \ \text{then } C \text{ checks ignored}
 
-    with $m^\ast$ the best metric so far (the first check always improves). An improvement sets
-    $m^\ast = m_k$ and the bad count $n = 0$; otherwise $n \leftarrow n + 1$. When $n$ reaches
-    the patience the learning rate drops and a cooldown starts:
-
-    .. math:: \eta \leftarrow \max(\lambda\eta,\ \eta_\min), \qquad n \leftarrow 0
-
+    ``mode="max"`` flips the test; ``threshold_mode="absolute"`` uses $m^\ast - \epsilon$.
     Zheng, *CS286 Lecture 6* ("Performance scheduling"); Padilla Montani ("reduce LR by a factor
     of $\lambda$ when the error is stuck"); Géron (2017). The frameworks' counts of patience and
     cooldown, and the improvement test, are the entry's variant axes; ``min_decrease`` is PyTorch's
@@ -266,9 +239,6 @@ register(
         ),
         notes="The learning rate reported for check k is the one in effect after metric k has "
         "been seen (what the next optimizer step uses).",
-        model=ScheduleModel(
-            build=build_by_name(reduce_on_plateau),
-            plateau=True,
-        ),
+        model=ScheduleModel(build=build_by_name(reduce_on_plateau), plateau=True),
     )
 )
