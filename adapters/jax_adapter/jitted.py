@@ -34,7 +34,14 @@ import numpy as np
 import optax
 
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device, load_trace
-from trainspec.adapters.jax_adapter.optimizers import ADAPTIVE, Buffers, Fields, load_state
+from trainspec.adapters.jax_adapter.optimizers import (
+    ADAPTIVE,
+    JITTED_SGD,
+    Buffers,
+    Fields,
+    load_state,
+)
+from trainspec.adapters.jax_adapter.optimizers import SGD as EAGER_SGD
 from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import (
     CENTRED_REGION_TEXT,
@@ -125,28 +132,8 @@ def _fields_loader(fields: Callable[[Buffers, Any], Fields]) -> Loader:
     return lambda state, buffers, eta, count: load_state(state, fields(buffers, eta), count)
 
 
-def _mu(c: OptimizerCase) -> Any:
-    return c.hyperparameters.get("momentum", 0.0)
-
-
 #: the SGD rows of the eager adapter, under jit: spec ID, optax's call, how to build it
-SGD: tuple[tuple[str, str, Make], ...] = (
-    ("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
-    ("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
-    (
-        "opt.nesterov",
-        "sgd(nesterov=True)",
-        lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
-    ),
-    (
-        "opt.weight_decay",
-        "chain(add_decayed_weights, sgd)",
-        lambda c, lr: optax.chain(
-            optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-            optax.sgd(lr, momentum=_mu(c)),
-        ),
-    ),
-)
+SGD: tuple[tuple[str, str, Make], ...] = tuple(row for row in EAGER_SGD if row[1] in JITTED_SGD)
 
 _CENTERED_JIT_NAN = (
     "optax.rmsprop(centered=True) under jax.jit returns NaN where the centred variance "

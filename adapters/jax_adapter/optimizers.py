@@ -345,38 +345,44 @@ def _mu(case: OptimizerCase) -> float:
     return case.hyperparameters.get("momentum", 0.0)
 
 
+#: optax's SGD and its chains: spec ID, optax's call, how to build it (``jitted`` runs the rows
+#: of :data:`JITTED_SGD` under ``jax.jit``)
+SGD: tuple[tuple[str, str, Make], ...] = (
+    ("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
+    ("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
+    (
+        "opt.momentum",
+        "chain(ema(debias=False), scale_by_learning_rate)",
+        lambda c, lr: optax.chain(
+            optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)
+        ),
+    ),
+    (
+        "opt.nesterov",
+        "sgd(nesterov=True)",
+        lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
+    ),
+    (
+        "opt.weight_decay",
+        "chain(add_decayed_weights, sgd)",
+        lambda c, lr: optax.chain(
+            optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
+            optax.sgd(lr, momentum=_mu(c)),
+        ),
+    ),
+    (
+        "opt.weight_decay",
+        "chain(trace, add_decayed_weights, scale_by_learning_rate)",
+        lambda c, lr: optax.chain(
+            optax.trace(decay=_mu(c)),
+            optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
+            optax.scale_by_learning_rate(lr),
+        ),
+    ),
+)
+JITTED_SGD = ("sgd", "sgd(momentum)", "sgd(nesterov=True)", "chain(add_decayed_weights, sgd)")
+
+
 def sgd_implementations() -> list[Implementation]:
     """``optax.sgd`` and its chains (the adapter lists these rows first)."""
-    return [
-        _sgd_impl("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
-        _sgd_impl("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
-        _sgd_impl(
-            "opt.momentum",
-            "chain(ema(debias=False), scale_by_learning_rate)",
-            lambda c, lr: optax.chain(
-                optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)
-            ),
-        ),
-        _sgd_impl(
-            "opt.nesterov",
-            "sgd(nesterov=True)",
-            lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
-        ),
-        _sgd_impl(
-            "opt.weight_decay",
-            "chain(add_decayed_weights, sgd)",
-            lambda c, lr: optax.chain(
-                optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-                optax.sgd(lr, momentum=_mu(c)),
-            ),
-        ),
-        _sgd_impl(
-            "opt.weight_decay",
-            "chain(trace, add_decayed_weights, scale_by_learning_rate)",
-            lambda c, lr: optax.chain(
-                optax.trace(decay=_mu(c)),
-                optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-                optax.scale_by_learning_rate(lr),
-            ),
-        ),
-    ]
+    return [_sgd_impl(*row) for row in SGD]
