@@ -17,9 +17,13 @@ __all__ += ["nadam_decay", "nadam_momentum_product", "nadam_mu"]
 
 NADAM_SCHEDULES = ("dozat_decay", "dozat_decay_psi1", "none")
 NADAM_SCHEDULE_PRECISIONS = ("as_params", "decay_float32", "product_float32")
-#: What each canonical buffer holds (a tree shaped like params). The product of the momentum
-#: schedule (PyTorch mu_product, Keras _u_product) follows from count: not a buffer.
-BUFFERS = {"m": "the uncorrected first moment.", "v": "the uncorrected second moment; >= 0."}
+#: What each canonical buffer holds (a tree shaped like params).
+BUFFERS = {
+    "m": "the uncorrected first moment (running average of gradients).",
+    "v": "the uncorrected second moment; >= 0. The product of the momentum schedule "
+    "(PyTorch mu_product, Keras _u_product) is not a buffer: it follows from count, beta1 "
+    "and momentum_decay (see nadam_momentum_product).",
+}
 #: Dozat's decay constant $0.96$ of the momentum schedule, and as Keras rounds it to float32
 NADAM_DECAY = 0.96
 NADAM_DECAY_FLOAT32 = float(np.float32(NADAM_DECAY))
