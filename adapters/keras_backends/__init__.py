@@ -42,7 +42,7 @@ class _KerasOnBackend:
     def implementations(self) -> list[Implementation]:
         from trainspec.adapters.keras_adapter import optimizers
 
-        return self._sgd_implementations() + optimizers.implementations()  # type: ignore[attr-defined]
+        return optimizers.sgd_implementations() + optimizers.implementations()
 
 
 def _require_backend(backend: str) -> None:
