@@ -23,6 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from trainspec.adapters.devices import jax_devices, jax_full_precision  # noqa: E402
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations  # noqa: E402
 from trainspec.conformance.kinds.optimizers import OptimizerCase  # noqa: E402
 
@@ -112,15 +113,10 @@ class JaxAdapter(Adapter):
         }
 
     def devices(self) -> list[str]:
-        try:
-            gpu = bool(jax.devices("gpu"))
-        except RuntimeError:
-            gpu = False
-        return ["cpu", *(["cuda"] if gpu else [])]
+        return jax_devices()
 
     def prepare_device(self, device: str) -> None:
-        # full-precision matmuls on GPU (no TF32)
-        jax.config.update("jax_default_matmul_precision", "highest")
+        jax_full_precision()
 
     def implementations(self) -> list[Implementation]:
         """SGD's rows, then those of every family module of this package."""

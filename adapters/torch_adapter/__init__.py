@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainspec.adapters.devices import torch_devices, torch_full_precision
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 
@@ -102,13 +103,10 @@ class TorchAdapter(Adapter):
         }
 
     def devices(self) -> list[str]:
-        return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+        return torch_devices()
 
     def prepare_device(self, device: str) -> None:
-        # comparisons in full precision: no TF32 in matmuls or convolutions
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.set_float32_matmul_precision("highest")
+        torch_full_precision()
 
     def implementations(self) -> list[Implementation]:
         """SGD's rows, then those of every family module of this package."""
