@@ -33,7 +33,9 @@ gradient is $y + \alpha$ for $y = \alpha(e^z - 1)$, the logistic's is $y(1 - y)$
 reference uses that order too or names both with :func:`~trainspec.reference.base.either_order`,
 so that the tolerance bounds the rounding of each.
 
-The spec entries ``act.step`` ... ``act.softmax`` are registered at the bottom of this module
+The module is laid out in cards: what the IDs share (the elementwise machinery, the subnormals,
+the model the kit drives, the shared axes and citations), then ``act.step`` ... ``act.softmax``,
+each function followed by the hyperparameters only it uses and its entry
 (the framework defaults the notes state, ``act.defaults``, are in :mod:`~trainspec.reference.defaults`).
 """
 
@@ -139,138 +141,10 @@ def _piecewise_derivative(z: Any, positive: Any, negative: Any, at_zero: Any) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# step functions
 
-
-def step(form: str = "heaviside", nan_value: str = "nan") -> Activation:
-    r"""The step functions of the linear threshold unit and the perceptron, ``act.step``.
-
-    Symbols: $z$ = ``z``.
-
-    .. math::
-        \text{heaviside}(z) = \begin{cases} 0 & z < 0 \\ 1 & z \ge 0 \end{cases}\qquad
-        \text{perceptron}(z) = \begin{cases} 0 & z \le 0 \\ 1 & z > 0 \end{cases}\qquad
-        \operatorname{sgn}(z) = \begin{cases} -1 & z < 0 \\ 0 & z = 0 \\ 1 & z > 0 \end{cases}
-
-    Heaviside and sgn: Zheng, *CS286 Lecture 6*, "Common step functions"; the perceptron step:
-    *Neural network architectures, part one*, "Perceptron" (where it is written $\sigma$).
-
-    The entry also cites Rosenblatt (1958).
-
-    .. warning:: The value at 0 is the difference between the forms: ``torch.heaviside`` and
-       ``jnp.heaviside`` take it as an argument. The derivative is 0 wherever it exists; at 0 it
-       does not (the notes replace the step by the logistic "for backpropagation to work"), and
-       the spec takes the 0 that autodiff returns. ``nan_value``: a NaN input gives NaN
-       (``"nan"``, IEEE-754, NumPy, JAX, TensorFlow), 0 (``"zero"``: every comparison is
-       false; ``torch.heaviside``, ``torch.sign``) or the value at 0 (``"value_at_zero"``:
-       neither $z < 0$ nor $z > 0$ holds; ``keras.ops.heaviside``).
-    """
-    f = check_choice("form", form, STEP_FORMS)
-    at_nan = check_choice("nan_value", nan_value, STEP_NAN_VALUES)
-
-    def value(z: Any) -> Any:
-        if f == "sgn":
-            y = np.sign(z)
-        else:
-            at_zero = 1.0 if f == "heaviside" else 0.0
-            y = np.where(z > 0, 1.0, np.where(z < 0, 0.0, at_zero))
-        if at_nan != "nan":
-            fill = 0.0 if at_nan == "zero" or f == "sgn" else at_zero
-            return np.where(np.isnan(z), fill, y)
-        return _nan_propagating(z, y)
-
-    def derivative(z: Any) -> Any:
-        return _nan_propagating(z, np.zeros(np.shape(z)))
-
-    return _elementwise(value, derivative)
-
-
-# ---------------------------------------------------------------------------------------------
-# logistic and tanh
-
-
-def logistic(z: Any) -> Any:
-    r"""$\sigma(z) = 1/(1 + e^{-z})$, evaluated as $e^{z}/(1 + e^{z})$ for $z < 0$ so that no
-    exponential overflows (the naive form is exact for $z \ge 0$ only)."""
-    _check_z("z", z)
-    with np.errstate(over="ignore", invalid="ignore"):
-        return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
-
-
-def sigmoid() -> Activation:
-    r"""The logistic function, ``act.sigmoid``.
-
-    .. math::
-        \sigma(z) = \frac{1}{1 + e^{-z}},\qquad \sigma'(z) = \sigma(z)\,(1 - \sigma(z)) \le \tfrac14
-
-    Zheng, *CS286 Lecture 6*, "New activation functions". Stable for large $|z|$: see
-    :func:`logistic`. The derivative is written from the output, $y(1-y)$, as frameworks
-    compute it: where $\sigma(z)$ rounds to 1 it is 0 to within the rounding of $1 - y$.
-
-    The entry also cites Rumelhart et al. (1986); LeCun et al. (1998).
-    """
-
-    def derivative(z: Any) -> Any:
-        s = logistic(z)
-        return s * (1.0 - s)
-
-    return _elementwise(logistic, derivative)
-
-
-def tanh() -> Activation:
-    r"""The hyperbolic tangent, ``act.tanh``.
-
-    .. math::
-        \tanh(z) = 2\sigma(2z) - 1,\qquad \tanh'(z) = 1 - \tanh^2(z)
-
-    Zheng, *CS286 Lecture 6*, "New activation functions" (the identity with the logistic:
-    :func:`tanh_from_sigmoid`, a property test). The derivative is written from the output, as
-    frameworks compute it.
-
-    The entry also cites LeCun et al. (1998).
-    """
-
-    def derivative(z: Any) -> Any:
-        t = np.tanh(z)
-        return 1.0 - t**2
-
-    return _elementwise(np.tanh, derivative)
-
-
-def tanh_from_sigmoid(z: Any) -> Any:
-    r"""$2\sigma(2z) - 1$: Zheng's identity, equal to $\tanh(z)$ (checked by the reference's tests)."""
-    return 2.0 * logistic(2.0 * z) - 1.0
-
-
-# ---------------------------------------------------------------------------------------------
-# the rectifiers
 
 RELU_AT_ZERO = ("zero", "one")
 SLOPE_AT_ZERO = ("alpha", "one", "zero")
-
-
-def relu(derivative_at_zero: str = "zero") -> Activation:
-    r"""The rectified linear unit, ``act.relu``.
-
-    .. math::
-        \mathrm{ReLU}(z) = \max(0, z),\qquad
-        \mathrm{ReLU}'(z) = \begin{cases} 1 & z > 0 \\ 0 & z < 0 \\ c_0 & z = 0 \end{cases}
-
-    Zheng, *CS286 Lecture 6*; Vitay, *Neurocomputing*; *Neural network architectures, part one*
-    ("non-differentiable at zero"). Nair & Hinton (2010).
-
-    .. warning:: $c_0$ = ``derivative_at_zero`` is a convention: ``"zero"`` ($c_0 = 0$) or
-       ``"one"`` ($c_0 = 1$).
-    """
-    c0 = (
-        0.0
-        if check_choice("derivative_at_zero", derivative_at_zero, RELU_AT_ZERO) == "zero"
-        else 1.0
-    )
-    return _elementwise(
-        lambda z: np.maximum(z, np.zeros(np.shape(z))),
-        lambda z: _piecewise_derivative(z, 1.0, 0.0, c0),
-    )
 
 
 def _slope_at_zero(option: str, alpha: Any) -> Any:
@@ -280,118 +154,6 @@ def _slope_at_zero(option: str, alpha: Any) -> Any:
 
 def _leaky_value(z: Any, alpha: Any) -> Any:
     return np.where(z > 0, z, alpha * z)
-
-
-def leaky_relu(alpha: Any = 0.01, derivative_at_zero: str = "alpha") -> Activation:
-    r"""Leaky ReLU, ``act.leaky_relu``.
-
-    Symbols: $\alpha$ = ``alpha`` (the slope of the negative side, "usually set to 0.01").
-
-    .. math::
-        \mathrm{LeakyReLU}_\alpha(z) = \max(\alpha z, z) = \begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases}
-        \quad (0 < \alpha \le 1)
-
-    Zheng, *CS286 Lecture 6*, "Nonsaturating activation function"; Padilla Montani,
-    *Neural Networks Tricks-Of-The-Trade*. Maas et al. (2013).
-
-    The entry also cites *Neural network architectures, part one: deep NNs & CNNs*.
-
-    .. warning:: $\max(\alpha z, z)$ is the leaky ReLU only for $\alpha \le 1$ (for $\alpha > 1$
-       it takes $\alpha z$ on the positive side), hence the range. The default slope differs
-       between frameworks (``act.defaults``). The derivative at 0 (``derivative_at_zero``) is
-       $\alpha$ (``"alpha"``, Vitay's $f'(x) = \alpha$ for $x \le 0$), 1 or 0.
-    """
-    a = check_number("alpha", alpha, low=0.0, high=1.0, low_closed=False)
-    c0 = _slope_at_zero(derivative_at_zero, a)
-    return _elementwise(
-        lambda z: _leaky_value(z, a), lambda z: _piecewise_derivative(z, 1.0, a, c0)
-    )
-
-
-def prelu(alpha: Any = 0.25, derivative_at_zero: str = "alpha") -> Activation:
-    r"""Parametric ReLU, ``act.prelu``: the leaky ReLU with a learned slope $\alpha$ = ``alpha``.
-
-    .. math::
-        f(z) = \begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases},\qquad
-        \frac{\partial f}{\partial z} = \begin{cases} 1 & z > 0 \\ \alpha & z \le 0 \end{cases},\qquad
-        \frac{\partial f}{\partial \alpha} = \min(z, 0)
-
-    Vitay, *Neurocomputing*, "Choice of the activation function" (the derivative);
-    Zheng, *CS286 Lecture 6*. He et al. (2015), who initialise $\alpha = 0.25$.
-
-    ``vjp(z, g)`` returns the cotangents of ``z`` and of the (one, shared) ``alpha``:
-    $\sum_i g_i \min(z_i, 0)$.
-
-    .. warning:: Any real $\alpha$ is allowed (it is learned). The derivative at 0 is Vitay's
-       $\alpha$ by default; flax's ``PReLU`` gives 1, Keras's ``PReLU`` (written
-       $\mathrm{relu}(z) - \alpha\,\mathrm{relu}(-z)$) gives 0: ``derivative_at_zero``.
-    """
-    a = check_number("alpha", alpha)
-    c0 = _slope_at_zero(derivative_at_zero, a)
-    act = _elementwise(lambda z: _leaky_value(z, a), lambda z: _piecewise_derivative(z, 1.0, a, c0))
-
-    def vjp(z: Any, g: Any) -> dict[str, Any]:
-        out = act.vjp(z, g)
-        with np.errstate(over="ignore", invalid="ignore"):
-            out["alpha"] = np.sum(g * np.where(z > 0, 0.0, z))
-        return out
-
-    return act._replace(vjp=vjp)
-
-
-def _check_bounds(lower: Any, upper: Any) -> tuple[Any, Any]:
-    lo = check_number("lower", lower, low=0.0, high=1.0)
-    hi = check_number("upper", upper, low=0.0, high=1.0)
-    if float(lo) > float(hi):
-        raise ValueError(f"lower={float(lo)!r}, upper={float(hi)!r}: must satisfy lower <= upper")
-    return lo, hi
-
-
-def rrelu(lower: Any = 1 / 8, upper: Any = 1 / 3, derivative_at_zero: str = "alpha") -> Activation:
-    r"""Randomized leaky ReLU at test time, ``act.rrelu``: the leaky ReLU with the mean slope.
-
-    Symbols: $l$ = ``lower``, $u$ = ``upper`` ($0 \le l \le u \le 1$).
-
-    .. math::
-        \text{training: } \alpha \sim U(l, u) \text{ per element};\qquad
-        \text{test: } f(z) = \begin{cases} z & z > 0 \\ \frac{l + u}{2} z & z \le 0 \end{cases}
-
-    Zheng, *CS286 Lecture 6* ("picked randomly in a given range during training, and fixed
-    during testing"). Xu et al. (2015), whose $1/\alpha \sim U(3, 8)$ gives the bounds
-    $1/8$ and $1/3$. Training mode: :func:`rrelu_training`.
-    """
-    lo, hi = _check_bounds(lower, upper)
-    a = (lo + hi) / 2.0
-    c0 = _slope_at_zero(derivative_at_zero, a)
-    return _elementwise(
-        lambda z: _leaky_value(z, a), lambda z: _piecewise_derivative(z, 1.0, a, c0)
-    )
-
-
-class RReLUSample(NamedTuple):
-    """One training-mode evaluation: the outputs and the slope drawn for every element."""
-
-    value: np.ndarray
-    slopes: np.ndarray
-
-
-def rrelu_training(z: Any, lower: float, upper: float, rng: np.random.Generator) -> RReLUSample:
-    r"""RReLU in training mode: $\alpha_i \sim U(l, u)$ independently, $f(z_i) = \alpha_i z_i$ for
-    $z_i \le 0$ and $z_i$ otherwise. The randomness comes from ``rng`` only (no hidden state);
-    ``slopes`` holds $\alpha_i$ for every element (1 where $z_i > 0$)."""
-    _check_z("z", z)
-    lo, hi = _check_bounds(lower, upper)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng: must be a numpy.random.Generator, got {type(rng).__name__}")
-    zz = np.asarray(z, dtype=np.float64)
-    alpha = rng.uniform(float(lo), float(hi), zz.shape)
-    slopes = np.where(zz > 0, 1.0, alpha)
-    with np.errstate(invalid="ignore"):
-        return RReLUSample(np.where(zz > 0, zz, alpha * zz), slopes)
-
-
-# ---------------------------------------------------------------------------------------------
-# exponential linear units
 
 
 def _elu_parts(
@@ -415,101 +177,8 @@ def _elu_parts(
     return value, derivative
 
 
-def elu(alpha: Any = 1.0, negative_branch: str = "z_lt_0", evaluation: str = "expm1") -> Activation:
-    r"""The exponential linear unit, ``act.elu``.
-
-    Symbols: $\alpha$ = ``alpha`` ($> 0$).
-
-    .. math::
-        \mathrm{ELU}_\alpha(z) = \begin{cases} \alpha(e^z - 1) & z < 0 \\ z & z \ge 0 \end{cases},\qquad
-        \mathrm{ELU}'_\alpha(z) = \begin{cases} \alpha e^z & z < 0 \\ 1 & z > 0 \end{cases}
-
-    Zheng, *CS286 Lecture 6* ($z < 0$); Padilla Montani, *Neural Networks Tricks-Of-The-Trade*
-    ($z \le 0$). Clevert et al. (2016).
-
-    .. warning:: Does $z < 0$ against $z \le 0$ matter? Not for the value: both branches give 0
-       at 0. It matters for the derivative at 0, which autodiff takes from the branch that holds
-       0: 1 for $z < 0$ (``negative_branch="z_lt_0"``, TensorFlow's ``tf.nn.elu``), $\alpha$
-       for $z \le 0$ (``"z_le_0"``, PyTorch, JAX); they differ unless $\alpha = 1$.
-
-    .. warning:: ``evaluation``: $e^z - 1$ as printed cancels for small $|z|$ (relative error
-       up to 1 for $|z| < u$; TensorFlow's ``Elu`` kernel computes it so); ``"expm1"`` is
-       accurate there (PyTorch, JAX). Both are bounded by their own rounding.
-    """
-    a = check_number("alpha", alpha, low=0.0, low_closed=False)
-    return _elementwise(*_elu_parts(a, negative_branch, evaluation))
-
-
-def selu(negative_branch: str = "z_lt_0", evaluation: str = "expm1") -> Activation:
-    r"""The scaled ELU, ``act.selu``, with Klambauer et al.'s self-normalising constants.
-
-    .. math::
-        \mathrm{SELU}(z) = \lambda\,\mathrm{ELU}_\alpha(z),\quad
-        \lambda \approx 1.0507009873554805,\ \alpha \approx 1.6732632423543772
-
-    Zheng, *CS286 Lecture 6*; Padilla Montani, *Neural Networks Tricks-Of-The-Trade*
-    (``tf.nn.selu``). Klambauer et al. (2017), eq. (14) (:data:`SELU_LAMBDA`, :data:`SELU_ALPHA`).
-
-    .. warning:: As for :func:`elu`, ``negative_branch`` decides the derivative at 0:
-       $\lambda$ (``"z_lt_0"``, TensorFlow) or $\lambda\alpha$ (``"z_le_0"``, PyTorch, JAX);
-       ``evaluation`` is $\operatorname{expm1}$ or $e^z - 1$.
-    """
-    value, derivative = _elu_parts(SELU_ALPHA, negative_branch, evaluation)
-    return _elementwise(lambda z: SELU_LAMBDA * value(z), lambda z: SELU_LAMBDA * derivative(z))
-
-
 # ---------------------------------------------------------------------------------------------
-# softmax
-
-
-def softmax(axis: int = -1) -> Activation:
-    r"""The softmax over ``axis``, ``act.softmax``.
-
-    .. math::
-        \mathrm{softmax}(z)_k = \frac{e^{z_k}}{\sum_j e^{z_j}} = \frac{e^{z_k - m}}{\sum_j e^{z_j - m}},
-        \quad m = \max_j z_j;\qquad
-        \bar z = s \odot (g - \langle g, s\rangle)
-
-    Solberg, *INF 5860 Lecture 9*; Zheng, *CS286 Lecture 6*. Shift-invariant (any $m$ gives the
-    same value); subtracting the maximum keeps every exponential in $(0, 1]$, so no overflow.
-    ``vjp(z, g)`` is the vector-Jacobian product $s \odot (g - \sum_j g_j s_j)$.
-
-    The entry also cites Bridle (1990); Goodfellow et al. (2016).
-    """
-    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
-        raise TypeError(f"axis={axis!r}: must be an int")
-
-    def value(z: Any) -> Any:
-        _check_z("z", z)
-        if np.ndim(z) == 0 or not -np.ndim(z) <= axis < np.ndim(z):
-            raise ValueError(f"axis={axis}: must index one of the {np.ndim(z)} axes of z")
-        with np.errstate(over="ignore", invalid="ignore"):
-            m = np.max(z, axis=axis, keepdims=True)
-            d = z - m
-            # exact cases, so that the bounds stay finite where z - m overflows: the maximum
-            # itself (0), and a masked (-inf) logit or one so far below the maximum that its
-            # exponential is an exact 0 in every dtype (e^d underflows for d < -746)
-            d = np.where(
-                z == m,
-                np.zeros(np.shape(z)),
-                np.where((z == -np.inf) | (d < -1e4), -np.inf, d),
-            )
-            e = np.exp(d)
-            return e / np.sum(e, axis=axis, keepdims=True)
-
-    def vjp(z: Any, g: Any) -> dict[str, Any]:
-        _check_z("g", g)
-        s = value(z)
-        if tuple(np.shape(g)) != tuple(np.shape(z)):
-            raise ValueError(f"g: shape {np.shape(g)} must equal the shape of z, {np.shape(z)}")
-        with np.errstate(over="ignore", invalid="ignore"):
-            return {"z": s * (g - np.sum(g * s, axis=axis, keepdims=True))}
-
-    return Activation(value, None, vjp, elementwise=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# subnormals
+# subnormals and what the cards share
 
 
 def flush_subnormals(x: Any, smallest_normal: float) -> Any:
@@ -517,10 +186,6 @@ def flush_subnormals(x: Any, smallest_normal: float) -> Any:
     what a processor in flush-to-zero / denormals-are-zero mode (FTZ/DAZ) does to inputs and
     results. Used by the ``subnormals="flushed"`` variant of every ``act.*`` entry."""
     return np.where(abs(x) < smallest_normal, 0.0 * x, x)
-
-
-# ---------------------------------------------------------------------------------------------
-# the spec entries
 
 
 @dataclass(frozen=True)
@@ -640,47 +305,6 @@ def _branch_axis(scale: str) -> VariantAxis:
     )
 
 
-ALPHA_LEAKY = HyperParameter(
-    "alpha",
-    r"\alpha",
-    "slope of the negative side",
-    low=0.0,
-    high=1.0,
-    low_closed=False,
-    sample_low=1e-3,
-    sample_high=1.0,
-    log_scale=True,
-    special=(0.01, 0.2, 0.3),
-)
-ALPHA_PRELU = HyperParameter(
-    "alpha",
-    r"\alpha",
-    "learned slope of the negative side (any real number)",
-    low=None,
-    high=None,
-    sample_low=-1.0,
-    sample_high=2.0,
-    special=(0.25, 0.01, 0.0),
-)
-RRELU_LOWER = HyperParameter(
-    "lower", "l", "lower bound of the random slope", low=0.0, high=1.0, special=(0.125,)
-)
-RRELU_UPPER = HyperParameter(
-    "upper", "u", "upper bound of the random slope", low=0.0, high=1.0, special=(1 / 3,)
-)
-ALPHA_ELU = HyperParameter(
-    "alpha",
-    r"\alpha",
-    "value of the negative saturation (-alpha)",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=0.05,
-    sample_high=5.0,
-    log_scale=True,
-    special=(1.0, 2.0),
-)
-
 _ZHENG_ACT = C.at(C.ZHENG, "New activation functions")
 _ZHENG_NONSAT = C.at(C.ZHENG, "Nonsaturating activation function")
 _ZHENG_STEP = C.at(C.ZHENG, "Linear threshold unit (LTU); Common step functions")
@@ -697,6 +321,63 @@ _PIECEWISE = (SUBNORMALS, NAN_DERIVATIVE)
 
 def _slope_options(o: Mapping[str, str]) -> str:
     return o.get("derivative_at_zero", "alpha")
+
+
+_SLOPE_STATED = {
+    "alpha": ("Vitay: f'(x) = alpha if x <= 0", "PyTorch", "TensorFlow"),
+    "one": ("JAX jax.nn.leaky_relu, flax PReLU (x >= 0)",),
+    "zero": ("Keras PReLU: relu(x) - alpha*relu(-x)",),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# act.step
+
+
+def step(form: str = "heaviside", nan_value: str = "nan") -> Activation:
+    r"""The step functions of the linear threshold unit and the perceptron, ``act.step``.
+
+    Symbols: $z$ = ``z``.
+
+    .. math::
+        \text{heaviside}(z) = \begin{cases} 0 & z < 0 \\ 1 & z \ge 0 \end{cases}\qquad
+        \text{perceptron}(z) = \begin{cases} 0 & z \le 0 \\ 1 & z > 0 \end{cases}\qquad
+        \operatorname{sgn}(z) = \begin{cases} -1 & z < 0 \\ 0 & z = 0 \\ 1 & z > 0 \end{cases}
+
+    Heaviside and sgn: Zheng, *CS286 Lecture 6*, "Common step functions"; the perceptron step:
+    *Neural network architectures, part one*, "Perceptron" (where it is written $\sigma$).
+
+    The entry also cites Rosenblatt (1958).
+
+    .. warning:: The value at 0 is the difference between the forms: ``torch.heaviside`` and
+       ``jnp.heaviside`` take it as an argument. The derivative is 0 wherever it exists; at 0 it
+       does not (the notes replace the step by the logistic "for backpropagation to work"), and
+       the spec takes the 0 that autodiff returns. ``nan_value``: a NaN input gives NaN
+       (``"nan"``, IEEE-754, NumPy, JAX, TensorFlow), 0 (``"zero"``: every comparison is
+       false; ``torch.heaviside``, ``torch.sign``) or the value at 0 (``"value_at_zero"``:
+       neither $z < 0$ nor $z > 0$ holds; ``keras.ops.heaviside``).
+    """
+    f = check_choice("form", form, STEP_FORMS)
+    at_nan = check_choice("nan_value", nan_value, STEP_NAN_VALUES)
+
+    def value(z: Any) -> Any:
+        if f == "sgn":
+            y = np.sign(z)
+        else:
+            at_zero = 1.0 if f == "heaviside" else 0.0
+            y = np.where(z > 0, 1.0, np.where(z < 0, 0.0, at_zero))
+        if at_nan != "nan":
+            fill = 0.0 if at_nan == "zero" or f == "sgn" else at_zero
+            return np.where(np.isnan(z), fill, y)
+        return _nan_propagating(z, y)
+
+    def derivative(z: Any) -> Any:
+        return _nan_propagating(z, np.zeros(np.shape(z)))
+
+    return _elementwise(value, derivative)
+
+
+# ---------------------------------------------------------------------------------------------
 
 
 register(
@@ -757,6 +438,39 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# act.sigmoid
+
+
+def logistic(z: Any) -> Any:
+    r"""$\sigma(z) = 1/(1 + e^{-z})$, evaluated as $e^{z}/(1 + e^{z})$ for $z < 0$ so that no
+    exponential overflows (the naive form is exact for $z \ge 0$ only)."""
+    _check_z("z", z)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(z >= 0, 1.0 / (1.0 + np.exp(-z)), np.exp(z) / (1.0 + np.exp(z)))
+
+
+def sigmoid() -> Activation:
+    r"""The logistic function, ``act.sigmoid``.
+
+    .. math::
+        \sigma(z) = \frac{1}{1 + e^{-z}},\qquad \sigma'(z) = \sigma(z)\,(1 - \sigma(z)) \le \tfrac14
+
+    Zheng, *CS286 Lecture 6*, "New activation functions". Stable for large $|z|$: see
+    :func:`logistic`. The derivative is written from the output, $y(1-y)$, as frameworks
+    compute it: where $\sigma(z)$ rounds to 1 it is 0 to within the rounding of $1 - y$.
+
+    The entry also cites Rumelhart et al. (1986); LeCun et al. (1998).
+    """
+
+    def derivative(z: Any) -> Any:
+        s = logistic(z)
+        return s * (1.0 - s)
+
+    return _elementwise(logistic, derivative)
+
+
 register(
     SpecEntry(
         id="act.sigmoid",
@@ -772,6 +486,39 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# act.tanh
+
+
+def tanh() -> Activation:
+    r"""The hyperbolic tangent, ``act.tanh``.
+
+    .. math::
+        \tanh(z) = 2\sigma(2z) - 1,\qquad \tanh'(z) = 1 - \tanh^2(z)
+
+    Zheng, *CS286 Lecture 6*, "New activation functions" (the identity with the logistic:
+    :func:`tanh_from_sigmoid`, a property test). The derivative is written from the output, as
+    frameworks compute it.
+
+    The entry also cites LeCun et al. (1998).
+    """
+
+    def derivative(z: Any) -> Any:
+        t = np.tanh(z)
+        return 1.0 - t**2
+
+    return _elementwise(np.tanh, derivative)
+
+
+def tanh_from_sigmoid(z: Any) -> Any:
+    r"""$2\sigma(2z) - 1$: Zheng's identity, equal to $\tanh(z)$ (checked by the reference's tests)."""
+    return 2.0 * logistic(2.0 * z) - 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 register(
     SpecEntry(
         id="act.tanh",
@@ -785,6 +532,35 @@ register(
         model=ActivationModel(build=lambda o, hp: tanh()),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# act.relu
+
+
+def relu(derivative_at_zero: str = "zero") -> Activation:
+    r"""The rectified linear unit, ``act.relu``.
+
+    .. math::
+        \mathrm{ReLU}(z) = \max(0, z),\qquad
+        \mathrm{ReLU}'(z) = \begin{cases} 1 & z > 0 \\ 0 & z < 0 \\ c_0 & z = 0 \end{cases}
+
+    Zheng, *CS286 Lecture 6*; Vitay, *Neurocomputing*; *Neural network architectures, part one*
+    ("non-differentiable at zero"). Nair & Hinton (2010).
+
+    .. warning:: $c_0$ = ``derivative_at_zero`` is a convention: ``"zero"`` ($c_0 = 0$) or
+       ``"one"`` ($c_0 = 1$).
+    """
+    c0 = (
+        0.0
+        if check_choice("derivative_at_zero", derivative_at_zero, RELU_AT_ZERO) == "zero"
+        else 1.0
+    )
+    return _elementwise(
+        lambda z: np.maximum(z, np.zeros(np.shape(z))),
+        lambda z: _piecewise_derivative(z, 1.0, 0.0, c0),
+    )
+
 
 register(
     SpecEntry(
@@ -808,11 +584,50 @@ register(
     )
 )
 
-_SLOPE_STATED = {
-    "alpha": ("Vitay: f'(x) = alpha if x <= 0", "PyTorch", "TensorFlow"),
-    "one": ("JAX jax.nn.leaky_relu, flax PReLU (x >= 0)",),
-    "zero": ("Keras PReLU: relu(x) - alpha*relu(-x)",),
-}
+
+# ---------------------------------------------------------------------------------------------
+# act.leaky_relu
+
+
+def leaky_relu(alpha: Any = 0.01, derivative_at_zero: str = "alpha") -> Activation:
+    r"""Leaky ReLU, ``act.leaky_relu``.
+
+    Symbols: $\alpha$ = ``alpha`` (the slope of the negative side, "usually set to 0.01").
+
+    .. math::
+        \mathrm{LeakyReLU}_\alpha(z) = \max(\alpha z, z) = \begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases}
+        \quad (0 < \alpha \le 1)
+
+    Zheng, *CS286 Lecture 6*, "Nonsaturating activation function"; Padilla Montani,
+    *Neural Networks Tricks-Of-The-Trade*. Maas et al. (2013).
+
+    The entry also cites *Neural network architectures, part one: deep NNs & CNNs*.
+
+    .. warning:: $\max(\alpha z, z)$ is the leaky ReLU only for $\alpha \le 1$ (for $\alpha > 1$
+       it takes $\alpha z$ on the positive side), hence the range. The default slope differs
+       between frameworks (``act.defaults``). The derivative at 0 (``derivative_at_zero``) is
+       $\alpha$ (``"alpha"``, Vitay's $f'(x) = \alpha$ for $x \le 0$), 1 or 0.
+    """
+    a = check_number("alpha", alpha, low=0.0, high=1.0, low_closed=False)
+    c0 = _slope_at_zero(derivative_at_zero, a)
+    return _elementwise(
+        lambda z: _leaky_value(z, a), lambda z: _piecewise_derivative(z, 1.0, a, c0)
+    )
+
+
+ALPHA_LEAKY = HyperParameter(
+    "alpha",
+    r"\alpha",
+    "slope of the negative side",
+    low=0.0,
+    high=1.0,
+    low_closed=False,
+    sample_low=1e-3,
+    sample_high=1.0,
+    log_scale=True,
+    special=(0.01, 0.2, 0.3),
+)
+
 
 register(
     SpecEntry(
@@ -831,6 +646,54 @@ register(
         ),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# act.prelu
+
+
+def prelu(alpha: Any = 0.25, derivative_at_zero: str = "alpha") -> Activation:
+    r"""Parametric ReLU, ``act.prelu``: the leaky ReLU with a learned slope $\alpha$ = ``alpha``.
+
+    .. math::
+        f(z) = \begin{cases} z & z > 0 \\ \alpha z & z \le 0 \end{cases},\qquad
+        \frac{\partial f}{\partial z} = \begin{cases} 1 & z > 0 \\ \alpha & z \le 0 \end{cases},\qquad
+        \frac{\partial f}{\partial \alpha} = \min(z, 0)
+
+    Vitay, *Neurocomputing*, "Choice of the activation function" (the derivative);
+    Zheng, *CS286 Lecture 6*. He et al. (2015), who initialise $\alpha = 0.25$.
+
+    ``vjp(z, g)`` returns the cotangents of ``z`` and of the (one, shared) ``alpha``:
+    $\sum_i g_i \min(z_i, 0)$.
+
+    .. warning:: Any real $\alpha$ is allowed (it is learned). The derivative at 0 is Vitay's
+       $\alpha$ by default; flax's ``PReLU`` gives 1, Keras's ``PReLU`` (written
+       $\mathrm{relu}(z) - \alpha\,\mathrm{relu}(-z)$) gives 0: ``derivative_at_zero``.
+    """
+    a = check_number("alpha", alpha)
+    c0 = _slope_at_zero(derivative_at_zero, a)
+    act = _elementwise(lambda z: _leaky_value(z, a), lambda z: _piecewise_derivative(z, 1.0, a, c0))
+
+    def vjp(z: Any, g: Any) -> dict[str, Any]:
+        out = act.vjp(z, g)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out["alpha"] = np.sum(g * np.where(z > 0, 0.0, z))
+        return out
+
+    return act._replace(vjp=vjp)
+
+
+ALPHA_PRELU = HyperParameter(
+    "alpha",
+    r"\alpha",
+    "learned slope of the negative side (any real number)",
+    low=None,
+    high=None,
+    sample_low=-1.0,
+    sample_high=2.0,
+    special=(0.25, 0.01, 0.0),
+)
+
 
 register(
     SpecEntry(
@@ -852,6 +715,73 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# act.rrelu
+
+
+def _check_bounds(lower: Any, upper: Any) -> tuple[Any, Any]:
+    lo = check_number("lower", lower, low=0.0, high=1.0)
+    hi = check_number("upper", upper, low=0.0, high=1.0)
+    if float(lo) > float(hi):
+        raise ValueError(f"lower={float(lo)!r}, upper={float(hi)!r}: must satisfy lower <= upper")
+    return lo, hi
+
+
+def rrelu(lower: Any = 1 / 8, upper: Any = 1 / 3, derivative_at_zero: str = "alpha") -> Activation:
+    r"""Randomized leaky ReLU at test time, ``act.rrelu``: the leaky ReLU with the mean slope.
+
+    Symbols: $l$ = ``lower``, $u$ = ``upper`` ($0 \le l \le u \le 1$).
+
+    .. math::
+        \text{training: } \alpha \sim U(l, u) \text{ per element};\qquad
+        \text{test: } f(z) = \begin{cases} z & z > 0 \\ \frac{l + u}{2} z & z \le 0 \end{cases}
+
+    Zheng, *CS286 Lecture 6* ("picked randomly in a given range during training, and fixed
+    during testing"). Xu et al. (2015), whose $1/\alpha \sim U(3, 8)$ gives the bounds
+    $1/8$ and $1/3$. Training mode: :func:`rrelu_training`.
+    """
+    lo, hi = _check_bounds(lower, upper)
+    a = (lo + hi) / 2.0
+    c0 = _slope_at_zero(derivative_at_zero, a)
+    return _elementwise(
+        lambda z: _leaky_value(z, a), lambda z: _piecewise_derivative(z, 1.0, a, c0)
+    )
+
+
+class RReLUSample(NamedTuple):
+    """One training-mode evaluation: the outputs and the slope drawn for every element."""
+
+    value: np.ndarray
+    slopes: np.ndarray
+
+
+def rrelu_training(z: Any, lower: float, upper: float, rng: np.random.Generator) -> RReLUSample:
+    r"""RReLU in training mode: $\alpha_i \sim U(l, u)$ independently, $f(z_i) = \alpha_i z_i$ for
+    $z_i \le 0$ and $z_i$ otherwise. The randomness comes from ``rng`` only (no hidden state);
+    ``slopes`` holds $\alpha_i$ for every element (1 where $z_i > 0$)."""
+    _check_z("z", z)
+    lo, hi = _check_bounds(lower, upper)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: must be a numpy.random.Generator, got {type(rng).__name__}")
+    zz = np.asarray(z, dtype=np.float64)
+    alpha = rng.uniform(float(lo), float(hi), zz.shape)
+    slopes = np.where(zz > 0, 1.0, alpha)
+    with np.errstate(invalid="ignore"):
+        return RReLUSample(np.where(zz > 0, zz, alpha * zz), slopes)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+RRELU_LOWER = HyperParameter(
+    "lower", "l", "lower bound of the random slope", low=0.0, high=1.0, special=(0.125,)
+)
+RRELU_UPPER = HyperParameter(
+    "upper", "u", "upper bound of the random slope", low=0.0, high=1.0, special=(1 / 3,)
+)
+
+
 register(
     SpecEntry(
         id="act.rrelu",
@@ -872,6 +802,50 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# act.elu
+
+
+def elu(alpha: Any = 1.0, negative_branch: str = "z_lt_0", evaluation: str = "expm1") -> Activation:
+    r"""The exponential linear unit, ``act.elu``.
+
+    Symbols: $\alpha$ = ``alpha`` ($> 0$).
+
+    .. math::
+        \mathrm{ELU}_\alpha(z) = \begin{cases} \alpha(e^z - 1) & z < 0 \\ z & z \ge 0 \end{cases},\qquad
+        \mathrm{ELU}'_\alpha(z) = \begin{cases} \alpha e^z & z < 0 \\ 1 & z > 0 \end{cases}
+
+    Zheng, *CS286 Lecture 6* ($z < 0$); Padilla Montani, *Neural Networks Tricks-Of-The-Trade*
+    ($z \le 0$). Clevert et al. (2016).
+
+    .. warning:: Does $z < 0$ against $z \le 0$ matter? Not for the value: both branches give 0
+       at 0. It matters for the derivative at 0, which autodiff takes from the branch that holds
+       0: 1 for $z < 0$ (``negative_branch="z_lt_0"``, TensorFlow's ``tf.nn.elu``), $\alpha$
+       for $z \le 0$ (``"z_le_0"``, PyTorch, JAX); they differ unless $\alpha = 1$.
+
+    .. warning:: ``evaluation``: $e^z - 1$ as printed cancels for small $|z|$ (relative error
+       up to 1 for $|z| < u$; TensorFlow's ``Elu`` kernel computes it so); ``"expm1"`` is
+       accurate there (PyTorch, JAX). Both are bounded by their own rounding.
+    """
+    a = check_number("alpha", alpha, low=0.0, low_closed=False)
+    return _elementwise(*_elu_parts(a, negative_branch, evaluation))
+
+
+ALPHA_ELU = HyperParameter(
+    "alpha",
+    r"\alpha",
+    "value of the negative saturation (-alpha)",
+    low=0.0,
+    high=None,
+    low_closed=False,
+    sample_low=0.05,
+    sample_high=5.0,
+    log_scale=True,
+    special=(1.0, 2.0),
+)
+
+
 register(
     SpecEntry(
         id="act.elu",
@@ -890,6 +864,32 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# act.selu
+
+
+def selu(negative_branch: str = "z_lt_0", evaluation: str = "expm1") -> Activation:
+    r"""The scaled ELU, ``act.selu``, with Klambauer et al.'s self-normalising constants.
+
+    .. math::
+        \mathrm{SELU}(z) = \lambda\,\mathrm{ELU}_\alpha(z),\quad
+        \lambda \approx 1.0507009873554805,\ \alpha \approx 1.6732632423543772
+
+    Zheng, *CS286 Lecture 6*; Padilla Montani, *Neural Networks Tricks-Of-The-Trade*
+    (``tf.nn.selu``). Klambauer et al. (2017), eq. (14) (:data:`SELU_LAMBDA`, :data:`SELU_ALPHA`).
+
+    .. warning:: As for :func:`elu`, ``negative_branch`` decides the derivative at 0:
+       $\lambda$ (``"z_lt_0"``, TensorFlow) or $\lambda\alpha$ (``"z_le_0"``, PyTorch, JAX);
+       ``evaluation`` is $\operatorname{expm1}$ or $e^z - 1$.
+    """
+    value, derivative = _elu_parts(SELU_ALPHA, negative_branch, evaluation)
+    return _elementwise(lambda z: SELU_LAMBDA * value(z), lambda z: SELU_LAMBDA * derivative(z))
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 register(
     SpecEntry(
         id="act.selu",
@@ -903,6 +903,60 @@ register(
         model=ActivationModel(build=lambda o, hp: selu(o["negative_branch"], o["evaluation"])),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# act.softmax
+
+
+def softmax(axis: int = -1) -> Activation:
+    r"""The softmax over ``axis``, ``act.softmax``.
+
+    .. math::
+        \mathrm{softmax}(z)_k = \frac{e^{z_k}}{\sum_j e^{z_j}} = \frac{e^{z_k - m}}{\sum_j e^{z_j - m}},
+        \quad m = \max_j z_j;\qquad
+        \bar z = s \odot (g - \langle g, s\rangle)
+
+    Solberg, *INF 5860 Lecture 9*; Zheng, *CS286 Lecture 6*. Shift-invariant (any $m$ gives the
+    same value); subtracting the maximum keeps every exponential in $(0, 1]$, so no overflow.
+    ``vjp(z, g)`` is the vector-Jacobian product $s \odot (g - \sum_j g_j s_j)$.
+
+    The entry also cites Bridle (1990); Goodfellow et al. (2016).
+    """
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise TypeError(f"axis={axis!r}: must be an int")
+
+    def value(z: Any) -> Any:
+        _check_z("z", z)
+        if np.ndim(z) == 0 or not -np.ndim(z) <= axis < np.ndim(z):
+            raise ValueError(f"axis={axis}: must index one of the {np.ndim(z)} axes of z")
+        with np.errstate(over="ignore", invalid="ignore"):
+            m = np.max(z, axis=axis, keepdims=True)
+            d = z - m
+            # exact cases, so that the bounds stay finite where z - m overflows: the maximum
+            # itself (0), and a masked (-inf) logit or one so far below the maximum that its
+            # exponential is an exact 0 in every dtype (e^d underflows for d < -746)
+            d = np.where(
+                z == m,
+                np.zeros(np.shape(z)),
+                np.where((z == -np.inf) | (d < -1e4), -np.inf, d),
+            )
+            e = np.exp(d)
+            return e / np.sum(e, axis=axis, keepdims=True)
+
+    def vjp(z: Any, g: Any) -> dict[str, Any]:
+        _check_z("g", g)
+        s = value(z)
+        if tuple(np.shape(g)) != tuple(np.shape(z)):
+            raise ValueError(f"g: shape {np.shape(g)} must equal the shape of z, {np.shape(z)}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            return {"z": s * (g - np.sum(g * s, axis=axis, keepdims=True))}
+
+    return Activation(value, None, vjp, elementwise=False)
+
+
+# ---------------------------------------------------------------------------------------------
+
 
 register(
     SpecEntry(

@@ -21,6 +21,7 @@ plain ``float64`` arrays.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
@@ -34,12 +35,14 @@ __all__ = [
     "Schedule",
     "apply_updates",
     "as_schedule",
+    "build_by_name",
     "chain",
     "check_number",
     "check_same_structure",
     "check_step",
     "check_tree",
     "either_order",
+    "moving_average",
     "piecewise_schedule",
     "tree_map",
 ]
@@ -256,3 +259,41 @@ def either_order(first: Any, *others: Any) -> Any:
     if combine is None:
         return first
     return combine(*others)
+
+
+def moving_average(beta: Any, average: Any, value: Any) -> Any:
+    r"""The exponential moving average $\beta a + (1-\beta) x$ (the adaptive optimizers' moments,
+    batch normalisation's running statistics).
+
+    Symbols: $\beta$ = ``beta``, $a$ = ``average``, $x$ = ``value``.
+
+    .. math:: a \leftarrow \beta a + (1-\beta) x \;=\; a + (1-\beta)(x - a)
+
+    Both orders are written (:func:`~trainspec.reference.base.either_order`): PyTorch's
+    ``exp_avg.lerp_(grad, 1 - beta1)`` (Adam, AdamW, NAdam, Adamax, and RMSprop's ``grad_avg``)
+    and Keras's ``m.assign_add((g - m) * (1 - beta_1))`` (Adam, AdamW, Nadam, Adamax) use the
+    interpolation $a + (1-\beta)(x - a)$, whose rounding differs from that of
+    $\beta a + (1-\beta) x$ (optax's ``update_moment``, PyTorch's
+    ``mul_(beta2).addcmul_(grad, grad, value=1 - beta2)``) when $\beta$ is small and $|a| \gg |x|$.
+    The interpolation's bound, $u(|a| + |x|)$, is not relative to the result: with $\beta = 0$
+    it admits $a + (x - a) = 0$ for $x \ll u|a|$. RMSprop's ``square_avg`` and Adadelta's two
+    averages are written in the one order every framework uses, $\beta a + (1-\beta) x$.
+    """
+    return either_order(
+        beta * average + (1.0 - beta) * value, average + (1.0 - beta) * (value - average)
+    )
+
+
+def build_by_name(fn: Callable[..., Any]) -> Callable[[Mapping[str, Any], Mapping[str, Any]], Any]:
+    """A registry model's ``build(options, hyperparameters)`` for a card whose public function
+    takes each hyperparameter and each variant axis under its own name: it calls ``fn`` with
+    all of them by keyword (a name that ``fn`` does not take is an error naming it)."""
+    accepted = set(inspect.signature(fn).parameters)
+
+    def build(options: Mapping[str, Any], hyperparameters: Mapping[str, Any]) -> Any:
+        unknown = sorted(set(options) - accepted) + sorted(set(hyperparameters) - accepted)
+        if unknown:
+            raise ValueError(f"options/hyperparameters: {fn.__name__} takes no {unknown}")
+        return fn(**hyperparameters, **options)
+
+    return build

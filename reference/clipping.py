@@ -27,6 +27,9 @@ Where frameworks split
 
 A zero gradient stays zero in every form (no $0/0$): the spec's own form
 $K/\max(\lVert g\rVert, K)$ never divides by a zero norm.
+
+The module is laid out in cards: what the three IDs share (norms, the scale, the model the kit
+drives, the threshold), then each ID's transformation, its measures and its entry.
 """
 
 from __future__ import annotations
@@ -122,8 +125,54 @@ def _scaled(g: Any, norm: Any, k: Any, eps: float) -> Any:
         )
 
 
+@dataclass(frozen=True)
+class ClippingModel:
+    """What the clipping kind needs of a clipping spec.
+
+    ``build(options, hyperparameters)`` returns the reference transformation of one variant
+    (``hyperparameters["threshold"]`` is $K$). ``measures(grads)`` lists the quantities that $K$ is
+    compared with (every component's magnitude, every tensor's norm, the global norm), so that
+    the kit can put $K$ exactly at one of them.
+    """
+
+    build: Callable[[Mapping[str, str], Mapping[str, Any]], GradientTransformation]
+    measures: Callable[[Mapping[str, np.ndarray]], list[float]]
+
+
+THRESHOLD = HyperParameter(
+    "threshold",
+    "K",
+    "clipping threshold (a component's magnitude, a tensor's norm, or the global norm)",
+    low=0.0,
+    high=None,
+    low_closed=False,
+    sample_low=1e-3,
+    sample_high=1e3,
+    log_scale=True,
+    special=(1.0, 5.0),
+)
+
+_NORM_EPS_AXIS = VariantAxis(
+    "norm_eps",
+    (
+        VariantOption(
+            "none",
+            "nothing added to the norm",
+            r"g \cdot \min(1, K/\lVert g\rVert)",
+            ("Vitay", "Pascanu et al. (2013)", "tf.clip_by_norm", "optax"),
+        ),
+        VariantOption(
+            "plus_1e-6",
+            "1e-6 added to the norm before dividing",
+            r"g \cdot \min(1, K/(\lVert g\rVert + 10^{-6}))",
+            ("torch.nn.utils.clip_grad_norm_",),
+        ),
+    ),
+)
+
+
 # ---------------------------------------------------------------------------------------------
-# the transformations
+# clip.value
 
 
 def clip_by_value(threshold: float) -> GradientTransformation:
@@ -154,6 +203,31 @@ def clip_by_value(threshold: float) -> GradientTransformation:
         return np.minimum(np.maximum(g, -kk), kk)
 
     return GradientTransformation(init, update)
+
+
+def _value_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
+    return sorted({float(abs(x)) for g in grads.values() for x in np.ravel(g)[:64]})
+
+
+register(
+    SpecEntry(
+        id="clip.value",
+        title="Gradient clipping by value",
+        tier="core",
+        kind="clipping",
+        formula=r"g_i \leftarrow \max(-K, \min(g_i, K))",
+        citations=(C.at(C.PADILLA_MONTANI, "Gradient Clipping"), C.PASCANU),
+        hyperparameters=(THRESHOLD,),
+        notes="Changes the direction of the gradient. NaN components stay NaN.",
+        model=ClippingModel(
+            build=lambda o, hp: clip_by_value(hp["threshold"]), measures=_value_measures
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# clip.norm
 
 
 def clip_by_norm(
@@ -191,6 +265,54 @@ def clip_by_norm(
         return tree_map(one, updates), state
 
     return GradientTransformation(init, update)
+
+
+def _norm_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
+    return [float(np.sqrt(np.sum(np.square(g)))) for g in grads.values()]
+
+
+register(
+    SpecEntry(
+        id="clip.norm",
+        title="Gradient clipping by norm, per tensor",
+        tier="core",
+        kind="clipping",
+        formula=r"g \leftarrow g \cdot \min\bigl(1, K/\lVert g\rVert_2\bigr)\ \text{for each tensor}",
+        citations=(C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)"), C.PASCANU),
+        variant_axes=(
+            _NORM_EPS_AXIS,
+            VariantAxis(
+                "measure",
+                (
+                    VariantOption(
+                        "l2",
+                        "the tensor's Euclidean norm is compared with K",
+                        r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
+                        ("Vitay", "tf.clip_by_norm", "Keras clipnorm"),
+                    ),
+                    VariantOption(
+                        "rms",
+                        "the tensor's root mean square is compared with K",
+                        r"\sqrt{\tfrac{1}{n}\sum_i g_i^2} = \lVert g\rVert_2/\sqrt{n}",
+                        ("optax.clip_by_block_rms",),
+                    ),
+                ),
+            ),
+        ),
+        hyperparameters=(THRESHOLD,),
+        notes="The direction of each tensor is kept and its norm is at most K.",
+        model=ClippingModel(
+            build=lambda o, hp: clip_by_norm(
+                hp["threshold"], norm_eps=o["norm_eps"], measure=o["measure"]
+            ),
+            measures=_norm_measures,
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# clip.global_norm
 
 
 def clip_by_global_norm(
@@ -237,121 +359,9 @@ def clip_by_global_norm(
     return GradientTransformation(init, update)
 
 
-# ---------------------------------------------------------------------------------------------
-# the model the conformance kit drives
-
-
-@dataclass(frozen=True)
-class ClippingModel:
-    """What the clipping kind needs of a clipping spec.
-
-    ``build(options, hyperparameters)`` returns the reference transformation of one variant
-    (``hyperparameters["threshold"]`` is $K$). ``measures(grads)`` lists the quantities that $K$ is
-    compared with (every component's magnitude, every tensor's norm, the global norm), so that
-    the kit can put $K$ exactly at one of them.
-    """
-
-    build: Callable[[Mapping[str, str], Mapping[str, Any]], GradientTransformation]
-    measures: Callable[[Mapping[str, np.ndarray]], list[float]]
-
-
-def _value_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
-    return sorted({float(abs(x)) for g in grads.values() for x in np.ravel(g)[:64]})
-
-
-def _norm_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
-    return [float(np.sqrt(np.sum(np.square(g)))) for g in grads.values()]
-
-
 def _global_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
     return [float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values())))]
 
-
-THRESHOLD = HyperParameter(
-    "threshold",
-    "K",
-    "clipping threshold (a component's magnitude, a tensor's norm, or the global norm)",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=1e-3,
-    sample_high=1e3,
-    log_scale=True,
-    special=(1.0, 5.0),
-)
-
-_NORM_EPS_AXIS = VariantAxis(
-    "norm_eps",
-    (
-        VariantOption(
-            "none",
-            "nothing added to the norm",
-            r"g \cdot \min(1, K/\lVert g\rVert)",
-            ("Vitay", "Pascanu et al. (2013)", "tf.clip_by_norm", "optax"),
-        ),
-        VariantOption(
-            "plus_1e-6",
-            "1e-6 added to the norm before dividing",
-            r"g \cdot \min(1, K/(\lVert g\rVert + 10^{-6}))",
-            ("torch.nn.utils.clip_grad_norm_",),
-        ),
-    ),
-)
-
-register(
-    SpecEntry(
-        id="clip.value",
-        title="Gradient clipping by value",
-        tier="core",
-        kind="clipping",
-        formula=r"g_i \leftarrow \max(-K, \min(g_i, K))",
-        citations=(C.at(C.PADILLA_MONTANI, "Gradient Clipping"), C.PASCANU),
-        hyperparameters=(THRESHOLD,),
-        notes="Changes the direction of the gradient. NaN components stay NaN.",
-        model=ClippingModel(
-            build=lambda o, hp: clip_by_value(hp["threshold"]), measures=_value_measures
-        ),
-    )
-)
-
-register(
-    SpecEntry(
-        id="clip.norm",
-        title="Gradient clipping by norm, per tensor",
-        tier="core",
-        kind="clipping",
-        formula=r"g \leftarrow g \cdot \min\bigl(1, K/\lVert g\rVert_2\bigr)\ \text{for each tensor}",
-        citations=(C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)"), C.PASCANU),
-        variant_axes=(
-            _NORM_EPS_AXIS,
-            VariantAxis(
-                "measure",
-                (
-                    VariantOption(
-                        "l2",
-                        "the tensor's Euclidean norm is compared with K",
-                        r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
-                        ("Vitay", "tf.clip_by_norm", "Keras clipnorm"),
-                    ),
-                    VariantOption(
-                        "rms",
-                        "the tensor's root mean square is compared with K",
-                        r"\sqrt{\tfrac{1}{n}\sum_i g_i^2} = \lVert g\rVert_2/\sqrt{n}",
-                        ("optax.clip_by_block_rms",),
-                    ),
-                ),
-            ),
-        ),
-        hyperparameters=(THRESHOLD,),
-        notes="The direction of each tensor is kept and its norm is at most K.",
-        model=ClippingModel(
-            build=lambda o, hp: clip_by_norm(
-                hp["threshold"], norm_eps=o["norm_eps"], measure=o["measure"]
-            ),
-            measures=_norm_measures,
-        ),
-    )
-)
 
 register(
     SpecEntry(

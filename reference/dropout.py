@@ -29,8 +29,9 @@ value. The formulas use only the operations that the tolerance policy tracks
 ``@``; :func:`~trainspec.reference.base.either_order` bounds the two orders in which frameworks
 scale a kept value, $x/q$ (flax) and $x \cdot (1/q)$ (PyTorch, ``tf.nn.dropout``).
 
-The spec entries ``drop.inverted``, ``drop.naive`` and ``drop.mc`` are registered at the bottom of
-this module.
+The module is laid out in cards: what the three IDs share (the rate's meaning, the masks, the
+erratum, the model the kit drives and the axes), then ``drop.inverted``, ``drop.naive`` (and
+:func:`dropout`, either form) and ``drop.mc``, each function followed by its entry.
 """
 
 from __future__ import annotations
@@ -166,236 +167,7 @@ def _dropped(x: Any, masking: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# the two forms
-
-
-def inverted_dropout(
-    x: Any,
-    rate: Any,
-    *,
-    rate_meaning: str = "drop",
-    masking: str = "multiply",
-    training: bool = True,
-    rng: np.random.Generator | None = None,
-    mask: Any = None,
-) -> Any:
-    r"""Inverted dropout, ``drop.inverted``: scale the kept units at training time.
-
-    Symbols: $x$ = ``x``, $p$ = ``rate`` (its meaning is ``rate_meaning``, see
-    :func:`keep_probability`), $q$ = the keep probability, $m$ = ``mask`` (drawn from ``rng``
-    when not given).
-
-    .. math::
-        \text{train: } y = \frac{x \odot m}{q},\quad m_i \sim \mathrm{Bernoulli}(q); \qquad
-        \text{test: } y = x; \qquad \mathbb{E}[y_{\text{train}}] = x
-
-    Solberg, *INF 5860 Lecture 9* ("Inverted dropout": ``U1 = (np.random.rand(*H1.shape) < p)
-    / p``, "No scaling necessary" at predict); *Neural network architectures, part one*
-    ("Dropout": outputs scaled by $1/(1-p)$ in training, identity in evaluation); Padilla Montani,
-    *Neural Networks Tricks-Of-The-Trade* ("Dropout": divide by the keep probability $(1-p)$
-    during training); Zheng, *CS286 Lecture 6* ("Dropout"); Srivastava et al. (2014).
-
-    A kept value is $x/q$ (flax) or $x \cdot (1/q)$ (PyTorch, ``tf.nn.dropout``); both orders are
-    bounded when ``x`` carries a rounding bound. A dropped value is exactly 0 for finite $x$;
-    ``masking`` says what it is for an infinite or NaN $x$: ``"multiply"`` evaluates the formula
-    $x \cdot 0$ in IEEE-754 arithmetic (NaN, as Solberg's ``H1 *= U1`` does), ``"select"``
-    gives 0.
-
-    The entry also cites Vitay, *Neurocomputing: Modern neural networks*.
-
-    .. warning:: Frameworks split on what ``rate`` means: PyTorch's ``p``, Keras's and flax's
-       ``rate`` are the drop probability (``rate_meaning="drop"``, the default); Solberg's p is
-       the keep probability. On non-finite inputs they split too: PyTorch multiplies by the
-       scaled mask (a dropped ``inf`` or ``nan`` becomes ``nan``: ``masking="multiply"``),
-       ``tf.nn.dropout``, Keras and flax select (it becomes 0: ``masking="select"``).
-    """
-    _check_x(x)
-    q = keep_probability(rate, rate_meaning)
-    how = check_choice("masking", masking, MASKINGS)
-    if not _check_training(training):
-        return x
-    m = _mask_for(x, q, rng, mask)
-    if float(q) == 0.0:  # nothing is kept (a mask of ones is not a draw from Bernoulli(0))
-        return np.where(np.zeros(m.shape, bool), x, _dropped(x, how))
-    with np.errstate(invalid="ignore"):  # inf / q, nan / q are IEEE results, not errors
-        kept = either_order(x / q, x * (1.0 / q))
-    return np.where(m, kept, _dropped(x, how))
-
-
-def naive_dropout(
-    x: Any,
-    rate: Any,
-    *,
-    rate_meaning: str = "drop",
-    masking: str = "multiply",
-    training: bool = True,
-    rng: np.random.Generator | None = None,
-    mask: Any = None,
-) -> Any:
-    r"""Naive dropout, ``drop.naive``: keep units unscaled in training, scale by $q$ at test time.
-
-    Symbols and ``masking`` as in :func:`inverted_dropout`.
-
-    .. math::
-        \text{train: } y = x \odot m,\quad m_i \sim \mathrm{Bernoulli}(q); \qquad
-        \text{test: } y = q\, x; \qquad \mathbb{E}[y_{\text{train}}] = q\, x = y_{\text{test}}
-
-    Solberg, *INF 5860 Lecture 9* ("Dropout - training": ``H1 *= U1``; "Dropout - predict: naive
-    implementation": ``H1 = np.maximum(0, np.dot(W1, X) + b1) * p``); Srivastava et al. (2014),
-    Figure 2 (weights multiplied by the retention probability at test time).
-
-    .. warning:: No framework offers this form; PyTorch, Keras and flax implement
-       :func:`inverted_dropout`. Solberg's p is the keep probability here
-       (``rate_meaning="keep"``), while his text calls it the probability of a zero: see
-       :func:`solberg_mask_erratum`.
-    """
-    _check_x(x)
-    q = keep_probability(rate, rate_meaning)
-    how = check_choice("masking", masking, MASKINGS)
-    if not _check_training(training):
-        return q * x
-    m = _mask_for(x, q, rng, mask)
-    return np.where(m, x, _dropped(x, how))
-
-
-def dropout(
-    x: Any,
-    rate: Any,
-    *,
-    form: str = "inverted",
-    rate_meaning: str = "drop",
-    masking: str = "multiply",
-    training: bool = True,
-    rng: np.random.Generator | None = None,
-    mask: Any = None,
-) -> Any:
-    r"""Dropout in the given ``form``: :func:`inverted_dropout` or :func:`naive_dropout`."""
-    f = check_choice("form", form, FORMS)
-    fn = inverted_dropout if f == "inverted" else naive_dropout
-    return fn(
-        x, rate, rate_meaning=rate_meaning, masking=masking, training=training, rng=rng, mask=mask
-    )
-
-
-def dropout_moments(
-    x: Any, rate: Any, *, form: str = "inverted", rate_meaning: str = "drop"
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Mean and variance, element by element, of training-mode dropout of a fixed ``x``.
-
-    .. math::
-        \text{inverted: } \mathbb{E}[y] = x,\ \operatorname{Var}[y] = x^2\,\frac{1-q}{q}; \qquad
-        \text{naive: } \mathbb{E}[y] = q\,x,\ \operatorname{Var}[y] = x^2\, q(1-q)
-
-    and both are 0 when $q = 0$ (every unit dropped).
-    """
-    _check_x(x)
-    f = check_choice("form", form, FORMS)
-    q = float(keep_probability(rate, rate_meaning))
-    xx = np.asarray(x, dtype=np.float64)
-    if q == 0.0:  # every unit dropped: y = 0 surely
-        return np.zeros(xx.shape), np.zeros(xx.shape)
-    if f == "inverted":
-        return xx.copy(), xx**2 * ((1.0 - q) / q)
-    return q * xx, xx**2 * (q * (1.0 - q))
-
-
-# ---------------------------------------------------------------------------------------------
-# Monte-Carlo dropout
-
-
-def mc_dropout(
-    forward: Callable[[np.random.Generator], Any], passes: int, rng: np.random.Generator
-) -> np.ndarray:
-    r"""Monte-Carlo dropout, ``drop.mc``: the average of $T$ stochastic passes at prediction time.
-
-    Symbols: $T$ = ``passes``; ``forward(rng)`` is one forward pass with dropout *on* (training
-    mode), drawing its masks from ``rng``.
-
-    .. math:: \hat y = \frac{1}{T} \sum_{t=1}^{T} f(x; m^{(t)})
-
-    Zheng, *CS286 Lecture 6* ("Dropout": "A variant: Monte-Carlo (MC) dropout: Average over
-    multiple predictions with dropout"); Gal & Ghahramani (2016).
-    """
-    if isinstance(passes, bool) or not isinstance(passes, int | np.integer) or passes < 1:
-        raise ValueError(f"passes={passes!r}: must be an integer >= 1")
-    _check_rng(rng)
-    if not callable(forward):
-        raise TypeError(f"forward={forward!r}: must be callable as forward(rng)")
-    outs = [np.asarray(forward(rng), dtype=np.float64) for _ in range(int(passes))]
-    return np.mean(np.stack(outs), axis=0)
-
-
-def _check_linear(x: Any, weight: Any, bias: Any) -> None:
-    _check_x(x)
-    _check_x(weight)
-    _check_x(bias)
-    if x.ndim != 2 or weight.ndim != 2 or bias.ndim != 1:
-        raise ValueError(
-            f"x, weight, bias: must be 2-D (batch, in), 2-D (in, out) and 1-D (out), got shapes "
-            f"{tuple(x.shape)}, {tuple(weight.shape)}, {tuple(bias.shape)}"
-        )
-    if x.shape[1] != weight.shape[0] or weight.shape[1] != bias.shape[0]:
-        raise ValueError(
-            f"x, weight, bias: shapes {tuple(x.shape)}, {tuple(weight.shape)}, "
-            f"{tuple(bias.shape)} do not chain as x @ weight + bias"
-        )
-
-
-def mc_dropout_linear(
-    x: Any,
-    weight: Any,
-    bias: Any,
-    rate: Any,
-    *,
-    form: str = "inverted",
-    rate_meaning: str = "drop",
-    training: bool = True,
-    rng: np.random.Generator | None = None,
-    mask: Any = None,
-) -> Any:
-    r"""One pass of dropout followed by a linear layer: $y = \operatorname{dropout}(x)\, W + b$.
-
-    Symbols: $x$ = ``x`` (batch, in), $W$ = ``weight`` (in, out), $b$ = ``bias``. In training
-    mode (the stochastic pass of MC dropout) the input is dropped with ``mask`` or a mask drawn
-    from ``rng``; in test mode it is the form's test-time output (``x``, or $q x$ for the naive
-    form). Averaged over passes (:func:`mc_dropout`) it tends to the test-time output, because
-    the layer is linear: $\mathbb{E}[\operatorname{dropout}(x)]W + b = y_{\text{test}}$ in both
-    forms (see :func:`linear_dropout_moments`).
-    """
-    _check_linear(x, weight, bias)
-    h = dropout(
-        x, rate, form=form, rate_meaning=rate_meaning, training=training, rng=rng, mask=mask
-    )
-    return h @ weight + bias
-
-
-def linear_dropout_moments(
-    x: Any, weight: Any, bias: Any, rate: Any, *, form: str = "inverted", rate_meaning: str = "drop"
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Mean and variance of one stochastic pass of :func:`mc_dropout_linear`, per output.
-
-    .. math::
-        \mathbb{E}[y_{rk}] = y^{\text{test}}_{rk}, \qquad
-        \operatorname{Var}[y_{rk}] = \sum_i x_{ri}^2 W_{ik}^2\, v(q), \quad
-        v(q) = \begin{cases} (1-q)/q & \text{inverted} \\ q(1-q) & \text{naive} \end{cases}
-
-    The mean of $T$ passes has variance $\operatorname{Var}[y_{rk}]/T$, so it tends to the
-    test-time output (Gal & Ghahramani (2016): MC dropout's predictive mean), for $q > 0$; at
-    $q = 0$ every pass is $b$.
-    """
-    _check_linear(x, weight, bias)
-    f = check_choice("form", form, FORMS)
-    q = float(keep_probability(rate, rate_meaning))
-    xx, w, b = (np.asarray(a, dtype=np.float64) for a in (x, weight, bias))
-    if q == 0.0:  # every unit dropped: y = b surely
-        return np.zeros(xx.shape[0])[:, None] + b, np.zeros((xx.shape[0], b.shape[0]))
-    mean = (xx if f == "inverted" else q * xx) @ w + b
-    v = (1.0 - q) / q if f == "inverted" else q * (1.0 - q)
-    return mean, (xx**2 @ w**2) * v
-
-
-# ---------------------------------------------------------------------------------------------
-# the erratum
+# the erratum (both forms)
 
 
 def _solberg_check(form: str) -> Callable[[], ErratumEvidence]:
@@ -443,10 +215,6 @@ def solberg_mask_erratum(form: str = "inverted") -> Erratum:
         + ", not the test-time output. p is the keep probability (rate_meaning=keep).",
         check=_solberg_check(f),
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# the spec entries
 
 
 @dataclass(frozen=True)
@@ -546,6 +314,64 @@ _FORM = VariantAxis(
     ),
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# drop.inverted
+
+
+def inverted_dropout(
+    x: Any,
+    rate: Any,
+    *,
+    rate_meaning: str = "drop",
+    masking: str = "multiply",
+    training: bool = True,
+    rng: np.random.Generator | None = None,
+    mask: Any = None,
+) -> Any:
+    r"""Inverted dropout, ``drop.inverted``: scale the kept units at training time.
+
+    Symbols: $x$ = ``x``, $p$ = ``rate`` (its meaning is ``rate_meaning``, see
+    :func:`keep_probability`), $q$ = the keep probability, $m$ = ``mask`` (drawn from ``rng``
+    when not given).
+
+    .. math::
+        \text{train: } y = \frac{x \odot m}{q},\quad m_i \sim \mathrm{Bernoulli}(q); \qquad
+        \text{test: } y = x; \qquad \mathbb{E}[y_{\text{train}}] = x
+
+    Solberg, *INF 5860 Lecture 9* ("Inverted dropout": ``U1 = (np.random.rand(*H1.shape) < p)
+    / p``, "No scaling necessary" at predict); *Neural network architectures, part one*
+    ("Dropout": outputs scaled by $1/(1-p)$ in training, identity in evaluation); Padilla Montani,
+    *Neural Networks Tricks-Of-The-Trade* ("Dropout": divide by the keep probability $(1-p)$
+    during training); Zheng, *CS286 Lecture 6* ("Dropout"); Srivastava et al. (2014).
+
+    A kept value is $x/q$ (flax) or $x \cdot (1/q)$ (PyTorch, ``tf.nn.dropout``); both orders are
+    bounded when ``x`` carries a rounding bound. A dropped value is exactly 0 for finite $x$;
+    ``masking`` says what it is for an infinite or NaN $x$: ``"multiply"`` evaluates the formula
+    $x \cdot 0$ in IEEE-754 arithmetic (NaN, as Solberg's ``H1 *= U1`` does), ``"select"``
+    gives 0.
+
+    The entry also cites Vitay, *Neurocomputing: Modern neural networks*.
+
+    .. warning:: Frameworks split on what ``rate`` means: PyTorch's ``p``, Keras's and flax's
+       ``rate`` are the drop probability (``rate_meaning="drop"``, the default); Solberg's p is
+       the keep probability. On non-finite inputs they split too: PyTorch multiplies by the
+       scaled mask (a dropped ``inf`` or ``nan`` becomes ``nan``: ``masking="multiply"``),
+       ``tf.nn.dropout``, Keras and flax select (it becomes 0: ``masking="select"``).
+    """
+    _check_x(x)
+    q = keep_probability(rate, rate_meaning)
+    how = check_choice("masking", masking, MASKINGS)
+    if not _check_training(training):
+        return x
+    m = _mask_for(x, q, rng, mask)
+    if float(q) == 0.0:  # nothing is kept (a mask of ones is not a draw from Bernoulli(0))
+        return np.where(np.zeros(m.shape, bool), x, _dropped(x, how))
+    with np.errstate(invalid="ignore"):  # inf / q, nan / q are IEEE results, not errors
+        kept = either_order(x / q, x * (1.0 / q))
+    return np.where(m, kept, _dropped(x, how))
+
+
 register(
     SpecEntry(
         id="drop.inverted",
@@ -573,6 +399,47 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# drop.naive
+
+
+def naive_dropout(
+    x: Any,
+    rate: Any,
+    *,
+    rate_meaning: str = "drop",
+    masking: str = "multiply",
+    training: bool = True,
+    rng: np.random.Generator | None = None,
+    mask: Any = None,
+) -> Any:
+    r"""Naive dropout, ``drop.naive``: keep units unscaled in training, scale by $q$ at test time.
+
+    Symbols and ``masking`` as in :func:`inverted_dropout`.
+
+    .. math::
+        \text{train: } y = x \odot m,\quad m_i \sim \mathrm{Bernoulli}(q); \qquad
+        \text{test: } y = q\, x; \qquad \mathbb{E}[y_{\text{train}}] = q\, x = y_{\text{test}}
+
+    Solberg, *INF 5860 Lecture 9* ("Dropout - training": ``H1 *= U1``; "Dropout - predict: naive
+    implementation": ``H1 = np.maximum(0, np.dot(W1, X) + b1) * p``); Srivastava et al. (2014),
+    Figure 2 (weights multiplied by the retention probability at test time).
+
+    .. warning:: No framework offers this form; PyTorch, Keras and flax implement
+       :func:`inverted_dropout`. Solberg's p is the keep probability here
+       (``rate_meaning="keep"``), while his text calls it the probability of a zero: see
+       :func:`solberg_mask_erratum`.
+    """
+    _check_x(x)
+    q = keep_probability(rate, rate_meaning)
+    how = check_choice("masking", masking, MASKINGS)
+    if not _check_training(training):
+        return q * x
+    m = _mask_for(x, q, rng, mask)
+    return np.where(m, x, _dropped(x, how))
+
+
 register(
     SpecEntry(
         id="drop.naive",
@@ -592,6 +459,147 @@ register(
         model=DropoutModel("naive"),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# either form
+
+
+def dropout(
+    x: Any,
+    rate: Any,
+    *,
+    form: str = "inverted",
+    rate_meaning: str = "drop",
+    masking: str = "multiply",
+    training: bool = True,
+    rng: np.random.Generator | None = None,
+    mask: Any = None,
+) -> Any:
+    r"""Dropout in the given ``form``: :func:`inverted_dropout` or :func:`naive_dropout`."""
+    f = check_choice("form", form, FORMS)
+    fn = inverted_dropout if f == "inverted" else naive_dropout
+    return fn(
+        x, rate, rate_meaning=rate_meaning, masking=masking, training=training, rng=rng, mask=mask
+    )
+
+
+def dropout_moments(
+    x: Any, rate: Any, *, form: str = "inverted", rate_meaning: str = "drop"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and variance, element by element, of training-mode dropout of a fixed ``x``.
+
+    .. math::
+        \text{inverted: } \mathbb{E}[y] = x,\ \operatorname{Var}[y] = x^2\,\frac{1-q}{q}; \qquad
+        \text{naive: } \mathbb{E}[y] = q\,x,\ \operatorname{Var}[y] = x^2\, q(1-q)
+
+    and both are 0 when $q = 0$ (every unit dropped).
+    """
+    _check_x(x)
+    f = check_choice("form", form, FORMS)
+    q = float(keep_probability(rate, rate_meaning))
+    xx = np.asarray(x, dtype=np.float64)
+    if q == 0.0:  # every unit dropped: y = 0 surely
+        return np.zeros(xx.shape), np.zeros(xx.shape)
+    if f == "inverted":
+        return xx.copy(), xx**2 * ((1.0 - q) / q)
+    return q * xx, xx**2 * (q * (1.0 - q))
+
+
+# ---------------------------------------------------------------------------------------------
+# drop.mc
+
+
+def mc_dropout(
+    forward: Callable[[np.random.Generator], Any], passes: int, rng: np.random.Generator
+) -> np.ndarray:
+    r"""Monte-Carlo dropout, ``drop.mc``: the average of $T$ stochastic passes at prediction time.
+
+    Symbols: $T$ = ``passes``; ``forward(rng)`` is one forward pass with dropout *on* (training
+    mode), drawing its masks from ``rng``.
+
+    .. math:: \hat y = \frac{1}{T} \sum_{t=1}^{T} f(x; m^{(t)})
+
+    Zheng, *CS286 Lecture 6* ("Dropout": "A variant: Monte-Carlo (MC) dropout: Average over
+    multiple predictions with dropout"); Gal & Ghahramani (2016).
+    """
+    if isinstance(passes, bool) or not isinstance(passes, int | np.integer) or passes < 1:
+        raise ValueError(f"passes={passes!r}: must be an integer >= 1")
+    _check_rng(rng)
+    if not callable(forward):
+        raise TypeError(f"forward={forward!r}: must be callable as forward(rng)")
+    outs = [np.asarray(forward(rng), dtype=np.float64) for _ in range(int(passes))]
+    return np.mean(np.stack(outs), axis=0)
+
+
+def _check_linear(x: Any, weight: Any, bias: Any) -> None:
+    _check_x(x)
+    _check_x(weight)
+    _check_x(bias)
+    if x.ndim != 2 or weight.ndim != 2 or bias.ndim != 1:
+        raise ValueError(
+            f"x, weight, bias: must be 2-D (batch, in), 2-D (in, out) and 1-D (out), got shapes "
+            f"{tuple(x.shape)}, {tuple(weight.shape)}, {tuple(bias.shape)}"
+        )
+    if x.shape[1] != weight.shape[0] or weight.shape[1] != bias.shape[0]:
+        raise ValueError(
+            f"x, weight, bias: shapes {tuple(x.shape)}, {tuple(weight.shape)}, "
+            f"{tuple(bias.shape)} do not chain as x @ weight + bias"
+        )
+
+
+def mc_dropout_linear(
+    x: Any,
+    weight: Any,
+    bias: Any,
+    rate: Any,
+    *,
+    form: str = "inverted",
+    rate_meaning: str = "drop",
+    training: bool = True,
+    rng: np.random.Generator | None = None,
+    mask: Any = None,
+) -> Any:
+    r"""One pass of dropout followed by a linear layer: $y = \operatorname{dropout}(x)\, W + b$.
+
+    Symbols: $x$ = ``x`` (batch, in), $W$ = ``weight`` (in, out), $b$ = ``bias``. In training
+    mode (the stochastic pass of MC dropout) the input is dropped with ``mask`` or a mask drawn
+    from ``rng``; in test mode it is the form's test-time output (``x``, or $q x$ for the naive
+    form). Averaged over passes (:func:`mc_dropout`) it tends to the test-time output, because
+    the layer is linear: $\mathbb{E}[\operatorname{dropout}(x)]W + b = y_{\text{test}}$ in both
+    forms (see :func:`linear_dropout_moments`).
+    """
+    _check_linear(x, weight, bias)
+    h = dropout(
+        x, rate, form=form, rate_meaning=rate_meaning, training=training, rng=rng, mask=mask
+    )
+    return h @ weight + bias
+
+
+def linear_dropout_moments(
+    x: Any, weight: Any, bias: Any, rate: Any, *, form: str = "inverted", rate_meaning: str = "drop"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Mean and variance of one stochastic pass of :func:`mc_dropout_linear`, per output.
+
+    .. math::
+        \mathbb{E}[y_{rk}] = y^{\text{test}}_{rk}, \qquad
+        \operatorname{Var}[y_{rk}] = \sum_i x_{ri}^2 W_{ik}^2\, v(q), \quad
+        v(q) = \begin{cases} (1-q)/q & \text{inverted} \\ q(1-q) & \text{naive} \end{cases}
+
+    The mean of $T$ passes has variance $\operatorname{Var}[y_{rk}]/T$, so it tends to the
+    test-time output (Gal & Ghahramani (2016): MC dropout's predictive mean), for $q > 0$; at
+    $q = 0$ every pass is $b$.
+    """
+    _check_linear(x, weight, bias)
+    f = check_choice("form", form, FORMS)
+    q = float(keep_probability(rate, rate_meaning))
+    xx, w, b = (np.asarray(a, dtype=np.float64) for a in (x, weight, bias))
+    if q == 0.0:  # every unit dropped: y = b surely
+        return np.zeros(xx.shape[0])[:, None] + b, np.zeros((xx.shape[0], b.shape[0]))
+    mean = (xx if f == "inverted" else q * xx) @ w + b
+    v = (1.0 - q) / q if f == "inverted" else q * (1.0 - q)
+    return mean, (xx**2 @ w**2) * v
+
 
 register(
     SpecEntry(

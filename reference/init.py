@@ -39,8 +39,10 @@ receptive field $\prod k$.
 
 Every sampler takes an explicit :class:`numpy.random.Generator`; the distributions are exposed
 as :class:`InitDistribution` objects (CDF, variance, fourth moment, support bound) for the
-statistical tests of the conformance kit. The spec entries ``init.*`` are registered at the bottom
-of this module.
+statistical tests of the conformance kit.
+
+The module is laid out in cards: what the IDs share (distributions, fans and layouts, variance
+scaling, the model the kit drives), then each ``init.*`` ID: its function followed by its entry.
 """
 
 from __future__ import annotations
@@ -273,7 +275,7 @@ def _distribution_of(distribution: str, variance: float) -> InitDistribution:
 
 
 # ---------------------------------------------------------------------------------------------
-# fans and layouts
+# fans and layouts, variance scaling, the model the kit drives
 
 
 def _check_shape(name: str, shape: Any) -> tuple[int, ...]:
@@ -355,10 +357,6 @@ class Layer:
         return (*self.kernel_size, self.in_features, self.out_features)
 
 
-# ---------------------------------------------------------------------------------------------
-# the initialisers
-
-
 class Initializer(NamedTuple):
     """A rule fixed by its factory: ``distribution(shape)`` and ``sample(rng, shape)``."""
 
@@ -395,144 +393,8 @@ def variance_scaling(
     return Initializer(dist, sample)
 
 
-def glorot_uniform(*, layout: str = "channels_last") -> Initializer:
-    r"""Glorot (Xavier) uniform, ``init.glorot_uniform``.
-
-    Symbols: $r$ the bound, fan_in/fan_out of the kernel in ``layout`` (:func:`fans`).
-
-    .. math:: w \sim U(-r, r),\quad r = \sqrt{\frac{6}{\text{fan}_\text{in} + \text{fan}_\text{out}}}
-              = \sqrt{\frac{3}{\text{fan}_\text{avg}}}
-
-    Vitay, *Neurocomputing* ("Weight initialization"); Zheng, *CS286 Lecture 6* ("Glorot and He
-    initialization"); Glorot & Bengio (2010).
-    """
-    return variance_scaling(1.0, "fan_avg", "uniform", layout=layout)
-
-
-def glorot_normal(*, distribution: str = "normal", layout: str = "channels_last") -> Initializer:
-    r"""Glorot (Xavier) normal, ``init.glorot_normal``.
-
-    .. math:: \operatorname{Var}(w) = \sigma^2 = \frac{1}{\text{fan}_\text{avg}}
-              = \frac{2}{\text{fan}_\text{in} + \text{fan}_\text{out}}
-
-    Zheng, *CS286 Lecture 6*; Glorot & Bengio (2010).
-
-    .. warning:: ``distribution``: PyTorch's ``xavier_normal_`` draws a plain ``normal``; Keras's
-       ``GlorotNormal`` and ``jax.nn.initializers.glorot_normal`` a ``truncated_normal`` (with the
-       variance correction). Both have variance $\sigma^2$.
-    """
-    return variance_scaling(1.0, "fan_avg", _normal_form(distribution), layout=layout)
-
-
-def he_normal(*, distribution: str = "normal", layout: str = "channels_last") -> Initializer:
-    r"""He (Kaiming) normal, ``init.he_normal``.
-
-    .. math:: \operatorname{Var}(w) = \sigma^2 = \frac{2}{\text{fan}_\text{in}}
-
-    Vitay, *Neurocomputing* (writes the standard deviation: $\mathcal N(0, \sqrt{2/N_\text{in}})$);
-    Zheng, *CS286 Lecture 6*; He et al. (2015).
-
-    .. warning:: PyTorch's ``kaiming_normal_`` is a plain ``normal``; Keras's ``HeNormal`` and
-       ``jax.nn.initializers.he_normal`` are ``truncated_normal`` with the variance correction.
-    """
-    return variance_scaling(2.0, "fan_in", _normal_form(distribution), layout=layout)
-
-
-def he_uniform(*, layout: str = "channels_last") -> Initializer:
-    r"""He (Kaiming) uniform, ``init.he_uniform``.
-
-    .. math:: w \sim U(-r, r),\quad r = \sqrt{\frac{6}{\text{fan}_\text{in}}}
-
-    Zheng, *CS286 Lecture 6* (the uniform form of the rule: $r = \sqrt{3\sigma^2}$); He et al. (2015).
-    """
-    return variance_scaling(2.0, "fan_in", "uniform", layout=layout)
-
-
-def lecun_normal(*, distribution: str = "normal", layout: str = "channels_last") -> Initializer:
-    r"""LeCun normal, ``init.lecun_normal``.
-
-    .. math:: \operatorname{Var}(w) = \sigma^2 = \frac{1}{\text{fan}_\text{in}}
-
-    Zheng, *CS286 Lecture 6* (LeCun for SELU); Solberg, *INF 5860 Lecture 9* ("Weight
-    initialization": $\operatorname{Var}(w_i) = 1/n$, which it calls Xavier); LeCun et al. (1998).
-
-    .. warning:: PyTorch has no LeCun initialiser by name; ``kaiming_normal_(nonlinearity='linear')``
-       (gain 1) is this rule with a plain ``normal``. Keras and JAX use ``truncated_normal``.
-    """
-    return variance_scaling(1.0, "fan_in", _normal_form(distribution), layout=layout)
-
-
-def lecun_uniform(*, layout: str = "channels_last") -> Initializer:
-    r"""LeCun uniform, ``init.lecun_uniform``.
-
-    .. math:: w \sim U(-r, r),\quad r = \sqrt{\frac{3}{\text{fan}_\text{in}}}
-
-    Zheng, *CS286 Lecture 6*; LeCun et al. (1998).
-    """
-    return variance_scaling(1.0, "fan_in", "uniform", layout=layout)
-
-
-def zeros() -> Initializer:
-    r"""Biases at zero, ``init.bias``: $b = 0$ (Vitay; Solberg, "Bias initialization").
-
-    The entry also cites Goodfellow et al. (2016).
-    """
-
-    def sample(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
-        _check_rng(rng)
-        return np.zeros(_check_shape("shape", shape))
-
-    return Initializer(lambda shape: point_mass(), sample)
-
-
 def _normal_form(distribution: str) -> str:
     return check_choice("distribution", distribution, DISTRIBUTIONS[1:])
-
-
-# ---------------------------------------------------------------------------------------------
-# the variance rule
-
-
-def variance_rule(n: int, weight_variance: float, input_variance: float) -> float:
-    r"""Solberg's variance rule, ``init.variance_rule``.
-
-    Symbols: $n$ = ``n`` (the fan-in), $\operatorname{Var}(w)$ = ``weight_variance``,
-    $\operatorname{Var}(x)$ = ``input_variance``; $z = \sum_{i=1}^n w_i x_i$ with independent,
-    zero-mean terms.
-
-    .. math:: \operatorname{Var}(z) = n \operatorname{Var}(w) \operatorname{Var}(x)
-
-    Solberg, *INF 5860 Lecture 9* ("Weight initialization"); Glorot & Bengio (2010).
-    """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n={n!r}: must be an integer >= 1 (the number of inputs)")
-    vw = check_number("weight_variance", weight_variance, low=0.0)
-    vx = check_number("input_variance", input_variance, low=0.0)
-    return n * vw * vx
-
-
-def dense_output_moments(x: Any, weights: InitDistribution) -> tuple[float, float]:
-    r"""$(E[z^2], E[z^4])$ of $z = \sum_i w_i x_i$ for a *fixed* input $x$ and i.i.d. weights.
-
-    .. math::
-        E[z^2] = \sigma^2 \sum_i x_i^2, \qquad
-        E[z^4] = 3\sigma^4 \Big(\sum_i x_i^2\Big)^2 + (\mu_4 - 3\sigma^4) \sum_i x_i^4
-
-    With $\sum_i x_i^2 = n \operatorname{Var}(x)$ (an input of empirical variance
-    $\operatorname{Var}(x)$ and mean 0), $E[z^2]$ is :func:`variance_rule`; the outputs of a dense
-    layer are i.i.d. given $x$, so these two moments test the rule through a layer.
-    """
-    a = np.asarray(x, dtype=np.float64).ravel()
-    if a.size < 1 or not np.all(np.isfinite(a)):
-        raise ValueError("x: must hold at least one finite value")
-    s2, m4 = weights.variance, weights.fourth_moment
-    q2 = float(np.sum(a * a))
-    q4 = float(np.sum(a**4))
-    return s2 * q2, 3.0 * s2 * s2 * q2 * q2 + (m4 - 3.0 * s2 * s2) * q4
-
-
-# ---------------------------------------------------------------------------------------------
-# the model the conformance kit drives
 
 
 @dataclass(frozen=True)
@@ -627,7 +489,23 @@ def _register_rule(
     )
 
 
-_FANS = r"\text{fan}_\text{in} = i\prod k,\ \text{fan}_\text{out} = o\prod k"
+# ---------------------------------------------------------------------------------------------
+# init.glorot_uniform
+
+
+def glorot_uniform(*, layout: str = "channels_last") -> Initializer:
+    r"""Glorot (Xavier) uniform, ``init.glorot_uniform``.
+
+    Symbols: $r$ the bound, fan_in/fan_out of the kernel in ``layout`` (:func:`fans`).
+
+    .. math:: w \sim U(-r, r),\quad r = \sqrt{\frac{6}{\text{fan}_\text{in} + \text{fan}_\text{out}}}
+              = \sqrt{\frac{3}{\text{fan}_\text{avg}}}
+
+    Vitay, *Neurocomputing* ("Weight initialization"); Zheng, *CS286 Lecture 6* ("Glorot and He
+    initialization"); Glorot & Bengio (2010).
+    """
+    return variance_scaling(1.0, "fan_avg", "uniform", layout=layout)
+
 
 _register_rule(
     "init.glorot_uniform",
@@ -639,6 +517,27 @@ _register_rule(
         C.GLOROT_BENGIO,
     ),
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.glorot_normal
+
+
+def glorot_normal(*, distribution: str = "normal", layout: str = "channels_last") -> Initializer:
+    r"""Glorot (Xavier) normal, ``init.glorot_normal``.
+
+    .. math:: \operatorname{Var}(w) = \sigma^2 = \frac{1}{\text{fan}_\text{avg}}
+              = \frac{2}{\text{fan}_\text{in} + \text{fan}_\text{out}}
+
+    Zheng, *CS286 Lecture 6*; Glorot & Bengio (2010).
+
+    .. warning:: ``distribution``: PyTorch's ``xavier_normal_`` draws a plain ``normal``; Keras's
+       ``GlorotNormal`` and ``jax.nn.initializers.glorot_normal`` a ``truncated_normal`` (with the
+       variance correction). Both have variance $\sigma^2$.
+    """
+    return variance_scaling(1.0, "fan_avg", _normal_form(distribution), layout=layout)
+
+
 _register_rule(
     "init.glorot_normal",
     "Glorot (Xavier) normal initialisation",
@@ -646,6 +545,26 @@ _register_rule(
     (C.at(C.ZHENG, "Glorot and He initialization"), C.GLOROT_BENGIO),
     "PyTorch draws a plain normal; Keras and JAX a truncated normal with the variance correction.",
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.he_normal
+
+
+def he_normal(*, distribution: str = "normal", layout: str = "channels_last") -> Initializer:
+    r"""He (Kaiming) normal, ``init.he_normal``.
+
+    .. math:: \operatorname{Var}(w) = \sigma^2 = \frac{2}{\text{fan}_\text{in}}
+
+    Vitay, *Neurocomputing* (writes the standard deviation: $\mathcal N(0, \sqrt{2/N_\text{in}})$);
+    Zheng, *CS286 Lecture 6*; He et al. (2015).
+
+    .. warning:: PyTorch's ``kaiming_normal_`` is a plain ``normal``; Keras's ``HeNormal`` and
+       ``jax.nn.initializers.he_normal`` are ``truncated_normal`` with the variance correction.
+    """
+    return variance_scaling(2.0, "fan_in", _normal_form(distribution), layout=layout)
+
+
 _register_rule(
     "init.he_normal",
     "He (Kaiming) normal initialisation",
@@ -659,12 +578,48 @@ _register_rule(
     "PyTorch draws a plain normal; Keras and JAX a truncated normal with the variance correction. "
     "Printed forms that differ are recorded under init.errata.",
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.he_uniform
+
+
+def he_uniform(*, layout: str = "channels_last") -> Initializer:
+    r"""He (Kaiming) uniform, ``init.he_uniform``.
+
+    .. math:: w \sim U(-r, r),\quad r = \sqrt{\frac{6}{\text{fan}_\text{in}}}
+
+    Zheng, *CS286 Lecture 6* (the uniform form of the rule: $r = \sqrt{3\sigma^2}$); He et al. (2015).
+    """
+    return variance_scaling(2.0, "fan_in", "uniform", layout=layout)
+
+
 _register_rule(
     "init.he_uniform",
     "He (Kaiming) uniform initialisation",
     r"w \sim U(-r, r),\ r = \sqrt{6/\text{fan}_\text{in}}",
     (C.at(C.ZHENG, "Initialization for different activation functions"), C.HE),
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.lecun_normal
+
+
+def lecun_normal(*, distribution: str = "normal", layout: str = "channels_last") -> Initializer:
+    r"""LeCun normal, ``init.lecun_normal``.
+
+    .. math:: \operatorname{Var}(w) = \sigma^2 = \frac{1}{\text{fan}_\text{in}}
+
+    Zheng, *CS286 Lecture 6* (LeCun for SELU); Solberg, *INF 5860 Lecture 9* ("Weight
+    initialization": $\operatorname{Var}(w_i) = 1/n$, which it calls Xavier); LeCun et al. (1998).
+
+    .. warning:: PyTorch has no LeCun initialiser by name; ``kaiming_normal_(nonlinearity='linear')``
+       (gain 1) is this rule with a plain ``normal``. Keras and JAX use ``truncated_normal``.
+    """
+    return variance_scaling(1.0, "fan_in", _normal_form(distribution), layout=layout)
+
+
 _register_rule(
     "init.lecun_normal",
     "LeCun normal initialisation",
@@ -677,6 +632,22 @@ _register_rule(
     "Solberg calls Var(w) = 1/n 'Xavier initialization'; Zheng pairs LeCun with SELU. PyTorch has no "
     "LeCun initialiser by name: kaiming_normal_(nonlinearity='linear') (gain 1) is this rule.",
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.lecun_uniform
+
+
+def lecun_uniform(*, layout: str = "channels_last") -> Initializer:
+    r"""LeCun uniform, ``init.lecun_uniform``.
+
+    .. math:: w \sim U(-r, r),\quad r = \sqrt{\frac{3}{\text{fan}_\text{in}}}
+
+    Zheng, *CS286 Lecture 6*; LeCun et al. (1998).
+    """
+    return variance_scaling(1.0, "fan_in", "uniform", layout=layout)
+
+
 _register_rule(
     "init.lecun_uniform",
     "LeCun uniform initialisation",
@@ -684,6 +655,13 @@ _register_rule(
     (C.at(C.ZHENG, "Glorot and He initialization (LeCun)"), C.LECUN_EFFICIENT_BACKPROP),
     "PyTorch: kaiming_uniform_(nonlinearity='linear') (gain 1) is this rule.",
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.fans
+
+
+_FANS = r"\text{fan}_\text{in} = i\prod k,\ \text{fan}_\text{out} = o\prod k"
 
 
 def _fans_distribution(o: Mapping[str, str], layer: Layer, choice: str | None) -> InitDistribution:
@@ -712,6 +690,23 @@ register(
         model=InitializerModel("kernel", _fans_distribution, modes=("fan_in", "fan_out")),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# init.bias
+
+
+def zeros() -> Initializer:
+    r"""Biases at zero, ``init.bias``: $b = 0$ (Vitay; Solberg, "Bias initialization").
+
+    The entry also cites Goodfellow et al. (2016).
+    """
+
+    def sample(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+        _check_rng(rng)
+        return np.zeros(_check_shape("shape", shape))
+
+    return Initializer(lambda shape: point_mass(), sample)
 
 
 def _bias_distribution(o: Mapping[str, str], layer: Layer, choice: str | None) -> InitDistribution:
@@ -760,6 +755,51 @@ register(
 )
 
 
+# ---------------------------------------------------------------------------------------------
+# init.variance_rule
+
+
+def variance_rule(n: int, weight_variance: float, input_variance: float) -> float:
+    r"""Solberg's variance rule, ``init.variance_rule``.
+
+    Symbols: $n$ = ``n`` (the fan-in), $\operatorname{Var}(w)$ = ``weight_variance``,
+    $\operatorname{Var}(x)$ = ``input_variance``; $z = \sum_{i=1}^n w_i x_i$ with independent,
+    zero-mean terms.
+
+    .. math:: \operatorname{Var}(z) = n \operatorname{Var}(w) \operatorname{Var}(x)
+
+    Solberg, *INF 5860 Lecture 9* ("Weight initialization"); Glorot & Bengio (2010).
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n={n!r}: must be an integer >= 1 (the number of inputs)")
+    vw = check_number("weight_variance", weight_variance, low=0.0)
+    vx = check_number("input_variance", input_variance, low=0.0)
+    return n * vw * vx
+
+
+def dense_output_moments(x: Any, weights: InitDistribution) -> tuple[float, float]:
+    r"""$(E[z^2], E[z^4])$ of $z = \sum_i w_i x_i$ for a *fixed* input $x$ and i.i.d. weights.
+
+    .. math::
+        E[z^2] = \sigma^2 \sum_i x_i^2, \qquad
+        E[z^4] = 3\sigma^4 \Big(\sum_i x_i^2\Big)^2 + (\mu_4 - 3\sigma^4) \sum_i x_i^4
+
+    With $\sum_i x_i^2 = n \operatorname{Var}(x)$ (an input of empirical variance
+    $\operatorname{Var}(x)$ and mean 0), $E[z^2]$ is :func:`variance_rule`; the outputs of a dense
+    layer are i.i.d. given $x$, so these two moments test the rule through a layer.
+    """
+    a = np.asarray(x, dtype=np.float64).ravel()
+    if a.size < 1 or not np.all(np.isfinite(a)):
+        raise ValueError("x: must hold at least one finite value")
+    s2, m4 = weights.variance, weights.fourth_moment
+    q2 = float(np.sum(a * a))
+    q4 = float(np.sum(a**4))
+    return s2 * q2, 3.0 * s2 * s2 * q2 * q2 + (m4 - 3.0 * s2 * s2) * q4
+
+
+# ---------------------------------------------------------------------------------------------
+
+
 def _variance_rule_distribution(
     o: Mapping[str, str], layer: Layer, choice: str | None
 ) -> InitDistribution:
@@ -800,7 +840,10 @@ register(
 
 
 # ---------------------------------------------------------------------------------------------
-# errata
+
+
+# ---------------------------------------------------------------------------------------------
+# init.errata
 
 
 def _relative(a: float, b: float) -> float:

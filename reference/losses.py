@@ -10,6 +10,9 @@ Where frameworks split: the *reduction*. The documents average over samples and 
 sample's outputs ($\frac1m\sum_i\lVert t_i - y_i\rVert^2$, Solberg's one-vs-all logistic loss);
 PyTorch, Keras and optax (as used with ``mean``) average over every element. That is the
 ``reduction`` axis of ``loss.mse`` and ``loss.logistic``.
+
+The module is laid out in cards: what the losses share (argument checks, the model the kit drives,
+the reduction axis), then each ID's functions followed by its entry.
 """
 
 from __future__ import annotations
@@ -70,8 +73,40 @@ def _normaliser(shape: tuple[int, ...], reduction: str) -> float:
     return float(shape[0]) if reduction == "mean_over_samples" else float(shape[0] * shape[1])
 
 
+@dataclass(frozen=True)
+class LossModel:
+    r"""What the loss kind needs of an entry.
+
+    ``evaluate(options, outputs, targets)`` returns ``{"value": L, "grad": dL/d outputs}`` of one
+    variant. ``targets`` says what the kind draws as targets: ``"real"`` (an array like the
+    outputs), ``"labels"`` (integer class indices, one per sample) or ``"binary"`` (0/1 per output).
+    """
+
+    evaluate: Callable[[Mapping[str, str], Any, Any], dict[str, Any]]
+    targets: str
+
+
+_REDUCTION_AXIS = VariantAxis(
+    "reduction",
+    (
+        VariantOption(
+            "mean_over_samples",
+            "summed over a sample's outputs, averaged over the samples",
+            r"\frac{1}{m}\sum_i \sum_k \ell_{ik}",
+            ("Vitay", "Solberg"),
+        ),
+        VariantOption(
+            "mean_over_elements",
+            "averaged over every output of every sample",
+            r"\frac{1}{mK}\sum_{i,k} \ell_{ik}",
+            ("torch.nn.functional", "keras.losses", "mean of optax.losses"),
+        ),
+    ),
+)
+
+
 # ---------------------------------------------------------------------------------------------
-# regression
+# loss.mse
 
 
 def mse(outputs: Any, targets: Any, *, reduction: str = "mean_over_samples") -> Any:
@@ -103,6 +138,31 @@ def mse_gradient(outputs: Any, targets: Any, *, reduction: str = "mean_over_samp
     return either_order((2.0 * d) / n, d * (2.0 / n))
 
 
+register(
+    SpecEntry(
+        id="loss.mse",
+        title="Mean squared error",
+        tier="doc",
+        kind="losses",
+        formula=r"L = \frac{1}{m}\sum_{i=1}^m \lVert t_i - y_i\rVert^2,\quad \partial L/\partial y_i = -\frac{2}{m}(t_i - y_i)",
+        citations=(C.at(C.VITAY, "L2 Regularization (MSE loss)"), C.at(C.GOODFELLOW, "5.5.1")),
+        variant_axes=(_REDUCTION_AXIS,),
+        notes="With one output per sample the two reductions agree.",
+        model=LossModel(
+            evaluate=lambda o, y, t: {
+                "value": mse(y, t, reduction=o["reduction"]),
+                "grad": mse_gradient(y, t, reduction=o["reduction"]),
+            },
+            targets="real",
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# loss.half_sse
+
+
 def half_sse(outputs: Any, targets: Any) -> Any:
     r"""Half the sum of squared errors, ``loss.half_sse``: $E = \tfrac12\sum_j (t_j - y_j)^2$.
 
@@ -124,8 +184,25 @@ def half_sse_gradient(outputs: Any, targets: Any) -> Any:
     return y - t
 
 
+register(
+    SpecEntry(
+        id="loss.half_sse",
+        title="Half the sum of squared errors",
+        tier="doc",
+        kind="losses",
+        formula=r"E = \tfrac12\sum_j (t_j - y_j)^2,\quad \partial E/\partial y_j = -(t_j - y_j)",
+        citations=(C.at(C.ZHENG, "Backpropagation (error function)"), C.RUMELHART),
+        notes="Summed over every output (and every sample of a batch); the 1/2 cancels the 2 of the derivative.",
+        model=LossModel(
+            evaluate=lambda o, y, t: {"value": half_sse(y, t), "grad": half_sse_gradient(y, t)},
+            targets="real",
+        ),
+    )
+)
+
+
 # ---------------------------------------------------------------------------------------------
-# classification
+# loss.softmax_ce
 
 
 def _labels(labels: Any, logits: Any) -> np.ndarray:
@@ -181,6 +258,36 @@ def softmax_cross_entropy_gradient(logits: Any, labels: Any) -> Any:
     return (p - onehot) / float(z.shape[0])
 
 
+register(
+    SpecEntry(
+        id="loss.softmax_ce",
+        title="Softmax cross-entropy with integer labels",
+        tier="doc",
+        kind="losses",
+        formula=r"L = -\frac{1}{m}\sum_i \log\operatorname{softmax}(z_i)_{y_i},\quad "
+        r"\partial L/\partial z_{ik} = (\operatorname{softmax}(z_i)_k - [k = y_i])/m",
+        citations=(
+            C.at(C.SOLBERG, "Repetition: Batch gradient descent"),
+            C.at(C.ZHENG, "Construction phase (sparse_softmax_cross_entropy_with_logits)"),
+            C.BRIDLE,
+            C.at(C.GOODFELLOW, "6.2.2.3"),
+        ),
+        notes="Evaluated with the log-sum-exp shift, so huge logits give finite losses.",
+        model=LossModel(
+            evaluate=lambda o, z, y: {
+                "value": softmax_cross_entropy(z, y),
+                "grad": softmax_cross_entropy_gradient(z, y),
+            },
+            targets="labels",
+        ),
+    )
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# loss.logistic
+
+
 def sigmoid(z: Any) -> Any:
     r"""$\sigma(z) = 1/(1 + e^{-z})$, evaluated as $e^{z}/(1 + e^{z})$ for $z < 0$ (no overflow)."""
     e = np.exp(-np.abs(z))
@@ -233,102 +340,6 @@ def logistic_loss_gradient(
     autodiff_order = ((1.0 - t) * via_softplus(z) - t * via_softplus(-z)) / n
     return either_order((sigmoid(z) - t) / n, autodiff_order)
 
-
-# ---------------------------------------------------------------------------------------------
-# the model the conformance kit drives
-
-
-@dataclass(frozen=True)
-class LossModel:
-    r"""What the loss kind needs of an entry.
-
-    ``evaluate(options, outputs, targets)`` returns ``{"value": L, "grad": dL/d outputs}`` of one
-    variant. ``targets`` says what the kind draws as targets: ``"real"`` (an array like the
-    outputs), ``"labels"`` (integer class indices, one per sample) or ``"binary"`` (0/1 per output).
-    """
-
-    evaluate: Callable[[Mapping[str, str], Any, Any], dict[str, Any]]
-    targets: str
-
-
-_REDUCTION_AXIS = VariantAxis(
-    "reduction",
-    (
-        VariantOption(
-            "mean_over_samples",
-            "summed over a sample's outputs, averaged over the samples",
-            r"\frac{1}{m}\sum_i \sum_k \ell_{ik}",
-            ("Vitay", "Solberg"),
-        ),
-        VariantOption(
-            "mean_over_elements",
-            "averaged over every output of every sample",
-            r"\frac{1}{mK}\sum_{i,k} \ell_{ik}",
-            ("torch.nn.functional", "keras.losses", "mean of optax.losses"),
-        ),
-    ),
-)
-
-register(
-    SpecEntry(
-        id="loss.mse",
-        title="Mean squared error",
-        tier="doc",
-        kind="losses",
-        formula=r"L = \frac{1}{m}\sum_{i=1}^m \lVert t_i - y_i\rVert^2,\quad \partial L/\partial y_i = -\frac{2}{m}(t_i - y_i)",
-        citations=(C.at(C.VITAY, "L2 Regularization (MSE loss)"), C.at(C.GOODFELLOW, "5.5.1")),
-        variant_axes=(_REDUCTION_AXIS,),
-        notes="With one output per sample the two reductions agree.",
-        model=LossModel(
-            evaluate=lambda o, y, t: {
-                "value": mse(y, t, reduction=o["reduction"]),
-                "grad": mse_gradient(y, t, reduction=o["reduction"]),
-            },
-            targets="real",
-        ),
-    )
-)
-
-register(
-    SpecEntry(
-        id="loss.half_sse",
-        title="Half the sum of squared errors",
-        tier="doc",
-        kind="losses",
-        formula=r"E = \tfrac12\sum_j (t_j - y_j)^2,\quad \partial E/\partial y_j = -(t_j - y_j)",
-        citations=(C.at(C.ZHENG, "Backpropagation (error function)"), C.RUMELHART),
-        notes="Summed over every output (and every sample of a batch); the 1/2 cancels the 2 of the derivative.",
-        model=LossModel(
-            evaluate=lambda o, y, t: {"value": half_sse(y, t), "grad": half_sse_gradient(y, t)},
-            targets="real",
-        ),
-    )
-)
-
-register(
-    SpecEntry(
-        id="loss.softmax_ce",
-        title="Softmax cross-entropy with integer labels",
-        tier="doc",
-        kind="losses",
-        formula=r"L = -\frac{1}{m}\sum_i \log\operatorname{softmax}(z_i)_{y_i},\quad "
-        r"\partial L/\partial z_{ik} = (\operatorname{softmax}(z_i)_k - [k = y_i])/m",
-        citations=(
-            C.at(C.SOLBERG, "Repetition: Batch gradient descent"),
-            C.at(C.ZHENG, "Construction phase (sparse_softmax_cross_entropy_with_logits)"),
-            C.BRIDLE,
-            C.at(C.GOODFELLOW, "6.2.2.3"),
-        ),
-        notes="Evaluated with the log-sum-exp shift, so huge logits give finite losses.",
-        model=LossModel(
-            evaluate=lambda o, z, y: {
-                "value": softmax_cross_entropy(z, y),
-                "grad": softmax_cross_entropy_gradient(z, y),
-            },
-            targets="labels",
-        ),
-    )
-)
 
 register(
     SpecEntry(

@@ -14,6 +14,9 @@ r"""Weight penalties and constraints: L2, L1 and max-norm (pure NumPy, float64).
 * Biases are not regularised (Solberg, "Bias regularization"): :func:`regularization_loss` and
   :func:`add_penalty_gradient` apply a penalty to the tensors that :func:`is_regularized` selects
   (every name but biases) and leave the rest alone.
+
+The module is laid out in cards: what the three IDs share (argument checks, trees, the model the
+kit drives), then each ID's functions, evaluation and entry.
 """
 
 from __future__ import annotations
@@ -78,130 +81,6 @@ def _coefficient(name: str, value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# L2
-
-
-def l2_penalty(weights: Any, l2: float, *, convention: str = "lambda") -> Any:
-    r"""The L2 penalty of one weight tensor, ``reg.l2``.
-
-    Symbols: $\theta$ = ``weights``, $\lambda$ = ``l2`` ($\ge 0$).
-
-    .. math:: R(\theta) = \lambda\sum_i \theta_i^2 \quad(\texttt{lambda}) \qquad
-              R(\theta) = \tfrac{\lambda}{2}\sum_i \theta_i^2 \quad(\texttt{half\_lambda})
-
-    Vitay, *Neurocomputing* ("L2 Regularization": $\lambda\lVert\theta\rVert^2$); Solberg,
-    *INF 5860 Lecture 9* ("L2 regularization": $\lambda\sum\Theta^2$); *Neural network
-    architectures* ($\lambda\lVert\theta\rVert_2^2$); Goodfellow et al. (2016) §7.1.1
-    ($\tfrac{\alpha}{2}\lVert w\rVert^2$); Krogh & Hertz (1992).
-
-    The entry also cites Zheng (2020).
-
-    .. warning:: Keras's ``L2(l2)`` is ``lambda``; a weight decay $\lambda\theta$ added to the
-       gradient (PyTorch ``weight_decay``, optax ``add_decayed_weights``) is the gradient of
-       ``half_lambda`` (see ``opt.weight_decay``). Solberg prints the ``half_lambda`` derivative
-       next to the ``lambda`` penalty (an erratum).
-    """
-    w = _array("weights", weights)
-    lam = _coefficient("l2", l2)
-    conv = check_choice("convention", convention, L2_CONVENTIONS)
-    s = np.sum(np.square(w))
-    return lam * s if conv == "lambda" else (lam * 0.5) * s
-
-
-def l2_penalty_gradient(weights: Any, l2: float, *, convention: str = "lambda") -> Any:
-    r"""$\partial R/\partial\theta$ of :func:`l2_penalty`: $2\lambda\theta$ (``lambda``) or $\lambda\theta$ (``half_lambda``)."""
-    w = _array("weights", weights)
-    lam = _coefficient("l2", l2)
-    conv = check_choice("convention", convention, L2_CONVENTIONS)
-    if conv == "half_lambda":
-        return lam * w
-    return either_order((2.0 * lam) * w, lam * (2.0 * w))
-
-
-# ---------------------------------------------------------------------------------------------
-# L1
-
-
-def l1_penalty(weights: Any, l1: float) -> Any:
-    r"""The L1 penalty $R(\theta) = \lambda\sum_i\lvert\theta_i\rvert$, ``reg.l1``.
-
-    Symbols: $\theta$ = ``weights``, $\lambda$ = ``l1`` ($\ge 0$).
-
-    Vitay ("L1 Regularization"); Solberg ("L1 regularization"); *Neural network architectures*
-    ($\lambda\lVert\theta\rVert_1$); Zheng ("Other methods of regularization").
-
-    The entry also cites Tibshirani (1996); Goodfellow et al. (2016).
-    """
-    w = _array("weights", weights)
-    lam = _coefficient("l1", l1)
-    return lam * np.sum(np.abs(w))
-
-
-def l1_penalty_gradient(weights: Any, l1: float, *, at_zero: str = "zero") -> Any:
-    r"""A subgradient of :func:`l1_penalty`: $\lambda\operatorname{sign}(\theta)$.
-
-    At $\theta_i = 0$ every value in $[-\lambda, \lambda]$ is a subgradient; ``at_zero`` picks one:
-    ``zero`` ($\operatorname{sign}(0) = 0$, what the autodiff of ``abs`` gives in PyTorch,
-    TensorFlow and JAX) or ``plus_lambda`` (the right derivative, $+\lambda$).
-    """
-    w = _array("weights", weights)
-    lam = _coefficient("l1", l1)
-    mode = check_choice("at_zero", at_zero, L1_AT_ZERO)
-    sign = np.sign(w)
-    if mode == "plus_lambda":
-        sign = np.where(w == 0, 1.0, sign)
-    return lam * sign
-
-
-# ---------------------------------------------------------------------------------------------
-# max-norm
-
-
-def max_norm(
-    weights: Any, max_value: float, *, incoming_axis: int = 1, norm_eps: str = "none"
-) -> Any:
-    r"""Project every unit's incoming weight vector onto the ball of radius $c$, ``reg.max_norm``.
-
-    Symbols: $w$ = one unit's incoming weights (the slice of ``weights`` along ``incoming_axis``),
-    $c$ = ``max_value`` ($> 0$).
-
-    .. math:: w \leftarrow w\cdot\frac{c}{\max(\lVert w\rVert_2, c)}
-        \quad(\text{if } \lVert w\rVert_2 > c:\ w \leftarrow c\, w/\lVert w\rVert_2)
-
-    Solberg ("Maxnorm regularization"); Zheng ("Max-Norm regularization":
-    $\lVert w\rVert_2 \le r$); Srebro & Shraibman (2005); Srivastava et al. (2014).
-
-    ``incoming_axis``: the axis that indexes a unit's inputs (1 for PyTorch's ``(out, in)``
-    weight, 0 for Keras's ``(in, out)`` kernel). ``norm_eps``: ``none``; ``1e-7_when_above``
-    ($c/(\lVert w\rVert + 10^{-7})$ when the norm exceeds $c$, else unchanged: ``torch.renorm``);
-    ``1e-7_always`` ($\min(\lVert w\rVert, c)/(\lVert w\rVert + 10^{-7})$ on every unit, which also
-    shrinks units below the bound slightly: ``keras.constraints.MaxNorm``).
-
-    .. warning:: A max-norm along the wrong axis constrains each *input's* outgoing weights
-       instead; frameworks' layouts differ, so the axis is converted in each adapter.
-    """
-    w = _array("weights", weights)
-    c = check_number("max_value", max_value, low=0.0, low_closed=False)
-    eps = check_choice("norm_eps", norm_eps, MAX_NORM_EPS)
-    if not isinstance(incoming_axis, int) or not -w.ndim <= incoming_axis < w.ndim:
-        raise ValueError(
-            f"incoming_axis={incoming_axis!r}: must be an axis of weights (ndim {w.ndim})"
-        )
-    norm = np.sqrt(np.sum(np.square(w), axis=incoming_axis, keepdims=True))
-    cap = np.broadcast_to(c, np.shape(norm))  # elementwise max/min need operands of one shape
-    if eps == "1e-7_always":
-        return w * (np.minimum(norm, cap) / (norm + 1e-7))
-    if eps == "1e-7_when_above":
-        return w * np.where(norm > cap, cap / (norm + 1e-7), 1.0)
-    safe = np.where(norm == 0, cap, norm)
-    return either_order(
-        w * (cap / np.maximum(safe, cap)),
-        w * np.minimum(np.ones(np.shape(safe)), cap / safe),
-        (w * cap) / np.maximum(safe, cap),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
 # trees: biases are not regularised
 
 
@@ -258,8 +137,74 @@ def add_penalty_gradient(
     return GradientTransformation(init, update)
 
 
+@dataclass(frozen=True)
+class PenaltyModel:
+    r"""What the regularizer kind needs of an entry.
+
+    ``evaluate(options, hyperparameters, weights)`` returns the reference outputs of one variant:
+    ``{"value": R(w), "grad": dR/dw}`` for a penalty, ``{"weights": projected}`` for a constraint.
+    ``weights`` is a ``(units, fan_in)`` array: row $j$ holds unit $j$'s incoming weights (the
+    layout of PyTorch's ``Linear.weight``). ``coefficient`` names the hyperparameter.
+    """
+
+    evaluate: Callable[[Mapping[str, str], Mapping[str, Any], Any], dict[str, Any]]
+    coefficient: str
+    constraint: bool = False
+
+
+def _coefficient_hp(name: str, symbol: str, description: str) -> HyperParameter:
+    return HyperParameter(
+        name,
+        symbol,
+        description,
+        low=0.0,
+        high=None,
+        sample_low=1e-5,
+        sample_high=1.0,
+        log_scale=True,
+        special=(0.01, 1e-4),
+    )
+
+
 # ---------------------------------------------------------------------------------------------
-# the erratum
+# reg.l2
+
+
+def l2_penalty(weights: Any, l2: float, *, convention: str = "lambda") -> Any:
+    r"""The L2 penalty of one weight tensor, ``reg.l2``.
+
+    Symbols: $\theta$ = ``weights``, $\lambda$ = ``l2`` ($\ge 0$).
+
+    .. math:: R(\theta) = \lambda\sum_i \theta_i^2 \quad(\texttt{lambda}) \qquad
+              R(\theta) = \tfrac{\lambda}{2}\sum_i \theta_i^2 \quad(\texttt{half\_lambda})
+
+    Vitay, *Neurocomputing* ("L2 Regularization": $\lambda\lVert\theta\rVert^2$); Solberg,
+    *INF 5860 Lecture 9* ("L2 regularization": $\lambda\sum\Theta^2$); *Neural network
+    architectures* ($\lambda\lVert\theta\rVert_2^2$); Goodfellow et al. (2016) §7.1.1
+    ($\tfrac{\alpha}{2}\lVert w\rVert^2$); Krogh & Hertz (1992).
+
+    The entry also cites Zheng (2020).
+
+    .. warning:: Keras's ``L2(l2)`` is ``lambda``; a weight decay $\lambda\theta$ added to the
+       gradient (PyTorch ``weight_decay``, optax ``add_decayed_weights``) is the gradient of
+       ``half_lambda`` (see ``opt.weight_decay``). Solberg prints the ``half_lambda`` derivative
+       next to the ``lambda`` penalty (an erratum).
+    """
+    w = _array("weights", weights)
+    lam = _coefficient("l2", l2)
+    conv = check_choice("convention", convention, L2_CONVENTIONS)
+    s = np.sum(np.square(w))
+    return lam * s if conv == "lambda" else (lam * 0.5) * s
+
+
+def l2_penalty_gradient(weights: Any, l2: float, *, convention: str = "lambda") -> Any:
+    r"""$\partial R/\partial\theta$ of :func:`l2_penalty`: $2\lambda\theta$ (``lambda``) or $\lambda\theta$ (``half_lambda``)."""
+    w = _array("weights", weights)
+    lam = _coefficient("l2", l2)
+    conv = check_choice("convention", convention, L2_CONVENTIONS)
+    if conv == "half_lambda":
+        return lam * w
+    return either_order((2.0 * lam) * w, lam * (2.0 * w))
 
 
 def _solberg_l2_check() -> ErratumEvidence:
@@ -284,56 +229,12 @@ def _solberg_l2_check() -> ErratumEvidence:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# the model the conformance kit drives
-
-
-@dataclass(frozen=True)
-class PenaltyModel:
-    r"""What the regularizer kind needs of an entry.
-
-    ``evaluate(options, hyperparameters, weights)`` returns the reference outputs of one variant:
-    ``{"value": R(w), "grad": dR/dw}`` for a penalty, ``{"weights": projected}`` for a constraint.
-    ``weights`` is a ``(units, fan_in)`` array: row $j$ holds unit $j$'s incoming weights (the
-    layout of PyTorch's ``Linear.weight``). ``coefficient`` names the hyperparameter.
-    """
-
-    evaluate: Callable[[Mapping[str, str], Mapping[str, Any], Any], dict[str, Any]]
-    coefficient: str
-    constraint: bool = False
-
-
 def _eval_l2(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, Any]:
     conv = o["convention"]
     return {
         "value": l2_penalty(w, hp["l2"], convention=conv),
         "grad": l2_penalty_gradient(w, hp["l2"], convention=conv),
     }
-
-
-def _eval_l1(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, Any]:
-    return {
-        "value": l1_penalty(w, hp["l1"]),
-        "grad": l1_penalty_gradient(w, hp["l1"], at_zero=o["at_zero"]),
-    }
-
-
-def _eval_max_norm(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, Any]:
-    return {"weights": max_norm(w, hp["max_value"], incoming_axis=1, norm_eps=o["norm_eps"])}
-
-
-def _coefficient_hp(name: str, symbol: str, description: str) -> HyperParameter:
-    return HyperParameter(
-        name,
-        symbol,
-        description,
-        low=0.0,
-        high=None,
-        sample_low=1e-5,
-        sample_high=1.0,
-        log_scale=True,
-        special=(0.01, 1e-4),
-    )
 
 
 register(
@@ -393,6 +294,49 @@ register(
     )
 )
 
+
+# ---------------------------------------------------------------------------------------------
+# reg.l1
+
+
+def l1_penalty(weights: Any, l1: float) -> Any:
+    r"""The L1 penalty $R(\theta) = \lambda\sum_i\lvert\theta_i\rvert$, ``reg.l1``.
+
+    Symbols: $\theta$ = ``weights``, $\lambda$ = ``l1`` ($\ge 0$).
+
+    Vitay ("L1 Regularization"); Solberg ("L1 regularization"); *Neural network architectures*
+    ($\lambda\lVert\theta\rVert_1$); Zheng ("Other methods of regularization").
+
+    The entry also cites Tibshirani (1996); Goodfellow et al. (2016).
+    """
+    w = _array("weights", weights)
+    lam = _coefficient("l1", l1)
+    return lam * np.sum(np.abs(w))
+
+
+def l1_penalty_gradient(weights: Any, l1: float, *, at_zero: str = "zero") -> Any:
+    r"""A subgradient of :func:`l1_penalty`: $\lambda\operatorname{sign}(\theta)$.
+
+    At $\theta_i = 0$ every value in $[-\lambda, \lambda]$ is a subgradient; ``at_zero`` picks one:
+    ``zero`` ($\operatorname{sign}(0) = 0$, what the autodiff of ``abs`` gives in PyTorch,
+    TensorFlow and JAX) or ``plus_lambda`` (the right derivative, $+\lambda$).
+    """
+    w = _array("weights", weights)
+    lam = _coefficient("l1", l1)
+    mode = check_choice("at_zero", at_zero, L1_AT_ZERO)
+    sign = np.sign(w)
+    if mode == "plus_lambda":
+        sign = np.where(w == 0, 1.0, sign)
+    return lam * sign
+
+
+def _eval_l1(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, Any]:
+    return {
+        "value": l1_penalty(w, hp["l1"]),
+        "grad": l1_penalty_gradient(w, hp["l1"], at_zero=o["at_zero"]),
+    }
+
+
 register(
     SpecEntry(
         id="reg.l1",
@@ -432,6 +376,59 @@ register(
         model=PenaltyModel(evaluate=_eval_l1, coefficient="l1"),
     )
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# reg.max_norm
+
+
+def max_norm(
+    weights: Any, max_value: float, *, incoming_axis: int = 1, norm_eps: str = "none"
+) -> Any:
+    r"""Project every unit's incoming weight vector onto the ball of radius $c$, ``reg.max_norm``.
+
+    Symbols: $w$ = one unit's incoming weights (the slice of ``weights`` along ``incoming_axis``),
+    $c$ = ``max_value`` ($> 0$).
+
+    .. math:: w \leftarrow w\cdot\frac{c}{\max(\lVert w\rVert_2, c)}
+        \quad(\text{if } \lVert w\rVert_2 > c:\ w \leftarrow c\, w/\lVert w\rVert_2)
+
+    Solberg ("Maxnorm regularization"); Zheng ("Max-Norm regularization":
+    $\lVert w\rVert_2 \le r$); Srebro & Shraibman (2005); Srivastava et al. (2014).
+
+    ``incoming_axis``: the axis that indexes a unit's inputs (1 for PyTorch's ``(out, in)``
+    weight, 0 for Keras's ``(in, out)`` kernel). ``norm_eps``: ``none``; ``1e-7_when_above``
+    ($c/(\lVert w\rVert + 10^{-7})$ when the norm exceeds $c$, else unchanged: ``torch.renorm``);
+    ``1e-7_always`` ($\min(\lVert w\rVert, c)/(\lVert w\rVert + 10^{-7})$ on every unit, which also
+    shrinks units below the bound slightly: ``keras.constraints.MaxNorm``).
+
+    .. warning:: A max-norm along the wrong axis constrains each *input's* outgoing weights
+       instead; frameworks' layouts differ, so the axis is converted in each adapter.
+    """
+    w = _array("weights", weights)
+    c = check_number("max_value", max_value, low=0.0, low_closed=False)
+    eps = check_choice("norm_eps", norm_eps, MAX_NORM_EPS)
+    if not isinstance(incoming_axis, int) or not -w.ndim <= incoming_axis < w.ndim:
+        raise ValueError(
+            f"incoming_axis={incoming_axis!r}: must be an axis of weights (ndim {w.ndim})"
+        )
+    norm = np.sqrt(np.sum(np.square(w), axis=incoming_axis, keepdims=True))
+    cap = np.broadcast_to(c, np.shape(norm))  # elementwise max/min need operands of one shape
+    if eps == "1e-7_always":
+        return w * (np.minimum(norm, cap) / (norm + 1e-7))
+    if eps == "1e-7_when_above":
+        return w * np.where(norm > cap, cap / (norm + 1e-7), 1.0)
+    safe = np.where(norm == 0, cap, norm)
+    return either_order(
+        w * (cap / np.maximum(safe, cap)),
+        w * np.minimum(np.ones(np.shape(safe)), cap / safe),
+        (w * cap) / np.maximum(safe, cap),
+    )
+
+
+def _eval_max_norm(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, Any]:
+    return {"weights": max_norm(w, hp["max_value"], incoming_axis=1, norm_eps=o["norm_eps"])}
+
 
 register(
     SpecEntry(

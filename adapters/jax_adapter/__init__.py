@@ -23,6 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
 
+from trainspec.adapters.devices import jax_devices, jax_full_precision  # noqa: E402
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations  # noqa: E402
 from trainspec.conformance.kinds.optimizers import OptimizerCase  # noqa: E402
 
@@ -101,22 +102,6 @@ def run_optax(
         return {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
 
 
-def _impl(
-    spec_id: str, name: str, make: Callable[..., optax.GradientTransformation]
-) -> Implementation:
-    return Implementation(
-        spec_id=spec_id,
-        name=name,
-        run=lambda case, dtype, device: run_optax(make, case, dtype, device),
-        dtypes=OPTIMIZER_DTYPES,
-        devices=("cpu", "cuda"),
-    )
-
-
-def _mu(case: OptimizerCase) -> float:
-    return case.hyperparameters.get("momentum", 0.0)
-
-
 class JaxAdapter(Adapter):
     """optax gradient transformations on JAX (CPU, and GPU where present)."""
 
@@ -134,15 +119,10 @@ class JaxAdapter(Adapter):
         }
 
     def devices(self) -> list[str]:
-        try:
-            gpu = bool(jax.devices("gpu"))
-        except RuntimeError:
-            gpu = False
-        return ["cpu", *(["cuda"] if gpu else [])]
+        return jax_devices()
 
     def prepare_device(self, device: str) -> None:
-        # full-precision matmuls on GPU (no TF32)
-        jax.config.update("jax_default_matmul_precision", "highest")
+        jax_full_precision()
 
     def repro_call(self, implementation: Implementation, dtype: str, device: str, case: Any) -> Any:
         """The calls of the rows with findings as code for ``trainspec repro`` (:mod:`.repro`)."""
@@ -151,40 +131,7 @@ class JaxAdapter(Adapter):
         return repro_call(implementation, dtype, device, case)
 
     def implementations(self) -> list[Implementation]:
-        """SGD's rows (this module) and those of every family module of this package."""
-        return self._sgd_implementations() + family_implementations(__name__)
+        """SGD's rows, then those of every family module of this package."""
+        from trainspec.adapters.jax_adapter.optimizers import sgd_implementations
 
-    def _sgd_implementations(self) -> list[Implementation]:
-        return [
-            _impl("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
-            _impl("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
-            _impl(
-                "opt.momentum",
-                "chain(ema(debias=False), scale_by_learning_rate)",
-                lambda c, lr: optax.chain(
-                    optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)
-                ),
-            ),
-            _impl(
-                "opt.nesterov",
-                "sgd(nesterov=True)",
-                lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
-            ),
-            _impl(
-                "opt.weight_decay",
-                "chain(add_decayed_weights, sgd)",
-                lambda c, lr: optax.chain(
-                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-                    optax.sgd(lr, momentum=_mu(c)),
-                ),
-            ),
-            _impl(
-                "opt.weight_decay",
-                "chain(trace, add_decayed_weights, scale_by_learning_rate)",
-                lambda c, lr: optax.chain(
-                    optax.trace(decay=_mu(c)),
-                    optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-                    optax.scale_by_learning_rate(lr),
-                ),
-            ),
-        ]
+        return sgd_implementations() + family_implementations(__name__)

@@ -33,8 +33,17 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from trainspec.adapters.flat import from_flat
+from trainspec.adapters.flat import to_flat as flat_vector
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device, load_trace
-from trainspec.adapters.jax_adapter.optimizers import ADAPTIVE, Buffers, Fields, load_state
+from trainspec.adapters.jax_adapter.optimizers import (
+    ADAPTIVE,
+    JITTED_SGD,
+    Buffers,
+    Fields,
+    load_state,
+)
+from trainspec.adapters.jax_adapter.optimizers import SGD as EAGER_SGD
 from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import (
     CENTRED_REGION_TEXT,
@@ -52,22 +61,8 @@ Loader = Callable[[Any, Buffers, Any, int], Any]
 
 
 def to_flat(tree: Mapping[str, np.ndarray], size: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
-    """``{"flat": v}``: the tree's tensors raveled, concatenated in key order, zero-padded."""
-    flat = np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in tree.values()])
-    if flat.size > size:
-        raise ValueError(f"tree: {flat.size} elements, at most size={size} fit the flat vector")
-    return {"flat": np.concatenate([flat, np.zeros(size - flat.size)])}
-
-
-def from_flat(flat: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The inverse of :func:`to_flat` for tensors shaped as ``like``'s."""
-    out: dict[str, np.ndarray] = {}
-    i = 0
-    for k, v in like.items():
-        n = int(np.size(v))
-        out[k] = np.asarray(flat[i : i + n], dtype=np.float64).reshape(np.shape(v))
-        i += n
-    return out
+    """``{"flat": v}``: the tree as one zero-padded vector (:func:`trainspec.adapters.flat.to_flat`)."""
+    return {"flat": flat_vector(tree, size)}
 
 
 def _with_hyperparameters(case: OptimizerCase, hps: Mapping[str, Any]) -> OptimizerCase:
@@ -125,28 +120,8 @@ def _fields_loader(fields: Callable[[Buffers, Any], Fields]) -> Loader:
     return lambda state, buffers, eta, count: load_state(state, fields(buffers, eta), count)
 
 
-def _mu(c: OptimizerCase) -> Any:
-    return c.hyperparameters.get("momentum", 0.0)
-
-
 #: the SGD rows of the eager adapter, under jit: spec ID, optax's call, how to build it
-SGD: tuple[tuple[str, str, Make], ...] = (
-    ("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
-    ("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
-    (
-        "opt.nesterov",
-        "sgd(nesterov=True)",
-        lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
-    ),
-    (
-        "opt.weight_decay",
-        "chain(add_decayed_weights, sgd)",
-        lambda c, lr: optax.chain(
-            optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
-            optax.sgd(lr, momentum=_mu(c)),
-        ),
-    ),
-)
+SGD: tuple[tuple[str, str, Make], ...] = tuple(row for row in EAGER_SGD if row[1] in JITTED_SGD)
 
 _CENTERED_JIT_NAN = (
     "optax.rmsprop(centered=True) under jax.jit returns NaN where the centred variance "

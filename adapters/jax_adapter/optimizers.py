@@ -323,3 +323,66 @@ def _impl(
 def implementations() -> list[Implementation]:
     """optax's adaptive optimizers, each flag that changes the formula its own row."""
     return [_impl(*row) for row in ADAPTIVE]
+
+
+# ---------------------------------------------------------------------------------------------
+# SGD (opt.gd, opt.momentum, opt.nesterov, opt.weight_decay)
+
+
+def _sgd_impl(
+    spec_id: str, name: str, make: Callable[..., optax.GradientTransformation]
+) -> Implementation:
+    return Implementation(
+        spec_id=spec_id,
+        name=name,
+        run=lambda case, dtype, device: run_optax(make, case, dtype, device),
+        dtypes=tuple(_DTYPES),
+        devices=("cpu", "cuda"),
+    )
+
+
+def _mu(case: OptimizerCase) -> float:
+    return case.hyperparameters.get("momentum", 0.0)
+
+
+#: optax's SGD and its chains: spec ID, optax's call, how to build it (``jitted`` runs the rows
+#: of :data:`JITTED_SGD` under ``jax.jit``)
+SGD: tuple[tuple[str, str, Make], ...] = (
+    ("opt.gd", "sgd", lambda c, lr: optax.sgd(lr)),
+    ("opt.momentum", "sgd(momentum)", lambda c, lr: optax.sgd(lr, momentum=_mu(c))),
+    (
+        "opt.momentum",
+        "chain(ema(debias=False), scale_by_learning_rate)",
+        lambda c, lr: optax.chain(
+            optax.ema(_mu(c), debias=False), optax.scale_by_learning_rate(lr)
+        ),
+    ),
+    (
+        "opt.nesterov",
+        "sgd(nesterov=True)",
+        lambda c, lr: optax.sgd(lr, momentum=_mu(c), nesterov=True),
+    ),
+    (
+        "opt.weight_decay",
+        "chain(add_decayed_weights, sgd)",
+        lambda c, lr: optax.chain(
+            optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
+            optax.sgd(lr, momentum=_mu(c)),
+        ),
+    ),
+    (
+        "opt.weight_decay",
+        "chain(trace, add_decayed_weights, scale_by_learning_rate)",
+        lambda c, lr: optax.chain(
+            optax.trace(decay=_mu(c)),
+            optax.add_decayed_weights(c.hyperparameters["weight_decay"]),
+            optax.scale_by_learning_rate(lr),
+        ),
+    ),
+)
+JITTED_SGD = ("sgd", "sgd(momentum)", "sgd(nesterov=True)", "chain(add_decayed_weights, sgd)")
+
+
+def sgd_implementations() -> list[Implementation]:
+    """``optax.sgd`` and its chains (the adapter lists these rows first)."""
+    return [_sgd_impl(*row) for row in SGD]

@@ -101,32 +101,6 @@ def run_keras_optimizer(
         }
 
 
-def _sgd(**fixed: Any) -> Callable[[OptimizerCase], keras.optimizers.Optimizer]:
-    def make(case: OptimizerCase) -> keras.optimizers.Optimizer:
-        hp = case.hyperparameters
-        wd = hp.get("weight_decay")
-        return keras.optimizers.SGD(
-            learning_rate=case.learning_rates[0],
-            momentum=hp.get("momentum", 0.0),
-            weight_decay=wd if wd else None,
-            **fixed,
-        )
-
-    return make
-
-
-def _impl(
-    spec_id: str, name: str, make: Callable[[OptimizerCase], keras.optimizers.Optimizer]
-) -> Implementation:
-    return Implementation(
-        spec_id=spec_id,
-        name=name,
-        run=lambda case, dtype, device: run_keras_optimizer(make, case, dtype, device),
-        dtypes=_DTYPES,
-        devices=("cpu", "cuda"),
-    )
-
-
 class KerasAdapter(Adapter):
     """``keras.optimizers`` on the TensorFlow backend."""
 
@@ -159,13 +133,7 @@ class KerasAdapter(Adapter):
         return repro_call(implementation, dtype, device, case)
 
     def implementations(self) -> list[Implementation]:
-        """SGD's rows (this module) and those of every family module of this package."""
-        return self._sgd_implementations() + family_implementations(__name__)
+        """SGD's rows, then those of every family module of this package."""
+        from trainspec.adapters.keras_adapter.optimizers import sgd_implementations
 
-    def _sgd_implementations(self) -> list[Implementation]:
-        return [
-            _impl("opt.gd", "SGD", _sgd()),
-            _impl("opt.momentum", "SGD(momentum)", _sgd()),
-            _impl("opt.nesterov", "SGD(nesterov=True)", _sgd(nesterov=True)),
-            _impl("opt.weight_decay", "SGD(weight_decay)", _sgd()),
-        ]
+        return sgd_implementations() + family_implementations(__name__)

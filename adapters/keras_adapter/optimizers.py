@@ -292,3 +292,43 @@ def implementations() -> list[Implementation]:
     """Every adaptive optimizer of ``keras.optimizers``, each flag that changes the formula its
     own row."""
     return [_impl(spec_id, f"keras.optimizers.{name}", make) for spec_id, name, make in ADAPTIVE]
+
+
+# ---------------------------------------------------------------------------------------------
+# SGD (opt.gd, opt.momentum, opt.nesterov, opt.weight_decay)
+
+
+def _sgd(**fixed: Any) -> Callable[[OptimizerCase], keras.optimizers.Optimizer]:
+    def make(case: OptimizerCase) -> keras.optimizers.Optimizer:
+        hp = case.hyperparameters
+        wd = hp.get("weight_decay")
+        return keras.optimizers.SGD(
+            learning_rate=case.learning_rates[0],
+            momentum=hp.get("momentum", 0.0),
+            weight_decay=wd if wd else None,
+            **fixed,
+        )
+
+    return make
+
+
+def _sgd_impl(
+    spec_id: str, name: str, make: Callable[[OptimizerCase], keras.optimizers.Optimizer]
+) -> Implementation:
+    return Implementation(
+        spec_id=spec_id,
+        name=name,
+        run=lambda case, dtype, device: run_keras_optimizer(make, case, dtype, device),
+        dtypes=_DTYPES,
+        devices=("cpu", "cuda"),
+    )
+
+
+def sgd_implementations() -> list[Implementation]:
+    """``keras.optimizers.SGD`` (the adapter lists these rows first)."""
+    return [
+        _sgd_impl("opt.gd", "SGD", _sgd()),
+        _sgd_impl("opt.momentum", "SGD(momentum)", _sgd()),
+        _sgd_impl("opt.nesterov", "SGD(nesterov=True)", _sgd(nesterov=True)),
+        _sgd_impl("opt.weight_decay", "SGD(weight_decay)", _sgd()),
+    ]

@@ -22,6 +22,12 @@ from __future__ import annotations
 
 import os
 
+from trainspec.adapters.devices import (
+    jax_devices,
+    jax_full_precision,
+    torch_devices,
+    torch_full_precision,
+)
 from trainspec.conformance.adapter import Adapter, Implementation
 
 __all__ = ["KerasJaxAdapter", "KerasTorchAdapter"]
@@ -42,7 +48,7 @@ class _KerasOnBackend:
     def implementations(self) -> list[Implementation]:
         from trainspec.adapters.keras_adapter import optimizers
 
-        return self._sgd_implementations() + optimizers.implementations()  # type: ignore[attr-defined]
+        return optimizers.sgd_implementations() + optimizers.implementations()
 
 
 def _require_backend(backend: str) -> None:
@@ -74,14 +80,10 @@ def KerasJaxAdapter() -> Adapter:
             return {"keras": keras.__version__, "jax": jax.__version__, "numpy": np.__version__}
 
         def devices(self) -> list[str]:
-            try:
-                gpu = bool(jax.devices("gpu"))
-            except RuntimeError:
-                gpu = False
-            return ["cpu", *(["cuda"] if gpu else [])]
+            return jax_devices()
 
         def prepare_device(self, device: str) -> None:
-            jax.config.update("jax_default_matmul_precision", "highest")
+            jax_full_precision()
 
     return Adapter_()
 
@@ -104,11 +106,9 @@ def KerasTorchAdapter() -> Adapter:
             return {"keras": keras.__version__, "torch": torch.__version__, "numpy": np.__version__}
 
         def devices(self) -> list[str]:
-            return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+            return torch_devices()
 
         def prepare_device(self, device: str) -> None:
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
-            torch.set_float32_matmul_precision("highest")
+            torch_full_precision()
 
     return Adapter_()

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from trainspec.adapters.devices import torch_devices, torch_full_precision
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 
@@ -89,40 +90,6 @@ def run_torch_optimizer(
     return {k: p.detach().cpu().double().numpy() for k, p in zip(names, params, strict=True)}
 
 
-def _sgd(
-    **fixed: Any,
-) -> Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer]:
-    """``torch.optim.SGD`` with the case's hyperparameters; ``fixed`` adds code path and flags."""
-    fixed = dict(fixed)
-    dampening_is_momentum = fixed.pop("dampening_is_momentum", False)
-
-    def make(params: list[torch.nn.Parameter], case: OptimizerCase) -> torch.optim.Optimizer:
-        hp = case.hyperparameters
-        mu = hp.get("momentum", 0.0)
-        return torch.optim.SGD(
-            params,
-            lr=case.learning_rates[0],
-            momentum=mu,
-            dampening=mu if dampening_is_momentum else 0.0,
-            weight_decay=hp.get("weight_decay", 0.0),
-            **fixed,
-        )
-
-    return make
-
-
-def _impl(
-    spec_id: str, name: str, make: Callable[..., torch.optim.Optimizer], devices: tuple[str, ...]
-) -> Implementation:
-    return Implementation(
-        spec_id=spec_id,
-        name=name,
-        run=lambda case, dtype, device: run_torch_optimizer(make, case, dtype, device),
-        dtypes=tuple(_DTYPES),
-        devices=devices,
-    )
-
-
 class TorchAdapter(Adapter):
     """``torch.optim`` on CPU and, where present, CUDA."""
 
@@ -136,13 +103,10 @@ class TorchAdapter(Adapter):
         }
 
     def devices(self) -> list[str]:
-        return ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
+        return torch_devices()
 
     def prepare_device(self, device: str) -> None:
-        # comparisons in full precision: no TF32 in matmuls or convolutions
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.set_float32_matmul_precision("highest")
+        torch_full_precision()
 
     def repro_call(self, implementation: Implementation, dtype: str, device: str, case: Any) -> Any:
         """The torch optimizers' call as code for ``trainspec repro`` (:mod:`.repro`)."""
@@ -151,30 +115,7 @@ class TorchAdapter(Adapter):
         return repro_call(implementation, dtype, device, case)
 
     def implementations(self) -> list[Implementation]:
-        """SGD's rows (this module) and those of every family module of this package."""
-        return self._sgd_implementations() + family_implementations(__name__)
+        """SGD's rows, then those of every family module of this package."""
+        from trainspec.adapters.torch_adapter.optimizers import sgd_implementations
 
-    def _sgd_implementations(self) -> list[Implementation]:
-        out: list[Implementation] = []
-        both = ("cpu", "cuda")
-        for path, flags in CODE_PATHS.items():
-            out.append(_impl("opt.gd", f"SGD[{path}]", _sgd(**flags), both))
-            out.append(_impl("opt.momentum", f"SGD(momentum)[{path}]", _sgd(**flags), both))
-            out.append(
-                _impl(
-                    "opt.nesterov",
-                    f"SGD(nesterov=True)[{path}]",
-                    _sgd(nesterov=True, **flags),
-                    both,
-                )
-            )
-            out.append(_impl("opt.weight_decay", f"SGD(weight_decay)[{path}]", _sgd(**flags), both))
-        out.append(
-            _impl(
-                "opt.momentum",
-                "SGD(dampening=momentum)[single_tensor]",
-                _sgd(dampening_is_momentum=True, foreach=False),
-                both,
-            )
-        )
-        return out
+        return sgd_implementations() + family_implementations(__name__)

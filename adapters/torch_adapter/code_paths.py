@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainspec.adapters.torch_adapter import _sgd, run_torch_optimizer
+from trainspec.adapters.torch_adapter import run_torch_optimizer
 from trainspec.adapters.torch_adapter.optimizers import (
     ADAPTIVE,
     DTYPES,
     FINDINGS,
     Maker,
+    _sgd,
     adaptive_loader,
 )
 from trainspec.conformance.adapter import Finding, Implementation

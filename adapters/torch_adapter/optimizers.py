@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainspec.adapters.torch_adapter import CODE_PATHS, run_torch_optimizer
+from trainspec.adapters.torch_adapter import _DTYPES, CODE_PATHS, run_torch_optimizer
 from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import (
     CENTRED_REGION_TEXT,
@@ -372,3 +372,65 @@ def implementations() -> list[Implementation]:
         for spec_id, name, maker, paths in ADAPTIVE
         for path, flags in paths.items()
     ]
+
+
+# ---------------------------------------------------------------------------------------------
+# SGD (opt.gd, opt.momentum, opt.nesterov, opt.weight_decay): torch.optim.SGD on every code path
+
+
+def _sgd(
+    **fixed: Any,
+) -> Callable[[list[torch.nn.Parameter], OptimizerCase], torch.optim.Optimizer]:
+    """``torch.optim.SGD`` with the case's hyperparameters; ``fixed`` adds code path and flags."""
+    fixed = dict(fixed)
+    dampening_is_momentum = fixed.pop("dampening_is_momentum", False)
+
+    def make(params: list[torch.nn.Parameter], case: OptimizerCase) -> torch.optim.Optimizer:
+        hp = case.hyperparameters
+        mu = hp.get("momentum", 0.0)
+        return torch.optim.SGD(
+            params,
+            lr=case.learning_rates[0],
+            momentum=mu,
+            dampening=mu if dampening_is_momentum else 0.0,
+            weight_decay=hp.get("weight_decay", 0.0),
+            **fixed,
+        )
+
+    return make
+
+
+def _sgd_impl(
+    spec_id: str, name: str, make: Callable[..., torch.optim.Optimizer], devices: tuple[str, ...]
+) -> Implementation:
+    return Implementation(
+        spec_id=spec_id,
+        name=name,
+        run=lambda case, dtype, device: run_torch_optimizer(make, case, dtype, device),
+        dtypes=tuple(_DTYPES),
+        devices=devices,
+    )
+
+
+def sgd_implementations() -> list[Implementation]:
+    """``torch.optim.SGD`` on every code path (the adapter lists these rows first)."""
+    out: list[Implementation] = []
+    both = ("cpu", "cuda")
+    for path, flags in CODE_PATHS.items():
+        out.append(_sgd_impl("opt.gd", f"SGD[{path}]", _sgd(**flags), both))
+        out.append(_sgd_impl("opt.momentum", f"SGD(momentum)[{path}]", _sgd(**flags), both))
+        out.append(
+            _sgd_impl(
+                "opt.nesterov", f"SGD(nesterov=True)[{path}]", _sgd(nesterov=True, **flags), both
+            )
+        )
+        out.append(_sgd_impl("opt.weight_decay", f"SGD(weight_decay)[{path}]", _sgd(**flags), both))
+    out.append(
+        _sgd_impl(
+            "opt.momentum",
+            "SGD(dampening=momentum)[single_tensor]",
+            _sgd(dampening_is_momentum=True, foreach=False),
+            both,
+        )
+    )
+    return out

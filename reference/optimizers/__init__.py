@@ -20,5 +20,7 @@ buffers hold (``BUFFERS``), the state and the scaling unit, the public function 
 symbols, the math in the spec entry's notation, the sources, the frameworks' splits), the
 hyperparameters and variant options only it uses, build and load_state, and ``register(...)``.
 What several cards share is written once: the units, the canonical state and the model the kit
-drives in :mod:`.common`, the hyperparameters in :mod:`.hyperparameters`.
+drives in :mod:`.common`, the hyperparameters in :mod:`.hyperparameters`; a card imports all of
+it, and the names it needs of the base and the registry, with ``from .common import *`` (the
+names are listed once, in ``common.__all__``).
 """

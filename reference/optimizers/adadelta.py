@@ -9,37 +9,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    ChainState,
-    GradientTransformation,
-    Schedule,
-    Tree,
-    chain,
-    check_number,
-    check_same_structure,
-    check_step,
-    check_tree,
-    tree_map,
-)
-from trainspec.reference.optimizers.common import (
-    NONNEGATIVE_BUFFERS,
-    CanonicalState,
-    OptimizerModel,
-    ScaleByLearningRateState,
-    buffer,
-    check_eps,
-    scale_by_learning_rate,
-    zeros_like,
-)
-from trainspec.reference.optimizers.hyperparameters import (
-    EPS,
-    LEARNING_RATE,
-    RHO,
-)
-from trainspec.reference.registry import (
-    SpecEntry,
-    register,
-)
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["BUFFERS", "ScaleByAdadeltaState", "adadelta", "scale_by_adadelta"]
 

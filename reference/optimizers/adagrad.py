@@ -8,39 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    ChainState,
-    GradientTransformation,
-    Schedule,
-    Tree,
-    chain,
-    check_choice,
-    check_number,
-    check_same_structure,
-    check_step,
-    check_tree,
-    tree_map,
-)
-from trainspec.reference.optimizers.common import (
-    NONNEGATIVE_BUFFERS,
-    CanonicalState,
-    OptimizerModel,
-    ScaleByLearningRateState,
-    buffer,
-    check_eps,
-    scale_by_learning_rate,
-)
-from trainspec.reference.optimizers.hyperparameters import (
-    EPS,
-    LEARNING_RATE,
-)
-from trainspec.reference.registry import (
-    HyperParameter,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["BUFFERS", "EPS_PLACEMENTS", "ScaleByRssState", "adagrad", "scale_by_rss"]
 

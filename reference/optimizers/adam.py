@@ -10,47 +10,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    ChainState,
-    GradientTransformation,
-    Schedule,
-    Tree,
-    chain,
-    check_choice,
-    check_same_structure,
-    check_step,
-    check_tree,
-    tree_map,
-)
-from trainspec.reference.optimizers.common import (
-    NONNEGATIVE_BUFFERS,
-    CanonicalState,
-    OptimizerModel,
-    ScaleByLearningRateState,
-    WeightDecayState,
-    buffer,
-    check_beta,
-    check_eps,
-    decoupled_weight_decay,
-    moving_average,
-    scale_by_learning_rate,
-    zeros_like,
-)
-from trainspec.reference.optimizers.hyperparameters import (
-    BETA1,
-    BETA2,
-    EPS,
-    LEARNING_RATE,
-    WEIGHT_DECAY,
-)
-from trainspec.reference.registry import (
-    Erratum,
-    ErratumEvidence,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
+from trainspec.reference.optimizers.common import *
 
 __all__ = [
     "ADAM_EPS_PLACEMENTS",

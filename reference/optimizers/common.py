@@ -29,34 +29,88 @@ from trainspec.reference.base import (
     Schedule,
     Tree,
     as_schedule,
+    build_by_name,
+    chain,
     check_choice,
     check_number,
     check_same_structure,
     check_step,
     check_tree,
     either_order,
+    moving_average,
     tree_map,
 )
-from trainspec.reference.registry import VariantOption
+from trainspec.reference.optimizers.hyperparameters import (
+    BETA1,
+    BETA2,
+    EPS,
+    LEARNING_RATE,
+    MOMENTUM,
+    MOMENTUM_POSITIVE,
+    RHO,
+    WEIGHT_DECAY,
+)
+from trainspec.reference.registry import (
+    Erratum,
+    ErratumEvidence,
+    HyperParameter,
+    SpecEntry,
+    VariantAxis,
+    VariantOption,
+    register,
+)
 
+# A card imports ``*`` from here: its own toolkit (below) and the names it needs of base, the
+# registry and the shared hyperparameters, listed once.
 __all__ = [
+    "BETA1",
+    "BETA2",
+    "EPS",
+    "FORM_OPTIONS",
+    "LEARNING_RATE",
+    "MOMENTUM",
     "MOMENTUM_FORMS",
+    "MOMENTUM_POSITIVE",
     "NONNEGATIVE_BUFFERS",
+    "RHO",
+    "WEIGHT_DECAY",
     "CanonicalState",
+    "ChainState",
+    "Erratum",
+    "ErratumEvidence",
+    "GradientTransformation",
+    "HyperParameter",
     "OptimizerModel",
     "ScaleByLearningRateState",
+    "Schedule",
+    "SpecEntry",
     "TraceState",
+    "Tree",
+    "VariantAxis",
+    "VariantOption",
     "VelocityState",
     "WeightDecayState",
     "add_l2_gradient",
+    "as_schedule",
     "buffer",
+    "build_by_name",
+    "chain",
     "check_beta",
+    "check_choice",
     "check_eps",
+    "check_number",
+    "check_same_structure",
+    "check_step",
+    "check_tree",
     "decoupled_weight_decay",
+    "either_order",
+    "held_in_float32",
     "momentum_family_state",
     "moving_average",
+    "register",
     "scale_by_learning_rate",
     "trace",
+    "tree_map",
     "velocity",
     "zeros_like",
 ]
@@ -136,31 +190,16 @@ def check_eps(value: Any) -> float:
     return check_number("eps", value, low=0.0, low_closed=False)
 
 
+def held_in_float32(x: Any) -> Any:
+    r"""``x`` as a float32 tensor holds it: the value $x$, with a bound that also admits its rounding
+    to float32, $x(1 \pm 2^{-24})$ (:func:`~trainspec.reference.base.either_order`; a plain number
+    is returned unchanged)."""
+    return either_order(x, x * (1.0 + 2.0**-24), x * (1.0 - 2.0**-24))
+
+
 def zeros_like(params: Tree) -> dict[str, Any]:
     """A tree of float64 zeros shaped like ``params``."""
     return tree_map(lambda p: np.zeros(p.shape), params)
-
-
-def moving_average(beta: Any, average: Any, value: Any) -> Any:
-    r"""The exponential moving average $\beta a + (1-\beta) x$ of the adaptive units.
-
-    Symbols: $\beta$ = ``beta``, $a$ = ``average``, $x$ = ``value``.
-
-    .. math:: a \leftarrow \beta a + (1-\beta) x \;=\; a + (1-\beta)(x - a)
-
-    Both orders are written (:func:`~trainspec.reference.base.either_order`): PyTorch's
-    ``exp_avg.lerp_(grad, 1 - beta1)`` (Adam, AdamW, NAdam, Adamax, and RMSprop's ``grad_avg``)
-    and Keras's ``m.assign_add((g - m) * (1 - beta_1))`` (Adam, AdamW, Nadam, Adamax) use the
-    interpolation $a + (1-\beta)(x - a)$, whose rounding differs from that of
-    $\beta a + (1-\beta) x$ (optax's ``update_moment``, PyTorch's
-    ``mul_(beta2).addcmul_(grad, grad, value=1 - beta2)``) when $\beta$ is small and $|a| \gg |x|$.
-    The interpolation's bound, $u(|a| + |x|)$, is not relative to the result: with $\beta = 0$
-    it admits $a + (x - a) = 0$ for $x \ll u|a|$. RMSprop's ``square_avg`` and Adadelta's two
-    averages are written in the one order every framework uses, $\beta a + (1-\beta) x$.
-    """
-    return either_order(
-        beta * average + (1.0 - beta) * value, average + (1.0 - beta) * (value - average)
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,14 +3,7 @@ r"""``opt.gd``: gradient descent (batch, online, minibatch)."""
 from __future__ import annotations
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import GradientTransformation, Schedule, chain
-from trainspec.reference.optimizers.common import (
-    OptimizerModel,
-    ScaleByLearningRateState,
-    scale_by_learning_rate,
-)
-from trainspec.reference.optimizers.hyperparameters import LEARNING_RATE
-from trainspec.reference.registry import SpecEntry, register
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["gd"]
 

@@ -10,18 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import GradientTransformation, Schedule, chain, check_choice
-from trainspec.reference.optimizers.common import (
-    FORM_OPTIONS,
-    MOMENTUM_FORMS,
-    OptimizerModel,
-    momentum_family_state,
-    scale_by_learning_rate,
-    trace,
-    velocity,
-)
-from trainspec.reference.optimizers.hyperparameters import LEARNING_RATE, MOMENTUM_POSITIVE
-from trainspec.reference.registry import SpecEntry, VariantAxis, VariantOption, register
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["BUFFERS", "momentum"]
 

@@ -9,63 +9,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    ChainState,
-    GradientTransformation,
-    Schedule,
-    Tree,
-    chain,
-    check_choice,
-    check_number,
-    check_same_structure,
-    check_step,
-    check_tree,
-    either_order,
-    tree_map,
-)
-from trainspec.reference.optimizers.common import (
-    NONNEGATIVE_BUFFERS,
-    CanonicalState,
-    OptimizerModel,
-    ScaleByLearningRateState,
-    buffer,
-    check_beta,
-    check_eps,
-    moving_average,
-    scale_by_learning_rate,
-    zeros_like,
-)
-from trainspec.reference.optimizers.hyperparameters import (
-    BETA1,
-    BETA2,
-    EPS,
-    LEARNING_RATE,
-)
-from trainspec.reference.registry import (
-    HyperParameter,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
+from trainspec.reference.optimizers.common import *
 
-__all__ = [
-    "BUFFERS",
-    "NADAM_DECAY",
-    "NADAM_DECAY_FLOAT32",
-    "NADAM_SCHEDULES",
-    "NADAM_SCHEDULE_PRECISIONS",
-    "ScaleByNadamState",
-    "nadam",
-    "nadam_decay",
-    "nadam_momentum_product",
-    "nadam_mu",
-    "scale_by_nadam",
-]
+__all__ = ["BUFFERS", "NADAM_DECAY", "NADAM_DECAY_FLOAT32", "NADAM_SCHEDULES", "nadam"]
+__all__ += ["NADAM_SCHEDULE_PRECISIONS", "ScaleByNadamState", "scale_by_nadam"]
+__all__ += ["nadam_decay", "nadam_momentum_product", "nadam_mu"]
 
 NADAM_SCHEDULES = ("dozat_decay", "dozat_decay_psi1", "none")
 NADAM_SCHEDULE_PRECISIONS = ("as_params", "decay_float32", "product_float32")
-
 #: What each canonical buffer holds (a tree shaped like params).
 BUFFERS = {
     "m": "the uncorrected first moment (running average of gradients).",
@@ -73,40 +24,22 @@ BUFFERS = {
     "(PyTorch mu_product, Keras _u_product) is not a buffer: it follows from count, beta1 "
     "and momentum_decay (see nadam_momentum_product).",
 }
-
-
-#: Dozat's decay constant of the momentum schedule, $0.96$
+#: Dozat's decay constant $0.96$ of the momentum schedule, and as Keras rounds it to float32
 NADAM_DECAY = 0.96
-#: the same constant as Keras uses it: ``ops.cast(0.96, var_dtype)`` goes through float32
 NADAM_DECAY_FLOAT32 = float(np.float32(NADAM_DECAY))
-_FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 
 
 def nadam_decay(schedule_precision: str = "as_params") -> float:
-    """The decay constant $0.96$ of the step's momentum coefficients, as ``schedule_precision``
-    holds it: exactly (``as_params``, ``product_float32``), or rounded to float32
-    (``decay_float32``; the running product keeps 0.96 exactly, see :func:`scale_by_nadam`)."""
+    r"""The constant $0.96$ of the step's $\mu_t$, rounded to float32 for ``decay_float32``."""
     prec = check_choice("schedule_precision", schedule_precision, NADAM_SCHEDULE_PRECISIONS)
     return NADAM_DECAY_FLOAT32 if prec == "decay_float32" else NADAM_DECAY
 
 
 def nadam_mu(
-    step: int,
-    beta1: float,
-    momentum_decay: float,
-    schedule: str,
-    *,
-    decay: float = NADAM_DECAY,
+    step: int, beta1: float, momentum_decay: float, schedule: str, *, decay: float = NADAM_DECAY
 ) -> float:
-    r"""The momentum coefficient $\mu_t$ of step ``step`` ($t \ge 1$).
-
-    .. math::
-        \texttt{dozat\_decay:}\ \mu_t = \beta_1\,(1 - \tfrac12\, d^{t\psi}), \qquad
-        \texttt{dozat\_decay\_psi1:}\ \mu_t = \beta_1\,(1 - \tfrac12\, d^{t}), \qquad
-        \texttt{none:}\ \mu_t = \beta_1
-
-    with $\psi$ = ``momentum_decay`` and $d$ = ``decay`` ($0.96$; see :func:`nadam_decay`).
-    """
+    r"""$\mu_t$ of step $t$ = ``step`` $\ge 1$, $\psi$ = ``momentum_decay`` ($\psi = 1$ for
+    ``dozat_decay_psi1``, $\mu_t = \beta_1$ for ``none``)."""
     if schedule == "none":
         return beta1
     psi = momentum_decay if schedule == "dozat_decay" else 1.0
@@ -114,14 +47,9 @@ def nadam_mu(
 
 
 def nadam_momentum_product(
-    count: int,
-    beta1: float,
-    momentum_decay: float,
-    schedule: str,
-    *,
-    decay: float = NADAM_DECAY,
+    count: int, beta1: float, momentum_decay: float, schedule: str, *, decay: float = NADAM_DECAY
 ) -> float:
-    r"""$\Pi_t = \prod_{i=1}^{t} \mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
+    r"""$\prod_{i\le t}\mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
     t = check_step("count", count)
     if schedule == "none":
         return beta1**t
@@ -129,13 +57,6 @@ def nadam_momentum_product(
     for i in range(1, t + 1):
         prod *= nadam_mu(i, beta1, momentum_decay, schedule, decay=decay)
     return prod
-
-
-def _held_in_float32(x: Any) -> Any:
-    r"""``x`` as a float32 tensor holds it (PyTorch's ``mu_product``): the value $x$, with a bound
-    that also admits its rounding to float32, $x(1 \pm u_{32})$ (through
-    :func:`~trainspec.reference.base.either_order`; a plain number is returned unchanged)."""
-    return either_order(x, x * (1.0 + _FLOAT32_UNIT_ROUNDOFF), x * (1.0 - _FLOAT32_UNIT_ROUNDOFF))
 
 
 class ScaleByNadamState(NamedTuple):
@@ -154,68 +75,32 @@ def scale_by_nadam(
     momentum_schedule: str = "dozat_decay",
     schedule_precision: str = "as_params",
 ) -> GradientTransformation:
-    r"""Nadam's direction (without $\eta$): Adam with Nesterov momentum (Dozat 2016, Algorithm 2).
-
-    Symbols: $\beta_1$ = ``beta1``, $\beta_2$ = ``beta2``, $\epsilon$ = ``eps``,
-    $\psi$ = ``momentum_decay``, $\mu_t$ = :func:`nadam_mu`, $\Pi_t = \prod_{i \le t}\mu_i$
-    (``state.mu_product`` holds $\Pi_{t-1}$), $t$ = ``state.count`` + 1.
-
-    .. math::
-        m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad
-        \hat m = \frac{\mu_{t+1}\, m}{1 - \Pi_{t+1}} + \frac{(1-\mu_t)\, g}{1 - \Pi_t}, \quad
-        u = \frac{\hat m}{\sqrt{v / (1-\beta_2^t)} + \epsilon}
-
-    With ``momentum_schedule="none"`` ($\mu_t = \beta_1$, $\Pi_t = \beta_1^t$) this is optax's
-    ``nadam``: $\hat m = \beta_1 m/(1-\beta_1^{t+1}) + (1-\beta_1) g/(1-\beta_1^t)$.
-
-    ``schedule_precision`` says in which precision the schedule is kept, when that is not the
-    parameters' (two frameworks' fixed conventions, visible in float64):
-
-    * ``as_params``: every coefficient in the parameters' precision;
-    * ``decay_float32``: the constant $0.96$ rounded to float32, $d = 0.9599999785\ldots$, in
-      the step's $\mu_t$ and $\mu_{t+1}$, while the running product $\Pi_t$ multiplies in
-      $\mu_t$ with $0.96$ exactly (Keras: ``decay = ops.cast(0.96, var_dtype)`` in
-      ``Nadam.update_step``, where the Python float becomes a float32 tensor before the cast;
-      but ``ops.power(0.96, ops.cast(self.iterations + 1, dtype))`` in
-      ``_backend_update_step``, which converts 0.96 to the variable's dtype directly,
-      ``keras/src/optimizers/nadam.py``);
-    * ``product_float32``: $\Pi_t$ held in a float32 tensor, $\mu_t$ rounded to float32 when
-      multiplied in (PyTorch: ``state["mu_product"]`` is created with ``_get_scalar_dtype()``,
-      float32 unless float64 is the default dtype, and updated by ``mu_product *= mu``,
-      ``torch/optim/nadam.py``); the other coefficients are Python floats.
-    """
-    b1 = check_beta("beta1", beta1)
-    b2 = check_beta("beta2", beta2)
-    e = check_eps(eps)
+    r"""Nadam's direction, :func:`nadam` without $-\eta_t$; ``state.mu_product`` holds
+    $\prod_{i<t}\mu_i$."""
+    b1, b2, e = check_beta("beta1", beta1), check_beta("beta2", beta2), check_eps(eps)
     psi = check_number("momentum_decay", momentum_decay, low=0.0)
     sched = check_choice("momentum_schedule", momentum_schedule, NADAM_SCHEDULES)
     decay = nadam_decay(schedule_precision)
-    held = _held_in_float32 if schedule_precision == "product_float32" else (lambda x: x)
+    held = held_in_float32 if schedule_precision == "product_float32" else (lambda x: x)
 
     def init(params: Tree) -> ScaleByNadamState:
         check_tree("params", params)
-        return ScaleByNadamState(
-            count=0, m=zeros_like(params), v=zeros_like(params), mu_product=1.0
-        )
+        return ScaleByNadamState(0, zeros_like(params), zeros_like(params), 1.0)
 
     def update(updates: Tree, state: ScaleByNadamState, params: Tree | None = None):
         check_tree("updates", updates)
         check_same_structure("state.m", state.m, "updates", updates)
         check_same_structure("state.v", state.v, "updates", updates)
-        count = check_step("state.count", state.count)
-        t = count + 1
+        t = check_step("state.count", state.count) + 1
         mu_t = nadam_mu(t, b1, psi, sched, decay=decay)
         mu_next = nadam_mu(t + 1, b1, psi, sched, decay=decay)
         if sched == "none":
             prod_t, prod_next = b1**t, b1 ** (t + 1)
-        else:
-            # the running product multiplies in mu_t with the exact 0.96 (Keras too)
+        else:  # the running product multiplies in mu_t with the exact 0.96 (Keras too)
             mu_t_product = mu_t if decay == NADAM_DECAY else nadam_mu(t, b1, psi, sched)
             prod_t = held(state.mu_product * held(mu_t_product))
             prod_next = prod_t * mu_next
-        cm = mu_next / (1.0 - prod_next)
-        cg = (1.0 - mu_t) / (1.0 - prod_t)
-        c2 = 1.0 - b2**t
+        cm, cg, c2 = mu_next / (1.0 - prod_next), (1.0 - mu_t) / (1.0 - prod_t), 1.0 - b2**t
         m = tree_map(lambda g, x: moving_average(b1, x, g), updates, state.m)
         v = tree_map(lambda g, x: moving_average(b2, x, g**2), updates, state.v)
         out = tree_map(lambda g, mm, vv: (cm * mm + cg * g) / (np.sqrt(vv / c2) + e), updates, m, v)
@@ -234,27 +119,20 @@ def nadam(
     momentum_schedule: str = "dozat_decay",
     schedule_precision: str = "as_params",
 ) -> GradientTransformation:
-    r"""Nadam, ``opt.nadam``: Adam with Nesterov momentum (Dozat 2016).
+    r"""Nadam, ``opt.nadam``: Adam (Kingma & Ba 2015) with Nesterov momentum (Dozat 2016, Algorithm 2).
 
-    Symbols: $\eta_t$ = ``learning_rate``; the rest as :func:`scale_by_nadam`.
+    Symbols: $\eta$ = ``learning_rate``, $\beta_1, \beta_2$ = ``beta1``, ``beta2``, $\epsilon$ =
+    ``eps``, $\psi$ = ``momentum_decay``, $\mu_t$ = :func:`nadam_mu`, $t$ = the step (from 1).
 
     .. math::
-        \theta \leftarrow \theta - \eta_t\,
-        \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + \frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon},
-        \qquad \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})
+        m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad
+        \theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} +
+        \frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}, \quad
+        \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})
 
-    Vitay, *Neurocomputing* ("Adam": names Nadam); Zheng, *CS286 Lecture 6* ("Faster optimizers":
-    Adam with the Nesterov trick); Dozat (2016), whose schedule uses $0.96^{t/250}$,
-    i.e. $\psi = 0.004$.
-
-    Adam itself: Kingma & Ba (2015).
-
-    .. warning:: PyTorch ``NAdam`` uses ``dozat_decay`` with ``momentum_decay`` $= \psi$
-       (default 0.004); Keras 3 ``Nadam`` uses ``dozat_decay_psi1`` ($0.96^t$, no $\psi$);
-       optax ``nadam`` has no schedule (``none``). All keep the product $\Pi_t$ implicitly or in
-       a state variable; here it follows from the step count. Keras rounds the constant $0.96$
-       to float32 and PyTorch keeps $\Pi_t$ in float32 whatever the parameters' dtype
-       (``schedule_precision``, see :func:`scale_by_nadam`).
+    Vitay ("Adam": names Nadam); Zheng, *CS286 Lecture 6* ("Faster optimizers"). The frameworks'
+    momentum schedules (``momentum_schedule``) and the precision in which they keep it
+    (``schedule_precision``) are the entry's variant axes.
     """
     return chain(
         scale_by_nadam(
@@ -282,18 +160,6 @@ MOMENTUM_DECAY = HyperParameter(
 )
 
 
-def _build_nadam(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransformation:
-    return nadam(
-        hp["learning_rate"],
-        hp["beta1"],
-        hp["beta2"],
-        hp["eps"],
-        hp["momentum_decay"],
-        momentum_schedule=o["momentum_schedule"],
-        schedule_precision=o["schedule_precision"],
-    )
-
-
 @functools.lru_cache(maxsize=4096)
 def _momentum_product_value(t: int, b1: float, psi: float, sched: str, decay: float) -> float:
     return nadam_momentum_product(t, b1, psi, sched, decay=decay)
@@ -307,14 +173,12 @@ def _load_nadam(
     psi = check_number("momentum_decay", hp["momentum_decay"], low=0.0)
     sched = check_choice("momentum_schedule", o["momentum_schedule"], NADAM_SCHEDULES)
     prec = o["schedule_precision"]
-    # The product is state that a framework holds (PyTorch mu_product, Keras _u_product); the
-    # adapters load it rounded once to its dtype, so it is an input: its value from the exact
-    # hyperparameters, its bound one rounding (b1 * 0.0 + value carries exactly that on tracked
-    # numbers, and is the value itself on plain ones).
+    # the frameworks hold the product (mu_product, _u_product) rounded once to its dtype: an
+    # input, its value from the exact hyperparameters (b1 * 0.0 + value carries that one rounding)
     value = _momentum_product_value(t, float(b1), float(psi), sched, NADAM_DECAY)
     prod = b1 * 0.0 + value
     if prec == "product_float32" and sched != "none":
-        prod = _held_in_float32(prod)  # what PyTorch holds after count steps
+        prod = held_in_float32(prod)  # what PyTorch holds after count steps
     unit = ScaleByNadamState(count=t, m=buffer(cs, "m"), v=buffer(cs, "v"), mu_product=prod)
     return ChainState((unit, ScaleByLearningRateState(t)))
 
@@ -396,7 +260,7 @@ register(
         "sqrt(v / (1 - beta2^t)). The running product of mu is a function of the step count, not a buffer.",
         model=OptimizerModel(
             nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_nadam,
+            build=build_by_name(nadam),
             load_state=_load_nadam,
             buffers=("m", "v"),
         ),

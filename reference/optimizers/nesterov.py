@@ -8,30 +8,7 @@ from typing import Any
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    GradientTransformation,
-    Schedule,
-    chain,
-    check_choice,
-    check_number,
-)
-from trainspec.reference.optimizers.common import (
-    MOMENTUM_FORMS,
-    OptimizerModel,
-    momentum_family_state,
-    scale_by_learning_rate,
-    trace,
-    velocity,
-)
-from trainspec.reference.optimizers.hyperparameters import LEARNING_RATE, MOMENTUM_POSITIVE
-from trainspec.reference.registry import (
-    Erratum,
-    ErratumEvidence,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["BUFFERS", "nesterov", "nesterov_lookahead_run", "nesterov_rewritten_run"]
 

@@ -8,46 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    ChainState,
-    GradientTransformation,
-    Schedule,
-    Tree,
-    chain,
-    check_choice,
-    check_number,
-    check_same_structure,
-    check_step,
-    check_tree,
-    tree_map,
-)
-from trainspec.reference.optimizers.common import (
-    NONNEGATIVE_BUFFERS,
-    CanonicalState,
-    OptimizerModel,
-    ScaleByLearningRateState,
-    TraceState,
-    VelocityState,
-    buffer,
-    check_eps,
-    moving_average,
-    scale_by_learning_rate,
-    trace,
-    velocity,
-    zeros_like,
-)
-from trainspec.reference.optimizers.hyperparameters import (
-    EPS,
-    LEARNING_RATE,
-    MOMENTUM,
-    RHO,
-)
-from trainspec.reference.registry import (
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["BUFFERS", "RMSPROP_MOMENTUM_FORMS", "ScaleByRmsState", "rmsprop", "scale_by_rms"]
 

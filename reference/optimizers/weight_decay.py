@@ -11,26 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import (
-    GradientTransformation,
-    Schedule,
-    chain,
-    check_choice,
-    check_number,
-)
-from trainspec.reference.optimizers.common import (
-    FORM_OPTIONS,
-    MOMENTUM_FORMS,
-    OptimizerModel,
-    add_l2_gradient,
-    decoupled_weight_decay,
-    momentum_family_state,
-    scale_by_learning_rate,
-    trace,
-    velocity,
-)
-from trainspec.reference.optimizers.hyperparameters import LEARNING_RATE, MOMENTUM, WEIGHT_DECAY
-from trainspec.reference.registry import SpecEntry, VariantAxis, VariantOption, register
+from trainspec.reference.optimizers.common import *
 
 __all__ = ["BUFFERS", "DECAY_FORMS", "sgd"]
 

@@ -11,5 +11,6 @@ module                   IDs
 =======================  ==================================================================
 
 What the cards share (the model the kit drives, the running-product evaluation order, the
-checks of step counts, the shared hyperparameters) is in :mod:`.common`.
+checks of step counts, the shared hyperparameters) is in :mod:`.common`, which a card imports
+with ``from .common import *``.
 """

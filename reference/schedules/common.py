@@ -22,18 +22,44 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.reference.base import Schedule, check_number, check_step, either_order
-from trainspec.reference.registry import HyperParameter, VariantAxis, VariantOption
+from trainspec.reference.base import (
+    Schedule,
+    build_by_name,
+    check_choice,
+    check_number,
+    check_step,
+    either_order,
+)
+from trainspec.reference.registry import (
+    HyperParameter,
+    SpecEntry,
+    VariantAxis,
+    VariantOption,
+    register,
+)
 
+# A card imports ``*`` from here: the shared pieces below and the names it needs of base and the
+# registry, listed once.
 __all__ = [
     "DECAY_STEPS",
     "ETA0",
     "STAIRCASE",
     "STAIRCASE_AXIS",
+    "HyperParameter",
+    "Schedule",
     "ScheduleModel",
+    "SpecEntry",
+    "VariantAxis",
+    "VariantOption",
+    "build_by_name",
+    "check_choice",
+    "check_number",
+    "check_step",
     "check_steps_length",
     "check_whole",
+    "either_order",
     "floor_div",
+    "register",
     "running_products",
     "schedule_values",
 ]

@@ -9,22 +9,7 @@ from typing import Any
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import Schedule, check_choice, check_number, check_step, either_order
-from trainspec.reference.registry import (
-    HyperParameter,
-    SpecEntry,
-    register,
-)
-from trainspec.reference.schedules.common import (
-    DECAY_STEPS,
-    ETA0,
-    STAIRCASE,
-    STAIRCASE_AXIS,
-    ScheduleModel,
-    check_steps_length,
-    check_whole,
-    floor_div,
-)
+from trainspec.reference.schedules.common import *
 
 __all__ = [
     "annealing",

@@ -6,17 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import Schedule, check_choice, check_number, check_step
-from trainspec.reference.registry import (
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
-from trainspec.reference.schedules.common import (
-    ETA0,
-    ScheduleModel,
-)
+from trainspec.reference.schedules.common import *
 
 __all__ = ["BOUNDARY_SIDES", "piecewise_constant"]
 

@@ -1,10 +1,5 @@
 r"""``sched.plateau``: performance scheduling, reduce the learning rate when a metric stops
-improving.
-
-It depends on measured metrics, so it is not a function of the step: :func:`reduce_on_plateau`
-returns a pure state machine, ``init() -> state`` and ``update(metric, state) -> state`` with a
-NamedTuple state, and :func:`plateau_learning_rates` runs it over a metric sequence.
-"""
+improving; a pure state machine over measured metrics, not a function of the step."""
 
 from __future__ import annotations
 
@@ -14,29 +9,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number, check_step, either_order
-from trainspec.reference.registry import (
-    HyperParameter,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
-from trainspec.reference.schedules.common import (
-    ETA0,
-    ScheduleModel,
-)
+from trainspec.reference.schedules.common import *
 
-__all__ = [
-    "COOLDOWN_COUNTS",
-    "MODES",
-    "PATIENCE_COUNTS",
-    "THRESHOLD_MODES",
-    "Plateau",
-    "PlateauState",
-    "plateau_learning_rates",
-    "reduce_on_plateau",
-]
+__all__ = ["COOLDOWN_COUNTS", "MODES", "PATIENCE_COUNTS", "THRESHOLD_MODES", "Plateau"]
+__all__ += ["PlateauState", "plateau_learning_rates", "reduce_on_plateau"]
 
 PATIENCE_COUNTS = ("reaches", "exceeds")
 COOLDOWN_COUNTS = ("full", "one_less")
@@ -78,39 +54,20 @@ def reduce_on_plateau(
 ) -> Plateau:
     r"""Performance scheduling (reduce on plateau), ``sched.plateau``, as a pure state machine.
 
-    Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor`` ($0 < \lambda < 1$),
-    $P$ = ``patience``, $\epsilon$ = ``threshold``, $C$ = ``cooldown``, $\eta_\min$ =
-    ``min_learning_rate``, $m_k$ = the $k$-th metric (a validation error measured every $N$ steps).
-
-    A check *improves* when (``mode``/``threshold_mode``)
+    Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor``, $P$ = ``patience``, $\epsilon$ =
+    ``threshold``, $C$ = ``cooldown``, $\eta_\min$ = ``min_learning_rate``, $m_k$ = the $k$-th
+    metric, $m^\ast$ the best so far, $n$ the checks without improvement.
 
     .. math::
-        \text{min/relative: } m_k < m^\ast (1-\epsilon),\quad
-        \text{min/absolute: } m_k < m^\ast - \epsilon,\quad
-        \text{max/relative: } m_k > m^\ast (1+\epsilon),\quad
-        \text{max/absolute: } m_k > m^\ast + \epsilon
+        n \leftarrow 0 \text{ if } m_k < m^\ast (1-\epsilon) \text{ (an improvement) else } n + 1;
+        \quad n = P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,
+        \ \text{then } C \text{ checks ignored}
 
-    with $m^\ast$ the best metric so far (the first check always improves). An improvement sets
-    $m^\ast = m_k$ and the bad count $n = 0$; otherwise $n \leftarrow n + 1$. When $n$ reaches
-    the patience the learning rate drops and a cooldown starts:
-
-    .. math:: \eta \leftarrow \max(\lambda\eta,\ \eta_\min), \qquad n \leftarrow 0
-
-    Zheng, *CS286 Lecture 6* ("Performance scheduling: measure the validation error every N
-    steps and reduce the learning rate by a factor when the error stops dropping"); Padilla
-    Montani ("reduce LR by a factor of $\lambda$ when the error is stuck").
-
-    The entry also cites Géron (2017).
-
-    .. warning:: Frameworks count differently (each is a variant axis):
-       ``patience_count``: ``reaches`` reduces at $n \ge P$ (Keras ``wait >= patience``, optax
-       ``plateau_count == patience``; $P = 0$ acts as 1), ``exceeds`` at $n > P$ (PyTorch
-       ``num_bad_epochs > patience``). ``cooldown_count``: ``full`` ignores the $C$ checks after
-       a reduction (PyTorch, optax), ``one_less`` only $C - 1$ (Keras decrements its counter
-       *before* testing it). ``threshold_mode`` and ``mode`` are PyTorch's ``threshold_mode``
-       (``rel``/``abs``) and ``mode``; Keras's ``min_delta`` is absolute, optax's ``rtol``/``atol``
-       relative/absolute. ``min_decrease`` is PyTorch's ``eps``: a reduction smaller than it is
-       skipped (0 here; PyTorch's default is $10^{-8}$).
+    ``mode="max"`` flips the test; ``threshold_mode="absolute"`` uses $m^\ast - \epsilon$.
+    Zheng, *CS286 Lecture 6* ("Performance scheduling"); Padilla Montani ("reduce LR by a factor
+    of $\lambda$ when the error is stuck"); Géron (2017). The frameworks' counts of patience and
+    cooldown, and the improvement test, are the entry's variant axes; ``min_decrease`` is PyTorch's
+    ``eps`` (a smaller reduction is skipped; 0 here, $10^{-8}$ in PyTorch).
     """
     eta0 = check_number("learning_rate", learning_rate, low=0.0, low_closed=False)
     lam = check_number("factor", factor, low=0.0, high=1.0, low_closed=False, high_closed=False)
@@ -282,20 +239,6 @@ register(
         ),
         notes="The learning rate reported for check k is the one in effect after metric k has "
         "been seen (what the next optimizer step uses).",
-        model=ScheduleModel(
-            build=lambda o, hp: reduce_on_plateau(
-                hp["learning_rate"],
-                hp["factor"],
-                hp["patience"],
-                threshold=hp["threshold"],
-                cooldown=hp["cooldown"],
-                min_learning_rate=hp["min_learning_rate"],
-                mode=o["mode"],
-                threshold_mode=o["threshold_mode"],
-                patience_count=o["patience_count"],
-                cooldown_count=o["cooldown_count"],
-            ),
-            plateau=True,
-        ),
+        model=ScheduleModel(build=build_by_name(reduce_on_plateau), plateau=True),
     )
 )

@@ -8,17 +8,7 @@ from typing import Any
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import Schedule, check_choice, check_number, check_step
-from trainspec.reference.registry import (
-    HyperParameter,
-    SpecEntry,
-    VariantAxis,
-    VariantOption,
-    register,
-)
-from trainspec.reference.schedules.common import (
-    ScheduleModel,
-)
+from trainspec.reference.schedules.common import *
 
 __all__ = ["LOG_BASES", "log_uniform", "lr_range_test"]
 
