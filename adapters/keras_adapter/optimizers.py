@@ -35,7 +35,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from trainspec.adapters.keras_adapter import run_keras_optimizer
+from trainspec.adapters.keras_adapter import OPTIMIZER_DTYPES, run_keras_optimizer, to_dtype
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.optimizers.nadam import nadam_momentum_product
@@ -51,8 +51,6 @@ __all__ = [
 
 Maker = Callable[[OptimizerCase], keras.optimizers.Optimizer]
 Loader = Callable[[keras.optimizers.Optimizer, OptimizerCase, Sequence[str], str], None]
-
-_DTYPES = ("float32", "float64")
 
 #: The Keras slot list (an attribute set by the optimizer's ``build``) holding each canonical
 #: buffer, per spec ID. A slot that the optimizer did not build (RMSprop's ``_momentums`` when
@@ -108,7 +106,7 @@ def assign_slots(
     ``slots`` is in the order of the optimizer's variables, i.e. of ``names``.
     """
     for k, slot in zip(names, slots, strict=True):
-        slot.assign(np.asarray(tree[k], dtype=np.float64).astype(dtype))
+        slot.assign(to_dtype(tree[k], dtype))
 
 
 def _built_slots(opt: keras.optimizers.Optimizer, attr: str) -> Sequence[keras.Variable]:
@@ -151,7 +149,8 @@ def _load_nadam(
 ) -> None:
     _slot_loader("opt.nadam")(opt, case, names, dtype)
     assert case.state is not None  # checked by the slot loader
-    opt._u_product.assign(nadam_u_product(case.state.count, case.hyperparameters["beta1"]))
+    u_product = nadam_u_product(case.state.count, case.hyperparameters["beta1"])
+    opt._u_product.assign(to_dtype(u_product, dtype))
 
 
 def _rmsprop_momentum(b: np.ndarray, case: OptimizerCase) -> np.ndarray:
@@ -271,10 +270,18 @@ FINDINGS: dict[str, str] = {}
 
 
 def run_adaptive(
-    spec_id: str, make: Maker, case: OptimizerCase, dtype: str, device: str
+    spec_id: str,
+    make: Maker,
+    case: OptimizerCase,
+    dtype: str,
+    device: str,
+    compile_step: Callable[[Callable[[list[Any]], Any]], Callable[[list[Any]], Any]] | None = None,
 ) -> dict[str, np.ndarray]:
-    """One case through ``make``'s optimizer with ``spec_id``'s state loader."""
-    return run_keras_optimizer(make, case, dtype, device, load=LOADERS[spec_id])
+    """One case through ``make``'s optimizer with ``spec_id``'s state loader (and its step
+    wrapped by ``compile_step``, see :func:`~trainspec.adapters.keras_adapter.run_keras_optimizer`)."""
+    return run_keras_optimizer(
+        make, case, dtype, device, load=LOADERS[spec_id], compile_step=compile_step
+    )
 
 
 def _impl(spec_id: str, name: str, make: Maker) -> Implementation:
@@ -282,7 +289,7 @@ def _impl(spec_id: str, name: str, make: Maker) -> Implementation:
         spec_id=spec_id,
         name=name,
         run=lambda case, dtype, device: run_adaptive(spec_id, make, case, dtype, device),
-        dtypes=_DTYPES,
+        dtypes=OPTIMIZER_DTYPES,
         devices=("cpu", "cuda"),
         findings={"*": FINDINGS[name]} if name in FINDINGS else {},
     )
