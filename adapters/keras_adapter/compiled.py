@@ -37,7 +37,7 @@ from trainspec.adapters.keras_adapter import (
     KerasAdapter,
     run_keras_optimizer,
 )
-from trainspec.adapters.keras_adapter.optimizers import ADAPTIVE, run_adaptive
+from trainspec.adapters.keras_adapter.optimizers import ADAPTIVE, FINDINGS, run_adaptive
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 
@@ -106,6 +106,7 @@ def compiled_implementations() -> list[Implementation]:
                     row_name(f"keras.optimizers.{name}", jit),
                     _adaptive_run(spec_id, make, jit),
                     OPTIMIZER_DTYPES,
+                    findings=FINDINGS.get(name, {}),
                 )
             )
     return out
