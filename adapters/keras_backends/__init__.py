@@ -30,6 +30,11 @@ Findings, each with a standalone reproduction in ``docs/findings/`` (:data:`FIND
   (``torch_rmsprop``) where the other backends evaluate $\sqrt{s - \bar g^2 + \epsilon}$: where
   $\epsilon$ is below the rounding of $s$ it is absorbed, and a centred variance that is 0
   gives a zero (or negative) denominator and an infinite or NaN step.
+
+Not offered (:data:`NOT_OFFERED`): ``keras-torch``'s ``Nadam`` in bfloat16: ``torch_nadam`` divides
+by a NumPy scalar (``1 - convert_to_numpy(u_product)``), an ``ml_dtypes.bfloat16`` for bfloat16
+variables, which ``torch._foreach_div`` rejects: the first step raises TypeError
+(``docs/findings/keras_torch_nadam_bfloat16_typeerror.py``).
 """
 
 from __future__ import annotations
@@ -95,6 +100,29 @@ FINDINGS: dict[str, dict[str, dict[str, str | Finding]]] = {
 }
 
 
+#: per backend, per implementation name: the dtypes Keras does not offer on that backend (the
+#: step raises), removed from the row's dtypes
+NOT_OFFERED: dict[str, dict[str, tuple[str, ...]]] = {
+    "keras-torch": {"keras.optimizers.Nadam": ("bfloat16",)},
+    "keras-jax": {},
+}
+
+
+def without_dtypes(
+    impls: list[Implementation], dtypes: Mapping[str, tuple[str, ...]]
+) -> list[Implementation]:
+    """``impls`` with each one named in ``dtypes`` no longer offering those dtypes."""
+    unknown = set(dtypes) - {i.name for i in impls}
+    if unknown:
+        raise ValueError(f"dtypes: no implementation named {sorted(unknown)}")
+    return [
+        dataclasses.replace(i, dtypes=tuple(d for d in i.dtypes if d not in dtypes[i.name]))
+        if i.name in dtypes
+        else i
+        for i in impls
+    ]
+
+
 def with_findings(
     impls: list[Implementation], findings: Mapping[str, Mapping[str, str | Finding]]
 ) -> list[Implementation]:
@@ -149,6 +177,7 @@ class _KerasOnBackend:
 
         impls = self._sgd_implementations() + optimizers.implementations()  # type: ignore[attr-defined]
         impls = with_findings(impls, FINDINGS[self.name])
+        impls = without_dtypes(impls, NOT_OFFERED[self.name])
         return flat_implementations(impls) if self.keras_backend == "jax" else impls
 
 

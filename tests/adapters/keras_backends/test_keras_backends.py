@@ -50,8 +50,24 @@ def test_the_momentum_step_by_hand_keeps_float64(momentum_case_by_hand):
     assert impl.run(tiny, "float64", "cpu")["w"][0] == 1.0 + 2.0**-40
 
 
-def test_every_row_runs_in_float32_float64_and_bfloat16():
-    assert all(i.dtypes == ("float32", "float64", "bfloat16") for i in _adapter().implementations())
+def test_every_row_runs_in_float32_float64_and_bfloat16_unless_keras_raises():
+    removed = keras_backends.NOT_OFFERED[f"keras-{BACKEND}"]
+    for i in _adapter().implementations():
+        gone = removed.get(i.name, ())
+        assert i.dtypes == tuple(d for d in ("float32", "float64", "bfloat16") if d not in gone)
+    with pytest.raises(ValueError, match="no implementation named"):
+        keras_backends.without_dtypes(_adapter().implementations(), {"nonesuch": ()})
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="keras-torch's Nadam")
+def test_keras_torch_nadam_still_raises_in_bfloat16():
+    # when Keras fixes torch_nadam, this fails: declare the bfloat16 row again
+    import keras
+
+    w = keras.Variable(np.array([1.0, -2.0]), dtype="bfloat16")
+    opt = keras.optimizers.Nadam(learning_rate=0.001)
+    with pytest.raises(TypeError, match="_foreach_div"):
+        opt.apply([keras.ops.convert_to_tensor(np.array([0.5, 0.25]), dtype="bfloat16")], [w])
 
 
 def test_the_backends_findings_are_on_their_rows():
