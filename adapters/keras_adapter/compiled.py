@@ -57,7 +57,7 @@ def compile_step_with(jit_compile: bool) -> Callable[[Step], Step]:
         raise TypeError(f"jit_compile must be a bool, got {jit_compile!r}")
 
     def wrap(step: Step) -> Step:
-        return tf.function(  # type: ignore[no-any-return]
+        return tf.function(
             tf.autograph.experimental.do_not_convert(step),
             reduce_retracing=True,
             jit_compile=jit_compile,
