@@ -29,7 +29,11 @@ Findings, each with a standalone reproduction in ``docs/findings/`` (:data:`FIND
 * ``keras-torch``: ``RMSprop(centered=True)`` evaluates $\sqrt{(s + \epsilon) - \bar g^2}$
   (``torch_rmsprop``) where the other backends evaluate $\sqrt{s - \bar g^2 + \epsilon}$: where
   $\epsilon$ is below the rounding of $s$ it is absorbed, and a centred variance that is 0
-  gives a zero (or negative) denominator and an infinite or NaN step.
+  gives a zero (or negative) denominator and an infinite or NaN step;
+* ``keras-jax``: ``RMSprop(centered=True)`` in bfloat16 steps by NaN where the centred variance
+  is within bfloat16's rounding of $s$ (Keras's generic update does not clamp $s - \bar g^2$:
+  the same code on every backend; declared where a row's draws reach it, which the TensorFlow
+  row's do not).
 
 Not offered (:data:`NOT_OFFERED`): ``keras-torch``'s ``Nadam`` in bfloat16: ``torch_nadam`` divides
 by a NumPy scalar (``1 - convert_to_numpy(u_product)``), an ``ml_dtypes.bfloat16`` for bfloat16
@@ -86,6 +90,20 @@ def _centered_finding(dtype: str) -> Finding:
     )
 
 
+RMSPROP_CENTERED_BFLOAT16 = Finding(
+    "keras-rmsprop-centered-bfloat16-nan",
+    "keras.optimizers.RMSprop(centered=True) evaluates sqrt(velocity - square(average_grad) + "
+    "epsilon) in the variables' dtype and does not clamp the centred variance at 0. In bfloat16 "
+    "the running averages carry roundings of several units of 2^-8 of velocity; where the exact "
+    "centred variance is smaller, the rounded difference is negative and the step NaN (the same "
+    "code on every backend). Minimal counterexample: rho = 0.0625, eps = 1e-8, two steps of "
+    "g = 0.640625 from the initial state: exact variance 1.6e-3 (4 % of velocity), bfloat16 "
+    "difference -2.0e-3. docs/findings/keras_rmsprop_centered_bfloat16_nan.py",
+    region=lambda case: centred_variance_near_zero(case, "bfloat16"),
+    region_text=CENTRED_REGION_TEXT,
+)
+
+
 #: per backend, per implementation name: the findings (dtype -> finding) of that backend's rows
 FINDINGS: dict[str, dict[str, dict[str, str | Finding]]] = {
     "keras-torch": {
@@ -96,7 +114,9 @@ FINDINGS: dict[str, dict[str, dict[str, str | Finding]]] = {
             d: _centered_finding(d) for d in ("float32", "float64", "bfloat16")
         },
     },
-    "keras-jax": {},
+    "keras-jax": {
+        "keras.optimizers.RMSprop(centered=True)": {"bfloat16": RMSPROP_CENTERED_BFLOAT16},
+    },
 }
 
 
