@@ -33,6 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from trainspec.adapters.flat import from_flat
+from trainspec.adapters.flat import to_flat as flat_vector
 from trainspec.adapters.jax_adapter import _DTYPES, _jax_device, load_trace
 from trainspec.adapters.jax_adapter.optimizers import ADAPTIVE, Buffers, Fields, load_state
 from trainspec.conformance.adapter import Finding, Implementation
@@ -52,22 +54,9 @@ Loader = Callable[[Any, Buffers, Any, int], Any]
 
 
 def to_flat(tree: Mapping[str, np.ndarray], size: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
-    """``{"flat": v}``: the tree's tensors raveled, concatenated in key order, zero-padded."""
-    flat = np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in tree.values()])
-    if flat.size > size:
-        raise ValueError(f"tree: {flat.size} elements, at most size={size} fit the flat vector")
-    return {"flat": np.concatenate([flat, np.zeros(size - flat.size)])}
-
-
-def from_flat(flat: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The inverse of :func:`to_flat` for tensors shaped as ``like``'s."""
-    out: dict[str, np.ndarray] = {}
-    i = 0
-    for k, v in like.items():
-        n = int(np.size(v))
-        out[k] = np.asarray(flat[i : i + n], dtype=np.float64).reshape(np.shape(v))
-        i += n
-    return out
+    """``{"flat": v}``: the tree's tensors raveled, concatenated in key order, zero-padded
+    (:func:`trainspec.adapters.flat.to_flat`)."""
+    return {"flat": flat_vector(tree, size)}
 
 
 def _with_hyperparameters(case: OptimizerCase, hps: Mapping[str, Any]) -> OptimizerCase:

@@ -38,13 +38,14 @@ from __future__ import annotations
 
 import itertools
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
+from trainspec.adapters.flat import from_flat, to_flat
 from trainspec.adapters.torch_adapter import TorchAdapter, _device
 from trainspec.adapters.torch_adapter.optimizers import (
     DTYPES,
@@ -72,25 +73,6 @@ _DYNAMO_LIMITS = {
     "accumulated_recompile_limit": 100_000,
     "fail_on_recompile_limit_hit": True,
 }
-
-
-def to_flat(tree: Mapping[str, np.ndarray], size: int = FLAT) -> np.ndarray:
-    """The tree's tensors raveled, concatenated in key order and zero-padded to ``size``."""
-    flat = np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in tree.values()])
-    if flat.size > size:
-        raise ValueError(f"tree: {flat.size} elements, at most size={size} fit the flat parameter")
-    return np.concatenate([flat, np.zeros(size - flat.size)])
-
-
-def from_flat(flat: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The inverse of :func:`to_flat` for tensors shaped as ``like``'s."""
-    out: dict[str, np.ndarray] = {}
-    i = 0
-    for k, v in like.items():
-        n = int(np.size(v))
-        out[k] = np.asarray(flat[i : i + n], dtype=np.float64).reshape(np.shape(v))
-        i += n
-    return out
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import os
 
 os.environ["KERAS_BACKEND"] = "torch"
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
 assert keras.backend.backend() == "torch"
 
