@@ -18,6 +18,12 @@ wrapped as Keras's trainer wraps it (:func:`compile_step_with`). The gradients a
 function's arguments and the learning rate the optimizer's variable, as in ``model.fit``; the
 hyperparameters are Python floats, constants of the traced graph as in ``model.fit``.
 
+Finding: under XLA, ``RMSprop(centered=True)`` returns NaN where the centred variance is 0
+(float32, float64; :data:`XLA_RMSPROP_CENTERED_NAN`). Not yet classified: the row
+``RMSprop(centered=True) in tf.function(jit_compile=False)`` in float64 diverged once in a
+trajectory with rho = 0 (non-finite), which a standalone script of the same case does not
+reproduce.
+
 A new optimizer per case is a new trace (and, with XLA, a new compilation: about a second per
 case on a CPU), so these rows are their own backend, outside the ``tensorflow`` backend's suite
 (``tox -e tensorflow-compiled``).
@@ -38,8 +44,12 @@ from trainspec.adapters.keras_adapter import (
     run_keras_optimizer,
 )
 from trainspec.adapters.keras_adapter.optimizers import ADAPTIVE, FINDINGS, run_adaptive
-from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.optimizers import OptimizerCase
+from trainspec.conformance.adapter import Finding, Implementation
+from trainspec.conformance.kinds.optimizers import (
+    CENTRED_REGION_TEXT,
+    OptimizerCase,
+    centred_variance_near_zero,
+)
 
 __all__ = ["JIT_COMPILE", "KerasCompiledAdapter", "compile_step_with", "compiled_implementations"]
 
@@ -91,6 +101,30 @@ def _adaptive_run(
     return run
 
 
+XLA_RMSPROP_CENTERED_NAN = (
+    "keras.optimizers.RMSprop(centered=True) in the train step of model.compile(jit_compile=True) "
+    "(tf.function(..., jit_compile=True)) returns NaN where the centred variance velocity - "
+    "average_grad**2 is exactly 0: XLA's compiled difference is a negative rounding remainder "
+    "(eagerly and in tf.function without XLA the step is finite). Minimal counterexample: rho = 0, "
+    "eps = 1e-8, float64, two steps g = 0.1257302210933933 and 12573.02210933933: NaN, the "
+    "formula's parameter -125731.359. docs/findings/keras_xla_rmsprop_centered_nan.py"
+)
+
+
+def _findings(name: str, jit_compile: bool) -> dict[str, str | Finding]:
+    """The findings of ``name``'s row compiled with ``jit_compile`` (by dtype)."""
+    out: dict[str, str | Finding] = dict(FINDINGS.get(name, {}))
+    if jit_compile and name == "RMSprop(centered=True)":
+        for dtype in ("float32", "float64"):
+            out[dtype] = Finding(
+                "keras-xla-rmsprop-centered-nan",
+                XLA_RMSPROP_CENTERED_NAN,
+                region=lambda case, d=dtype: centred_variance_near_zero(case, d),
+                region_text=CENTRED_REGION_TEXT,
+            )
+    return out
+
+
 def compiled_implementations() -> list[Implementation]:
     """Every optimizer row of the TensorFlow adapter, once per value of :data:`JIT_COMPILE`."""
     out: list[Implementation] = []
@@ -106,7 +140,7 @@ def compiled_implementations() -> list[Implementation]:
                     row_name(f"keras.optimizers.{name}", jit),
                     _adaptive_run(spec_id, make, jit),
                     OPTIMIZER_DTYPES,
-                    findings=FINDINGS.get(name, {}),
+                    findings=_findings(name, jit),
                 )
             )
     return out
