@@ -61,7 +61,8 @@ Loader = Callable[[Any, Buffers, Any, int], Any]
 
 
 def to_flat(tree: Mapping[str, np.ndarray], size: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
-    """``{"flat": v}``: the tree as one zero-padded vector (:func:`trainspec.adapters.flat.to_flat`)."""
+    """``{"flat": v}``: the tree's tensors raveled, concatenated in key order, zero-padded
+    (:func:`trainspec.adapters.flat.to_flat`)."""
     return {"flat": flat_vector(tree, size)}
 
 

@@ -9,7 +9,11 @@ Conventions mapped here (each in one small function, tested in ``tests/adapters/
 * the learning rate is a float32 variable; the learning rate of step $t$ is assigned to it before
   the step: :func:`set_learning_rate`. (The kit draws learning rates that float32 represents
   exactly, so the variable's precision adds no rounding.)
-* the step count lives in ``optimizer.iterations``.
+* the step count lives in ``optimizer.iterations``;
+* the optimizer rows run in float32, float64 and bfloat16 (:data:`OPTIMIZER_DTYPES`): Keras builds
+  every slot in the variable's dtype and casts the hyperparameters to it. NumPy has no bfloat16,
+  so every array reaches Keras through :func:`to_dtype` (one rounding to nearest, ties to even,
+  from float64; ``ml_dtypes``, a dependency of Keras, provides NumPy's bfloat16).
 
 The backend must be TensorFlow: the adapter sets ``KERAS_BACKEND=tensorflow`` if Keras is not yet
 imported, and refuses to load on any other backend. The optimizer rows (this module and
@@ -34,9 +38,33 @@ import numpy as np
 from trainspec.conformance.adapter import Adapter, Implementation, family_implementations
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 
-__all__ = ["KerasAdapter", "set_learning_rate", "velocity_from_trace"]
+__all__ = [
+    "OPTIMIZER_DTYPES",
+    "KerasAdapter",
+    "set_learning_rate",
+    "to_dtype",
+    "velocity_from_trace",
+]
 
 _DTYPES = ("float32", "float64")
+#: the dtypes of the optimizer rows (Keras optimizers update bfloat16 variables in bfloat16)
+OPTIMIZER_DTYPES = ("float32", "float64", "bfloat16")
+
+
+def to_dtype(x: Any, dtype: str) -> np.ndarray:
+    r"""``x`` as a NumPy array of ``dtype`` (``float32``, ``float64`` or ``bfloat16``), each element
+    $\operatorname{round}(x)$ to nearest, ties to even, from its float64 value.
+
+    NumPy names no ``bfloat16``: it is ``ml_dtypes.bfloat16`` (whose cast from float64 rounds once),
+    which every Keras backend converts to its own bfloat16 unchanged."""
+    if dtype not in OPTIMIZER_DTYPES:
+        raise ValueError(f"dtype must be one of {OPTIMIZER_DTYPES}, got {dtype!r}")
+    arr = np.asarray(x, dtype=np.float64)
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return arr.astype(ml_dtypes.bfloat16)
+    return arr.astype(dtype)
 
 
 def velocity_from_trace(trace: np.ndarray, learning_rate: float) -> np.ndarray:
@@ -68,14 +96,20 @@ def run_keras_optimizer(
     device: str,
     *,
     load: Callable[[keras.optimizers.Optimizer, OptimizerCase, list[str], str], None] | None = None,
+    compile_step: Callable[[Callable[[list[Any]], Any]], Callable[[list[Any]], Any]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Build the optimizer over the case's variables, load its state, take every step, read back.
 
     ``load(optimizer, case, names, dtype)`` writes the canonical state's buffers into the built
-    optimizer's slots (default: SGD's momentum); the step count is always loaded here."""
+    optimizer's slots (default: SGD's momentum); the step count is always loaded here.
+    ``compile_step(step)``, if given, wraps the step ``step(grads)`` (which calls
+    ``optimizer.apply_gradients``, as Keras's ``train_step`` does) before the first step, e.g. in
+    ``tf.function``; every step of the case runs the wrapped one."""
     names = list(case.params)
     with _device_scope(device):
-        variables = [keras.Variable(case.params[k], dtype=dtype, name=k) for k in names]
+        variables = [
+            keras.Variable(to_dtype(case.params[k], dtype), dtype=dtype, name=k) for k in names
+        ]
         opt = make(case)
         opt.build(variables)
         if case.state is not None:
@@ -86,14 +120,22 @@ def run_keras_optimizer(
             if "trace" in case.state.buffers and len(getattr(opt, "momentums", [])) > 0:
                 for k, m in zip(names, opt.momentums, strict=True):
                     m.assign(
-                        velocity_from_trace(
-                            case.state.buffers["trace"][k], case.learning_rates[0]
-                        ).astype(dtype)
+                        to_dtype(
+                            velocity_from_trace(
+                                case.state.buffers["trace"][k], case.learning_rates[0]
+                            ),
+                            dtype,
+                        )
                     )
+
+        def step(grads: list[Any]) -> Any:
+            return opt.apply_gradients(zip(grads, variables, strict=True))
+
+        apply = step if compile_step is None else compile_step(step)
         for lr, grads in zip(case.learning_rates, case.grads, strict=True):
             set_learning_rate(opt, lr)
-            opt.apply(
-                [keras.ops.convert_to_tensor(grads[k], dtype=dtype) for k in names], variables
+            apply(
+                [keras.ops.convert_to_tensor(to_dtype(grads[k], dtype), dtype=dtype) for k in names]
             )
         return {
             k: np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64)

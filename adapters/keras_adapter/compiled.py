@@ -1,0 +1,154 @@
+r"""Keras's optimizers inside a compiled train step (TensorFlow backend): the backend
+``tensorflow-compiled``.
+
+``model.fit`` does not run the optimizer eagerly: Keras's TensorFlow trainer
+(``keras/src/backend/tensorflow/trainer.py``, ``_make_function``) wraps the step that calls
+``optimizer.apply_gradients`` in ``tf.function(one_step_on_data, reduce_retracing=True,
+jit_compile=self.jit_compile)``, where ``jit_compile`` is ``model.compile``'s argument (``"auto"``
+resolves to ``False`` on a machine with only CPUs, to ``True`` with a GPU). So the same
+``keras.optimizers.Adam`` runs as a TensorFlow graph (Grappler's rewrites, no XLA) or, with
+``jit_compile=True``, as one XLA computation (fused, XLA's own evaluation order). Keras 3's
+optimizers have no ``jit_compile`` of their own: it is the train step's.
+
+Each optimizer row of the TensorFlow adapter (SGD and every adaptive optimizer, each flag that
+changes the formula its own row) is here twice, named ``<row> in tf.function(jit_compile=False)``
+and ``... (jit_compile=True)``: the case's steps run through
+:func:`~trainspec.adapters.keras_adapter.run_keras_optimizer` with the step (``apply_gradients``)
+wrapped as Keras's trainer wraps it (:func:`compile_step_with`). The gradients are the wrapped
+function's arguments and the learning rate the optimizer's variable, as in ``model.fit``; the
+hyperparameters are Python floats, constants of the traced graph as in ``model.fit``.
+
+Finding: under XLA, ``RMSprop(centered=True)`` returns NaN where the centred variance is 0
+(float32, float64; :data:`XLA_RMSPROP_CENTERED_NAN`). Not yet classified: the row
+``RMSprop(centered=True) in tf.function(jit_compile=False)`` in float64 diverged once in a
+trajectory with rho = 0 (non-finite), which a standalone script of the same case does not
+reproduce.
+
+A new optimizer per case is a new trace (and, with XLA, a new compilation: about a second per
+case on a CPU), so these rows are their own backend, outside the ``tensorflow`` backend's suite
+(``tox -e tensorflow-compiled``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from trainspec.adapters.keras_adapter import (
+    OPTIMIZER_DTYPES,
+    KerasAdapter,
+    run_keras_optimizer,
+)
+from trainspec.adapters.keras_adapter.optimizers import ADAPTIVE, FINDINGS, SGD_ROWS, run_adaptive
+from trainspec.conformance.adapter import Finding, Implementation
+from trainspec.conformance.kinds.optimizers import (
+    CENTRED_REGION_TEXT,
+    OptimizerCase,
+    centred_variance_near_zero,
+)
+
+__all__ = ["JIT_COMPILE", "KerasCompiledAdapter", "compile_step_with", "compiled_implementations"]
+
+#: the values of ``model.compile(jit_compile=...)`` that give a compiled train step
+JIT_COMPILE = (False, True)
+
+Step = Callable[[list[Any]], Any]
+
+
+def compile_step_with(jit_compile: bool) -> Callable[[Step], Step]:
+    """The wrapper Keras's TensorFlow trainer puts around a train step for ``jit_compile``:
+    ``tf.function(step, reduce_retracing=True, jit_compile=jit_compile)``, autograph off
+    (``tf.autograph.experimental.do_not_convert``, as Keras's ``one_step_on_data``)."""
+    if not isinstance(jit_compile, bool):
+        raise TypeError(f"jit_compile must be a bool, got {jit_compile!r}")
+
+    def wrap(step: Step) -> Step:
+        return tf.function(
+            tf.autograph.experimental.do_not_convert(step),
+            reduce_retracing=True,
+            jit_compile=jit_compile,
+        )
+
+    return wrap
+
+
+def row_name(name: str, jit_compile: bool) -> str:
+    """The report's name of ``name``'s row compiled with ``jit_compile``."""
+    return f"{name} in tf.function(jit_compile={jit_compile})"
+
+
+def _sgd_run(make: Any, jit_compile: bool) -> Callable[[OptimizerCase, str, str], Any]:
+    def run(case: OptimizerCase, dtype: str, device: str) -> dict[str, np.ndarray]:
+        return run_keras_optimizer(
+            make, case, dtype, device, compile_step=compile_step_with(jit_compile)
+        )
+
+    return run
+
+
+def _adaptive_run(
+    spec_id: str, make: Any, jit_compile: bool
+) -> Callable[[OptimizerCase, str, str], Any]:
+    def run(case: OptimizerCase, dtype: str, device: str) -> dict[str, np.ndarray]:
+        return run_adaptive(
+            spec_id, make, case, dtype, device, compile_step=compile_step_with(jit_compile)
+        )
+
+    return run
+
+
+XLA_RMSPROP_CENTERED_NAN = (
+    "keras.optimizers.RMSprop(centered=True) in the train step of model.compile(jit_compile=True) "
+    "(tf.function(..., jit_compile=True)) returns NaN where the centred variance velocity - "
+    "average_grad**2 is exactly 0: XLA's compiled difference is a negative rounding remainder "
+    "(eagerly and in tf.function without XLA the step is finite). Minimal counterexample: rho = 0, "
+    "eps = 1e-8, float64, two steps g = 0.1257302210933933 and 12573.02210933933: NaN, the "
+    "formula's parameter -125731.359. docs/findings/keras_xla_rmsprop_centered_nan.py"
+)
+
+
+def _findings(name: str, jit_compile: bool) -> dict[str, str | Finding]:
+    """The findings of ``name``'s row compiled with ``jit_compile`` (by dtype)."""
+    out: dict[str, str | Finding] = dict(FINDINGS.get(name, {}))
+    if jit_compile and name == "RMSprop(centered=True)":
+        for dtype in ("float32", "float64"):
+            out[dtype] = Finding(
+                "keras-xla-rmsprop-centered-nan",
+                XLA_RMSPROP_CENTERED_NAN,
+                region=lambda case, d=dtype: centred_variance_near_zero(case, d),
+                region_text=CENTRED_REGION_TEXT,
+            )
+    return out
+
+
+def compiled_implementations() -> list[Implementation]:
+    """Every optimizer row of the TensorFlow adapter, once per value of :data:`JIT_COMPILE`."""
+    out: list[Implementation] = []
+    for jit in JIT_COMPILE:
+        for spec_id, name, make in SGD_ROWS:
+            out.append(
+                Implementation(spec_id, row_name(name, jit), _sgd_run(make, jit), OPTIMIZER_DTYPES)
+            )
+        for spec_id, name, make in ADAPTIVE:
+            out.append(
+                Implementation(
+                    spec_id,
+                    row_name(f"keras.optimizers.{name}", jit),
+                    _adaptive_run(spec_id, make, jit),
+                    OPTIMIZER_DTYPES,
+                    findings=_findings(name, jit),
+                )
+            )
+    return out
+
+
+class KerasCompiledAdapter(KerasAdapter):
+    """``keras.optimizers`` in a compiled train step, on the TensorFlow backend."""
+
+    name = "tensorflow-compiled"
+
+    def implementations(self) -> list[Implementation]:
+        return compiled_implementations()
