@@ -3,8 +3,10 @@
 ``report.json`` is ``{"results": [row, ...], "backends": {...}, ...}``; each row has ``spec_id``,
 ``backend``, ``implementation``, ``device``, ``dtype``, ``verdict``, ``variant``,
 ``consistent_variants``, ``max_error``, ``tolerance``, ``ratio``, ``counterexample``, ``repro``,
-``examples``, ``seconds`` and ``message``. ``backends`` holds, per backend, the versions of every
-package involved (or why it did not load) and the seconds the backend took.
+``examples``, ``seconds``, ``message``, ``witnesses`` (examples run as witnesses before random
+search) and ``indistinguishable`` (``{variant: reason}``: consistent variants that no candidate
+case separates from the reported one in the row's dtype). ``backends`` holds, per backend, the
+versions of every package involved (or why it did not load) and the seconds the backend took.
 """
 
 from __future__ import annotations
@@ -562,6 +564,11 @@ def markdown(report: dict[str, Any]) -> str:
             also = [v for v in r.get("consistent_variants", []) if v != r.get("variant")]
             if also:
                 text += "; *also* " + "; ".join(f"`{v}`" for v in also)
+            same = sorted(r.get("indistinguishable") or {})
+            if same:
+                text += f"; *indistinguishable in {r['dtype']}* from " + ", ".join(
+                    f"`{v}`" for v in same
+                )
             for d in (r.get("detectable") or {}).values():
                 text += f"; detects {_md_safe(str(d['text']))}"
             per_dtype.append(text)
