@@ -58,6 +58,7 @@ __all__ = [
     "WitnessPlan",
     "finding_witnesses",
     "indistinguishable",
+    "reference_result",
     "separation",
     "witness_plan",
 ]
@@ -216,6 +217,14 @@ KIND_WITNESSES: dict[str, KindWitness] = {
     "training.early_stopping": KindWitness(_early_stopping, _decisions, _decided),
     "training.backprop": KindWitness(_backprop, _trees),
 }
+
+
+def reference_result(entry: SpecEntry, variant: Variant, case: Any, dtype: str) -> Any:
+    """What a framework computing ``variant`` exactly returns for ``case`` (its reference result
+    rounded to ``dtype``); ``KeyError`` for a kind not in :data:`KIND_WITNESSES`."""
+    kw = KIND_WITNESSES[entry.kind]
+    with np.errstate(all="ignore"):
+        return kw.result(kw.reference(entry, variant, case, dtype), dtype)
 
 
 def separation(entry: SpecEntry, case: Any, dtype: str) -> dict[tuple[Variant, Variant], float]:
