@@ -313,7 +313,7 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
         return None
     try:
         pool = _draw_pool(entry, dtype, check, POOL_SIZE)
-    except KeyError:  # the kind draws no case in this dtype (no framework offers it)
+    except (KeyError, ValueError):  # the kind draws no case in this dtype (none offers it)
         return None
     seps = [separation(entry, c, dtype) for c in pool]
     pairs = [(a, b) for a in variants for b in variants if a != b]
@@ -344,7 +344,7 @@ def finding_witnesses(spec_id: str, dtype: str, check: str, region: Any) -> list
     else:
         try:
             pool = _pool_only(spec_id, dtype, check)
-        except KeyError:  # the kind draws no case in this dtype
+        except (KeyError, ValueError):  # the kind draws no case in this dtype
             return []
     return [c for c in pool if region.in_region(c)][:FINDING_WITNESSES]
 
