@@ -460,9 +460,9 @@ def _targeted(
         derandomize=True,
         phases=[Phase.generate, Phase.target],
     )
-    for check in get_kind(entry.kind).checks:
 
-        def body(data: Any, check: str = check) -> None:
+    def steer(check: str) -> Callable[[Any], None]:
+        def body(data: Any) -> None:
             case = _draw_case(data, entry, dtype, check)
             if len(explorer.alive) < 2 or explorer.error is not None:
                 return
@@ -473,7 +473,10 @@ def _targeted(
                 worst = max(c.ratio for c in per.values())
                 target(float(min(worst, 1e6)) if np.isfinite(worst) else 1e6, label="ratio")
 
-        _run_given(body, steered, seed_)
+        return body
+
+    for check in get_kind(entry.kind).checks:
+        _run_given(steer(check), steered, seed_)
         if len(explorer.alive) < 2 or explorer.error is not None:
             return
 
