@@ -46,7 +46,7 @@ from hypothesis import strategies as st
 
 from trainspec.conformance.kinds import get_kind
 from trainspec.conformance.tolerance import Comparison
-from trainspec.conformance.tracked import Tracked, round_to
+from trainspec.conformance.tracked import Tracked, round_to, smallest_normal, unit_roundoff
 from trainspec.reference.registry import SpecEntry, Variant, get
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "indistinguishable",
     "reference_result",
     "separation",
+    "ulp_neighbours",
     "witness_plan",
 ]
 
@@ -193,6 +194,71 @@ def _decided(r: Any, dtype: str) -> Any:
     return {"stop_epoch": r.stop_epoch, "restored_epoch": r.restored_epoch}
 
 
+def ulp_neighbours(x: float, dtype: str) -> tuple[float, float]:
+    r"""The numbers of ``dtype`` one ulp below and one ulp above ``x`` (a positive normal number
+    of ``dtype``): $x - \mathrm{ulp}^-$ and $x + \mathrm{ulp}$, with $\mathrm{ulp} =
+    2^{\lfloor \log_2 x \rfloor} \cdot 2u$ and $\mathrm{ulp}^- = \mathrm{ulp}/2$ when $x$ is a
+    power of two above the smallest normal number (the spacing halves below it)."""
+    if not (np.isfinite(x) and x >= smallest_normal(dtype)):
+        raise ValueError(f"x={x!r}: must be a positive normal number of {dtype}")
+    if float(round_to(x, dtype)) != x:
+        raise ValueError(f"x={x!r}: must be representable in {dtype}")
+    m, e = np.frexp(x)  # x = m 2^e, m in [1/2, 1)
+    ulp = float(np.ldexp(1.0, int(e) - 1)) * 2.0 * unit_roundoff(dtype)
+    below = x - (ulp / 2.0 if m == 0.5 and x > smallest_normal(dtype) else ulp)
+    return below, x + ulp
+
+
+def _activation_boundaries(
+    entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]
+) -> list[Any]:
+    r"""Zero in activations: $\pm 0$, the smallest subnormal and normal numbers of the dtype
+    (one ulp either side of 0), $\pm 1$; then the same with $\pm\infty$ and NaN."""
+    if not pool:
+        return []
+    from dataclasses import replace
+
+    tiny = smallest_normal(dtype)
+    sub = tiny * 2.0 * unit_roundoff(dtype)
+    finite = np.array([0.0, -0.0, sub, -sub, tiny, -tiny, 1.0, -1.0])
+    special = np.concatenate([finite, [np.inf, -np.inf, np.nan]])
+    out = []
+    for z in (finite, special):
+        cot = np.ones_like(z) if check == "derivatives" else None
+        out.append(replace(pool[0], z=z, cotangent=cot, region="edges"))
+    return out
+
+
+def _clipping_boundaries(
+    entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]
+) -> list[Any]:
+    r"""Clip norm = max norm: one tensor of a drawn case with the threshold exactly at its norm
+    (rounded to the dtype), one ulp below and one ulp above; and the tensor scaled by
+    $2^{-10}$ (exactly) with the threshold at half its norm (a small norm, where an
+    $\epsilon$ added to it shows)."""
+    if check != "finite":
+        return []
+    from trainspec.conformance.kinds.clipping import ClippingCase
+
+    out = []
+    for base in pool[:3]:
+        name, g = next(iter(base.grads.items()))
+        g = np.asarray(g, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            norm = float(round_to(np.sqrt(np.sum(g * g)), dtype))
+        if not (np.isfinite(norm) and norm >= smallest_normal(dtype)):
+            continue
+        below, above = ulp_neighbours(norm, dtype)
+        for k in (below, norm, above):
+            out.append(ClippingCase({name: g}, {"threshold": k}, "exact_norm", "at"))
+        small = g * 2.0**-10
+        if np.all((small == 0) | (np.abs(small) >= smallest_normal(dtype))):
+            k = float(round_to(norm * 2.0**-11, dtype))
+            if k >= smallest_normal(dtype):
+                out.append(ClippingCase({name: small}, {"threshold": k}, "random", "half"))
+    return out
+
+
 @dataclass(frozen=True)
 class KindWitness:
     """How to separate the variants of a kind from the reference alone: ``reference(entry,
@@ -203,17 +269,22 @@ class KindWitness:
     reference: Callable[[SpecEntry, Variant, Any, str], Any]
     compare: Callable[[Any, Any, Variant, Any, str], Comparison]
     result: Callable[[Any, str], Any] = _materialize
+    #: hand-made cases at the kind's thresholds, added to the pool: ``boundaries(entry, dtype,
+    #: check, drawn) -> [case]`` (``drawn``: the pool's drawn cases, to take valid fields from)
+    boundaries: Callable[[SpecEntry, str, str, Sequence[Any]], list[Any]] | None = None
 
 
 #: the kinds whose variants witnesses separate; a kind not listed has no reference result
 #: (statistical kinds; batch normalisation, whose reference reads the framework's own outputs)
 KIND_WITNESSES: dict[str, KindWitness] = {
     "optimizers": KindWitness(_optimizers, _trees),
-    "clipping": KindWitness(_clipping, _clipping_compare),
+    "clipping": KindWitness(_clipping, _clipping_compare, boundaries=_clipping_boundaries),
     "losses": KindWitness(_losses, _trees),
     "regularizers": KindWitness(_regularizers, _trees),
     "schedules": KindWitness(_schedules, _schedules_compare),
-    "activations": KindWitness(_activations, _activations_compare),
+    "activations": KindWitness(
+        _activations, _activations_compare, boundaries=_activation_boundaries
+    ),
     "training.early_stopping": KindWitness(_early_stopping, _decisions, _decided),
     "training.backprop": KindWitness(_backprop, _trees),
 }
@@ -315,6 +386,9 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
         pool = _draw_pool(entry, dtype, check, POOL_SIZE)
     except (KeyError, ValueError):  # the kind draws no case in this dtype (none offers it)
         return None
+    kw = KIND_WITNESSES[entry.kind]
+    if kw.boundaries is not None:
+        pool = [*pool, *kw.boundaries(entry, dtype, check, pool)]
     seps = [separation(entry, c, dtype) for c in pool]
     pairs = [(a, b) for a in variants for b in variants if a != b]
     best = {(a.name, b.name): max((s[(a, b)] for s in seps), default=0.0) for a, b in pairs}

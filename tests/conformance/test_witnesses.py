@@ -17,11 +17,13 @@ from trainspec import reference
 from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds import get_kind
 from trainspec.conformance.runner import check_row
+from trainspec.conformance.tracked import round_to, smallest_normal, unit_roundoff
 from trainspec.conformance.witnesses import (
     MARGIN,
     POOL_SIZE,
     reference_result,
     separation,
+    ulp_neighbours,
     witness_plan,
 )
 
@@ -57,7 +59,7 @@ def test_every_pair_the_pool_separates_has_a_witness(spec_id, dtype):
         plan = witness_plan(spec_id, dtype, check)
         if plan is None:  # the kind draws no case of this check in this dtype
             continue
-        assert len(plan.pool) == POOL_SIZE
+        assert len(plan.pool) >= POOL_SIZE  # the drawn cases, then the kind's boundaries
         assert set(plan.best) == {(a, b) for a in names for b in names if a != b}
         seps = [separation(entry, c, dtype) for c in plan.cases]
         for (a, b), best in plan.best.items():
@@ -150,3 +152,50 @@ def test_a_known_finding_is_met_at_the_quick_profile():
     row = check_row(entry, impl, "numpy", dtype, "cpu", profile="quick", seed_=0)
     assert row.finding == "nan-at-zero-variance" and row.finding_hits >= 1
     assert row.verdict in ("conforms", "variant")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("x", [1.0, 0.75, 3.0, 1e-3, 2.0**-14])
+def test_ulp_neighbours_are_exactly_one_ulp_away(dtype, x):
+    x = float(round_to(x, dtype))
+    below, above = ulp_neighbours(x, dtype)
+    for y in (below, above):
+        assert float(round_to(y, dtype)) == y != x
+    # nothing of the dtype lies between: the midpoints round back to x (ties to even aside)
+    for y in (below, above):
+        mid = (x + y) / 2.0
+        assert float(round_to(mid, dtype)) in (x, y)
+        assert float(round_to(x + (y - x) / 4.0, dtype)) == x
+
+
+def test_ulp_neighbours_refuse_what_is_not_a_normal_number_of_the_dtype():
+    with pytest.raises(ValueError, match="x=0.0: must be a positive normal number"):
+        ulp_neighbours(0.0, "float32")
+    with pytest.raises(ValueError, match="must be representable in float16"):
+        ulp_neighbours(0.1, "float16")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_clipping_boundaries_put_the_threshold_at_the_norm_and_one_ulp_either_side(dtype):
+    plan = witness_plan("clip.norm", dtype, "finite")
+    assert plan is not None
+    at = [c for c in plan.pool if c.placement == "at" and c.content == "exact_norm"]
+    assert len(at) >= 3
+    for below, exact, above in zip(at[0::3], at[1::3], at[2::3], strict=True):
+        (g,) = exact.grads.values()
+        norm = float(round_to(np.sqrt(np.sum(np.asarray(g, dtype=np.float64) ** 2)), dtype))
+        assert exact.threshold == norm
+        assert (below.threshold, above.threshold) == ulp_neighbours(norm, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_activation_boundaries_hold_zero_and_the_smallest_numbers_either_side(dtype):
+    plan = witness_plan("act.relu", dtype, "derivatives")
+    assert plan is not None
+    edges = plan.pool[-2:]  # the kind's boundaries follow the drawn cases
+    assert [c.region for c in edges] == ["edges", "edges"]
+    assert not np.isnan(edges[0].z).any()
+    z = edges[1].z
+    assert 0.0 in z and np.isnan(z).any() and np.isinf(z).any()
+    tiny = smallest_normal(dtype)
+    assert tiny in z and -tiny in z and tiny * 2 * unit_roundoff(dtype) in z
