@@ -14,7 +14,9 @@ the error/tolerance ratio a framework computing $A$ exactly (its result rounded 
 would get against $B$'s tracked reference $B(c)$ and tolerance $\tau_B(c)$: the kind's own
 comparison (``Kind.evaluate``) run on a framework that *is* the reference of $A$. A case with
 $\operatorname{sep}_c(A \to B) > 1$ eliminates $B$ when the framework computes $A$. The witnesses
-of a check are a small set of pool cases, chosen greedily, that together separate every ordered
+of a check are the kind's boundary cases (``KindWitness.boundaries``: thresholds exactly at, one
+ulp below and above; zero, subnormals, infinities and NaN) and a small set of pool cases, chosen
+greedily, that together separate every ordered
 pair the pool can separate (each case by a margin of ``MARGIN``: well clear of the tolerance when
 it can be). The runner (:func:`~trainspec.conformance.runner.check_row`) evaluates them on the
 framework before Hypothesis generates its own examples, and records them like any example, so
@@ -387,6 +389,7 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
     except (KeyError, ValueError):  # the kind draws no case in this dtype (none offers it)
         return None
     kw = KIND_WITNESSES[entry.kind]
+    drawn = len(pool)
     if kw.boundaries is not None:
         pool = [*pool, *kw.boundaries(entry, dtype, check, pool)]
     seps = [separation(entry, c, dtype) for c in pool]
@@ -405,7 +408,9 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
         i = int(np.argmax([s[p] for s in seps]))
         if seps[i][p] > 1.0 and i not in chosen:
             chosen.append(i)
-    cases = tuple(pool[i] for i in sorted(chosen))
+    # every boundary case is a witness too: a framework may depart from every variant exactly
+    # there (a relaxed variant, "any value at NaN", is separated by the framework, not the pool)
+    cases = tuple(pool[i] for i in sorted({*chosen, *range(drawn, len(pool))}))
     return WitnessPlan(spec_id, dtype, check, tuple(pool), cases, best)
 
 
