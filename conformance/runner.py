@@ -2,12 +2,21 @@ r"""From examples to verdicts: one row per (spec ID, backend, implementation, de
 
 How a verdict is measured, never written down
 ---------------------------------------------
+Phase 0 (witnesses). Before any random example, every check runs its witnesses
+(:mod:`trainspec.conformance.witnesses`): the kind's boundary cases, the cases of a fixed pool
+that separate each pair of variants (chosen from the reference alone), and the pool's cases in a
+known finding's region; the same in every profile. They are recorded like drawn examples.
+
 Phase 1 (explore). Hypothesis generates examples for every check of the spec's kind (for
 optimizers: one step from an arbitrary state, then trajectories with a changing learning rate).
 Every example is run once on the framework and once per reference variant still alive; a
 variant dies on the first example where it is out of tolerance.
 
-* The default form alive at the end: ``conforms`` (other survivors are listed as consistent).
+* More than one variant alive, some pair of them separable in the pool: a short targeted
+  search (Hypothesis ``target()`` on the survivors' error/tolerance ratio, the same number of
+  examples in every profile) tries to separate them.
+* The default form alive at the end: ``conforms`` (other survivors are listed as consistent;
+  those no pool case separates from it in the dtype are named ``indistinguishable``, with why).
 * Another variant alive: ``variant`` (the survivor nearest the default form is named).
 * None alive: Phase 2 (shrink). Hypothesis replays the same search against the variant that
   came closest (smallest error/tolerance ratio where the last variants died) and shrinks the

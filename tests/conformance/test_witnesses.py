@@ -21,6 +21,8 @@ from trainspec.conformance.tracked import round_to, smallest_normal, unit_roundo
 from trainspec.conformance.witnesses import (
     MARGIN,
     POOL_SIZE,
+    WitnessPlan,
+    indistinguishable,
     reference_result,
     separation,
     ulp_neighbours,
@@ -199,3 +201,16 @@ def test_activation_boundaries_hold_zero_and_the_smallest_numbers_either_side(dt
     assert 0.0 in z and np.isnan(z).any() and np.isinf(z).any()
     tiny = smallest_normal(dtype)
     assert tiny in z and -tiny in z and tiny * 2 * unit_roundoff(dtype) in z
+
+
+def test_indistinguishable_names_only_pairs_no_check_separates():
+    def plan(check: str, best: dict[tuple[str, str], float]) -> WitnessPlan:
+        return WitnessPlan("opt.adamax", "bfloat16", check, pool=(1, 2), cases=(), best=best)
+
+    one = plan("one_step", {("default", "a"): 0.5, ("a", "default"): 0.2, ("default", "b"): 3.0})
+    two = plan("trajectory", {("default", "a"): 0.7, ("b", "default"): 0.1})
+    got = indistinguishable([one, None, two], "default", ["default", "a", "b"], "bfloat16")
+    assert list(got) == ["a"]
+    assert got["a"].startswith("indistinguishable in bfloat16: on none of 4 candidate cases")
+    assert "best separation 0.7 x tolerance" in got["a"]
+    assert indistinguishable([None], "default", ["default", "a"], "bfloat16") == {}
