@@ -54,7 +54,6 @@ from trainspec.reference.registry import SpecEntry, Variant, get
 __all__ = [
     "KIND_WITNESSES",
     "MARGIN",
-    "NEAR_WITNESSES",
     "POOL_SEED",
     "POOL_SIZE",
     "KindWitness",
@@ -73,9 +72,6 @@ POOL_SIZE = 16
 POOL_SEED = 0x5EED
 #: a witness is chosen for a pair when it separates it by this ratio (else the best the pool has)
 MARGIN = 4.0
-#: at most this many witnesses per check for pairs the pool cannot separate (where they come
-#: closest to it)
-NEAR_WITNESSES = 4
 #: at most this many witnesses of a known finding's region per check
 FINDING_WITNESSES = 2
 
@@ -412,21 +408,6 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
         i = int(np.argmax([s[p] for s in seps]))
         if seps[i][p] > 1.0 and i not in chosen:
             chosen.append(i)
-    # pairs the pool cannot separate: the cases where they come closest to it are witnesses
-    # too (a framework that computes in a higher precision than the dtype can separate them
-    # there), the closest first, at most NEAR_WITNESSES
-    near = sorted(
-        ((best[(a.name, b.name)], a, b) for a, b in pairs if 0.0 < best[(a.name, b.name)] <= 1.0),
-        key=lambda t: -t[0],
-    )
-    extra: list[int] = []
-    for _, a, b in near:
-        i = int(np.argmax([s[(a, b)] for s in seps]))
-        if i not in chosen and i not in extra:
-            extra.append(i)
-        if len(extra) >= NEAR_WITNESSES:
-            break
-    chosen += extra
     # every boundary case is a witness too: a framework may depart from every variant exactly
     # there (a relaxed variant, "any value at NaN", is separated by the framework, not the pool)
     cases = tuple(pool[i] for i in sorted({*chosen, *range(drawn, len(pool))}))
