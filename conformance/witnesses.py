@@ -215,17 +215,27 @@ def _activation_boundaries(
     entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]
 ) -> list[Any]:
     r"""Zero in activations: $\pm 0$, the smallest subnormal and normal numbers of the dtype
-    (one ulp either side of 0), $\pm 1$; then the same with $\pm\infty$ and NaN."""
+    (one ulp either side of 0), $\pm 1$; then, for an elementwise activation, the same with the
+    kind's edge values (``edge_values``: the infinities and NaN where the model allows them)."""
     if not pool:
         return []
     from dataclasses import replace
 
+    from trainspec.conformance.kinds.activations import edge_values
+
     tiny = smallest_normal(dtype)
     sub = tiny * 2.0 * unit_roundoff(dtype)
     finite = np.array([0.0, -0.0, sub, -sub, tiny, -tiny, 1.0, -1.0])
-    special = np.concatenate([finite, [np.inf, -np.inf, np.nan]])
+    zs = [finite]
+    model = entry.model
+    hps = dict(pool[0].hyperparameters)
+    if model.build(entry.default_variant.options, hps).elementwise:
+        # the kind's own edge values (with the infinities and NaN its model allows); a
+        # normalising activation keeps a finite element in every row, as the kind draws it
+        edges = edge_values(dtype, allow_nan=model.allow_nan, allow_posinf=model.allow_posinf)
+        zs.append(np.concatenate([finite, edges]))
     out = []
-    for z in (finite, special):
+    for z in zs:
         cot = np.ones_like(z) if check == "derivatives" else None
         out.append(replace(pool[0], z=z, cotangent=cot, region="edges"))
     return out
