@@ -3,9 +3,12 @@
 ``report.json`` is ``{"results": [row, ...], "backends": {...}, ...}``; each row has ``spec_id``,
 ``backend``, ``implementation``, ``device``, ``dtype``, ``verdict``, ``variant``,
 ``consistent_variants``, ``max_error``, ``tolerance``, ``ratio``, ``counterexample``, ``repro``,
-``examples``, ``seconds`` and ``message``, and optional fields a reader may miss in older
-reports (``explanation``: why a ``variant`` or ``diverges`` row is what it is). ``backends`` holds, per backend, the versions of every
-package involved (or why it did not load) and the seconds the backend took.
+``examples``, ``seconds``, ``message``, ``witnesses`` (examples run as witnesses before random
+search) and ``indistinguishable`` (``{variant: reason}``: consistent variants that no candidate
+case separates from the reported one in the row's dtype), and optional fields a reader may miss
+in older reports (``explanation``: why a ``variant`` or ``diverges`` row is what it is).
+``backends`` holds, per backend, the versions of every package involved (or why it did not
+load) and the seconds the backend took.
 """
 
 from __future__ import annotations
@@ -624,7 +627,8 @@ def _implementation_item(impl: str, measured: list[dict[str, Any]]) -> str:
 
     An implementation that conforms in every dtype it claims (no finding, nothing detected) is
     one summary: its dtypes, its worst ratio, its examples and seconds; any other lists its
-    dtypes one by one (verdict, variant, finding hits, error, examples, seconds, *also*).
+    dtypes one by one (verdict, variant, finding hits, error, examples, seconds, *also*, the
+    variants it is *indistinguishable* from in that dtype).
     """
     name = f"`{_md_safe(impl)}`"
     also_of = {
@@ -638,7 +642,10 @@ def _implementation_item(impl: str, measured: list[dict[str, Any]]) -> str:
         else ""
     )
     plain = all(
-        r["verdict"] == "conforms" and not r.get("finding") and not r.get("detectable")
+        r["verdict"] == "conforms"
+        and not r.get("finding")
+        and not r.get("detectable")
+        and not r.get("indistinguishable")
         for r in measured
     )
     if plain:
@@ -669,6 +676,11 @@ def _implementation_item(impl: str, measured: list[dict[str, Any]]) -> str:
         text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
         if also_of[r["dtype"]]:
             text += "; *also* " + "; ".join(f"`{v}`" for v in also_of[r["dtype"]])
+        same = sorted(r.get("indistinguishable") or {})
+        if same:
+            text += f"; *indistinguishable in {r['dtype']}* from " + ", ".join(
+                f"`{v}`" for v in same
+            )
         for d in (r.get("detectable") or {}).values():
             text += f"; detects {_md_safe(str(d['text']))}"
         per_dtype.append(text)

@@ -2,12 +2,21 @@ r"""From examples to verdicts: one row per (spec ID, backend, implementation, de
 
 How a verdict is measured, never written down
 ---------------------------------------------
+Phase 0 (witnesses). Before any random example, every check runs its witnesses
+(:mod:`trainspec.conformance.witnesses`): the kind's boundary cases, the cases of a fixed pool
+that separate each pair of variants (chosen from the reference alone), and the pool's cases in a
+known finding's region; the same in every profile. They are recorded like drawn examples.
+
 Phase 1 (explore). Hypothesis generates examples for every check of the spec's kind (for
 optimizers: one step from an arbitrary state, then trajectories with a changing learning rate).
 Every example is run once on the framework and once per reference variant still alive; a
 variant dies on the first example where it is out of tolerance.
 
-* The default form alive at the end: ``conforms`` (other survivors are listed as consistent).
+* More than one variant alive, some pair of them separable in the pool: a short targeted
+  search (Hypothesis ``target()`` on the survivors' error/tolerance ratio, the same number of
+  examples in every profile) tries to separate them.
+* The default form alive at the end: ``conforms`` (other survivors are listed as consistent;
+  those no pool case separates from it in the dtype are named ``indistinguishable``, with why).
 * Another variant alive: ``variant`` (the survivor nearest the default form is named).
 * None alive: Phase 2 (shrink). Hypothesis replays the same search against the variant that
   came closest (smallest error/tolerance ratio where the last variants died) and shrinks the
@@ -26,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from hypothesis import given, seed, settings
+from hypothesis import Phase, given, seed, settings, target
 from hypothesis import strategies as st
 
 from trainspec.conformance import precision
@@ -36,6 +45,12 @@ from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
 from trainspec.conformance.plots import plot_payload
 from trainspec.conformance.profiles import PROFILES, hypothesis_settings, profiled
 from trainspec.conformance.tolerance import Comparison, worse
+from trainspec.conformance.witnesses import (
+    WitnessPlan,
+    finding_witnesses,
+    indistinguishable,
+    witness_plan,
+)
 from trainspec.reference.registry import SpecEntry, Variant
 
 __all__ = [
@@ -97,6 +112,11 @@ class Row:
     #: element of the reported variant and of the default form, and the example that eliminated
     #: each variant; not pinned by expectations
     explanation: dict[str, Any] | None = None
+    #: ``{variant: reason}``: consistent variants that no candidate case separates from the
+    #: reported one in this dtype (:mod:`trainspec.conformance.witnesses`)
+    indistinguishable: dict[str, str] = field(default_factory=dict)
+    #: examples run as witnesses (explicit separating and finding cases) before random search
+    witnesses: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +144,8 @@ class Row:
             "ratios": self.ratios,
             "plot": self.plot,
             "explanation": self.explanation,
+            "indistinguishable": self.indistinguishable,
+            "witnesses": self.witnesses,
         }
 
     @classmethod
@@ -183,6 +205,8 @@ class _Explorer:
         self.worst_case: dict[Variant, Any] = {}
         #: per variant that died: the check, the example's number, its comparison and case
         self.killed: dict[Variant, tuple[str, int, Comparison, Any]] = {}
+        #: the example where the last variants died, and the closest one's comparison there
+        self.death: tuple[Any, Comparison] | None = None
 
     def record(
         self,
@@ -211,6 +235,7 @@ class _Explorer:
         if not still and self.alive:
             self.closest = min(self.alive, key=lambda v: (per_variant[v].ratio, v.distance))
             self.died_in = check
+            self.death = (case, per_variant[self.closest])
         self.alive = still
 
 
@@ -277,19 +302,29 @@ def check_row(
             case = _draw_case(data, entry, dtype, check)
             if not explorer.alive or explorer.error is not None:
                 return
-            try:
-                per_variant = _evaluate(entry, impl, case, dtype, device, explorer.alive)
-            except Exception as exc:  # the adapter (or framework) failed: report, go on
-                explorer.error, explorer.error_case = exc, case
-                return
-            explorer.record(per_variant, check, region is not None and region.in_region(case), case)
+            _try_example(entry, impl, case, dtype, device, check, explorer, region)
 
         return body
 
+    plans: list[WitnessPlan | None] = []
     for check in get_kind(entry.kind).checks:
+        plan = witness_plan(entry.id, dtype, check)
+        plans.append(plan)
+        cases = list(plan.cases) if plan is not None else []
+        if region is not None:
+            cases += finding_witnesses(entry.id, dtype, check, region)
+        for case in cases:  # the witnesses first, in every profile (see witnesses)
+            if not explorer.alive or explorer.error is not None:
+                break
+            row.witnesses += 1
+            _try_example(entry, impl, case, dtype, device, check, explorer, region)
+        if explorer.error is not None or not explorer.alive:
+            break
         _run_given(explore(check), base, seed_)
         if explorer.error is not None or not explorer.alive:
             break
+    if explorer.error is None and len(explorer.alive) > 1 and any(plans):
+        _targeted(entry, impl, dtype, device, explorer, region, plans, base, seed_)
 
     row.examples = explorer.examples
     internal = None  # the precision phase, when every variant of the row's precision died
@@ -319,6 +354,14 @@ def check_row(
             if known is not None and region is None:  # a finding of the whole row
                 row.finding = known.id
                 row.message = f"finding: {known.text} | {row.message}"
+        else:
+            row.indistinguishable = indistinguishable(
+                plans, chosen.name, row.consistent_variants, dtype
+            )
+            if row.indistinguishable:
+                row.message = "; ".join(
+                    f"{v!r} {why}" for v, why in sorted(row.indistinguishable.items())
+                )
     else:
         closest = explorer.closest
         assert closest is not None and explorer.died_in is not None
@@ -327,6 +370,10 @@ def check_row(
         row.counterexample, comparison = _shrink(
             entry, impl, dtype, device, closest, explorer.died_in, base, seed_, region
         )
+        if row.counterexample is None and explorer.death is not None:
+            # the last variants died on a witness that random search does not meet again
+            row.counterexample = {"check": explorer.died_in, **explorer.death[0].summary()}
+            comparison = explorer.death[1]
         shrunk = comparison
         worst = comparison or explorer.worst.get(closest)
         _fill_error(row, worst)
@@ -521,6 +568,76 @@ def _kind_settings(entry: SpecEntry, profile: str) -> settings:
     if scale == 1.0:
         return base
     return settings(base, max_examples=max(1, round(base.max_examples * scale)))
+
+
+def _try_example(
+    entry: SpecEntry,
+    impl: Implementation,
+    case: Any,
+    dtype: str,
+    device: str,
+    check: str,
+    explorer: _Explorer,
+    region: Finding | None,
+) -> dict[Variant, Comparison] | None:
+    """Run one example on the framework against the variants alive and record it; an exception
+    of the adapter is recorded as the row's error."""
+    try:
+        per_variant = _evaluate(entry, impl, case, dtype, device, explorer.alive)
+    except Exception as exc:  # the adapter (or framework) failed: report, go on
+        explorer.error, explorer.error_case = exc, case
+        return None
+    explorer.record(per_variant, check, region is not None and region.in_region(case), case)
+    return per_variant
+
+
+#: examples per check of the targeted search (the same in every profile)
+TARGET_EXAMPLES = 8
+
+
+def _targeted(
+    entry: SpecEntry,
+    impl: Implementation,
+    dtype: str,
+    device: str,
+    explorer: _Explorer,
+    region: Finding | None,
+    plans: Sequence[WitnessPlan | None],
+    base: settings,
+    seed_: int,
+) -> None:
+    r"""More than one variant survived: a short search steered by Hypothesis' ``target()``
+    towards examples where a survivor's error/tolerance ratio is largest, run only where the
+    witness pool says some surviving pair is separable in this dtype."""
+    chosen = min(explorer.alive, key=lambda v: v.distance).name
+    others = [v.name for v in explorer.alive]
+    if set(indistinguishable(plans, chosen, others, dtype)) == set(others) - {chosen}:
+        return
+    steered = settings(
+        base,
+        max_examples=TARGET_EXAMPLES,
+        derandomize=True,
+        phases=[Phase.generate, Phase.target],
+    )
+
+    def steer(check: str) -> Callable[[Any], None]:
+        def body(data: Any) -> None:
+            case = _draw_case(data, entry, dtype, check)
+            if len(explorer.alive) < 2 or explorer.error is not None:
+                return
+            if region is not None and region.in_region(case):
+                return
+            per = _try_example(entry, impl, case, dtype, device, check, explorer, region)
+            if per:
+                worst = max(c.ratio for c in per.values())
+                target(float(min(worst, 1e6)) if np.isfinite(worst) else 1e6, label="ratio")
+
+        return body
+
+    for check in get_kind(entry.kind).checks:
+        _run_given(steer(check), steered, seed_)
+        if len(explorer.alive) < 2 or explorer.error is not None:
+            return
 
 
 def _run_given(body: Callable[[Any], None], base: settings, seed_: int) -> None:

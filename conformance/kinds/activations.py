@@ -451,24 +451,36 @@ def _deterministic(
         check = "values"
     actual = impl.run(case, dtype, device)
     out: dict[Any, Comparison] = {}
-    nan_in = np.isnan(case.z)
     for v in variants:
-        options = v.options
-        expected = reference_outputs(entry, options, case, dtype, check)
-        if set(actual) != set(expected):
-            raise ValueError(f"the adapter returned {sorted(actual)}, expected {sorted(expected)}")
-        comps = []
-        for k, ref in expected.items():
-            a = np.asarray(actual[k], dtype=np.float64)
-            z = case.z
-            if check == "derivatives" and options.get("nan_derivative") == "any" and nan_in.any():
-                if k != "z":  # a parameter's cotangent sums over the NaN elements too
-                    continue
-                keep = ~nan_in
-                a, ref, z = a[keep], ref[keep], z[keep]
-            comps.append(_compare(a, ref, dtype, z, k))
-        out[v] = _worst(comps) if comps else Comparison(0.0, floor(dtype), 0.0, "no element")
+        expected = reference_outputs(entry, v.options, case, dtype, check)
+        out[v] = compare_outputs(actual, expected, v.options, case, dtype, check)
     return out
+
+
+def compare_outputs(
+    actual: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    options: Mapping[str, str],
+    case: ActivationCase,
+    dtype: str,
+    check: str,
+) -> Comparison:
+    """The worst comparison of the framework's outputs with one variant's tracked outputs
+    (:func:`reference_outputs` of ``options``)."""
+    if set(actual) != set(expected):
+        raise ValueError(f"the adapter returned {sorted(actual)}, expected {sorted(expected)}")
+    nan_in = np.isnan(case.z)
+    comps = []
+    for k, ref in expected.items():
+        a = np.asarray(actual[k], dtype=np.float64)
+        z = case.z
+        if check == "derivatives" and options.get("nan_derivative") == "any" and nan_in.any():
+            if k != "z":  # a parameter's cotangent sums over the NaN elements too
+                continue
+            keep = ~nan_in
+            a, ref, z = a[keep], ref[keep], z[keep]
+        comps.append(_compare(a, ref, dtype, z, k))
+    return _worst(comps) if comps else Comparison(0.0, floor(dtype), 0.0, "no element")
 
 
 # ---------------------------------------------------------------------------------------------

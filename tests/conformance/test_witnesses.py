@@ -1,0 +1,216 @@
+"""Witnesses: explicit separating examples tried before random search, in every profile.
+
+The pool and its separations are computed from the reference alone; the rows here run
+implementations that compute one variant exactly (the reference's result rounded to the dtype,
+:func:`~trainspec.conformance.witnesses.reference_result`) through ``check_row`` at the ``quick``
+profile, where random search alone is too short to separate every variant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from trainspec import reference
+from trainspec.conformance.adapter import Finding, Implementation
+from trainspec.conformance.kinds import get_kind
+from trainspec.conformance.runner import check_row
+from trainspec.conformance.tracked import round_to, smallest_normal, unit_roundoff
+from trainspec.conformance.witnesses import (
+    MARGIN,
+    POOL_SIZE,
+    WitnessPlan,
+    indistinguishable,
+    reference_result,
+    separation,
+    ulp_neighbours,
+    witness_plan,
+)
+
+#: entries of every kind with witnesses (a few variants each, to keep the test short)
+ENTRIES = (
+    "opt.adamax",
+    "opt.nesterov",
+    "clip.norm",
+    "act.relu",
+    "loss.logistic",
+    "reg.max_norm",
+    "sched.power",
+    "train.early_stopping",
+)
+
+
+def _variant_impl(spec_id: str, options: dict[str, str], **kw: Any) -> Implementation:
+    entry = reference.get(spec_id)
+    variant = entry.variant(**options)
+
+    def run(case: Any, dtype: str, device: str) -> Any:
+        return reference_result(entry, variant, case, dtype)
+
+    return Implementation(spec_id, f"computes {variant}", run, devices=("cpu",), **kw)
+
+
+@pytest.mark.parametrize("spec_id", ENTRIES)
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_every_pair_the_pool_separates_has_a_witness(spec_id, dtype):
+    entry = reference.get(spec_id)
+    names = [v.name for v in entry.variants()]
+    for check in get_kind(entry.kind).checks:
+        plan = witness_plan(spec_id, dtype, check)
+        if plan is None:  # the kind draws no case of this check in this dtype
+            continue
+        assert len(plan.pool) >= POOL_SIZE  # the drawn cases, then the kind's boundaries
+        assert set(plan.best) == {(a, b) for a in names for b in names if a != b}
+        seps = [separation(entry, c, dtype) for c in plan.cases]
+        for (a, b), best in plan.best.items():
+            got = max(
+                (s[(va, vb)] for s in seps for (va, vb) in s if (va.name, vb.name) == (a, b)),
+                default=0.0,
+            )
+            if best > 1.0:  # separable: some witness separates, by the margin when it can
+                assert got > min(best, MARGIN) or got > 1.0, (check, a, b, best, got)
+            else:  # indistinguishable: no case of the pool separates them
+                assert got <= 1.0
+
+
+def test_witness_plans_are_computed_once_and_deterministic():
+    a = witness_plan("opt.adamax", "float32", "one_step")
+    assert witness_plan("opt.adamax", "float32", "one_step") is a
+    witness_plan.cache_clear()
+    b = witness_plan("opt.adamax", "float32", "one_step")
+    assert a is not None and b is not None and a is not b
+    assert a.best == b.best
+    assert [c.summary() for c in a.cases] == [c.summary() for c in b.cases]
+
+
+def test_adamax_eps_placement_is_separable_in_float32():
+    plan = witness_plan("opt.adamax", "float32", "one_step")
+    assert plan is not None and plan.cases
+    assert plan.separates("default", "eps=in_max") and plan.separates("eps=in_max", "default")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_variant_is_named_at_the_quick_profile_thanks_to_its_witness(dtype):
+    impl = _variant_impl("opt.adamax", {"eps": "in_max"}, dtypes=(dtype,))
+    row = check_row(
+        reference.get("opt.adamax"), impl, "numpy", dtype, "cpu", profile="quick", seed_=0
+    )
+    assert row.witnesses >= 1
+    assert (row.verdict, row.variant, row.consistent_variants) == (
+        "variant",
+        "eps=in_max",
+        ["eps=in_max"],
+    )
+    assert row.to_json()["witnesses"] == row.witnesses
+
+
+def test_a_default_implementation_conforms_and_names_what_it_cannot_tell_apart():
+    entry = reference.get("act.relu")
+    impl = _variant_impl("act.relu", {}, dtypes=("float32",))
+    row = check_row(entry, impl, "numpy", "float32", "cpu", profile="quick", seed_=0)
+    assert row.verdict == "conforms"
+    for v in row.consistent_variants:
+        if v == "default":
+            continue
+        # a survivor the pool could separate would have been eliminated by its witness
+        assert v in row.indistinguishable, (v, row.consistent_variants)
+        assert row.indistinguishable[v].startswith("indistinguishable in float32")
+    assert set(row.indistinguishable) <= set(row.consistent_variants)
+
+
+def test_a_known_finding_is_met_at_the_quick_profile():
+    """A finding's region cases of the pool are witnesses: an implementation that departs only
+    there (NaN where RMSprop's centred variance is 0 up to rounding) is caught at ``quick``."""
+    from trainspec.conformance.kinds.optimizers import (
+        CENTRED_REGION_TEXT,
+        centred_variance_near_zero,
+    )
+
+    entry = reference.get("opt.rmsprop")
+    variant = entry.variant(centered="centered")
+    dtype = "float32"
+
+    def run(case: Any, dt: str, device: str) -> Any:
+        out = reference_result(entry, variant, case, dt)
+        if centred_variance_near_zero(case, dt):
+            return {k: np.full_like(v, np.nan) for k, v in out.items()}
+        return out
+
+    finding = Finding(
+        "nan-at-zero-variance",
+        "NaN where the centred variance rounds below 0",
+        lambda c: centred_variance_near_zero(c, dtype),
+        CENTRED_REGION_TEXT,
+    )
+    impl = Implementation(
+        "opt.rmsprop",
+        "centred, NaN at zero variance",
+        run,
+        devices=("cpu",),
+        findings={dtype: finding},
+    )
+    row = check_row(entry, impl, "numpy", dtype, "cpu", profile="quick", seed_=0)
+    assert row.finding == "nan-at-zero-variance" and row.finding_hits >= 1
+    assert row.verdict in ("conforms", "variant")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("x", [1.0, 0.75, 3.0, 1e-3, 2.0**-14])
+def test_ulp_neighbours_are_exactly_one_ulp_away(dtype, x):
+    x = float(round_to(x, dtype))
+    below, above = ulp_neighbours(x, dtype)
+    for y in (below, above):
+        assert float(round_to(y, dtype)) == y != x
+    # nothing of the dtype lies between: the midpoints round back to x (ties to even aside)
+    for y in (below, above):
+        mid = (x + y) / 2.0
+        assert float(round_to(mid, dtype)) in (x, y)
+        assert float(round_to(x + (y - x) / 4.0, dtype)) == x
+
+
+def test_ulp_neighbours_refuse_what_is_not_a_normal_number_of_the_dtype():
+    with pytest.raises(ValueError, match="x=0.0: must be a positive normal number"):
+        ulp_neighbours(0.0, "float32")
+    with pytest.raises(ValueError, match="must be representable in float16"):
+        ulp_neighbours(0.1, "float16")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_clipping_boundaries_put_the_threshold_at_the_norm_and_one_ulp_either_side(dtype):
+    plan = witness_plan("clip.norm", dtype, "finite")
+    assert plan is not None
+    at = [c for c in plan.pool if c.placement == "at" and c.content == "exact_norm"]
+    assert len(at) >= 3
+    for below, exact, above in zip(at[0::3], at[1::3], at[2::3], strict=True):
+        (g,) = exact.grads.values()
+        norm = float(round_to(np.sqrt(np.sum(np.asarray(g, dtype=np.float64) ** 2)), dtype))
+        assert exact.threshold == norm
+        assert (below.threshold, above.threshold) == ulp_neighbours(norm, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_activation_boundaries_hold_zero_and_the_smallest_numbers_either_side(dtype):
+    plan = witness_plan("act.relu", dtype, "derivatives")
+    assert plan is not None
+    edges = plan.pool[-2:]  # the kind's boundaries follow the drawn cases
+    assert [c.region for c in edges] == ["edges", "edges"]
+    assert not np.isnan(edges[0].z).any()
+    z = edges[1].z
+    assert 0.0 in z and np.isnan(z).any() and np.isinf(z).any()
+    tiny = smallest_normal(dtype)
+    assert tiny in z and -tiny in z and tiny * 2 * unit_roundoff(dtype) in z
+
+
+def test_indistinguishable_names_only_pairs_no_check_separates():
+    def plan(check: str, best: dict[tuple[str, str], float]) -> WitnessPlan:
+        return WitnessPlan("opt.adamax", "bfloat16", check, pool=(1, 2), cases=(), best=best)
+
+    one = plan("one_step", {("default", "a"): 0.5, ("a", "default"): 0.2, ("default", "b"): 3.0})
+    two = plan("trajectory", {("default", "a"): 0.7, ("b", "default"): 0.1})
+    got = indistinguishable([one, None, two], "default", ["default", "a", "b"], "bfloat16")
+    assert list(got) == ["a"]
+    assert got["a"].startswith("indistinguishable in bfloat16: on none of 4 candidate cases")
+    assert "best separation 0.7 x tolerance" in got["a"]
+    assert indistinguishable([None], "default", ["default", "a"], "bfloat16") == {}
