@@ -37,7 +37,11 @@ import numpy as np
 
 from trainspec.adapters.keras_adapter import OPTIMIZER_DTYPES, run_keras_optimizer, to_dtype
 from trainspec.conformance.adapter import Finding, Implementation
-from trainspec.conformance.kinds.optimizers import OptimizerCase
+from trainspec.conformance.kinds.optimizers import (
+    CENTRED_REGION_TEXT,
+    OptimizerCase,
+    centred_variance_near_zero,
+)
 from trainspec.reference.optimizers.nadam import nadam_momentum_product
 
 __all__ = [
@@ -265,13 +269,25 @@ ADAPTIVE: tuple[tuple[str, str, Maker], ...] = (
     ("opt.adadelta", "Adadelta", _adadelta),
 )
 
-#: implementations whose rows have a finding (see their descriptions), by name: dtype -> finding.
-#: ``keras-rmsprop-centered-bfloat16-nan`` (:mod:`trainspec.adapters.keras_backends`) is Keras's
-#: generic code on every backend (its reproduction fails on TensorFlow too), but the TensorFlow
-#: row's draws do not reach its region (Hypothesis mixes the constants of the loaded modules into
-#: its draws, so each backend's process draws its own examples): it is declared where a row finds
-#: it (``keras-jax``), since a declared finding must be found.
-FINDINGS: dict[str, dict[str, str | Finding]] = {}
+RMSPROP_CENTERED_BFLOAT16 = Finding(
+    "keras-rmsprop-centered-bfloat16-nan",
+    "keras.optimizers.RMSprop(centered=True) evaluates sqrt(velocity - square(average_grad) + "
+    "epsilon) in the variables' dtype and does not clamp the centred variance at 0. In bfloat16 "
+    "the running averages carry roundings of several units of 2^-8 of velocity; where the exact "
+    "centred variance is smaller, the rounded difference is negative and the step NaN (the same "
+    "code on every backend). Minimal counterexample: rho = 0.0625, eps = 1e-8, two steps of "
+    "g = 0.640625 from the initial state: exact variance 1.6e-3 (4 % of velocity), bfloat16 "
+    "difference -2.0e-3. docs/findings/keras_rmsprop_centered_bfloat16_nan.py",
+    region=lambda case: centred_variance_near_zero(case, "bfloat16"),
+    region_text=CENTRED_REGION_TEXT,
+)
+
+#: implementations whose rows have a finding (see their descriptions), by name: dtype -> finding;
+#: Keras's generic code, so every backend's row declares it (:mod:`trainspec.adapters.keras_backends`
+#: adds each backend's own)
+FINDINGS: dict[str, dict[str, str | Finding]] = {
+    "RMSprop(centered=True)": {"bfloat16": RMSPROP_CENTERED_BFLOAT16},
+}
 
 
 def run_adaptive(

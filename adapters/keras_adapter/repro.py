@@ -3,7 +3,8 @@ r"""``trainspec repro`` for Keras 3 on TensorFlow: the calls of the rows with kn
 ``keras.activations.selu`` and ``tf.nn.selu`` (the value, or ``tf.GradientTape``'s gradient
 with the case's cotangent), ``callbacks.ReduceLROnPlateau`` (on a compiled model whose optimizer
 is ``SGD(eta0)``, ``keras.config.floatx()`` the row's dtype, the learning rate after each
-``on_epoch_end``), and ``SGD(decay=)`` (the learning rate each update applies).
+``on_epoch_end``), ``SGD(decay=)`` (the learning rate each update applies) and
+``RMSprop(centered=True)`` (``optimizer.apply`` step by step from the initial state).
 """
 
 from __future__ import annotations
@@ -59,7 +60,34 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
         "hyperparameters": {"learning_rate": 0.1, "decay": 0.01},
         "steps": [0, 1, 10],
     },
+    # bfloat16 (docs/findings/keras_rmsprop_centered_bfloat16_nan.py): two steps of one gradient
+    "keras-rmsprop-centered-bfloat16-nan": {
+        "check": "trajectory",
+        "params": {"w0": [0.640625]},
+        "grads": [{"w0": [0.640625]}, {"w0": [0.640625]}],
+        "learning_rates": [0.00099945068359375, 0.00099945068359375],
+        "hyperparameters": {"rho": 0.0625, "eps": 1.0011717677116394e-08, "momentum": 0.0},
+        "state": {"count": 0, "buffers": {}},
+    },
 }
+
+_RMSPROP = """\
+hp, lrs = CASE["hyperparameters"], CASE["learning_rates"]
+if len(set(lrs)) != 1:
+    raise SystemExit("this reproduction holds the learning rate constant")
+keys = list(CASE["params"])
+ws = [keras.Variable(np.asarray(CASE["params"][k], dtype=np.float64), dtype=DTYPE) for k in keys]
+opt = keras.optimizers.RMSprop(
+    learning_rate=float(lrs[0]), rho=float(hp["rho"]), epsilon=float(hp["eps"]),
+    momentum=float(hp.get("momentum", 0.0)), centered=True,
+)
+for grads in CASE["grads"]:
+    opt.apply(
+        [keras.ops.convert_to_tensor(np.asarray(grads[k], dtype=np.float64), dtype=DTYPE) for k in keys],
+        ws,
+    )
+GOT = {k: np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64) for k, w in zip(keys, ws)}
+"""
 
 _SELU = """\
 x = tf.constant(CASE["z"], dtype=DTYPE)
@@ -143,6 +171,13 @@ def repro_call(
         )
     elif impl.name == "SGD(decay=) as in Vitay's notes":
         code, variant = _LEGACY, "default"
+    elif impl.name == "keras.optimizers.RMSprop(centered=True)":
+        state = case.get("state") or {"count": 0, "buffers": {}}
+        if state["count"] != 0 or state["buffers"]:
+            raise ReproError(
+                "counterexample: repro writes Keras's RMSprop from the initial state only"
+            )
+        code, variant = _RMSPROP, "eps=inside, centered=centered"
     else:
         return None
     if case.get("check") == "through_optimizer":

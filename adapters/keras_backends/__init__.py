@@ -96,20 +96,6 @@ def _centered_finding(dtype: str) -> Finding:
     )
 
 
-RMSPROP_CENTERED_BFLOAT16 = Finding(
-    "keras-rmsprop-centered-bfloat16-nan",
-    "keras.optimizers.RMSprop(centered=True) evaluates sqrt(velocity - square(average_grad) + "
-    "epsilon) in the variables' dtype and does not clamp the centred variance at 0. In bfloat16 "
-    "the running averages carry roundings of several units of 2^-8 of velocity; where the exact "
-    "centred variance is smaller, the rounded difference is negative and the step NaN (the same "
-    "code on every backend). Minimal counterexample: rho = 0.0625, eps = 1e-8, two steps of "
-    "g = 0.640625 from the initial state: exact variance 1.6e-3 (4 % of velocity), bfloat16 "
-    "difference -2.0e-3. docs/findings/keras_rmsprop_centered_bfloat16_nan.py",
-    region=lambda case: centred_variance_near_zero(case, "bfloat16"),
-    region_text=CENTRED_REGION_TEXT,
-)
-
-
 #: per backend, per implementation name: the findings (dtype -> finding) of that backend's rows
 FINDINGS: dict[str, dict[str, dict[str, str | Finding]]] = {
     "keras-torch": {
@@ -120,9 +106,9 @@ FINDINGS: dict[str, dict[str, dict[str, str | Finding]]] = {
             d: _centered_finding(d) for d in ("float32", "float64", "bfloat16")
         },
     },
-    "keras-jax": {
-        "keras.optimizers.RMSprop(centered=True)": {"bfloat16": RMSPROP_CENTERED_BFLOAT16},
-    },
+    # keras-rmsprop-centered-bfloat16-nan is Keras's generic code: every backend's row declares
+    # it (trainspec.adapters.keras_adapter.optimizers.FINDINGS)
+    "keras-jax": {},
 }
 
 
@@ -130,6 +116,8 @@ FINDINGS: dict[str, dict[str, dict[str, str | Finding]]] = {
 #: step raises), removed from the row's dtypes
 NOT_OFFERED: dict[str, dict[str, tuple[str, ...]]] = {
     "keras-torch": {"keras.optimizers.Nadam": ("bfloat16",)},
+    # keras-rmsprop-centered-bfloat16-nan is Keras's generic code: every backend's row declares
+    # it (trainspec.adapters.keras_adapter.optimizers.FINDINGS)
     "keras-jax": {},
 }
 
