@@ -16,11 +16,14 @@ gets the keys of every row the session measures (to list pinned rows that are go
 
 Hypothesis keeps its files (the constants it collects from the code under test) in a folder of
 pytest's cache (``.pytest_cache/d/trainspec-hypothesis``) for a session that checks rows, not in
-the working directory; with the cache plugin off, in a temporary folder of the session.
+the working directory; with the cache plugin off, in a temporary folder of the session; where
+``HYPOTHESIS_STORAGE_DIRECTORY`` is set (trainspec's tox sets one per environment, so that
+environments run in parallel never share it), there.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -119,9 +122,10 @@ def pytest_generate_tests(metafunc: Any) -> None:
         metafunc.parametrize("conformance_planned", [_planned(metafunc.config)], ids=["plan"])
     if "conformance_row" not in metafunc.fixturenames:
         return
-    from hypothesis.configuration import set_hypothesis_home_dir
+    if not os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        from hypothesis.configuration import set_hypothesis_home_dir
 
-    set_hypothesis_home_dir(hypothesis_folder(metafunc.config))
+        set_hypothesis_home_dir(hypothesis_folder(metafunc.config))
     from trainspec import reference
     from trainspec.conformance import discovery
     from trainspec.conformance.adapter import DTYPES

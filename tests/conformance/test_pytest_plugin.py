@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 
-def _pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _pytest(
+    folder: Path, *args: str, storage: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HYPOTHESIS_STORAGE_DIRECTORY"}
+    if storage is not None:
+        env["HYPOTHESIS_STORAGE_DIRECTORY"] = storage
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *args],
         cwd=folder,
         capture_output=True,
         text=True,
         timeout=600,
+        env=env,
     )
 
 
@@ -45,3 +52,8 @@ def test_a_session_that_checks_rows_keeps_hypothesis_files_out_of_the_working_di
     home = next(line for line in done.stdout.splitlines() if "HOME " in line)
     assert "trainspec-hypothesis" in home, home
     assert not (tmp_path / ".hypothesis").exists()
+    # a storage directory set in the environment (trainspec's tox sets one per env) wins
+    done = _pytest(tmp_path, "-s", "-k", "where", storage=str(tmp_path / "env-storage"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    home = next(line for line in done.stdout.splitlines() if "HOME " in line)
+    assert str(tmp_path / "env-storage") in home, home
