@@ -571,7 +571,9 @@ def markdown(report: dict[str, Any]) -> str:
         "One line per spec and backend, one item per implementation. An implementation that "
         "conforms in every dtype it claims is one summary (its dtypes, its worst ratio, its "
         "examples and seconds); any other lists per dtype: verdict, variant, error, examples, "
-        "seconds. *also*: other variants consistent with every example. The last column: the "
+        "seconds. *also*: the axes on which other variants are consistent with every example, with "
+        "the options seen (report.json lists those variants); *indistinguishable*: the axes no "
+        "candidate example separates in that dtype. The last column: the "
         "cell's total seconds.",
         "",
         "| spec | backend | implementations | s |",
@@ -582,10 +584,14 @@ def markdown(report: dict[str, Any]) -> str:
         measured = [r for r in g["rows"] if r["verdict"] != "not_offered"]
         if measured:
             by_cell[(spec, b)].append((impl, measured))
+    labels = finding_labels(results)
     for (spec, b), items in by_cell.items():
-        texts = [_implementation_item(impl, measured) for impl, measured in items]
+        texts = [_implementation_item(impl, measured, labels) for impl, measured in items]
         secs = sum(float(r.get("seconds") or 0.0) for _, rs in items for r in rs)
         out.append(f"| `{spec}` | {b} | {'<br>'.join(texts)} | {secs:.1f} |")
+    if labels:
+        out += ["", "## Findings", "", "The findings the table above names by label:", ""]
+        out += [f"- **{label}**: {_md_safe(text)}" for text, label in labels.items()]
     bad = [r for r in results if r["verdict"] in ("diverges", "error")]
     if bad:
         out += ["", "## Counterexamples and errors", ""]
@@ -608,7 +614,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"counterexample ({first['dtype']}, {error_text(first) or 'no ratio'}): "
                 + _one_line_json(first.get("counterexample"))
             )
-            body += explanation_lines(first)
+            body += explanation_lines(first, limit=3)
             # an HTML block ends at a blank line: the <pre> holds none
             body = [html.escape(line, quote=False) for line in body if line.strip()]
             out += [
@@ -622,7 +628,57 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _implementation_item(impl: str, measured: list[dict[str, Any]]) -> str:
+def _choices(variant: str) -> dict[str, str]:
+    """A variant's name (``axis=option, ...``; ``default`` for none) as ``{axis: option}``."""
+    if not variant or variant == "default":
+        return {}
+    return dict(part.partition("=")[::2] for part in variant.split(", "))
+
+
+def undecided_axes(reported: str, others: Sequence[str]) -> dict[str, list[str]]:
+    """The axes on which ``others`` (variants also consistent with every example) differ from the
+    ``reported`` variant, each with the options seen (``default`` for an axis a name leaves at
+    its default): ``report.md``'s compact form of a row's consistent variants (report.json lists
+    them one by one)."""
+    names = [_choices(reported), *(_choices(v) for v in others)]
+    axes = list(dict.fromkeys(a for n in names for a in n))
+    out: dict[str, list[str]] = {}
+    for axis in axes:
+        seen = list(dict.fromkeys(n.get(axis, "default") for n in names))
+        if len(seen) > 1:
+            out[axis] = seen
+    return out
+
+
+def _undecided_text(r: Mapping[str, Any]) -> str:
+    """``; *also* axis ∈ {a, b}`` and ``; *indistinguishable in <dtype>*: axis`` of a row."""
+    reported = r.get("variant") or "default"
+    also = [v for v in r.get("consistent_variants", []) if v != reported]
+    if not also:
+        return ""
+    text = "; *also* " + "; ".join(
+        f"`{axis}` ∈ {{{', '.join(opts)}}}" for axis, opts in undecided_axes(reported, also).items()
+    )
+    same = sorted(r.get("indistinguishable") or {})
+    if same:
+        text += f"; *indistinguishable in {r['dtype']}*: " + ", ".join(
+            f"`{a}`" for a in undecided_axes(reported, same)
+        )
+    return text
+
+
+def finding_labels(results: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Short labels (``F1``, ``F2``, ...) for the findings of ``results`` whose ``finding`` is a
+    text rather than an id (a whole-row finding): ``report.md`` prints each text once, under
+    "Findings", and the label in the rows."""
+    texts = sorted({str(r["finding"]) for r in results if r.get("finding")})
+    long = [t for t in texts if " " in t or len(t) > 60]
+    return {t: f"F{i}" for i, t in enumerate(long, 1)}
+
+
+def _implementation_item(
+    impl: str, measured: list[dict[str, Any]], labels: Mapping[str, str] | None = None
+) -> str:
     """One implementation of a cell in ``report.md``'s table of implementations.
 
     An implementation that conforms in every dtype it claims (no finding, nothing detected) is
@@ -661,29 +717,36 @@ def _implementation_item(impl: str, measured: list[dict[str, Any]]) -> str:
         text += f"{sum(float(r.get('seconds') or 0.0) for r in measured):.1f} s"
         also = list(dict.fromkeys(v for vs in also_of.values() for v in vs))
         if also:
-            text += "; *also* " + "; ".join(f"`{v}`" for v in also)
+            text += _undecided_text({"variant": "default", "consistent_variants": also})
         return text + tail
-    per_dtype: list[str] = []
+    # dtypes that read alike (verdict, variant, finding, undecided axes, detectable) share one
+    # entry: their worst ratio, their examples and seconds summed
+    alike: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for r in measured:
-        text = f"{DTYPE_SHORT.get(r['dtype'], r['dtype'])}: **{r['verdict']}**"
+        text = f"**{r['verdict']}**"
         if r.get("variant") and r["variant"] != "default":
             text += f" `{r['variant']}`"
         if r.get("finding") and r["verdict"] != "diverges":
-            hits = r.get("finding_hits", 0)
-            text += f" (+ finding `{r['finding']}`" + (f", {hits} ex)" if hits else ")")
-        if r.get("ratio") is not None:
-            text += f", {error_text(r)}"
-        text += f", {r.get('examples', 0)} ex, {float(r.get('seconds') or 0.0):.1f} s"
-        if also_of[r["dtype"]]:
-            text += "; *also* " + "; ".join(f"`{v}`" for v in also_of[r["dtype"]])
-        same = sorted(r.get("indistinguishable") or {})
-        if same:
-            text += f"; *indistinguishable in {r['dtype']}* from " + ", ".join(
-                f"`{v}`" for v in same
-            )
+            label = (labels or {}).get(str(r["finding"]), r["finding"])
+            text += f" (+ finding `{label}`)"
+        rest = _undecided_text(r).replace(
+            f"*indistinguishable in {r['dtype']}*", "*indistinguishable*"
+        )
         for d in (r.get("detectable") or {}).values():
-            text += f"; detects {_md_safe(str(d['text']))}"
-        per_dtype.append(text)
+            rest += f"; detects {_md_safe(str(d['text']))}"
+        alike.setdefault((text, rest), []).append(r)
+    per_dtype: list[str] = []
+    for (text, rest), rs in alike.items():
+        dts = "/".join(DTYPE_SHORT.get(r["dtype"], r["dtype"]) for r in rs)
+        worst = max(rs, key=lambda r: -1.0 if r.get("ratio") is None else _sort_ratio(r["ratio"]))
+        hits = sum(int(r.get("finding_hits") or 0) for r in rs)
+        if hits and text.endswith("`)"):  # the finding's hits, inside its parenthesis
+            text = text[:-1] + f", {hits} ex)"
+        if worst.get("ratio") is not None:
+            text += f", {'max ' if len(rs) > 1 else ''}{error_text(worst)}"
+        text += f", {sum(r.get('examples', 0) for r in rs)} ex, "
+        text += f"{sum(float(r.get('seconds') or 0.0) for r in rs):.1f} s"
+        per_dtype.append(f"{dts}: {text}{rest}")
     return f"{name}: " + "<br>&emsp;".join(per_dtype) + tail
 
 

@@ -69,12 +69,15 @@ def test_a_large_matrix_renders_in_one_line_per_cell_and_keeps_every_departure()
             assert f"replay: {r.repro}  (also --dtype float32, float16)" in text
         assert f"{r.spec_id} on b0 {r.implementation} (float64, float32, float16): diverges" in text
     assert text.count("<details><summary>") == 40
-    # every finding is named per dtype, with its hits
+    # every finding is named, its dtypes that read alike in one entry with their hits summed
     for r in found:
-        assert f"(+ finding `finding-{r.spec_id}`, 3 ex)" in text
+        assert (
+            f"f64/f32/f16: **variant** `form=eta_outside` (+ finding `finding-{r.spec_id}`, 9 ex)"
+            in text
+        )
     for s in range(40):
         b1 = next(ln for ln in cell_lines if ln.startswith(f"| `opt.s{s:02d}` | b1 |"))
-        assert b1.count("(+ finding") == 3
+        assert b1.count("(+ finding") == 1
 
 
 def test_a_counterexample_block_has_no_blank_line_inside():
@@ -88,3 +91,26 @@ def test_a_counterexample_block_has_no_blank_line_inside():
     end = next(k for k, ln in enumerate(lines) if ln.endswith("</pre></details>"))
     assert all(ln.strip() for ln in lines[start : end + 1])
     assert "boom" in "\n".join(lines[start : end + 1])
+
+
+def test_consistent_variants_read_as_their_undecided_axes():
+    from trainspec.conformance.report import undecided_axes
+
+    got = undecided_axes(
+        "form=perceptron, nan_value=zero",
+        [
+            "form=perceptron, nan_value=value_at_zero",
+            "form=perceptron, nan_value=zero, subnormals=flushed",
+        ],
+    )
+    # form is decided (every variant agrees); an axis a name leaves out is at its default
+    assert got == {"nan_value": ["zero", "value_at_zero"], "subnormals": ["default", "flushed"]}
+    assert undecided_axes("default", []) == {}
+
+
+def test_long_finding_texts_are_printed_once_under_a_label():
+    from trainspec.conformance.report import finding_labels
+
+    text = "Paddle's relu returns 0 for a NaN input. Reproduction: repro/relu_nan.py"
+    labels = finding_labels([{"finding": text}, {"finding": "an-id"}, {"finding": text}])
+    assert labels == {text: "F1"}  # an id is short: it is printed as it is
