@@ -44,8 +44,12 @@ import numpy as np
 import optax
 
 from trainspec.adapters.jax_adapter import OPTIMIZER_DTYPES, run_optax
-from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.optimizers import OptimizerCase
+from trainspec.conformance.adapter import Finding, Implementation
+from trainspec.conformance.kinds.optimizers import (
+    CENTRED_REGION_TEXT,
+    OptimizerCase,
+    centred_variance_near_zero,
+)
 from trainspec.reference.optimizers.common import CanonicalState
 
 __all__ = [
@@ -303,8 +307,32 @@ ADAPTIVE: tuple[tuple[str, str, Make, Callable[[Buffers, Any], Fields]], ...] = 
     ),
 )
 
-#: implementations whose verdict is a finding (see their descriptions), by name
-FINDINGS: dict[str, str] = {}
+_CENTERED_BFLOAT16_NAN = (
+    "optax.rmsprop(centered=True) in bfloat16 steps by NaN where the centred variance is within "
+    "bfloat16's rounding: scale_by_stddev evaluates rsqrt(nu - mu**2 + eps) in the parameters' "
+    "dtype without clamping nu - mu**2 at 0; the running averages carry roundings of several "
+    "units of 2^-8 of nu, so where the exact centred variance is smaller the rounded difference "
+    "is negative (the same mechanism as Keras's). Minimal counterexample: decay (rho) = 0.0625, "
+    "eps = 1e-8, two steps of g = 0.640625 from the initial state: exact variance 1.6e-3 (4 % of "
+    "nu), the bfloat16 difference negative, the update NaN "
+    "(docs/findings/optax_rmsprop_centered_bfloat16_nan.py)."
+)
+
+
+def _centred_bfloat16_finding() -> Finding:
+    return Finding(
+        "optax-rmsprop-centered-bfloat16-nan",
+        _CENTERED_BFLOAT16_NAN,
+        region=lambda case: centred_variance_near_zero(case, "bfloat16"),
+        region_text=CENTRED_REGION_TEXT,
+    )
+
+
+#: implementations whose rows have a finding (see their descriptions), by name: dtype -> finding
+FINDINGS: dict[str, dict[str, str | Finding]] = {
+    name: {"bfloat16": _centred_bfloat16_finding()}
+    for name in ("rmsprop(centered=True)", "rmsprop(centered=True, eps_in_sqrt=False)")
+}
 
 
 def _impl(
@@ -316,7 +344,7 @@ def _impl(
         run=lambda case, dtype, device: run_adaptive(make, fields, case, dtype, device),
         dtypes=_DTYPES,
         devices=("cpu", "cuda"),
-        findings={"*": FINDINGS[name]} if name in FINDINGS else {},
+        findings=FINDINGS.get(name, {}),
     )
 
 

@@ -1,8 +1,9 @@
 r"""``trainspec repro`` for JAX: the calls of the rows with known findings written as code.
 
 ``jit(rmsprop(centered=...))`` (the update and ``apply_updates`` under one ``jax.jit``, as
-:class:`~trainspec.adapters.jax_adapter.jitted.JittedRow`), ``flax.linen.PReLU`` (its value, or
-``jax.vjp`` for the input and the slope, jitted), ``exponential_decay(staircase=True)`` (the
+:class:`~trainspec.adapters.jax_adapter.jitted.JittedRow`) and eager ``rmsprop(centered=...)``
+(the same without ``jit``), ``flax.linen.PReLU`` and ``flax.nnx.PReLU`` (its value,
+or ``jax.vjp`` for the input and the slope, jitted), ``exponential_decay(staircase=True)`` (the
 schedule jitted over int32 counts) and ``contrib.reduce_on_plateau`` (after ``sgd(eta0)``, one
 metric per update, the learning rate ``eta0 * scale``).
 """
@@ -42,6 +43,15 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
         "grads": [{"w0": [0.0]}],
         "learning_rates": [0.001],
         "hyperparameters": {"rho": 0.0, "eps": 1e-8, "momentum": 0.0},
+        "state": {"count": 0, "buffers": {}},
+    },
+    # bfloat16 (docs/findings/optax_rmsprop_centered_bfloat16_nan.py): two steps of one gradient
+    "optax-rmsprop-centered-bfloat16-nan": {
+        "check": "trajectory",
+        "params": {"w0": [0.640625]},
+        "grads": [{"w0": [0.640625]}, {"w0": [0.640625]}],
+        "learning_rates": [0.00099945068359375, 0.00099945068359375],
+        "hyperparameters": {"rho": 0.0625, "eps": 1.0011717677116394e-08, "momentum": 0.0},
         "state": {"count": 0, "buffers": {}},
     },
     "flax-prelu-posinf-slope-cotangent": {
@@ -100,6 +110,7 @@ def _rmsprop(impl: Implementation[Any, Any], case: Mapping[str, Any]) -> tuple[s
         raise ReproError("counterexample: repro writes optax's rmsprop from the initial state only")
     centered = "centered=True" in impl.name
     in_sqrt = "eps_in_sqrt=False" not in impl.name
+    jit = "@jax.jit\n" if impl.name.startswith("jit(") else ""  # the eager rows: no jit
     code = f"""\
 import optax
 
@@ -115,8 +126,7 @@ params = {{k: jnp.asarray(v, dtype=jdt) for k, v in CASE["params"].items()}}
 state = opt.init(params)
 
 
-@jax.jit
-def step(params, state, grads):
+{jit}def step(params, state, grads):
     updates, state = opt.update(grads, state, params)
     return optax.apply_updates(params, updates), state
 
@@ -139,6 +149,28 @@ alpha = jnp.asarray(CASE["hyperparameters"]["alpha"], dtype=jdt)
 
 def prelu(x, a):
     return nn.PReLU(param_dtype=x.dtype).apply({"params": {"negative_slope": a}}, x)
+
+
+if CASE["check"] == "values":
+    GOT = {"y": np.asarray(jax.jit(prelu)(z, alpha), dtype=np.float64)}
+else:
+    cot = jnp.asarray(CASE["cotangent"], dtype=jdt)
+    gz, ga = jax.jit(lambda x, a, g: jax.vjp(prelu, x, a)[1](g))(z, alpha, cot)
+    GOT = {"z": np.asarray(gz, dtype=np.float64), "alpha": np.asarray(ga, dtype=np.float64)}
+"""
+
+_NNX_PRELU = """\
+from flax import nnx
+
+jdt = getattr(jnp, DTYPE)
+z = jnp.asarray(CASE["z"], dtype=jdt)
+alpha = jnp.asarray(CASE["hyperparameters"]["alpha"], dtype=jdt)
+
+
+def prelu(x, a):
+    module = nnx.PReLU(param_dtype=x.dtype)
+    module.negative_slope.set_value(a)  # the one shared slope, as the kit's adapter sets it
+    return module(x)
 
 
 if CASE["check"] == "values":
@@ -192,10 +224,12 @@ def repro_call(
     """The code of ``impl``'s call, or None for the rows this module does not write."""
     if case is None:
         case = _example(impl, dtype)
-    if impl.spec_id == "opt.rmsprop" and impl.name.startswith("jit(rmsprop"):
+    if impl.spec_id == "opt.rmsprop" and impl.name.startswith(("jit(rmsprop", "rmsprop(")):
         code, variant = _rmsprop(impl, case)
     elif impl.name == "flax.linen.PReLU":
         code, variant = _PRELU, "derivative_at_zero=one, nan_derivative=any"
+    elif impl.name == "flax.nnx.PReLU":
+        code, variant = _NNX_PRELU, "derivative_at_zero=one, nan_derivative=any"
     elif impl.name == "exponential_decay(staircase=True)":
         code, variant = _STAIRCASE, "staircase=staircase"
     elif impl.name.startswith("contrib.reduce_on_plateau("):
