@@ -110,17 +110,26 @@ XLA_RMSPROP_CENTERED_NAN = (
 )
 
 
+def _xla_centred_finding(dtype: str) -> Finding:
+    """``keras-xla-rmsprop-centered-nan`` for the rows of ``dtype``."""
+
+    def region(case: OptimizerCase) -> bool:
+        return centred_variance_near_zero(case, dtype)
+
+    return Finding(
+        "keras-xla-rmsprop-centered-nan",
+        XLA_RMSPROP_CENTERED_NAN,
+        region=region,
+        region_text=CENTRED_REGION_TEXT,
+    )
+
+
 def _findings(name: str, jit_compile: bool) -> dict[str, str | Finding]:
     """The findings of ``name``'s row compiled with ``jit_compile`` (by dtype)."""
     out: dict[str, str | Finding] = dict(FINDINGS.get(name, {}))
     if jit_compile and name == "RMSprop(centered=True)":
         for dtype in ("float32", "float64"):
-            out[dtype] = Finding(
-                "keras-xla-rmsprop-centered-nan",
-                XLA_RMSPROP_CENTERED_NAN,
-                region=lambda case, d=dtype: centred_variance_near_zero(case, d),
-                region_text=CENTRED_REGION_TEXT,
-            )
+            out[dtype] = _xla_centred_finding(dtype)
     return out
 
 
