@@ -9,8 +9,6 @@ import tensorflow as tf
 
 from trainspec.adapters.keras_adapter import (
     OPTIMIZER_DTYPES,
-    SGD_ROWS,
-    _sgd,
     run_keras_optimizer,
     to_dtype,
 )
@@ -21,7 +19,7 @@ from trainspec.adapters.keras_adapter.compiled import (
     compiled_implementations,
     row_name,
 )
-from trainspec.adapters.keras_adapter.optimizers import ADAPTIVE
+from trainspec.adapters.keras_adapter.optimizers import ADAPTIVE, SGD_ROWS, _sgd
 from trainspec.conformance import discovery
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 

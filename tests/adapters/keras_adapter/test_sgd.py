@@ -6,11 +6,11 @@ import pytest
 
 from trainspec.adapters.keras_adapter import (
     KerasAdapter,
-    _sgd,
     run_keras_optimizer,
     set_learning_rate,
     velocity_from_trace,
 )
+from trainspec.adapters.keras_adapter.optimizers import _sgd
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.reference.optimizers.common import CanonicalState
 

@@ -9,11 +9,11 @@ import torch
 from trainspec import reference
 from trainspec.adapters.torch_adapter import (
     TorchAdapter,
-    _sgd,
     momentum_buffer_from_trace,
     run_torch_optimizer,
     set_learning_rate,
 )
+from trainspec.adapters.torch_adapter.optimizers import _sgd
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import OptimizerCase
 from trainspec.conformance.runner import check_row
