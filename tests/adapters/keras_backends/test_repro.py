@@ -78,3 +78,25 @@ def test_a_row_without_a_finding_is_refused_by_name(adapter):
     plain = next(i for i in adapter.implementations() if i.name == "SGD")
     with pytest.raises(ReproError, match="writes no repro for 'SGD'"):
         generate(adapter, row_for(adapter, plain, "float32"))
+
+
+#: a committed row per backend with a finding (keras-torch's reads the precision variant)
+COMMITTED_ROWS = {
+    "torch": "keras-torch/opt.adamw/keras.optimizers.AdamW/float64/cpu",
+    "jax": "keras-jax/opt.rmsprop/keras.optimizers.RMSprop(centered=True)/bfloat16/cpu",
+}
+
+
+def test_the_repro_of_a_committed_row_shows_its_discrepancy(adapter, tmp_path):
+    from pathlib import Path
+
+    from trainspec.conformance.repro import find_row, load_report
+
+    report = Path(__file__).parents[3] / "docs" / "reports" / "cpu" / "report.json"
+    row = find_row(load_report(str(report)), row_id=COMMITTED_ROWS[BACKEND])
+    assert row["finding"] is not None
+    source = generate(adapter, row)
+    assert not imports_trainspec(source)
+    assert "precision=" not in source.split("import sys")[0]  # the entry's own variant, float64
+    rc, out = run_script(source, tmp_path)
+    assert rc == 1 and "DISCREPANCY" in out, out[-2000:]
