@@ -228,6 +228,48 @@ def _adam(spec_id: str, variant: str) -> tuple[str, str]:
     return formula, code + "\n"
 
 
+def _weight_decay(variant: str) -> tuple[str, str]:
+    o = _options("opt.weight_decay", variant)
+    _unsupported(
+        "opt.weight_decay",
+        o,
+        {
+            "decay": ("l2_gradient", "l2_gradient_2lambda", "decoupled", "decoupled_unscaled"),
+            "momentum_form": ("eta_inside", "eta_outside"),
+        },
+    )
+    decay, outside_form = o["decay"], o["momentum_form"] == "eta_outside"
+    l2 = {"l2_gradient": "g + wd * theta", "l2_gradient_2lambda": "g + 2.0 * wd * theta"}
+    grad = l2.get(decay, "g")
+    coupled = {"decoupled": " - lr * wd * theta", "decoupled_unscaled": " - wd * theta"}
+    decoupled = coupled.get(decay, "")
+    formula = (
+        (f"g <- {grad.replace(' * ', ' ')}; " if decay in l2 else "")
+        + ("b <- mu b + g; u = -eta_t b" if outside_form else "v <- mu v - eta_t g; u = v")
+        + f"; theta <- theta + u{decoupled.replace(' * ', ' ').replace('lr', 'eta_t')}"
+        + (" (decoupled, theta before the step)" if decoupled else "")
+    )
+    code = _OPT_HEAD + "\n".join(
+        "    " + line
+        for line in [
+            'mu, wd = float(hp.get("momentum", 0.0)), float(hp["weight_decay"])',
+            'b = buf("trace", key, theta)',
+            "v = -lrs[0] * b  # eta_inside stores -eta b (loaded at the first step's rate)",
+            "for lr, grads in zip(lrs, CASE['grads']):",
+            "    g = np.asarray(grads[key], dtype=np.float64)",
+            f"    g = {grad}",
+            *(
+                ["    b = mu * b + g", "    u = -lr * b"]
+                if outside_form
+                else ["    v = mu * v - lr * g", "    u = v"]
+            ),
+            f"    theta = theta + u{decoupled}",
+            "EXPECTED[key] = theta",
+        ]
+    )
+    return formula, code + "\n"
+
+
 def _nadam(variant: str) -> tuple[str, str]:
     o = _options("opt.nadam", variant)
     _unsupported("opt.nadam", o, {"momentum_schedule": ("dozat_decay",)})
@@ -403,6 +445,7 @@ EXPECTED: dict[str, Callable[[str], tuple[str, str]]] = {
     "opt.adam": lambda v: _adam("opt.adam", v),
     "opt.adamw": lambda v: _adam("opt.adamw", v),
     "opt.nadam": _nadam,
+    "opt.weight_decay": _weight_decay,
     "act.selu": _selu,
     "act.prelu": _prelu,
     "sched.exponential": _exponential,

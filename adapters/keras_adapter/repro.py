@@ -15,7 +15,7 @@ from typing import Any
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.repro import ReproCall, ReproError
 
-__all__ = ["FINDING_EXAMPLES", "repro_call"]
+__all__ = ["FINDING_EXAMPLES", "OPTIMIZER_STEPS", "RMSPROP_CENTERED", "repro_call"]
 
 _IMPORTS = """\
 import os
@@ -71,23 +71,29 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
     },
 }
 
-_RMSPROP = """\
+#: Keras optimizer steps from the initial state: ``{optimizer}`` builds the optimizer from ``hp``
+#: and ``lrs`` (held constant); every gradient of the case goes through ``opt.apply``
+OPTIMIZER_STEPS = """\
 hp, lrs = CASE["hyperparameters"], CASE["learning_rates"]
 if len(set(lrs)) != 1:
     raise SystemExit("this reproduction holds the learning rate constant")
 keys = list(CASE["params"])
 ws = [keras.Variable(np.asarray(CASE["params"][k], dtype=np.float64), dtype=DTYPE) for k in keys]
-opt = keras.optimizers.RMSprop(
-    learning_rate=float(lrs[0]), rho=float(hp["rho"]), epsilon=float(hp["eps"]),
-    momentum=float(hp.get("momentum", 0.0)), centered=True,
-)
+opt = {optimizer}
 for grads in CASE["grads"]:
     opt.apply(
         [keras.ops.convert_to_tensor(np.asarray(grads[k], dtype=np.float64), dtype=DTYPE) for k in keys],
         ws,
     )
-GOT = {k: np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64) for k, w in zip(keys, ws)}
+GOT = {{k: np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64) for k, w in zip(keys, ws)}}
 """
+
+RMSPROP_CENTERED = OPTIMIZER_STEPS.format(
+    optimizer="""keras.optimizers.RMSprop(
+    learning_rate=float(lrs[0]), rho=float(hp["rho"]), epsilon=float(hp["eps"]),
+    momentum=float(hp.get("momentum", 0.0)), centered=True,
+)"""
+)
 
 _SELU = """\
 x = tf.constant(CASE["z"], dtype=DTYPE)
@@ -177,7 +183,7 @@ def repro_call(
             raise ReproError(
                 "counterexample: repro writes Keras's RMSprop from the initial state only"
             )
-        code, variant = _RMSPROP, "eps=inside, centered=centered"
+        code, variant = RMSPROP_CENTERED, "eps=inside, centered=centered"
     else:
         return None
     if case.get("check") == "through_optimizer":

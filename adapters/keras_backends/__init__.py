@@ -35,6 +35,9 @@ Findings, each with a standalone reproduction in ``docs/findings/`` (:data:`FIND
   the same code on every backend; declared where a row's draws reach it, which the TensorFlow
   row's do not).
 
+``trainspec repro`` writes each finding's standalone script (:mod:`.repro`: Keras on the row's
+backend, no TensorFlow).
+
 Not offered (:data:`NOT_OFFERED`): ``keras-torch``'s ``Nadam`` in bfloat16: ``torch_nadam`` divides
 by a NumPy scalar (``1 - convert_to_numpy(u_product)``), an ``ml_dtypes.bfloat16`` for bfloat16
 variables, which ``torch._foreach_div`` rejects: the first step raises TypeError
@@ -63,6 +66,7 @@ from trainspec.conformance.kinds.optimizers import (
     OptimizerCase,
     centred_variance_near_zero,
 )
+from trainspec.conformance.repro import ReproCall
 
 __all__ = ["KerasJaxAdapter", "KerasTorchAdapter"]
 
@@ -193,6 +197,19 @@ class _KerasOnBackend:
         impls = with_findings(impls, FINDINGS[self.name])
         impls = without_dtypes(impls, NOT_OFFERED[self.name])
         return flat_implementations(impls) if self.keras_backend == "jax" else impls
+
+    def repro_call(
+        self,
+        implementation: Implementation[Any, Any],
+        dtype: str,
+        device: str,
+        case: Mapping[str, Any] | None,
+    ) -> ReproCall | None:
+        """The calls of the rows with findings as code for ``trainspec repro``, on this backend
+        (:mod:`.repro`)."""
+        from trainspec.adapters.keras_backends.repro import repro_call
+
+        return repro_call(implementation, dtype, device, case, self.keras_backend)
 
 
 def _require_backend(backend: str) -> None:

@@ -36,6 +36,7 @@ def _optimizer_case(spec_id: str) -> tuple[OptimizerCase, dict]:
         "opt.adam": {"beta1": 0.8, "beta2": 0.95, "eps": 1e-3},
         "opt.adamw": {"beta1": 0.8, "beta2": 0.95, "eps": 1e-3, "weight_decay": 0.1},
         "opt.nadam": {"beta1": 0.8, "beta2": 0.95, "eps": 1e-3, "momentum_decay": 0.004},
+        "opt.weight_decay": {"momentum": 0.5, "weight_decay": 0.1},
     }[spec_id]
     a = rng.normal(size=3) * 0.1
     buffers = {
@@ -43,6 +44,7 @@ def _optimizer_case(spec_id: str) -> tuple[OptimizerCase, dict]:
         "opt.adam": {"m": a, "v": 0.2 + a**2, "v_max": 0.3 + a**2},
         "opt.adamw": {"m": a, "v": 0.2 + a**2, "v_max": 0.3 + a**2},
         "opt.nadam": {"m": a, "v": 0.2 + a**2},
+        "opt.weight_decay": {"trace": a + 1},
     }[spec_id]
     lrs = [0.1, 0.1] if spec_id == "opt.rmsprop" else [0.1, 0.05]
     case = OptimizerCase(
@@ -80,6 +82,10 @@ WRITTEN = {
         "amsgrad": ("off", "max_uncorrected"),
     },
     "opt.nadam": {"momentum_schedule": ("dozat_decay",)},
+    "opt.weight_decay": {
+        "decay": ("l2_gradient", "l2_gradient_2lambda", "decoupled", "decoupled_unscaled"),
+        "momentum_form": ("eta_inside", "eta_outside"),
+    },
 }
 
 
@@ -102,6 +108,18 @@ def test_the_inline_update_rules_are_the_reference_variants(spec_id):
         written += 1
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15, err_msg=name)
     assert written >= 1
+
+
+def test_variants_not_written_are_refused_by_name():
+    with pytest.raises(ReproError, match="opt.weight_decay has no axis 'nesterov'"):
+        expected_code("opt.weight_decay", "nesterov=on")
+    with pytest.raises(ReproError, match=r"not for \{'momentum_form': 'exponential_average'\}"):
+        expected_code("opt.weight_decay", "momentum_form=exponential_average")
+    formula, _ = expected_code("opt.weight_decay", "decay=decoupled")
+    assert (
+        formula == "v <- mu v - eta_t g; u = v; theta <- theta + u - eta_t wd theta "
+        "(decoupled, theta before the step)"
+    )
 
 
 @pytest.mark.parametrize(
