@@ -4,7 +4,9 @@ r"""``trainspec repro`` for Keras 3 on TensorFlow: the calls of the rows with kn
 with the case's cotangent), ``callbacks.ReduceLROnPlateau`` (on a compiled model whose optimizer
 is ``SGD(eta0)``, ``keras.config.floatx()`` the row's dtype, the learning rate after each
 ``on_epoch_end``), ``SGD(decay=)`` (the learning rate each update applies) and
-``RMSprop(centered=True)`` (``optimizer.apply`` step by step from the initial state).
+``RMSprop(centered=True)`` (``optimizer.apply`` step by step from the initial state; for
+the ``tensorflow-compiled`` rows each step in ``tf.function(jit_compile=...)``, as Keras's trainer
+wraps it).
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from typing import Any
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.repro import ReproCall, ReproError
 
-__all__ = ["FINDING_EXAMPLES", "OPTIMIZER_STEPS", "RMSPROP_CENTERED", "repro_call"]
+__all__ = [
+    "FINDING_EXAMPLES",
+    "OPTIMIZER_STEPS",
+    "RMSPROP_CENTERED",
+    "RMSPROP_CENTERED_COMPILED",
+    "repro_call",
+]
 
 _IMPORTS = """\
 import os
@@ -59,6 +67,15 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
         "spec_id": "opt.legacy_decay",
         "hyperparameters": {"learning_rate": 0.1, "decay": 0.01},
         "steps": [0, 1, 10],
+    },
+    # float64 (docs/findings/keras_xla_rmsprop_centered_nan.py): rho = 0, two steps, under XLA
+    "keras-xla-rmsprop-centered-nan": {
+        "check": "trajectory",
+        "params": {"w0": [0.1257302210933933]},
+        "grads": [{"w0": [0.1257302210933933]}, {"w0": [12573.02210933933]}],
+        "learning_rates": [0.0010000000474974513, 0.0010000000474974513],
+        "hyperparameters": {"rho": 0.0, "eps": 9.99999993922529e-09, "momentum": 0.0},
+        "state": {"count": 0, "buffers": {}},
     },
     # bfloat16 (docs/findings/keras_rmsprop_centered_bfloat16_nan.py): two steps of one gradient
     "keras-rmsprop-centered-bfloat16-nan": {
@@ -160,6 +177,34 @@ def _example(impl: Implementation[Any, Any], dtype: str) -> dict[str, Any]:
     return example
 
 
+#: ``RMSprop(centered=True)`` with its step in ``tf.function`` as Keras's trainer wraps it
+#: (``tensorflow-compiled``: :func:`~trainspec.adapters.keras_adapter.compiled.compile_step_with`)
+RMSPROP_CENTERED_COMPILED = """\
+hp, lrs = CASE["hyperparameters"], CASE["learning_rates"]
+if len(set(lrs)) != 1:
+    raise SystemExit("this reproduction holds the learning rate constant")
+keys = list(CASE["params"])
+ws = [keras.Variable(np.asarray(CASE["params"][k], dtype=np.float64), dtype=DTYPE) for k in keys]
+opt = keras.optimizers.RMSprop(
+    learning_rate=float(lrs[0]), rho=float(hp["rho"]), epsilon=float(hp["eps"]),
+    momentum=float(hp.get("momentum", 0.0)), centered=True,
+)
+opt.build(ws)
+
+
+def step(grads):
+    opt.apply_gradients(zip(grads, ws))
+
+
+step = tf.function(
+    tf.autograph.experimental.do_not_convert(step), reduce_retracing=True, jit_compile={jit}
+)
+for grads in CASE["grads"]:
+    step([tf.constant(np.asarray(grads[k], dtype=np.float64), dtype=DTYPE) for k in keys])
+GOT = {{k: np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64) for k, w in zip(keys, ws)}}
+"""
+
+
 def repro_call(
     impl: Implementation[Any, Any], dtype: str, device: str, case: Mapping[str, Any] | None
 ) -> ReproCall | None:
@@ -177,13 +222,21 @@ def repro_call(
         )
     elif impl.name == "SGD(decay=) as in Vitay's notes":
         code, variant = _LEGACY, "default"
-    elif impl.name == "keras.optimizers.RMSprop(centered=True)":
+    elif impl.name.startswith("keras.optimizers.RMSprop(centered=True)"):
         state = case.get("state") or {"count": 0, "buffers": {}}
         if state["count"] != 0 or state["buffers"]:
             raise ReproError(
                 "counterexample: repro writes Keras's RMSprop from the initial state only"
             )
-        code, variant = RMSPROP_CENTERED, "eps=inside, centered=centered"
+        variant = "eps=inside, centered=centered"
+        if impl.name == "keras.optimizers.RMSprop(centered=True)":
+            code = RMSPROP_CENTERED
+        elif impl.name.endswith(" in tf.function(jit_compile=True)"):
+            code = RMSPROP_CENTERED_COMPILED.format(jit=True)
+        elif impl.name.endswith(" in tf.function(jit_compile=False)"):
+            code = RMSPROP_CENTERED_COMPILED.format(jit=False)
+        else:
+            return None
     else:
         return None
     if case.get("check") == "through_optimizer":

@@ -91,3 +91,26 @@ def test_a_bfloat16_step_by_hand():
     c = OptimizerCase({"w": np.array([1.0, 2.0])}, [{"w": np.array([2.0**-6, 0.5])}], [0.5], {})
     out = run_keras_optimizer(_sgd(), c, "bfloat16", "cpu")
     np.testing.assert_array_equal(out["w"], [1.0 - 2.0**-7, 1.75])
+
+
+def test_every_finding_of_the_compiled_rows_has_a_repro_and_xlas_shows_its_nan(tmp_path):
+    from trainspec.conformance.repro import (
+        finding_rows,
+        generate,
+        imports_trainspec,
+        row_for,
+        run_script,
+    )
+
+    adapter = KerasCompiledAdapter()
+    rows = finding_rows(adapter)
+    ids = {f.id for _, _, f in rows}
+    assert {"keras-xla-rmsprop-centered-nan", "keras-rmsprop-centered-bfloat16-nan"} <= ids
+    for impl, dtype, _finding in rows:  # registry-driven: a finding without a repro fails here
+        source = generate(adapter, row_for(adapter, impl, dtype, "cpu"))
+        compile(source, f"repro of {impl.name} ({dtype})", "exec")
+        assert not imports_trainspec(source)
+        assert f"jit_compile={impl.name.endswith('(jit_compile=True)')}" in source
+    xla = next(i for i, d, f in rows if f.id == "keras-xla-rmsprop-centered-nan" and d == "float64")
+    rc, out = run_script(generate(adapter, row_for(adapter, xla, "float64", "cpu")), tmp_path)
+    assert rc == 1 and "DISCREPANCY" in out and "nan" in out.lower(), out[-2000:]
