@@ -49,7 +49,8 @@ def test_rows():
 
 
 def test_planted_fault_float64_loss_computed_in_float32():
-    """A Keras loss built without dtype= silently computes float64 inputs in float32."""
+    """A Keras loss built without dtype= silently computes float64 inputs in float32: the row
+    reads ``precision=float32_internal`` (the precision variant), not a nearest float64 form."""
 
     def run(case, dtype, device):
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)  # float32
@@ -59,4 +60,5 @@ def test_planted_fault_float64_loss_computed_in_float32():
     row = check_row(
         reference.get("loss.softmax_ce"), impl, "tensorflow", "float64", "cpu", profile="quick"
     )
-    assert row.verdict == "diverges" and row.counterexample, row
+    # named for what it does: every float64 variant fails, float32's rounding matches
+    assert row.verdict == "variant" and row.variant == "precision=float32_internal", row
