@@ -225,6 +225,9 @@ def test_ctrl_c_leaves_a_partial_report_that_resume_completes(tmp_path):
         text=True,
         env=env,
         cwd=tmp_path,
+        # Ctrl-C as in a terminal: a parent that ignores SIGINT (tox -p runs its environments
+        # so) would pass the ignored disposition on, and Python then installs no handler
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     journal = tmp_path / "cut" / "rows.jsonl"
     deadline = time.monotonic() + 120
