@@ -88,18 +88,38 @@ class Finding:
     the row is judged as any other, so a second, unrelated fault of the same implementation
     still makes it diverge. A finding without a region covers the whole row (the row diverges
     and the message names the finding), for departures with no clear region.
+
+    ``examples``: ``(check, case)`` pairs, cases of the kind where the framework is known to
+    depart (the finding's minimal counterexample). The runner runs them first, with the pool's
+    cases in the region, so that the finding is met in every profile
+    (:func:`~trainspec.conformance.witnesses.finding_witnesses`); ``trainspec repro`` can print
+    them. Each must lie in ``region``.
     """
 
     id: str
     text: str
     region: Callable[[Any], bool] | None = None
     region_text: str = ""
+    examples: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.id or not self.id.strip():
             raise ValueError("Finding: id must be a non-empty name")
         if self.region is not None and not self.region_text:
             raise ValueError(f"Finding {self.id!r}: a region needs region_text (it in words)")
+        for i, example in enumerate(self.examples):
+            if not (
+                isinstance(example, tuple) and len(example) == 2 and isinstance(example[0], str)
+            ):
+                raise ValueError(
+                    f"Finding {self.id!r}: examples[{i}] must be a (check, case) pair, got "
+                    f"{example!r:.80}"
+                )
+            if self.region is not None and not self.region(example[1]):
+                raise ValueError(
+                    f"Finding {self.id!r}: examples[{i}] lies outside its region "
+                    f"({self.region_text})"
+                )
 
     def in_region(self, case: Any) -> bool:
         """Whether ``case`` lies where the framework departs (always ``False`` without a region)."""

@@ -571,10 +571,11 @@ def _check_expectations(
     """Print every difference between the run and ``--expect``; the number of them (``None``:
     the file could not be read). A pinned row the run was not asked for is not ``gone``."""
     try:
-        _, pinned = expectations.load_pins(args.expect)
+        doc, pinned = expectations.load_pins(args.expect)
     except ValueError as exc:
         print(f"trainspec run: --expect: {exc}", file=sys.stderr)
         return None
+    fields = expectations.fields_compared(doc, report.get("profile"), report.get("seed"))
     spec_ids = {e.id for e in entries}
     backends = set(report["backends"])
 
@@ -589,8 +590,13 @@ def _check_expectations(
         )
 
     measured = expectations.pins_of_report(report)
-    changes = expectations.compare(pinned, measured, in_scope=in_scope)
+    changes = expectations.compare(pinned, measured, in_scope=in_scope, fields=fields)
     print()
+    if fields != expectations.PIN_FIELDS:
+        print(
+            f"expectations: pinned at profile {doc.get('profile')}, seed {doc.get('seed')}; this "
+            f"run compared on {', '.join(fields)} only (the decisions; see trainspec lock)"
+        )
     print(expectations.summary(changes, len(measured)))
     return len(changes)
 

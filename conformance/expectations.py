@@ -18,6 +18,17 @@ re-run of the same framework version reproduces exactly (the ``ci`` profile is d
 Errors, counterexamples, error ratios and timings are not pinned: they depend on the machine
 and on Hypothesis' version, not on what the framework computes.
 
+Another profile or seed
+-----------------------
+``consistent_variants`` is exact only for the examples the pins were measured with: another
+profile or seed draws other examples, which may eliminate more or fewer of the variants a row
+cannot tell apart. The *decisions* do not depend on them: the witnesses (separating examples and
+boundary cases, the same in every profile) decide the verdict, the variant and the finding, so a
+run at ``quick`` (10 examples) must reach the pins measured at ``ci`` (40). :func:`fields_compared`
+says which fields a run is compared on: every pinned field at the pins' own profile and seed,
+:data:`DECISION_FIELDS` otherwise. ``tox`` runs each backend's suite at ``quick`` against the
+``ci`` pins as well (issue 13: the quick profile decides every row as ``ci`` does).
+
 :func:`lock` turns a report into an expectations document; :func:`compare` lists, between two
 sets of pins, every row that is ``changed`` (each field with old :math:`\to` new), ``new`` (not
 pinned) or ``gone`` (pinned, no longer produced); :func:`summary` prints them. ``trainspec lock``,
@@ -34,12 +45,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DECISION_FIELDS",
     "KEY_FIELDS",
     "PIN_FIELDS",
     "Change",
     "RowKey",
     "compare",
     "compare_row",
+    "fields_compared",
     "format_key",
     "load_pins",
     "lock",
@@ -53,6 +66,8 @@ __all__ = [
 KEY_FIELDS = ("spec_id", "backend", "implementation", "device", "dtype")
 #: the fields an expectation pins (``values`` only where the row has them)
 PIN_FIELDS = ("verdict", "variant", "consistent_variants", "finding", "values")
+#: the pinned fields that do not depend on which examples were drawn (module docstring)
+DECISION_FIELDS = ("verdict", "variant", "finding", "values")
 #: the format of an expectations document (``"trainspec_expectations"``)
 FORMAT = 1
 
@@ -208,15 +223,38 @@ def _flat_values(values: Any) -> dict[str, Any]:
     return out
 
 
-def compare_row(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """The fields where two pins differ, each as (old, new); ``{}`` when they agree."""
+def fields_compared(
+    pinned: Mapping[str, Any], profile: str | None, seed: int | None
+) -> tuple[str, ...]:
+    """The fields a run at ``profile`` and ``seed`` is compared on against the expectations
+    document ``pinned``: :data:`PIN_FIELDS` at the document's own profile and seed (or where it
+    records none), :data:`DECISION_FIELDS` at any other (module docstring)."""
+    p, s = pinned.get("profile"), pinned.get("seed")
+    if (p is None or p == profile) and (s is None or seed is None or s == seed):
+        return PIN_FIELDS
+    return DECISION_FIELDS
+
+
+def compare_row(
+    old: Mapping[str, Any], new: Mapping[str, Any], fields: Iterable[str] = PIN_FIELDS
+) -> dict[str, tuple[Any, Any]]:
+    """The fields where two pins differ, each as (old, new); ``{}`` when they agree. Only
+    ``fields`` (of :data:`PIN_FIELDS`) are compared."""
+    fields = tuple(fields)
+    unknown = set(fields) - set(PIN_FIELDS)
+    if unknown:
+        raise ValueError(f"fields: {sorted(unknown)} are not pinned; must be among {PIN_FIELDS}")
     out: dict[str, tuple[Any, Any]] = {}
     for name in ("verdict", "variant", "consistent_variants", "finding"):
+        if name not in fields:
+            continue
         a, b = old.get(name), new.get(name)
         if name == "consistent_variants":
             a, b = sorted(a or []), sorted(b or [])
         if a != b:
             out[name] = (a, b)
+    if "values" not in fields:
+        return out
     va, vb = _flat_values(old.get("values")), _flat_values(new.get("values"))
     for name in sorted(set(va) | set(vb)):
         a, b = va.get(name, _ABSENT), vb.get(name, _ABSENT)
@@ -238,12 +276,15 @@ def compare(
     new: Mapping[RowKey, Mapping[str, Any]],
     *,
     in_scope: Callable[[RowKey], bool] | None = None,
+    fields: Iterable[str] = PIN_FIELDS,
 ) -> list[Change]:
     """Every row that is ``changed``, ``new`` or ``gone`` from ``old`` to ``new``, by key.
 
     ``in_scope(key)`` limits ``gone`` to the rows the new run was asked to produce (a run of one
-    backend or one spec does not make the others gone); rows in ``new`` are always compared.
+    backend or one spec does not make the others gone); rows in ``new`` are always compared, on
+    ``fields`` (:func:`fields_compared`).
     """
+    fields = tuple(fields)
     out: list[Change] = []
     for key in sorted(set(old) | set(new)):
         if key not in new:
@@ -252,7 +293,7 @@ def compare(
         elif key not in old:
             out.append(Change("new", key, new=new[key]))
         else:
-            diff = compare_row(old[key], new[key])
+            diff = compare_row(old[key], new[key], fields)
             if diff:
                 out.append(Change("changed", key, diff, old[key], new[key]))
     return out

@@ -11,7 +11,10 @@ runs one test per row; a row that diverges or errs fails with its counterexample
 command that replays it. Without ``--trainspec-backend`` every installed backend is used.
 
 ``--trainspec-expect FILE`` (an expectations file, ``trainspec lock``) gives tests the pins by
-row key in the ``trainspec_expectations`` fixture; a test that takes ``conformance_planned``
+row key in the ``trainspec_expectations`` fixture, and in ``trainspec_expected_fields`` the
+fields a row is compared on: every pinned field when the session's profile and seed are the
+pins' own, the decisions only (verdict, variant, finding, values) at another profile or seed
+(:func:`~trainspec.conformance.expectations.fields_compared`); a test that takes ``conformance_planned``
 gets the keys of every row the session measures (to list pinned rows that are gone).
 
 Hypothesis keeps its files (the constants it collects from the code under test) in a folder of
@@ -105,6 +108,24 @@ def trainspec_expectations(request: Any) -> Any:
         return load_pins(path)[1]
     except ValueError as exc:
         raise pytest.UsageError(f"--trainspec-expect: {exc}") from None
+
+
+@pytest.fixture(scope="session")
+def trainspec_expected_fields(request: Any) -> tuple[str, ...]:
+    """The pinned fields each row is compared on (module docstring)."""
+    from trainspec.conformance.expectations import PIN_FIELDS, fields_compared, load_pins
+
+    path = request.config.getoption("trainspec_expect", default=None)
+    if path is None:
+        return PIN_FIELDS
+    try:
+        doc = load_pins(path)[0]
+    except ValueError as exc:
+        raise pytest.UsageError(f"--trainspec-expect: {exc}") from None
+    config = request.config
+    return fields_compared(
+        doc, config.getoption("--trainspec-profile"), config.getoption("--trainspec-seed")
+    )
 
 
 def hypothesis_folder(config: Any) -> str:

@@ -466,6 +466,15 @@ def expected_code(spec_id: str, variant: str) -> tuple[str, str]:
 # --- the script -----------------------------------------------------------------------------------
 
 
+def example_of(check: str, case: Any) -> dict[str, Any]:
+    """A kind's case as a repro example (``{"check": ..., **case.summary()}``): how a finding's
+    ``examples`` (:class:`~trainspec.conformance.adapter.Finding`) become its script's ``CASE``."""
+    summary = getattr(case, "summary", None)
+    if summary is None:
+        raise ReproError(f"case: {type(case).__name__} has no summary() to write a repro from")
+    return {"check": check, **summary()}
+
+
 def python_literal(x: Any) -> str:
     """``x`` (JSON-like: dicts, lists, numbers, strings; ``"nan"``/``"inf"`` strings as the report
     writes non-finite numbers) as a Python literal, floats exactly (``repr``)."""

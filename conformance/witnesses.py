@@ -74,6 +74,9 @@ POOL_SEED = 0x5EED
 MARGIN = 4.0
 #: at most this many witnesses of a known finding's region per check
 FINDING_WITNESSES = 2
+#: where the pool holds fewer, the first ones among this many draws (the same seed: the pool's
+#: cases come first)
+FINDING_POOL_SIZE = 256
 
 
 def _materialize(x: Any, dtype: str) -> Any:
@@ -271,6 +274,112 @@ def _clipping_boundaries(
     return out
 
 
+#: the gradient ladder of the optimizers' boundary case, in units of the case's $\epsilon$
+EPS_LADDER = (0.01, 0.1, 1.0, 10.0, 100.0)
+#: the ladder is built on this many drawn cases (their other hyperparameters: a $\beta_2 = 0$
+#: makes $\hat\epsilon = \epsilon$), of this many steps
+LADDER_CASES = 4
+LADDER_STEPS = 3
+
+
+def _optimizer_boundaries(
+    entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]
+) -> list[Any]:
+    r"""Where $\epsilon$ takes over: a trajectory of three steps of one constant gradient whose
+    elements are $\pm\epsilon \cdot \{10^{-2}, 10^{-1}, 1, 10, 10^{2}\}$ (``EPS_LADDER``,
+    rounded to the dtype, the ones that are normal numbers of the dtype), from parameters 0
+    at the learning rate $2^{-3}$, with the other hyperparameters of each of the first
+    ``LADDER_CASES`` drawn cases (with $\epsilon > 0$). There
+    $\sqrt{\hat v}$ and $\epsilon$ are of one size, and where $\epsilon$ goes (inside or outside
+    the root, $\epsilon$ or $\hat\epsilon = \epsilon\sqrt{1 - \beta_2^t}$) changes the step by
+    up to a factor $1/\sqrt{1-\beta_2} \approx 32$ (bfloat16 cannot miss that, where random
+    gradients of ordinary size leave every placement within its rounding)."""
+    if check != "trajectory":
+        return []
+    from dataclasses import replace
+
+    out = []
+    bases = [c for c in pool if float(c.hyperparameters.get("eps", 0.0)) > 0.0]
+    for base in bases[:LADDER_CASES]:
+        eps = float(base.hyperparameters["eps"])
+        rungs = round_to(np.array([eps * k for k in EPS_LADDER]), dtype).astype(np.float64)
+        with np.errstate(all="ignore"):
+            rungs = rungs[(rungs >= smallest_normal(dtype)) & np.isfinite(rungs * rungs)]
+        if rungs.size == 0:
+            continue
+        g = np.concatenate([rungs, -rungs])
+        out.append(
+            replace(
+                base,
+                params={"w0": np.zeros_like(g)},
+                grads=[{"w0": g.copy()} for _ in range(LADDER_STEPS)],
+                learning_rates=[2.0**-3] * LADDER_STEPS,
+                state=None,
+            )
+        )
+    return out
+
+
+def _plateau_boundaries(entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]) -> list[Any]:
+    r"""Plateau ties and counts, for ``sched.plateau`` (a step schedule's boundaries need no
+    witness: every ``values`` case reads the steps at, before and after each of them).
+
+    With the hyperparameters of two drawn cases (patience $P$, cooldown $C$, threshold
+    $\epsilon$) and $m = 2$ (so that $m(1 \mp \epsilon) \neq m \mp \epsilon$): a constant
+    metric from the first check; and after $m$, each tie exactly at the threshold ($m(1 -
+    \epsilon)$, $m - \epsilon$, $m(1 + \epsilon)$, $m + \epsilon$), or a clear fall ($m/2$) or rise
+    ($2m$: an improvement only for ``mode=max``), held to the end. Every
+    sequence is as long as the check allows, so its plateau passes through the counts $P$, $P + 1$
+    (reduce when the count reaches or exceeds the patience) and, after each reduction, $C - 1$
+    and $C$ (the cooldown). The metrics stay dyadic (module docstring of the schedule kind)."""
+    if not pool or not getattr(pool[0], "metrics", ()):
+        return []
+    from dataclasses import replace
+
+    from trainspec.conformance.kinds.schedules import MAX_METRICS
+
+    n = MAX_METRICS[check]
+    m = 2.0
+    out = []
+    for base in pool[:2]:
+        eps = float(base.hyperparameters["threshold"])
+        ties = (m * (1 - eps), m - eps, m * (1 + eps), m + eps)
+        firsts = [[m], *([m, t] for t in (*ties, m / 2, 2 * m))]
+        for seq in firsts:
+            metrics = tuple(seq + [seq[-1]] * (n - len(seq)))
+            out.append(replace(base, steps=tuple(range(n)), metrics=metrics))
+    return out
+
+
+def _early_stopping_boundaries(
+    entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]
+) -> list[Any]:
+    r"""Patience counts and ``min_delta`` ties: for patience $P \in \{0, 1, 2, 3\}$ and
+    $\delta \in \{0, 2c\}$ ($c$: the dtype's coarse step), a first loss $L$, then one of: nothing,
+    an exact tie $L$, a tie at the threshold $L - \delta$, the smallest strict improvement
+    $L - \delta - q$ ($q$: the grid unit), each followed by $P + 2$ epochs that get worse by
+    $c$ (so the wait passes through $P$ and $P + 1$: stop when it reaches or when it exceeds
+    the patience; which of tied epochs is restored). Every loss is on the kind's exact grid."""
+    from trainspec.conformance.kinds.training.early_stopping import (
+        EarlyStoppingCase,
+        coarse_step,
+        grid_unit,
+    )
+
+    q, c = grid_unit(dtype), coarse_step(dtype)
+    first = 16.0 * c
+    out = []
+    for patience in (0, 1, 2, 3):
+        for delta in (0.0, 2.0 * c):
+            for second in ((), (first,), (first - delta,), (first - delta - q,)):
+                if delta == 0.0 and second == (first - delta,):
+                    continue  # the same as the exact tie
+                head = [first, *second]
+                worse = [head[-1] + k * c for k in range(1, patience + 3)]
+                out.append(EarlyStoppingCase(tuple(head + worse), patience, delta))
+    return out
+
+
 @dataclass(frozen=True)
 class KindWitness:
     """How to separate the variants of a kind from the reference alone: ``reference(entry,
@@ -289,15 +398,17 @@ class KindWitness:
 #: the kinds whose variants witnesses separate; a kind not listed has no reference result
 #: (statistical kinds; batch normalisation, whose reference reads the framework's own outputs)
 KIND_WITNESSES: dict[str, KindWitness] = {
-    "optimizers": KindWitness(_optimizers, _trees),
+    "optimizers": KindWitness(_optimizers, _trees, boundaries=_optimizer_boundaries),
     "clipping": KindWitness(_clipping, _clipping_compare, boundaries=_clipping_boundaries),
     "losses": KindWitness(_losses, _trees),
     "regularizers": KindWitness(_regularizers, _trees),
-    "schedules": KindWitness(_schedules, _schedules_compare),
+    "schedules": KindWitness(_schedules, _schedules_compare, boundaries=_plateau_boundaries),
     "activations": KindWitness(
         _activations, _activations_compare, boundaries=_activation_boundaries
     ),
-    "training.early_stopping": KindWitness(_early_stopping, _decisions, _decided),
+    "training.early_stopping": KindWitness(
+        _early_stopping, _decisions, _decided, boundaries=_early_stopping_boundaries
+    ),
     "training.backprop": KindWitness(_backprop, _trees),
 }
 
@@ -426,7 +537,10 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
 
 def finding_witnesses(spec_id: str, dtype: str, check: str, region: Any) -> list[Any]:
     """Up to ``FINDING_WITNESSES`` cases of the pool inside a known finding's ``region`` (a
-    :class:`~trainspec.conformance.adapter.Finding`), so that the finding is met in every profile."""
+    :class:`~trainspec.conformance.adapter.Finding`), so that the finding is met in every profile;
+    where the pool holds fewer, the first ones of ``FINDING_POOL_SIZE`` draws. The finding's own
+    ``examples`` of ``check`` (its minimal counterexamples) come first."""
+    own = [case for c, case in getattr(region, "examples", ()) if c == check]
     plan = witness_plan(spec_id, dtype, check)
     if plan is not None:
         pool = plan.pool
@@ -435,12 +549,19 @@ def finding_witnesses(spec_id: str, dtype: str, check: str, region: Any) -> list
             pool = _pool_only(spec_id, dtype, check)
         except (KeyError, ValueError):  # the kind draws no case in this dtype
             return []
-    return [c for c in pool if region.in_region(c)][:FINDING_WITNESSES]
+    found = [c for c in pool if region.in_region(c)][:FINDING_WITNESSES]
+    if len(found) < FINDING_WITNESSES:  # a small region: search a larger pool for it
+        try:
+            more = _pool_only(spec_id, dtype, check, FINDING_POOL_SIZE)
+        except (KeyError, ValueError):
+            more = ()
+        found += [c for c in more if region.in_region(c)][: FINDING_WITNESSES - len(found)]
+    return own + found
 
 
 @functools.lru_cache(maxsize=512)
-def _pool_only(spec_id: str, dtype: str, check: str) -> tuple[Any, ...]:
-    return tuple(_draw_pool(get(spec_id), dtype, check, POOL_SIZE))
+def _pool_only(spec_id: str, dtype: str, check: str, n: int = POOL_SIZE) -> tuple[Any, ...]:
+    return tuple(_draw_pool(get(spec_id), dtype, check, n))
 
 
 def indistinguishable(

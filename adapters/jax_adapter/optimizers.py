@@ -48,6 +48,7 @@ from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import (
     CENTRED_REGION_TEXT,
     OptimizerCase,
+    centred_bfloat16_example,
     centred_variance_near_zero,
 )
 from trainspec.reference.optimizers.common import CanonicalState
@@ -325,6 +326,7 @@ def _centred_bfloat16_finding() -> Finding:
         _CENTERED_BFLOAT16_NAN,
         region=lambda case: centred_variance_near_zero(case, "bfloat16"),
         region_text=CENTRED_REGION_TEXT,
+        examples=(centred_bfloat16_example(),),
     )
 
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.repro import ReproCall, ReproError
+from trainspec.conformance.kinds.optimizers import centred_bfloat16_example
+from trainspec.conformance.repro import ReproCall, ReproError, example_of
 
 __all__ = ["FINDING_EXAMPLES", "repro_call"]
 
@@ -46,14 +47,7 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
         "state": {"count": 0, "buffers": {}},
     },
     # bfloat16 (docs/findings/optax_rmsprop_centered_bfloat16_nan.py): two steps of one gradient
-    "optax-rmsprop-centered-bfloat16-nan": {
-        "check": "trajectory",
-        "params": {"w0": [0.640625]},
-        "grads": [{"w0": [0.640625]}, {"w0": [0.640625]}],
-        "learning_rates": [0.00099945068359375, 0.00099945068359375],
-        "hyperparameters": {"rho": 0.0625, "eps": 1.0011717677116394e-08, "momentum": 0.0},
-        "state": {"count": 0, "buffers": {}},
-    },
+    "optax-rmsprop-centered-bfloat16-nan": example_of(*centred_bfloat16_example()),
     "flax-prelu-posinf-slope-cotangent": {
         "check": "derivatives",
         "z": [float("inf"), -0.5],

@@ -40,6 +40,7 @@ from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import (
     CENTRED_REGION_TEXT,
     OptimizerCase,
+    centred_bfloat16_example,
     centred_variance_near_zero,
 )
 from trainspec.reference.optimizers.nadam import nadam_momentum_product
@@ -280,6 +281,7 @@ RMSPROP_CENTERED_BFLOAT16 = Finding(
     "difference -2.0e-3. docs/findings/keras_rmsprop_centered_bfloat16_nan.py",
     region=lambda case: centred_variance_near_zero(case, "bfloat16"),
     region_text=CENTRED_REGION_TEXT,
+    examples=(centred_bfloat16_example(),),
 )
 
 #: implementations whose rows have a finding (see their descriptions), by name: dtype -> finding;

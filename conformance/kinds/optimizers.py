@@ -44,6 +44,7 @@ __all__ = [
     "OptimizerCase",
     "OptimizerResult",
     "buffer_meanings",
+    "centred_bfloat16_example",
     "centred_variance_near_zero",
     "clip_to_root",
     "draw_optimizer_case",
@@ -273,6 +274,22 @@ CENTRED_REGION_TEXT = (
     "the centred variance square_avg - grad_avg**2 is 0 up to the dtype's rounding "
     f"({CENTRED_ZERO_UNITS:g} u square_avg) at some step"
 )
+
+
+def centred_bfloat16_example() -> tuple[str, OptimizerCase]:
+    r"""The minimal counterexample of the bfloat16 centred-RMSprop findings (Keras 3 and optax
+    step by NaN): ``("trajectory", case)``, two steps of $g = 0.640625$ from the initial state at
+    $\rho = 0.0625$, $\epsilon \approx 10^{-8}$. The exact centred variance is 4 % of $s$; the
+    bfloat16 running averages make the rounded difference negative. In
+    :func:`centred_variance_near_zero`'s region; a finding's ``examples`` (so every profile meets
+    it) and its ``trainspec repro`` example."""
+    g = {"w0": np.array([0.640625])}
+    return "trajectory", OptimizerCase(
+        params={"w0": np.array([0.640625])},
+        grads=[g, g],
+        learning_rates=[0.00099945068359375, 0.00099945068359375],
+        hyperparameters={"rho": 0.0625, "eps": 1.0011717677116394e-08, "momentum": 0.0},
+    )
 
 
 def clip_to_root(a: np.ndarray, s: np.ndarray, dtype: str) -> np.ndarray:

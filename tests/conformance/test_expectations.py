@@ -117,6 +117,24 @@ def test_new_and_gone_rows_are_listed_and_scope_limits_gone():
     assert "no longer produced" in text and "(not pinned)" in text
 
 
+def test_another_profile_or_seed_compares_the_decisions_only():
+    doc = {"profile": "ci", "seed": 0}
+    assert E.fields_compared(doc, "ci", 0) == E.PIN_FIELDS
+    assert E.fields_compared({}, "quick", 3) == E.PIN_FIELDS  # nothing recorded: all fields
+    for profile, seed in (("quick", 0), ("ci", 1), ("thorough", 7)):
+        assert E.fields_compared(doc, profile, seed) == E.DECISION_FIELDS
+    old = E.pins_of_report(_report([_row()]))
+    fewer = E.pins_of_report(_report([_row(consistent_variants=["form=eta_outside"])]))
+    assert E.compare(old, fewer, fields=E.DECISION_FIELDS) == []
+    assert [c.status for c in E.compare(old, fewer)] == ["changed"]
+    # a decision that moves is still a change at any profile
+    other = E.pins_of_report(_report([_row(variant="form=exponential_average")]))
+    (change,) = E.compare(old, other, fields=E.DECISION_FIELDS)
+    assert list(change.fields) == ["variant"]
+    with pytest.raises(ValueError, match="'max_error'"):
+        E.compare_row(_row(), _row(), ("verdict", "max_error"))
+
+
 def test_bad_input_is_named(tmp_path):
     with pytest.raises(ValueError, match="must have the key fields"):
         E.row_key({"spec_id": "x"})
@@ -229,6 +247,10 @@ def test_finding_rules():
     legacy = Implementation("opt.gd", "x", heavy_ball, findings={"float32": "old text"})
     assert legacy.finding("float32") == Finding("old text", "old text")
     assert not Finding("a", "b").in_region(object())
+    with pytest.raises(ValueError, match=r"examples\[0\] must be a \(check, case\) pair"):
+        Finding("a", "b", examples=("one_step",))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"examples\[0\] lies outside its region"):
+        Finding("a", "b", lambda c: False, "nowhere", examples=(("one_step", object()),))
 
 
 def test_pinned_hyperparameters_are_in_the_row():

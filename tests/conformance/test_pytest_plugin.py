@@ -57,3 +57,29 @@ def test_a_session_that_checks_rows_keeps_hypothesis_files_out_of_the_working_di
     assert done.returncode == 0, done.stdout + done.stderr
     home = next(line for line in done.stdout.splitlines() if "HOME " in line)
     assert str(tmp_path / "env-storage") in home, home
+
+
+def test_pins_of_another_profile_compare_the_decisions_only(tmp_path: Path) -> None:
+    import json
+
+    pins = tmp_path / "pins.json"
+    pins.write_text(
+        json.dumps({"trainspec_expectations": 1, "profile": "ci", "seed": 0, "rows": []})
+    )
+    (tmp_path / "test_fields.py").write_text(
+        textwrap.dedent(
+            """
+            def test_fields(trainspec_expected_fields):
+                print("FIELDS", ",".join(trainspec_expected_fields))
+            """
+        )
+    )
+    seen = {}
+    for profile in ("ci", "quick"):
+        done = _pytest(
+            tmp_path, "-s", "--trainspec-expect", str(pins), "--trainspec-profile", profile
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        seen[profile] = next(ln for ln in done.stdout.splitlines() if "FIELDS " in ln)
+    assert seen["ci"].endswith("FIELDS verdict,variant,consistent_variants,finding,values")
+    assert seen["quick"].endswith("FIELDS verdict,variant,finding,values")

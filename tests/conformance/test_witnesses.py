@@ -38,6 +38,7 @@ ENTRIES = (
     "loss.logistic",
     "reg.max_norm",
     "sched.power",
+    "sched.plateau",
     "train.early_stopping",
 )
 
@@ -156,6 +157,39 @@ def test_a_known_finding_is_met_at_the_quick_profile():
     assert row.verdict in ("conforms", "variant")
 
 
+def test_a_finding_met_only_at_its_own_example_is_found_at_the_quick_profile():
+    """A departure exactly at one input that no pool or random case holds: the finding's own
+    ``examples`` are witnesses, so every profile meets it."""
+    from trainspec.conformance.kinds.optimizers import centred_bfloat16_example
+
+    entry = reference.get("opt.rmsprop")
+    variant = entry.variant(centered="centered")
+    check, example = centred_bfloat16_example()
+
+    def at_the_example(case: Any) -> bool:
+        return (
+            case.state is None
+            and len(case.grads) == 2
+            and [np.asarray(g["w0"]).tolist() for g in case.grads] == [[0.640625]] * 2
+        )
+
+    def run(case: Any, dt: str, device: str) -> Any:
+        out = reference_result(entry, variant, case, dt)
+        if at_the_example(case):
+            return {k: np.full_like(v, np.nan) for k, v in out.items()}
+        return out
+
+    def row(examples: Any) -> Any:
+        finding = Finding("nan-there", "NaN at one input", at_the_example, "that input", examples)
+        impl = Implementation(
+            "opt.rmsprop", "centred", run, devices=("cpu",), findings={"bfloat16": finding}
+        )
+        return check_row(entry, impl, "numpy", "bfloat16", "cpu", profile="quick", seed_=0)
+
+    assert row(((check, example),)).finding == "nan-there"
+    assert row(()).finding is None  # without its example no profile draws that input
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 @pytest.mark.parametrize("x", [1.0, 0.75, 3.0, 1e-3, 2.0**-14])
 def test_ulp_neighbours_are_exactly_one_ulp_away(dtype, x):
@@ -201,6 +235,53 @@ def test_activation_boundaries_hold_zero_and_the_smallest_numbers_either_side(dt
     assert 0.0 in z and np.isnan(z).any() and np.isinf(z).any()
     tiny = smallest_normal(dtype)
     assert tiny in z and -tiny in z and tiny * 2 * unit_roundoff(dtype) in z
+
+
+@pytest.mark.parametrize("check", ["values", "through_optimizer"])
+def test_plateau_boundaries_separate_every_count_and_threshold_variant(check):
+    # before the boundaries, the drawn pool left patience/cooldown counts and mode=max
+    # unseparated on the short through_optimizer sequences
+    plan = witness_plan("sched.plateau", "float32", check)
+    assert plan is not None
+    names = [v.name for v in reference.get("sched.plateau").variants()]
+    assert all(plan.separates(a, b) for a in names for b in names if a != b)
+    ties = [c for c in plan.pool[POOL_SIZE:] if len(set(c.metrics)) == 2]
+    assert ties, "a boundary case holds a tie after its first metric"
+    for c in ties:
+        m, t = c.metrics[0], c.metrics[1]
+        eps = c.hyperparameters["threshold"]
+        assert t in (m * (1 - eps), m - eps, m * (1 + eps), m + eps, m / 2, 2 * m)
+        assert set(c.metrics[1:]) == {t} and len(c.metrics) == len(c.steps)
+        assert all(x * 1024 == int(x * 1024) and 0 < x < 64 for x in c.metrics)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_early_stopping_boundaries_pass_through_the_patience_on_the_exact_grid(dtype):
+    from trainspec.conformance.kinds.training.early_stopping import (
+        MAX_LOSS,
+        coarse_step,
+        grid_unit,
+    )
+
+    plan = witness_plan("train.early_stopping", dtype, "validation_losses")
+    assert plan is not None
+    boundary = plan.pool[POOL_SIZE:]
+    assert {c.patience for c in boundary} == {0, 1, 2, 3}
+    q, c = grid_unit(dtype), coarse_step(dtype)
+    for case in boundary:
+        losses = np.array(case.losses)
+        assert np.all(losses / q == np.round(losses / q)) and np.all(losses < MAX_LOSS)
+        assert np.all(round_to(losses, dtype) == losses)  # exact in the dtype
+        # the last P + 2 epochs get worse by c: the wait passes through P and P + 1
+        assert np.all(np.diff(losses[-(case.patience + 2) :]) == c)
+    # the threshold itself: a loss exactly min_delta below the best
+    assert any(
+        case.min_delta > 0 and case.losses[1] == case.losses[0] - case.min_delta
+        for case in boundary
+    )
+    names = [v.name for v in reference.get("train.early_stopping").variants()]
+    stop = [n for n in names if "wait_exceeds_patience" in n]
+    assert all(plan.separates(a, b) for a in stop for b in names if b not in stop)
 
 
 def test_indistinguishable_names_only_pairs_no_check_separates():
