@@ -30,11 +30,14 @@ __all__ = [
     "EXPECTED",
     "ReproCall",
     "ReproError",
+    "example_of",
     "expected_code",
     "find_row",
     "finding_rows",
     "python_literal",
     "script",
+    "unreproduced_findings",
+    "unreproducible_findings",
 ]
 
 
@@ -834,6 +837,64 @@ def representatives(adapter: Any, device: str = "cpu") -> list[tuple[Any, str]]:
         if device in impl.devices:
             out.setdefault((f.id, impl.spec_id), (impl, dtype))
     return list(out.values())
+
+
+def unreproducible_findings(
+    adapter: Any, check: Callable[[Any, str, str], str | None] | None = None
+) -> list[str]:
+    """What is wrong with the repro of each finding ``adapter`` declares, one line each (``[]``:
+    every finding has a script that compiles, imports no trainspec and quotes the finding).
+    ``check(impl, dtype, source)`` adds a backend's own rule (a message, or ``None``). An
+    adapter's test suite asserts this is empty, so a finding added without a repro fails."""
+    rows = finding_rows(adapter)
+    if not rows:
+        return [f"{adapter.name}: the adapter declares no finding"]
+    out = []
+    for impl, dtype, finding in rows:
+        device = "cpu" if "cpu" in impl.devices else impl.devices[0]
+        where = f"{impl.name} ({dtype})"
+        try:
+            source = generate(adapter, row_for(adapter, impl, dtype, device))
+            compile(source, f"repro of {where}", "exec")
+        except (ReproError, SyntaxError) as exc:
+            out.append(f"{where}: {exc}")
+            continue
+        if imports_trainspec(source):
+            out.append(f"{where}: the script imports trainspec")
+        if finding.text.split(":")[0][:40].replace('"""', "") not in source:
+            out.append(f"{where}: the script does not quote finding {finding.id}")
+        extra = check(impl, dtype, source) if check is not None else None
+        if extra:
+            out.append(f"{where}: {extra}")
+    return out
+
+
+def unreproduced_findings(
+    adapter: Any,
+    directory: Any,
+    check: Callable[[Any, str, str], str | None] | None = None,
+) -> list[str]:
+    """Run the repro of one implementation per CPU finding of ``adapter``
+    (:func:`representatives`) in ``directory``; what failed, one entry each (``[]``: every script
+    exited 1 with ``DISCREPANCY``). ``check(impl, dtype, output)`` adds a backend's own rule."""
+    picked = representatives(adapter)
+    declared = {f.id for i, _d, f in finding_rows(adapter) if "cpu" in i.devices}
+    missing = declared - {impl.finding(dtype).id for impl, dtype in picked}
+    out = [f"findings without a representative: {sorted(missing)}"] if missing else []
+    for impl, dtype in picked:
+        try:
+            source = generate(adapter, row_for(adapter, impl, dtype))
+        except ReproError as exc:
+            out.append(f"{impl.name} ({dtype}): {exc}")
+            continue
+        rc, text = run_script(source, directory)
+        if rc != 1 or "DISCREPANCY" not in text:
+            out.append(f"{impl.name} ({dtype}): exit {rc}\n{text[-2000:]}")
+            continue
+        extra = check(impl, dtype, text) if check is not None else None
+        if extra:
+            out.append(f"{impl.name} ({dtype}): {extra}")
+    return out
 
 
 def imports_trainspec(source: str) -> bool:

@@ -208,3 +208,48 @@ def test_usage_errors_name_the_argument(capsys, tmp_path):
     assert "--spec" in capsys.readouterr().err
     assert main(["repro", "--report", str(tmp_path / "none.json")]) == 2
     assert "--report" in capsys.readouterr().err
+
+
+def test_the_finding_checkers_report_each_failure_by_implementation(tmp_path):
+    """What an adapter's test suite asserts empty (``unreproducible_findings`` and
+    ``unreproduced_findings``), on a NumPy adapter whose finding has no repro."""
+    from trainspec.conformance.adapter import Finding, Implementation
+    from trainspec.conformance.kinds.optimizers import centred_bfloat16_example
+    from trainspec.conformance.repro import (
+        example_of,
+        unreproduced_findings,
+        unreproducible_findings,
+    )
+
+    class Plain:
+        name = "numpy-plain"
+
+        def __init__(self, findings):
+            self._findings = findings
+
+        def implementations(self):
+            return [
+                Implementation(
+                    "opt.rmsprop",
+                    "rmsprop",
+                    lambda c, d, dev: None,
+                    dtypes=("float32",),
+                    devices=("cpu",),
+                    findings=self._findings,
+                )
+            ]
+
+        def repro_call(self, impl, dtype, device, case):
+            return None  # writes no repro
+
+    assert unreproducible_findings(Plain({})) == ["numpy-plain: the adapter declares no finding"]
+    found = Plain({"float32": Finding("nan-somewhere", "NaN: somewhere")})
+    (line,) = unreproducible_findings(found)
+    assert line.startswith("rmsprop (float32): implementation: numpy-plain writes no repro")
+    (line,) = unreproduced_findings(found, tmp_path)
+    assert line.startswith("rmsprop (float32): implementation: numpy-plain writes no repro")
+    # a finding's example becomes the script's CASE
+    check, case = centred_bfloat16_example()
+    assert example_of(check, case) == {"check": "trajectory", **case.summary()}
+    with pytest.raises(ReproError, match="has no summary"):
+        example_of("values", object())

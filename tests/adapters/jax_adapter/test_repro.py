@@ -5,12 +5,10 @@ import pytest
 
 from trainspec.adapters.jax_adapter import JaxAdapter
 from trainspec.conformance.repro import (
-    finding_rows,
     generate,
-    imports_trainspec,
-    representatives,
-    row_for,
     run_script,
+    unreproduced_findings,
+    unreproducible_findings,
 )
 
 
@@ -21,27 +19,11 @@ def adapter():
 
 def test_every_declared_finding_has_a_repro(adapter):
     """Registry-driven: a finding added without a way to write its repro fails here."""
-    rows = finding_rows(adapter)
-    assert rows, "the jax adapter declares findings"
-    for impl, dtype, finding in rows:
-        device = "cpu" if "cpu" in impl.devices else impl.devices[0]
-        source = generate(adapter, row_for(adapter, impl, dtype, device))
-        compile(source, f"repro of {impl.name} ({dtype})", "exec")
-        assert not imports_trainspec(source), impl.name
-        assert finding.text.split(":")[0][:40].replace('"""', "") in source
+    assert unreproducible_findings(adapter) == []
 
 
 def test_the_repro_of_every_finding_shows_its_discrepancy(adapter, tmp_path):
-    failures = []
-    picked = representatives(adapter)
-    assert {f.id for i, _d, f in finding_rows(adapter) if "cpu" in i.devices} == {
-        impl.finding(dtype).id for impl, dtype in picked
-    }
-    for impl, dtype in picked:
-        source = generate(adapter, row_for(adapter, impl, dtype))
-        rc, out = run_script(source, tmp_path)
-        if rc != 1 or "DISCREPANCY" not in out:
-            failures.append(f"{impl.name} ({dtype}): exit {rc}\n{out[-2000:]}")
+    failures = unreproduced_findings(adapter, tmp_path)
     assert not failures, "\n\n".join(failures)
 
 

@@ -10,12 +10,12 @@ import pytest
 from trainspec.conformance import discovery
 from trainspec.conformance.repro import (
     ReproError,
-    finding_rows,
     generate,
     imports_trainspec,
-    representatives,
     row_for,
     run_script,
+    unreproduced_findings,
+    unreproducible_findings,
 )
 
 BACKEND = os.environ.get("KERAS_BACKEND", "")
@@ -43,31 +43,24 @@ def _imported(source: str) -> set[str]:
 
 def test_every_declared_finding_has_a_repro_on_its_backend(adapter):
     """Registry-driven: a finding added without a way to write its repro fails here."""
-    rows = finding_rows(adapter)
-    assert rows, f"the keras-{BACKEND} adapter declares findings"
-    for impl, dtype, finding in rows:
-        device = "cpu" if "cpu" in impl.devices else impl.devices[0]
-        source = generate(adapter, row_for(adapter, impl, dtype, device))
-        compile(source, f"repro of {impl.name} ({dtype})", "exec")
-        assert not imports_trainspec(source), impl.name
-        assert _imported(source) == {"sys", "numpy", "os", "keras", BACKEND}, impl.name
-        assert f'os.environ["KERAS_BACKEND"] = "{BACKEND}"' in source
-        assert finding.text.split(":")[0][:40].replace('"""', "") in source
+
+    def on_this_backend(impl, dtype, source):
+        if _imported(source) != {"sys", "numpy", "os", "keras", BACKEND}:
+            return f"imports {sorted(_imported(source))}"
+        if f'os.environ["KERAS_BACKEND"] = "{BACKEND}"' not in source:
+            return f"does not set KERAS_BACKEND={BACKEND}"
+        return None
+
+    assert unreproducible_findings(adapter, on_this_backend) == []
 
 
 def test_the_repro_of_every_finding_shows_its_discrepancy(adapter, tmp_path):
-    failures = []
-    picked = representatives(adapter)
-    assert {f.id for i, _d, f in finding_rows(adapter) if "cpu" in i.devices} == {
-        impl.finding(dtype).id for impl, dtype in picked
-    }
-    for impl, dtype in picked:
-        source = generate(adapter, row_for(adapter, impl, dtype))
-        rc, out = run_script(source, tmp_path)
-        if rc != 1 or "DISCREPANCY" not in out:
-            failures.append(f"{impl.name} ({dtype}): exit {rc}\n{out[-2000:]}")
-        elif f", {BACKEND} " not in out.splitlines()[0]:
-            failures.append(f"{impl.name} ({dtype}): the versions name no {BACKEND}\n{out[:500]}")
+    def names_the_backend(impl, dtype, out):
+        if f", {BACKEND} " not in out.splitlines()[0]:
+            return f"the versions name no {BACKEND}\n{out[:500]}"
+        return None
+
+    failures = unreproduced_findings(adapter, tmp_path, names_the_backend)
     assert not failures, "\n\n".join(failures)
 
 
