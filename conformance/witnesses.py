@@ -38,6 +38,7 @@ separate variants with: :func:`witness_plan` returns ``None`` for them.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -276,47 +277,98 @@ def _clipping_boundaries(
 
 #: the gradient ladder of the optimizers' boundary case, in units of the case's $\epsilon$
 EPS_LADDER = (0.01, 0.1, 1.0, 10.0, 100.0)
-#: the ladder is built on this many drawn cases (their other hyperparameters: a $\beta_2 = 0$
-#: makes $\hat\epsilon = \epsilon$), of this many steps
-LADDER_CASES = 4
+#: the ladder is built on this many drawn cases (their other hyperparameters), of this many steps
+LADDER_CASES = 2
 LADDER_STEPS = 3
+#: the learning rates of the falling ladder: the first step small, so that the parameter holds
+#: mostly the later steps, which a running maximum from the first step governs
+LADDER_LEARNING_RATES = (2.0**-10, 2.0**-3, 2.0**-3)
+#: float16's smallest normal number is 6.1e-5: an epsilon below this is raised to it for the ladder
+LADDER_MIN_EPS = {"float16": 2.0**-4}
+#: the ladder's $\beta_2$ (where the entry has one), each a case: the larger separates $\epsilon$
+#: from $\hat\epsilon$ by more, but $1 - \beta_2^t$ is then ill-conditioned in a 16-bit dtype
+LADDER_BETA2 = (0.75, 1.0 - 2.0**-7)
 
 
 def _optimizer_boundaries(
     entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]
 ) -> list[Any]:
-    r"""Where $\epsilon$ takes over: a trajectory of three steps of one constant gradient whose
-    elements are $\pm\epsilon \cdot \{10^{-2}, 10^{-1}, 1, 10, 10^{2}\}$ (``EPS_LADDER``,
-    rounded to the dtype, the ones that are normal numbers of the dtype), from parameters 0
-    at the learning rate $2^{-3}$, with the other hyperparameters of each of the first
-    ``LADDER_CASES`` drawn cases (with $\epsilon > 0$). There
-    $\sqrt{\hat v}$ and $\epsilon$ are of one size, and where $\epsilon$ goes (inside or outside
-    the root, $\epsilon$ or $\hat\epsilon = \epsilon\sqrt{1 - \beta_2^t}$) changes the step by
-    up to a factor $1/\sqrt{1-\beta_2} \approx 32$ (bfloat16 cannot miss that, where random
-    gradients of ordinary size leave every placement within its rounding)."""
+    r"""Where $\epsilon$ takes over, and AMSGrad's running maximum governs.
+
+    ``trajectory``: from parameters 0, gradients whose elements are $\pm\epsilon \cdot
+    \{10^{-2}, 10^{-1}, 1, 10, 10^{2}\}$ (``EPS_LADDER``, rounded to the dtype), with the
+    hyperparameters of each of the first ``LADDER_CASES`` drawn cases (with $\epsilon > 0$; in
+    float16 at least ``LADDER_MIN_EPS``) but $\beta_2 \in \{3/4, 1 - 2^{-7}\}$ (``LADDER_BETA2``,
+    where the entry has one: exact in every dtype); as one step at the learning rate $2^{-3}$,
+    and as ``LADDER_STEPS`` steps whose gradient falls by 4 each step (exact) at
+    ``LADDER_LEARNING_RATES``. Where $\sqrt{\hat v}$ and $\epsilon$ are of one size, where
+    $\epsilon$ goes (inside or outside the root, or Kingma and Ba's $\hat\epsilon$ on the
+    uncorrected $\sqrt{v}$, an effective $\epsilon/\sqrt{1 - \beta_2^t}$) changes the step by up
+    to $1/\sqrt{1 - \beta_2}$ (2 or 11: bfloat16 resolves that, where random gradients of
+    ordinary size leave every placement within its rounding); after falling gradients the
+    running maximum is the first step's, kept corrected or not. The rungs whose $(1 -
+    \beta_2) g^2$ is not a normal number of the dtype at the last step are left out.
+    ``one_step``: see :func:`_early_state_boundaries`."""
+    from dataclasses import replace
+
+    if check == "one_step":
+        return _early_state_boundaries(pool)
     if check != "trajectory":
         return []
+    out = []
+    bases = [c for c in pool if float(c.hyperparameters.get("eps", 0.0)) > 0.0]
+    tiny = smallest_normal(dtype)
+    for base, beta2 in itertools.product(bases[:LADDER_CASES], LADDER_BETA2):
+        hps = dict(base.hyperparameters)
+        if "beta2" in hps:
+            hps["beta2"] = beta2
+        elif beta2 != LADDER_BETA2[0]:
+            continue  # one ladder per base without a beta2
+        # float16 holds no square of a gradient near a small epsilon: a larger one there
+        eps = max(float(hps["eps"]), LADDER_MIN_EPS.get(dtype, 0.0))
+        hps["eps"] = eps
+        rungs = round_to(np.array([eps * k for k in EPS_LADDER]), dtype).astype(np.float64)
+        for steps, lrs in ((1, [2.0**-3]), (LADDER_STEPS, LADDER_LEARNING_RATES)):
+            last = rungs * 4.0 ** -(steps - 1)
+            with np.errstate(all="ignore"):
+                keep = (last * last * (1.0 - beta2) >= tiny) & np.isfinite(rungs * rungs)
+            if not keep.any():
+                continue
+            g = np.concatenate([rungs[keep], -rungs[keep]])
+            out.append(
+                replace(
+                    base,
+                    params={"w0": np.zeros_like(g)},
+                    grads=[{"w0": g * 4.0**-t} for t in range(steps)],
+                    learning_rates=list(lrs),
+                    hyperparameters=hps,
+                    state=None,
+                )
+            )
+    return out
+
+
+def _early_state_boundaries(pool: Sequence[Any]) -> list[Any]:
+    r"""One step from an arbitrary state at its earliest count: the first ``LADDER_CASES`` drawn
+    one-step cases with ``state.count = 1`` (the case's step is the second) and, where the entry
+    has one, $\beta_2 \in$ ``LADDER_BETA2``. The bias correction $1 - \beta_2^2$ is then far
+    from 1, so a buffer kept corrected or uncorrected (AMSGrad's running maximum: optax's
+    corrected $\hat v$ against PyTorch's and Keras's uncorrected $v$) changes the step by
+    $\sqrt{1 - \beta_2^2}$ wherever the maximum is the state's."""
     from dataclasses import replace
 
     out = []
-    bases = [c for c in pool if float(c.hyperparameters.get("eps", 0.0)) > 0.0]
-    for base in bases[:LADDER_CASES]:
-        eps = float(base.hyperparameters["eps"])
-        rungs = round_to(np.array([eps * k for k in EPS_LADDER]), dtype).astype(np.float64)
-        with np.errstate(all="ignore"):
-            rungs = rungs[(rungs >= smallest_normal(dtype)) & np.isfinite(rungs * rungs)]
-        if rungs.size == 0:
+    for base in pool[:LADDER_CASES]:
+        if base.state is None:
             continue
-        g = np.concatenate([rungs, -rungs])
-        out.append(
-            replace(
-                base,
-                params={"w0": np.zeros_like(g)},
-                grads=[{"w0": g.copy()} for _ in range(LADDER_STEPS)],
-                learning_rates=[2.0**-3] * LADDER_STEPS,
-                state=None,
-            )
-        )
+        for beta2 in LADDER_BETA2:
+            hps = dict(base.hyperparameters)
+            if "beta2" in hps:
+                hps["beta2"] = beta2
+            elif beta2 != LADDER_BETA2[0]:
+                continue
+            state = base.state._replace(count=1)
+            out.append(replace(base, hyperparameters=hps, state=state))
     return out
 
 

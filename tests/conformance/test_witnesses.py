@@ -284,6 +284,34 @@ def test_early_stopping_boundaries_pass_through_the_patience_on_the_exact_grid(d
     assert all(plan.separates(a, b) for a in stop for b in names if b not in stop)
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("spec_id", ["opt.adam", "opt.adamw"])
+def test_the_epsilon_ladder_separates_where_epsilon_goes_in_16_bits(spec_id, dtype):
+    # before the ladder, no pool case separated Kingma and Ba's eps-hat from the default form in
+    # bfloat16 (Keras's Adam read `conforms` at quick and `eps=eps_hat` at ci)
+    plan = witness_plan(spec_id, dtype, "trajectory")
+    assert plan is not None
+    assert plan.separates("default", "eps=eps_hat") or plan.separates("eps=eps_hat", "default")
+    ladders = [c for c in plan.pool[POOL_SIZE:] if set(c.params) == {"w0"} and c.state is None]
+    assert ladders and {len(c.grads) for c in ladders} == {1, 3}
+    for c in ladders:
+        assert c.hyperparameters["beta2"] in (0.75, 1.0 - 2.0**-7)
+        for g in c.grads:
+            g = np.asarray(g["w0"])
+            assert np.all(round_to(g, dtype) == g)  # exact in the dtype
+            v = g * g * (1.0 - c.hyperparameters["beta2"])
+            assert np.all(v >= smallest_normal(dtype))
+
+
+def test_an_early_state_separates_amsgrads_corrected_maximum_in_bfloat16():
+    plan = witness_plan("opt.adam", "bfloat16", "one_step")
+    assert plan is not None
+    early = [c for c in plan.pool[POOL_SIZE:] if c.state is not None]
+    assert early and all(c.state.count == 1 for c in early)
+    a, b = "amsgrad=max_corrected", "amsgrad=max_uncorrected"
+    assert plan.separates(a, b) or plan.separates(b, a)
+
+
 def test_indistinguishable_names_only_pairs_no_check_separates():
     def plan(check: str, best: dict[tuple[str, str], float]) -> WitnessPlan:
         return WitnessPlan("opt.adamax", "bfloat16", check, pool=(1, 2), cases=(), best=best)
