@@ -31,8 +31,8 @@ are indistinguishable says so, with the best separation the pool reached, instea
 The pool is computed once per process per (spec ID, dtype, check) (:func:`witness_plan` is
 cached); the pool's cases in a known finding's region are that finding's witnesses
 (:func:`finding_witnesses`). Kinds whose reference is statistical (dropout, initialisers) or
-depends on the framework's own outputs (batch normalisation) have no reference result to
-separate variants with: :func:`witness_plan` returns ``None`` for them.
+depends on the framework's own outputs (batch normalisation's test output) have no reference
+result to separate variants with: :func:`witness_plan` returns ``None`` for them.
 """
 
 from __future__ import annotations
@@ -161,6 +161,13 @@ def _backprop(entry: SpecEntry, v: Variant, case: Any, dtype: str) -> Any:
     return mlp_backprop(
         tp, tx, tt, case.activations, case.loss, relu_grad_at_zero=v.options["relu_grad_at_zero"]
     )
+
+
+def _norm(entry: SpecEntry, v: Variant, case: Any, dtype: str) -> Any:
+    from trainspec.conformance.kinds.norm import expected
+
+    # every part but the test output is a function of the case alone (``run`` is not read)
+    return expected(entry.model.compares, case, None, dtype, v.options)  # type: ignore[arg-type]
 
 
 def _trees(actual: Any, expected: Any, v: Variant, case: Any, dtype: str) -> Comparison:
@@ -315,7 +322,7 @@ def _optimizer_boundaries(
         return _early_state_boundaries(pool)
     if check != "trajectory":
         return []
-    out = []
+    out = _decay_boundaries(pool)
     bases = [c for c in pool if float(c.hyperparameters.get("eps", 0.0)) > 0.0]
     tiny = smallest_normal(dtype)
     for base, beta2 in itertools.product(bases[:LADDER_CASES], LADDER_BETA2):
@@ -346,6 +353,36 @@ def _optimizer_boundaries(
                 )
             )
     return out
+
+
+def _decay_boundaries(pool: Sequence[Any]) -> list[Any]:
+    r"""Weight decay alone: three steps with gradient 0 from parameters $\pm\{1, 2, 4, 8\}$ at
+    the learning rate $2^{-1}$, $\lambda = 2^{-1}$ and (where the entry has one) momentum
+    $3/4$, for an entry with a ``weight_decay``. Coupled decay ($\lambda\theta$ added to the
+    gradient, so it passes through the momentum buffer) takes $\theta$ to $0.375\,\theta_0$
+    and then $0$ where decoupled decay takes it to $0.5625\,\theta_0$ and $0.42\,\theta_0$;
+    $\lambda$, $2\lambda$ or $\lambda/2$ differ by a factor 2: far above any dtype's rounding."""
+    from dataclasses import replace
+
+    base = next((c for c in pool if "weight_decay" in c.hyperparameters), None)
+    if base is None:
+        return []
+    hps = dict(base.hyperparameters)
+    hps["weight_decay"] = 2.0**-1
+    if "momentum" in hps:
+        hps["momentum"] = 0.75
+    theta = np.array([1.0, 2.0, 4.0, 8.0, -1.0, -2.0, -4.0, -8.0])
+    steps = LADDER_STEPS
+    return [
+        replace(
+            base,
+            params={"w0": theta},
+            grads=[{"w0": np.zeros_like(theta)} for _ in range(steps)],
+            learning_rates=[2.0**-1] * steps,
+            hyperparameters=hps,
+            state=None,
+        )
+    ]
 
 
 def _early_state_boundaries(pool: Sequence[Any]) -> list[Any]:
@@ -432,6 +469,23 @@ def _early_stopping_boundaries(
     return out
 
 
+def _norm_boundaries(entry: SpecEntry, dtype: str, check: str, pool: Sequence[Any]) -> list[Any]:
+    r"""The largest offsets: the first ``LADDER_CASES`` drawn cases with every training batch's
+    channels moved to the largest offset the first-order domain allows
+    (:func:`~trainspec.conformance.kinds.norm.offsets_at_the_limit`), where a one-pass variance
+    is furthest from a two-pass one."""
+    from dataclasses import replace
+
+    from trainspec.conformance.kinds.norm import offsets_at_the_limit
+
+    out = []
+    for base in pool[:LADDER_CASES]:
+        caxis = base.channel_axis
+        batches = tuple(offsets_at_the_limit(x, caxis, dtype, base.eps) for x in base.batches)
+        out.append(replace(base, batches=batches, regime="large_offset"))
+    return out
+
+
 @dataclass(frozen=True)
 class KindWitness:
     """How to separate the variants of a kind from the reference alone: ``reference(entry,
@@ -445,10 +499,12 @@ class KindWitness:
     #: hand-made cases at the kind's thresholds, added to the pool: ``boundaries(entry, dtype,
     #: check, drawn) -> [case]`` (``drawn``: the pool's drawn cases, to take valid fields from)
     boundaries: Callable[[SpecEntry, str, str, Sequence[Any]], list[Any]] | None = None
+    #: whether an entry of the kind has a reference result without the framework's outputs
+    applies: Callable[[SpecEntry], bool] = lambda entry: True
 
 
 #: the kinds whose variants witnesses separate; a kind not listed has no reference result
-#: (statistical kinds; batch normalisation, whose reference reads the framework's own outputs)
+#: (statistical kinds); batch normalisation's test output reads the framework's own statistics
 KIND_WITNESSES: dict[str, KindWitness] = {
     "optimizers": KindWitness(_optimizers, _trees, boundaries=_optimizer_boundaries),
     "clipping": KindWitness(_clipping, _clipping_compare, boundaries=_clipping_boundaries),
@@ -462,6 +518,13 @@ KIND_WITNESSES: dict[str, KindWitness] = {
         _early_stopping, _decisions, _decided, boundaries=_early_stopping_boundaries
     ),
     "training.backprop": KindWitness(_backprop, _trees),
+    # batch normalisation but its test output (computed from the framework's own statistics)
+    "norm": KindWitness(
+        _norm,
+        _trees,
+        boundaries=_norm_boundaries,
+        applies=lambda entry: entry.model.compares != "test",
+    ),
 }
 
 
@@ -556,6 +619,8 @@ def witness_plan(spec_id: str, dtype: str, check: str) -> WitnessPlan | None:
     entry = get(spec_id)
     variants = list(entry.variants())
     if len(variants) < 2 or entry.kind not in KIND_WITNESSES:
+        return None
+    if not KIND_WITNESSES[entry.kind].applies(entry):
         return None
     try:
         pool = _draw_pool(entry, dtype, check, POOL_SIZE)

@@ -292,7 +292,11 @@ def test_the_epsilon_ladder_separates_where_epsilon_goes_in_16_bits(spec_id, dty
     plan = witness_plan(spec_id, dtype, "trajectory")
     assert plan is not None
     assert plan.separates("default", "eps=eps_hat") or plan.separates("eps=eps_hat", "default")
-    ladders = [c for c in plan.pool[POOL_SIZE:] if set(c.params) == {"w0"} and c.state is None]
+    ladders = [
+        c
+        for c in plan.pool[POOL_SIZE:]
+        if set(c.params) == {"w0"} and c.state is None and np.any(c.grads[0]["w0"] != 0)
+    ]
     assert ladders and {len(c.grads) for c in ladders} == {1, 3}
     for c in ladders:
         assert c.hyperparameters["beta2"] in (0.75, 1.0 - 2.0**-7)
@@ -301,6 +305,42 @@ def test_the_epsilon_ladder_separates_where_epsilon_goes_in_16_bits(spec_id, dty
             assert np.all(round_to(g, dtype) == g)  # exact in the dtype
             v = g * g * (1.0 - c.hyperparameters["beta2"])
             assert np.all(v >= smallest_normal(dtype))
+
+
+def test_weight_decay_alone_separates_coupled_from_decoupled_decay_in_bfloat16():
+    plan = witness_plan("opt.weight_decay", "bfloat16", "trajectory")
+    assert plan is not None
+    (alone,) = [c for c in plan.pool[POOL_SIZE:] if not np.any(c.grads[0]["w0"])]
+    assert alone.hyperparameters["momentum"] == 0.75
+    # a decoupled framework eliminates the coupled default (the reverse is left to the
+    # decoupled bound, which compounds the parameter's rounding at every step)
+    assert plan.separates("decay=decoupled", "default")
+
+
+@pytest.mark.parametrize("spec_id", ["norm.batch.train", "norm.batch.grad"])
+def test_batch_norm_witnesses_hold_the_largest_offsets_of_the_first_order_domain(spec_id):
+    from trainspec.conformance.kinds.norm import within_first_order_domain
+
+    plan = witness_plan(spec_id, "float64", "train_steps")
+    assert plan is not None and plan.separates("variance=one_pass", "default")
+    far = plan.pool[POOL_SIZE:]
+    assert far and all(c.regime == "large_offset" for c in far)
+    for c in far:
+        for x in c.batches:
+            inside = within_first_order_domain(x, c.channel_axis, "float64", c.eps)
+            assert np.array_equal(inside, x)  # in the domain
+            # and at its edge: every channel's offset 1% further is clipped back
+            moved = np.moveaxis(x, c.channel_axis, -1)
+            center = np.median(moved.reshape(-1, moved.shape[-1]), axis=0)
+            further = np.moveaxis(moved + 0.01 * center, -1, c.channel_axis)
+            clipped = within_first_order_domain(further, c.channel_axis, "float64", c.eps)
+            assert np.all(
+                np.abs(clipped - further).max(
+                    axis=tuple(a for a in range(x.ndim) if a != c.channel_axis)
+                )
+                > 0
+            )
+    assert witness_plan("norm.batch.test", "float64", "train_steps") is None
 
 
 def test_an_early_state_separates_amsgrads_corrected_maximum_in_bfloat16():
