@@ -287,6 +287,9 @@ EPS_LADDER = (0.01, 0.1, 1.0, 10.0, 100.0)
 #: the ladder is built on this many drawn cases (their other hyperparameters), of this many steps
 LADDER_CASES = 2
 LADDER_STEPS = 3
+#: the $\beta_2$ of one step from the earliest state: $1 - \beta_2^2 = 0.12$, well conditioned
+#: in bfloat16, and far enough from 1 to change $\sqrt{\hat v}$ by a factor 2.9
+EARLY_STATE_BETA2 = 1.0 - 2.0**-4
 #: the learning rates of the falling ladder: the first step small, so that the parameter holds
 #: mostly the later steps, which a running maximum from the first step governs
 LADDER_LEARNING_RATES = (2.0**-10, 2.0**-3, 2.0**-3)
@@ -319,7 +322,7 @@ def _optimizer_boundaries(
     from dataclasses import replace
 
     if check == "one_step":
-        return _early_state_boundaries(pool)
+        return _early_state_boundaries(pool, dtype)
     if check != "trajectory":
         return []
     out = _decay_boundaries(pool)
@@ -385,27 +388,40 @@ def _decay_boundaries(pool: Sequence[Any]) -> list[Any]:
     ]
 
 
-def _early_state_boundaries(pool: Sequence[Any]) -> list[Any]:
+def _early_state_boundaries(pool: Sequence[Any], dtype: str) -> list[Any]:
     r"""One step from an arbitrary state at its earliest count: the first ``LADDER_CASES`` drawn
-    one-step cases with ``state.count = 1`` (the case's step is the second) and, where the entry
-    has one, $\beta_2 \in$ ``LADDER_BETA2``. The bias correction $1 - \beta_2^2$ is then far
+    one-step cases with ``state.count = 1`` (the case's step is the second), parameters 0 and
+    the learning rate $2^{-3}$ (the parameter is the step) and, where the entry has one,
+    $\beta_2 = 1 - 2^{-4}$ (``EARLY_STATE_BETA2``). The bias correction $1 - \beta_2^2$ is then far
     from 1, so a buffer kept corrected or uncorrected (AMSGrad's running maximum: optax's
     corrected $\hat v$ against PyTorch's and Keras's uncorrected $v$) changes the step by
-    $\sqrt{1 - \beta_2^2}$ wherever the maximum is the state's."""
+    $\sqrt{1 - \beta_2^2}$ wherever the maximum is the state's: so that it is, AMSGrad's
+    ``v_max`` buffer is set to $2^8 (v + g^2)$ (rounded to the dtype), far above the step's
+    $v$ and even above its corrected $\hat v$."""
     from dataclasses import replace
 
     out = []
     for base in pool[:LADDER_CASES]:
         if base.state is None:
             continue
-        for beta2 in LADDER_BETA2:
-            hps = dict(base.hyperparameters)
-            if "beta2" in hps:
-                hps["beta2"] = beta2
-            elif beta2 != LADDER_BETA2[0]:
-                continue
-            state = base.state._replace(count=1)
-            out.append(replace(base, hyperparameters=hps, state=state))
+        hps = dict(base.hyperparameters)
+        if "beta2" in hps:
+            hps["beta2"] = EARLY_STATE_BETA2
+        state = base.state._replace(count=1)
+        if "v_max" in state.buffers:  # AMSGrad's maximum, well above any v of this step
+            v, grads = state.buffers["v"], base.grads[0]
+            top = {
+                k: round_to(2.0**8 * (np.asarray(v[k]) + np.asarray(grads[k]) ** 2), dtype)
+                for k in v
+            }
+            if all(np.all(np.isfinite(t)) for t in top.values()):
+                state = state._replace(buffers={**state.buffers, "v_max": top})
+        zeros = {k: np.zeros_like(np.asarray(p, dtype=np.float64)) for k, p in base.params.items()}
+        out.append(
+            replace(
+                base, params=zeros, learning_rates=[2.0**-3], hyperparameters=hps, state=state
+            )
+        )
     return out
 
 
