@@ -20,9 +20,15 @@ hyperparameters are Python floats, constants of the traced graph as in ``model.f
 
 Finding: under XLA, ``RMSprop(centered=True)`` returns NaN where the centred variance is 0
 (float32, float64; :data:`XLA_RMSPROP_CENTERED_NAN`). Not yet classified: the row
-``RMSprop(centered=True) in tf.function(jit_compile=False)`` in float64 diverged once in a
-trajectory with rho = 0 (non-finite), which a standalone script of the same case does not
-reproduce.
+``RMSprop(centered=True) in tf.function(jit_compile=False)`` in float32 diverges (the step is
+inf) on a trajectory with rho = 0 and a constant gradient (centred variance exactly 0). This
+adapter's ``run`` returns inf on that case in a fresh process, every time; the standalone script
+of ``trainspec repro`` (the same optimizer, hyperparameters and ``tf.function``, also under
+``keras.device("cpu:0")`` and with the learning rate assigned before each step) returns the
+formula's value. What the adapter's call does differently is still to be found; until then the
+row is neither a finding nor a variant. (Its float64 row, which diverged in an earlier run, now
+reads ``variant``.) In one full run of this backend the worker died of SIGSEGV on ``Nadam in
+tf.function(jit_compile=True)`` in bfloat16 (an error row); the row alone measures ``variant``.
 
 A new optimizer per case is a new trace (and, with XLA, a new compilation: about a second per
 case on a CPU), so these rows are their own backend, outside the ``tensorflow`` backend's suite
