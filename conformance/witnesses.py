@@ -418,9 +418,7 @@ def _early_state_boundaries(pool: Sequence[Any], dtype: str) -> list[Any]:
                 state = state._replace(buffers={**state.buffers, "v_max": top})
         zeros = {k: np.zeros_like(np.asarray(p, dtype=np.float64)) for k, p in base.params.items()}
         out.append(
-            replace(
-                base, params=zeros, learning_rates=[2.0**-3], hyperparameters=hps, state=state
-            )
+            replace(base, params=zeros, learning_rates=[2.0**-3], hyperparameters=hps, state=state)
         )
     return out
 
