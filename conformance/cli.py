@@ -632,6 +632,16 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 1 if changes and args.strict else 0
 
 
+def _relative_to(path: Path, folder: str) -> str:
+    """``path`` relative to ``folder`` (POSIX separators), or as given where none exists."""
+    import os
+
+    try:
+        return Path(os.path.relpath(path.resolve(), Path(folder).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return path.as_posix()
+
+
 def _cmd_merge(args: argparse.Namespace) -> int:
     reports = []
     paths: list[Path] = []
@@ -654,7 +664,9 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     try:
         merged = merge_reports(
             reports,
-            sources=[str(p) for p in paths],
+            # relative to the merged report's folder: a report names no path of the machine
+            # it was merged on (a committed report stays the same on every clone)
+            sources=[_relative_to(p, args.report) for p in paths],
             allow_mixed=args.allow_mixed,
             replace=args.replace,
         )

@@ -376,3 +376,6 @@ def test_the_report_does_not_depend_on_jobs_and_shards_merge_to_the_whole(tmp_pa
     key = lambda r: (r["backend"], r["spec_id"], r["implementation"], r["dtype"])  # noqa: E731
     merged = _rows(tmp_path / "merged")
     assert sorted(merged, key=key) == sorted(_rows(tmp_path / "one"), key=key)
+    # each part is named relative to the merged report (no path of this machine)
+    doc = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert [p["source"] for p in doc["parts"]] == [f"../parts/{i}/report.json" for i in (1, 2, 3)]
