@@ -8,7 +8,10 @@ measures one row per task with :func:`~trainspec.conformance.runner.check_row` a
 back. The parent waits for each row at most ``timeout`` seconds: a worker that does not answer
 in time is killed, one that dies (a segfault, ``os._exit``, the kernel's out-of-memory killer) is
 noticed at once; either way the row becomes an ``error`` row that says which, and the next row
-runs in a fresh worker. Workers ignore SIGINT: a Ctrl-C reaches the parent, which stops them.
+runs in a fresh worker. A worker that dies on a row after measuring others may have been brought
+down by what those rows left in the process (a framework's native state): the row is measured
+once more in a fresh worker, and keeps that measurement with a note of the first worker's death
+in its message; if the fresh worker dies too, the row is an ``error`` row that says so. Workers ignore SIGINT: a Ctrl-C reaches the parent, which stops them.
 
 An :class:`~trainspec.conformance.adapter.Adapter` object is checked in this process instead
 (:class:`InProcessExecutor`; no time limit): the kit's own tests and the pytest plugin do so.
@@ -224,6 +227,11 @@ def _death(exitcode: int | None) -> str:
     return f"the worker process exited with code {exitcode} while measuring this row"
 
 
+def _joined(note: str, message: str | None) -> str:
+    """``note`` before a row's own ``message`` (if any)."""
+    return f"{note}. {message}" if message else note
+
+
 class _Slot:
     """One worker process and the task it is measuring."""
 
@@ -233,6 +241,8 @@ class _Slot:
         self.task: Task | None = None
         self.deadline = 0.0
         self.started = 0.0
+        #: rows this worker process has measured (0: a fresh worker)
+        self.rows_done = 0
 
     @property
     def alive(self) -> bool:
@@ -246,6 +256,7 @@ class _Slot:
         if self.conn is not None:
             self.conn.close()
         self.proc, self.conn, self.task = None, None, None
+        self.rows_done = 0
 
 
 class WorkerExecutor:
@@ -309,6 +320,8 @@ class WorkerExecutor:
     ) -> None:
         """Measure ``tasks`` in the worker processes; ``on_row(index, row)`` as each finishes."""
         pending = deque(tasks)
+        #: plan index -> how the worker that first measured the task died (it is measured again)
+        first_death: dict[int, str] = {}
 
         def failed(task: Task, message: str, seconds: float) -> None:
             row = Row(task[1], self.name, task[2], task[3], task[4], "error", message=message)
@@ -351,15 +364,29 @@ class WorkerExecutor:
                     row_json = None
                 if row_json is not None:
                     slot.task = None
+                    slot.rows_done += 1
                     row = Row.from_json(row_json)
+                    if task[0] in first_death:
+                        row.message = _joined(first_death.pop(task[0]), row.message)
                     on_row(task[0], row)
                 elif not slot.proc.is_alive():
                     slot.proc.join(1)
-                    code = slot.proc.exitcode
+                    code, after = slot.proc.exitcode, slot.rows_done
                     slot.kill()
+                    if after > 0 and task[0] not in first_death:
+                        first_death[task[0]] = (
+                            f"{_death(code)} in a worker that had measured {after} other "
+                            f"row{'s' if after != 1 else ''}; measured again in a fresh worker"
+                        )
+                        pending.appendleft(task)
+                        continue
+                    again = first_death.pop(task[0], None)
                     failed(
                         task,
-                        _death(code) + "; the next row runs in a fresh worker",
+                        _death(code)
+                        + (" in a fresh worker too" if again else "")
+                        + "; the next row runs in a fresh worker"
+                        + (f" (first: {again})" if again else ""),
                         now - slot.started,
                     )
                 elif now >= slot.deadline:

@@ -18,16 +18,22 @@ wrapped as Keras's trainer wraps it (:func:`compile_step_with`). The gradients a
 function's arguments and the learning rate the optimizer's variable, as in ``model.fit``; the
 hyperparameters are Python floats, constants of the traced graph as in ``model.fit``.
 
-Finding: under XLA, ``RMSprop(centered=True)`` returns NaN where the centred variance is 0
-(float32, float64; :data:`XLA_RMSPROP_CENTERED_NAN`). Not yet classified: the row
-``RMSprop(centered=True) in tf.function(jit_compile=False)`` in float32 diverges (the step is
-inf) on a trajectory with rho = 0 and a constant gradient (centred variance exactly 0). This
-adapter's ``run`` returns inf on that case in a fresh process, every time; the standalone script
-of ``trainspec repro`` (the same optimizer, hyperparameters and ``tf.function``, also under
-``keras.device("cpu:0")`` and with the learning rate assigned before each step) returns the
-formula's value. What the adapter's call does differently is still to be found; until then the
-row is neither a finding nor a variant. (Its float64 row, which diverged in an earlier run, now
-reads ``variant``.) In one full run of this backend the worker died of SIGSEGV on ``Nadam in
+Findings:
+
+* under XLA, ``RMSprop(centered=True)`` returns NaN where the centred variance is 0 (float32,
+  float64; :data:`XLA_RMSPROP_CENTERED_NAN`);
+* without XLA (``jit_compile=False``, the CPU default of ``model.fit``), Grappler's constant
+  folding rewrites the centred denominator ``velocity - square(average_grad) + epsilon`` into
+  ``(velocity + epsilon) - square(average_grad)`` (its constant push-down, which moves a constant
+  operand of ``+``/``-`` down the expression tree: ``ConstantFolding::ConstantPushDown`` of
+  TensorFlow's ``core/grappler/optimizers/constant_folding.cc``). Where the centred variance is 0
+  and ``epsilon`` is below half a unit of ``velocity``, ``epsilon`` is absorbed and the step is
+  ``lr * g / 0 = inf`` (float32, float64; :data:`GRAPH_RMSPROP_CENTERED_EPS_ABSORBED`). The rewrite
+  happens when the traced step returns a value, as ``model.fit``'s train step does (its logs) and
+  as this adapter's step does (``apply_gradients`` returns ``iterations``); a traced step that
+  returns nothing is left as written in TensorFlow 2.21, so a reproduction must return the value.
+
+In one full run of this backend the worker died of SIGSEGV on ``Nadam in
 tf.function(jit_compile=True)`` in bfloat16 (an error row); the row alone measures ``variant``.
 
 A new optimizer per case is a new trace (and, with XLA, a new compilation: about a second per
@@ -53,10 +59,16 @@ from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.kinds.optimizers import (
     CENTRED_REGION_TEXT,
     OptimizerCase,
+    centred_absorbing_example,
     centred_variance_near_zero,
 )
 
-__all__ = ["JIT_COMPILE", "KerasCompiledAdapter", "compile_step_with", "compiled_implementations"]
+__all__ = [
+    "JIT_COMPILE",
+    "KerasCompiledAdapter",
+    "compile_step_with",
+    "compiled_implementations",
+]
 
 #: the values of ``model.compile(jit_compile=...)`` that give a compiled train step
 JIT_COMPILE = (False, True)
@@ -110,10 +122,37 @@ XLA_RMSPROP_CENTERED_NAN = (
     "keras.optimizers.RMSprop(centered=True) in the train step of model.compile(jit_compile=True) "
     "(tf.function(..., jit_compile=True)) returns NaN where the centred variance velocity - "
     "average_grad**2 is exactly 0: XLA's compiled difference is a negative rounding remainder "
-    "(eagerly and in tf.function without XLA the step is finite). Minimal counterexample: rho = 0, "
+    "(eagerly the step is finite; without XLA see keras-graph-rmsprop-centered-eps-absorbed). Minimal counterexample: rho = 0, "
     "eps = 1e-8, float64, two steps g = 0.1257302210933933 and 12573.02210933933: NaN, the "
     "formula's parameter -125731.359. docs/findings/keras_xla_rmsprop_centered_nan.py"
 )
+
+
+GRAPH_RMSPROP_CENTERED_EPS_ABSORBED = (
+    "keras.optimizers.RMSprop(centered=True) in the train step of model.compile(jit_compile=False) "
+    "(tf.function without XLA, model.fit's default on CPU) steps by inf where the centred variance "
+    "is 0: Grappler's constant folding (ConstantPushDown) rewrites velocity - square(average_grad) "
+    "+ epsilon into (velocity + epsilon) - square(average_grad), so epsilon is absorbed once it is "
+    "below half a unit of velocity, and the denominator is 0. Eagerly the step is the formula's. "
+    "Minimal counterexample: rho = 0, eps = 1e-8, two steps g = 0.1257302210933933 and "
+    "12573.02210933933 (float32 or float64): inf, the formula's parameter -125731.359; "
+    "model.fit gives the same inf. docs/findings/keras_graph_rmsprop_centered_eps_absorbed.py"
+)
+
+
+def _graph_centred_finding(dtype: str) -> Finding:
+    """``keras-graph-rmsprop-centered-eps-absorbed`` for the rows of ``dtype``."""
+
+    def region(case: OptimizerCase) -> bool:
+        return centred_variance_near_zero(case, dtype)
+
+    return Finding(
+        "keras-graph-rmsprop-centered-eps-absorbed",
+        GRAPH_RMSPROP_CENTERED_EPS_ABSORBED,
+        region=region,
+        region_text=CENTRED_REGION_TEXT,
+        examples=(centred_absorbing_example(),),
+    )
 
 
 def _xla_centred_finding(dtype: str) -> Finding:
@@ -127,15 +166,18 @@ def _xla_centred_finding(dtype: str) -> Finding:
         XLA_RMSPROP_CENTERED_NAN,
         region=region,
         region_text=CENTRED_REGION_TEXT,
+        examples=(centred_absorbing_example(),),
     )
 
 
 def _findings(name: str, jit_compile: bool) -> dict[str, str | Finding]:
     """The findings of ``name``'s row compiled with ``jit_compile`` (by dtype)."""
     out: dict[str, str | Finding] = dict(FINDINGS.get(name, {}))
-    if jit_compile and name == "RMSprop(centered=True)":
+    if name == "RMSprop(centered=True)":
         for dtype in ("float32", "float64"):
-            out[dtype] = _xla_centred_finding(dtype)
+            out[dtype] = (
+                _xla_centred_finding(dtype) if jit_compile else _graph_centred_finding(dtype)
+            )
     return out
 
 

@@ -15,7 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.kinds.optimizers import centred_bfloat16_example
+from trainspec.conformance.kinds.optimizers import (
+    centred_absorbing_example,
+    centred_bfloat16_example,
+)
 from trainspec.conformance.repro import ReproCall, ReproError, example_of
 
 __all__ = [
@@ -70,14 +73,10 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
         "steps": [0, 1, 10],
     },
     # float64 (docs/findings/keras_xla_rmsprop_centered_nan.py): rho = 0, two steps, under XLA
-    "keras-xla-rmsprop-centered-nan": {
-        "check": "trajectory",
-        "params": {"w0": [0.1257302210933933]},
-        "grads": [{"w0": [0.1257302210933933]}, {"w0": [12573.02210933933]}],
-        "learning_rates": [0.0010000000474974513, 0.0010000000474974513],
-        "hyperparameters": {"rho": 0.0, "eps": 9.99999993922529e-09, "momentum": 0.0},
-        "state": {"count": 0, "buffers": {}},
-    },
+    "keras-xla-rmsprop-centered-nan": example_of(*centred_absorbing_example()),
+    # float32, float64 (docs/findings/keras_graph_rmsprop_centered_eps_absorbed.py): rho = 0,
+    # two steps, in tf.function without XLA (Grappler's constant folding absorbs eps)
+    "keras-graph-rmsprop-centered-eps-absorbed": example_of(*centred_absorbing_example()),
     # bfloat16 (docs/findings/keras_rmsprop_centered_bfloat16_nan.py): two steps of one gradient
     "keras-rmsprop-centered-bfloat16-nan": example_of(*centred_bfloat16_example()),
 }
@@ -187,7 +186,7 @@ opt.build(ws)
 
 
 def step(grads):
-    opt.apply_gradients(zip(grads, ws))
+    return opt.apply_gradients(zip(grads, ws))  # a value, as model.fit's train step returns
 
 
 step = tf.function(

@@ -44,6 +44,7 @@ __all__ = [
     "OptimizerCase",
     "OptimizerResult",
     "buffer_meanings",
+    "centred_absorbing_example",
     "centred_bfloat16_example",
     "centred_variance_near_zero",
     "clip_to_root",
@@ -289,6 +290,22 @@ def centred_bfloat16_example() -> tuple[str, OptimizerCase]:
         grads=[g, g],
         learning_rates=[0.00099945068359375, 0.00099945068359375],
         hyperparameters={"rho": 0.0625, "eps": 1.0011717677116394e-08, "momentum": 0.0},
+    )
+
+
+def centred_absorbing_example() -> tuple[str, OptimizerCase]:
+    r"""The minimal counterexample of the compiled centred-RMSprop findings of Keras 3 on
+    TensorFlow (``tf.function`` with and without XLA): ``("trajectory", case)``, two steps from the initial state at $\rho = 0$ (so the centred variance is exactly 0
+    after each step), $\epsilon \approx 10^{-8}$, the second gradient $10^5$ times the first: then
+    velocity $= g^2 \approx 1.6 \cdot 10^8$, whose half unit exceeds $\epsilon$ in float32 and
+    float64 (Grappler's rewrite gives inf), and XLA's fused difference is a negative remainder
+    (NaN). In :func:`centred_variance_near_zero`'s region in both dtypes."""
+    theta = 0.1257302210933933
+    return "trajectory", OptimizerCase(
+        params={"w0": np.array([theta])},
+        grads=[{"w0": np.array([theta])}, {"w0": np.array([12573.02210933933])}],
+        learning_rates=[0.0010000000474974513, 0.0010000000474974513],
+        hyperparameters={"rho": 0.0, "eps": 9.99999993922529e-09, "momentum": 0.0},
     )
 
 

@@ -41,6 +41,26 @@ def _killed(case, dtype, device):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+#: the implementations this process has run (a worker's history)
+_RAN: set[str] = set()
+
+
+def _ran(name, fn):
+    def run(case, dtype, device):
+        _RAN.add(name)
+        return fn(case, dtype, device)
+
+    return run
+
+
+def _segfault_after_other_rows(case, dtype, device):
+    """Dies in a process that ran another implementation before (a framework whose native state
+    an earlier row broke); in a fresh process it is honest."""
+    if _RAN - {"segfault_after_other_rows"}:
+        ctypes.string_at(0)
+    return _ran("segfault_after_other_rows", heavy_ball)(case, dtype, device)
+
+
 def _nan(case, dtype, device):
     return {k: np.full_like(v, np.nan) for k, v in case.params.items()}
 
@@ -63,7 +83,8 @@ def _interrupted(case, dtype, device):
 
 #: implementation name -> what it does; every one is a row of opt.gd
 FAULTS = {
-    "ok_before": heavy_ball,
+    "ok_before": _ran("ok_before", heavy_ball),
+    "segfault_after_other_rows": _segfault_after_other_rows,
     "raises": raising,
     "nan": _nan,
     "none": _none,
@@ -75,6 +96,7 @@ FAULTS = {
     "killed": _killed,
     "interrupted": _interrupted,
     "ok_after": heavy_ball,
+    "segfault_after_ok": _segfault,
 }
 
 

@@ -87,6 +87,25 @@ def test_each_fault_gives_its_clear_row(faulty_run, name, verdict, message):
     assert row.repro.startswith("trainspec run --backend faulty --spec opt.gd --impl " + name)
 
 
+def test_a_row_whose_worker_died_after_other_rows_is_measured_again_in_a_fresh_one(faulty_run):
+    row = faulty_row(faulty_run, "segfault_after_other_rows")
+    assert row.verdict == "conforms", row
+    assert row.message.startswith(
+        "the worker process died of SIGSEGV (a crash in native code) while measuring this row in "
+        "a worker that had measured 1 other row; measured again in a fresh worker"
+    ), row.message
+    # a row that dies in a fresh worker is not measured again: it is an error row at once
+    assert "fresh worker too" not in faulty_row(faulty_run, "segfault").message
+    # one that dies after other rows and again in a fresh worker is an error row saying both
+    twice = faulty_row(faulty_run, "segfault_after_ok")
+    assert twice.verdict == "error", twice
+    assert twice.message.startswith(
+        "the worker process died of SIGSEGV (a crash in native code) while measuring this row in "
+        "a fresh worker too; the next row runs in a fresh worker (first: the worker process died "
+        "of SIGSEGV"
+    ), twice.message
+
+
 def test_a_nan_result_diverges_with_its_counterexample(faulty_run):
     row = faulty_row(faulty_run, "nan")
     assert row.verdict == "diverges" and row.ratio == float("inf") and row.counterexample

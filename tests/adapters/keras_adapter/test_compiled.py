@@ -105,7 +105,11 @@ def test_every_finding_of_the_compiled_rows_has_a_repro_and_xlas_shows_its_nan(t
     adapter = KerasCompiledAdapter()
     rows = finding_rows(adapter)
     ids = {f.id for _, _, f in rows}
-    assert {"keras-xla-rmsprop-centered-nan", "keras-rmsprop-centered-bfloat16-nan"} <= ids
+    assert {
+        "keras-xla-rmsprop-centered-nan",
+        "keras-graph-rmsprop-centered-eps-absorbed",
+        "keras-rmsprop-centered-bfloat16-nan",
+    } <= ids
 
     def compiled_as_named(impl, dtype, source):
         wanted = f"jit_compile={impl.name.endswith('(jit_compile=True)')}"
@@ -116,3 +120,32 @@ def test_every_finding_of_the_compiled_rows_has_a_repro_and_xlas_shows_its_nan(t
     xla = next(i for i, d, f in rows if f.id == "keras-xla-rmsprop-centered-nan" and d == "float64")
     rc, out = run_script(generate(adapter, row_for(adapter, xla, "float64", "cpu")), tmp_path)
     assert rc == 1 and "DISCREPANCY" in out and "nan" in out.lower(), out[-2000:]
+    graph = next(
+        i
+        for i, d, f in rows
+        if f.id == "keras-graph-rmsprop-centered-eps-absorbed" and d == "float32"
+    )
+    rc, out = run_script(generate(adapter, row_for(adapter, graph, "float32", "cpu")), tmp_path)
+    assert rc == 1 and "DISCREPANCY" in out and "inf" in out.lower(), out[-2000:]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_graph_step_absorbs_eps_where_the_centred_variance_is_0(dtype):
+    # Grappler's constant folding: (velocity + eps) - avg**2 with velocity = g**2 = 1.6e8, whose
+    # half unit exceeds eps in both dtypes: the second step divides by 0 (eagerly it is finite)
+    from trainspec.adapters.keras_adapter.optimizers import _rmsprop
+    from trainspec.conformance.kinds.optimizers import centred_absorbing_example
+
+    _, case = centred_absorbing_example()
+    make = _rmsprop(centered=True)
+    graph = run_keras_optimizer(make, case, dtype, "cpu", compile_step=compile_step_with(False))
+    eager = run_keras_optimizer(make, case, dtype, "cpu")
+    assert np.isinf(graph["w0"]).all() and np.isfinite(eager["w0"]).all()
+    impl = next(
+        i
+        for i in compiled_implementations()
+        if i.name == row_name("keras.optimizers.RMSprop(centered=True)", False)
+    )
+    finding = impl.finding(dtype)
+    assert finding is not None and finding.id == "keras-graph-rmsprop-centered-eps-absorbed"
+    assert finding.in_region(case)
