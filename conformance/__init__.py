@@ -1,7 +1,8 @@
 """The conformance kit: strategies, tolerance policy, kinds, runner, report and CLI.
 
 The public adapter API is what this module exports: the interface (:class:`Adapter`,
-:class:`Implementation`, :func:`family_implementations`, :func:`load_adapters`), the case each
+:class:`Implementation`, :class:`Finding`, :func:`family_implementations`,
+:func:`load_adapters`), the case each
 kind passes to an implementation's ``run`` (``OptimizerCase``, ``ScheduleCase``, ...) and the
 type ``run`` returns for it (``OptimizerResult``, ``ScheduleResult``, ..., :class:`BatchNormRun`;
 arrays are :data:`FloatArray`), so that ``Implementation[OptimizerCase, OptimizerResult]`` types
@@ -11,6 +12,7 @@ an optimizer's implementation, and the layout helpers of the batch-normalisation
 
 from trainspec.conformance.adapter import (
     Adapter,
+    Finding,
     FloatArray,
     Implementation,
     family_implementations,
@@ -48,6 +50,7 @@ __all__ = [
     "DropoutResult",
     "EarlyStoppingCase",
     "EarlyStoppingResult",
+    "Finding",
     "FloatArray",
     "Implementation",
     "InitCase",

@@ -48,6 +48,7 @@ from trainspec.conformance.tolerance import Comparison, worse
 from trainspec.conformance.witnesses import (
     WitnessPlan,
     finding_witnesses,
+    fixed_witnesses,
     indistinguishable,
     witness_plan,
 )
@@ -310,9 +311,11 @@ def check_row(
     for check in get_kind(entry.kind).checks:
         plan = witness_plan(entry.id, dtype, check)
         plans.append(plan)
-        cases = list(plan.cases) if plan is not None else []
+        cases = list(plan.cases) if plan is not None else fixed_witnesses(entry.id, dtype, check)
         if region is not None:
             cases += finding_witnesses(entry.id, dtype, check, region)
+        elif known is not None:  # a finding of the whole row: its own counterexamples
+            cases += [case for c, case in known.examples if c == check]
         for case in cases:  # the witnesses first, in every profile (see witnesses)
             if not explorer.alive or explorer.error is not None:
                 break
@@ -330,7 +333,10 @@ def check_row(
     internal = None  # the precision phase, when every variant of the row's precision died
     shrunk: Comparison | None = None  # the minimal counterexample's comparison (diverges)
     if explorer.error is None and not explorer.alive and precision.offered(kind, dtype):
-        internal = _explore_precision(entry, impl, dtype, device, variants, base, seed_, region)
+        whole_row = known.examples if known is not None and region is None else ()
+        internal = _explore_precision(
+            entry, impl, dtype, device, variants, base, seed_, region, whole_row
+        )
         row.examples += internal.examples
         if internal.error is not None or not internal.alive:
             internal = None
@@ -423,31 +429,41 @@ def _explore_precision(
     base: settings,
     seed_: int,
     region: Finding | None,
+    first: Sequence[tuple[str, Any]] = (),
 ) -> _Explorer:
     """The precision phase (:mod:`trainspec.conformance.precision`): every variant computed in
-    float32 internally, on examples drawn exact in float32, the framework run in ``dtype``."""
+    float32 internally, on examples drawn exact in float32, the framework run in ``dtype``.
+    ``first``: ``(check, case)`` pairs run before the drawn ones (a whole-row finding's own
+    counterexamples, which no float32 computation explains either)."""
     inner = "float32"
     wrapped = {precision.with_precision(v): v for v in variants}
     explorer = _Explorer(list(wrapped))
     framework = precision.running_in(impl, dtype)
+
+    def attempt(check: str, case: Any) -> None:
+        try:
+            per = _evaluate(
+                entry, framework, case, inner, device, [wrapped[v] for v in explorer.alive]
+            )
+        except Exception as exc:
+            explorer.error, explorer.error_case = exc, case
+            return
+        per_variant = {v: per[wrapped[v]] for v in explorer.alive}
+        explorer.record(per_variant, check, region is not None and region.in_region(case), case)
 
     def explore(check: str) -> Callable[[Any], None]:
         def body(data: Any) -> None:
             case = _draw_case(data, entry, inner, check)
             if not explorer.alive or explorer.error is not None:
                 return
-            try:
-                per = _evaluate(
-                    entry, framework, case, inner, device, [wrapped[v] for v in explorer.alive]
-                )
-            except Exception as exc:
-                explorer.error, explorer.error_case = exc, case
-                return
-            per_variant = {v: per[wrapped[v]] for v in explorer.alive}
-            explorer.record(per_variant, check, region is not None and region.in_region(case), case)
+            attempt(check, case)
 
         return body
 
+    for check, case in first:
+        if not explorer.alive or explorer.error is not None:
+            return explorer
+        attempt(check, case)
     for check in get_kind(entry.kind).checks:
         _run_given(explore(check), base, seed_)
         if explorer.error is not None or not explorer.alive:

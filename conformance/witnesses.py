@@ -32,7 +32,11 @@ The pool is computed once per process per (spec ID, dtype, check) (:func:`witnes
 cached); the pool's cases in a known finding's region are that finding's witnesses
 (:func:`finding_witnesses`). Kinds whose reference is statistical (dropout, initialisers) or
 depends on the framework's own outputs (batch normalisation's test output) have no reference
-result to separate variants with: :func:`witness_plan` returns ``None`` for them.
+result to separate variants with: :func:`witness_plan` returns ``None`` for them. Their exact axes
+get hand-made cases instead (:data:`FIXED_WITNESSES`, :func:`fixed_witnesses`): dropout's
+``masking`` (what a dropped ``inf`` or ``nan`` becomes) is decided by one training pass over
+non-finite inputs only, so that no profile depends on a random draw putting one where the
+framework's mask drops it.
 """
 
 from __future__ import annotations
@@ -48,11 +52,14 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 
 from trainspec.conformance.kinds import get_kind
+from trainspec.conformance.kinds.dropout import DropoutCase
 from trainspec.conformance.tolerance import Comparison
 from trainspec.conformance.tracked import Tracked, round_to, smallest_normal, unit_roundoff
 from trainspec.reference.registry import SpecEntry, Variant, get
 
 __all__ = [
+    "DROPOUT_NON_FINITE_COPIES",
+    "FIXED_WITNESSES",
     "KIND_WITNESSES",
     "MARGIN",
     "POOL_SEED",
@@ -60,6 +67,7 @@ __all__ = [
     "KindWitness",
     "WitnessPlan",
     "finding_witnesses",
+    "fixed_witnesses",
     "indistinguishable",
     "reference_result",
     "separation",
@@ -540,6 +548,42 @@ KIND_WITNESSES: dict[str, KindWitness] = {
         applies=lambda entry: entry.model.compares != "test",
     ),
 }
+
+
+#: copies of each of inf, -inf and nan in the dropout witness: a training pass at keep
+#: probability 1/2 keeps all 48 elements (and so leaves ``masking`` undecided) with probability
+#: 2^-48
+DROPOUT_NON_FINITE_COPIES = 16
+
+
+def _dropout_witnesses(entry: SpecEntry, dtype: str, check: str) -> list[Any]:
+    """One ``train`` pass over ``inf``, ``-inf`` and ``nan`` only, at rate 1/2 (keep probability
+    1/2 under either meaning of the rate): a dropped element reads NaN under
+    ``masking=multiply`` and 0 under ``masking=select`` (``drop.mc``'s linear layer has no such
+    axis)."""
+    if check != "train" or getattr(entry.model, "mc", False):
+        return []
+    (rate_hp,) = entry.hyperparameters
+    rate = 0.5
+    if not rate_hp.sample_low <= rate <= rate_hp.sample_high:
+        rate = 0.5 * (rate_hp.sample_low + rate_hp.sample_high)
+    x = np.tile(np.array([np.inf, -np.inf, np.nan]), DROPOUT_NON_FINITE_COPIES)
+    return [DropoutCase(x=x, rate=rate, seed=POOL_SEED, passes=1)]
+
+
+#: kinds without a reference result (:data:`KIND_WITNESSES`) whose exact axes have hand-made
+#: cases: ``cases(entry, dtype, check) -> [case]``
+FIXED_WITNESSES: dict[str, Callable[[SpecEntry, str, str], list[Any]]] = {
+    "dropout": _dropout_witnesses,
+}
+
+
+def fixed_witnesses(spec_id: str, dtype: str, check: str) -> list[Any]:
+    """The hand-made witnesses of ``spec_id``'s ``check`` (:data:`FIXED_WITNESSES`; none for a
+    kind not listed), run first in every profile as the other witnesses are."""
+    entry = get(spec_id)
+    make = FIXED_WITNESSES.get(entry.kind)
+    return [] if make is None else make(entry, dtype, check)
 
 
 def reference_result(entry: SpecEntry, variant: Variant, case: Any, dtype: str) -> Any:

@@ -189,6 +189,19 @@ def test_a_finding_met_only_at_its_own_example_is_found_at_the_quick_profile():
     assert row(((check, example),)).finding == "nan-there"
     assert row(()).finding is None  # without its example no profile draws that input
 
+    # a finding of the whole row (no region): its example runs first too, so the row diverges
+    # and names it in every profile
+    def whole_row(examples: Any) -> Any:
+        finding = Finding("nan-there", "NaN at one input", examples=examples)
+        impl = Implementation(
+            "opt.rmsprop", "centred", run, devices=("cpu",), findings={"bfloat16": finding}
+        )
+        return check_row(entry, impl, "numpy", "bfloat16", "cpu", profile="quick", seed_=0)
+
+    found = whole_row(((check, example),))
+    assert (found.verdict, found.finding) == ("diverges", "nan-there")
+    assert whole_row(()).verdict == "variant"  # not met: the row reads as the variant it computes
+
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 @pytest.mark.parametrize("x", [1.0, 0.75, 3.0, 1e-3, 2.0**-14])

@@ -24,6 +24,7 @@ from trainspec.conformance.kinds.dropout import (
     with_non_finite,
 )
 from trainspec.conformance.runner import check_row
+from trainspec.conformance.witnesses import fixed_witnesses
 
 NP = {"float32": np.float32, "float64": np.float64}
 
@@ -48,8 +49,8 @@ def np_dropout(
                 kept = x
             elif fault == "rescaled_by_p":
                 kept = x * t(case.rate)
-            elif fault == "one_ulp_per_kept":
-                kept = np.nextafter(x / t(q), t(np.inf))
+            elif fault == "one_ulp_per_kept":  # an infinity has no next number: kept as it is
+                kept = np.where(np.isfinite(x), np.nextafter(x / t(q), t(np.inf)), x / t(q))
             elif q == 0:
                 kept = t(0) * x
             else:
@@ -114,6 +115,25 @@ def test_selecting_instead_of_multiplying_is_a_named_variant():
     assert res[entry.default_variant].passes
     bad = res[entry.variant(masking="select")]
     assert bad.where == "train (non-finite inputs)" and math.isinf(bad.ratio)
+
+
+@pytest.mark.parametrize("masking", ["multiply", "select"])
+def test_the_masking_witness_alone_decides_masking(masking):
+    # the witness: one pass over inf, -inf and nan only, at rate 1/2; run first in every profile
+    (case,) = fixed_witnesses("drop.inverted", "float32", "train")
+    assert case.passes == 1 and not np.isfinite(case.x).any() and case.rate == 0.5
+    assert fixed_witnesses("drop.inverted", "float32", "test") == []
+    assert fixed_witnesses("drop.mc", "float32", "train") == []
+    entry = reference.get("drop.inverted")
+    variants = list(entry.variants())
+    res = evaluate_dropout(
+        entry, impl("drop.inverted", np_dropout, masking=masking), case, "float32", "cpu", variants
+    )
+    alive = {v.options.get("masking", "multiply") for v in variants if res[v].passes}
+    assert alive == {masking}
+    r = row("drop.inverted", np_dropout, masking=masking)
+    assert r.witnesses >= 1
+    assert all(("masking=select" in v) == (masking == "select") for v in r.consistent_variants)
 
 
 def test_the_other_meaning_of_the_rate_is_a_named_variant():

@@ -39,7 +39,7 @@ import numpy as np
 import paddle
 from paddle.optimizer import lr as lr_sched
 
-from trainspec.conformance import Implementation, ScheduleCase, ScheduleResult
+from trainspec.conformance import Finding, Implementation, ScheduleCase, ScheduleResult
 from trainspec_paddle import DTYPES
 
 __all__ = [
@@ -147,6 +147,40 @@ PLATEAU_COOLDOWN = (
 )
 
 
+def plateau_cooldown_example(mode: str, threshold_mode: str) -> ScheduleCase:
+    """The finding's minimal counterexample for one row (its ``examples``, run first in every
+    profile): four equal metrics (two reductions, each followed by one check of cooldown), then
+    an improvement during the second cooldown, then the same metric again. The spec makes the
+    improvement the best, so the last check is bad and reduces; Paddle compares it with the old
+    best and sees an improvement. Relative threshold 1/16: 0.4375 in ``min`` mode (0.5625 in
+    ``max``); absolute 1/16: 0.375."""
+    new = {"relative": 0.4375, "absolute": 0.375}[threshold_mode]
+    if mode == "max":
+        new = 1.0 - new
+    return ScheduleCase(
+        "sched.plateau",
+        "values",
+        {
+            "learning_rate": 0.1,
+            "factor": 0.1,
+            "patience": 0,
+            "threshold": 0.0625,
+            "cooldown": 1,
+            "min_learning_rate": 0.0,
+        },
+        steps=(0, 1, 2, 3, 4, 5),
+        metrics=(0.5, 0.5, 0.5, 0.5, new, new),
+    )
+
+
+def _plateau_finding(mode: str, threshold_mode: str) -> Finding:
+    return Finding(
+        "paddle-plateau-cooldown-ignores-metrics",
+        PLATEAU_COOLDOWN,
+        examples=(("values", plateau_cooldown_example(mode, threshold_mode)),),
+    )
+
+
 def _impl(
     spec_id: str, name: str, make: MakeScheduler, **kw: Any
 ) -> Implementation[ScheduleCase, ScheduleResult]:
@@ -211,9 +245,8 @@ def implementations() -> list[Implementation[ScheduleCase, ScheduleResult]]:
                 functools.partial(run_plateau, mode, tm),
                 dtypes=DTYPES,
                 devices=("cpu",),
-                # the absolute-threshold row diverges the same way (same code), but the ci
-                # profile's examples do not reach it there, and a declared finding must be found
-                findings={"*": PLATEAU_COOLDOWN} if tm == "relative" else {},
+                # every row diverges the same way (same code), on its own example in every profile
+                findings={"*": _plateau_finding(mode, tm)},
             )
         )
     return out
