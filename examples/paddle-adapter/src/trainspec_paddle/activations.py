@@ -19,7 +19,7 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from trainspec.conformance import ActivationCase, ActivationResult, Implementation
+from trainspec.conformance import ActivationCase, ActivationResult, Finding, Implementation
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = ["implementations", "paddle_kwargs", "prelu_weight", "run_activation"]
@@ -92,11 +92,12 @@ SELU_FLOAT32 = (
     "Minimal counterexample: z = 0.00493050807491952 in float64: Paddle 0.00518048987402756, "
     "the spec 0.005180489702482109 (3e-8 relative). Reproduction: repro/selu_float32_constants.py."
 )
-FINDINGS: dict[str, dict[str, str]] = {
-    "nn.functional.relu": {"*": RELU_NAN},
-    "nn.ReLU": {"*": RELU_NAN},
-    "nn.functional.softmax(axis=-1)": {"*": SOFTMAX_CLIP},
-    "nn.functional.selu": {"float64": SELU_FLOAT32},
+_RELU_NAN = Finding("paddle-relu-nan-is-zero", RELU_NAN)
+FINDINGS: dict[str, dict[str, str | Finding]] = {
+    "nn.functional.relu": {"*": _RELU_NAN},
+    "nn.ReLU": {"*": _RELU_NAN},
+    "nn.functional.softmax(axis=-1)": {"*": Finding("paddle-softmax-clips-at-64", SOFTMAX_CLIP)},
+    "nn.functional.selu": {"float64": Finding("paddle-selu-float32-constants", SELU_FLOAT32)},
 }
 
 

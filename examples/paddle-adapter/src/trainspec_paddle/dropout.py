@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import paddle
 
-from trainspec.conformance import DropoutCase, DropoutResult, Implementation, LinearDropoutCase
+from trainspec.conformance import (
+    DropoutCase,
+    DropoutResult,
+    Finding,
+    Implementation,
+    LinearDropoutCase,
+)
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = ["DROPOUTS", "dropout_arguments", "implementations", "run_dropout", "run_mc_dropout"]
@@ -139,7 +145,9 @@ def implementations() -> list[
                 dtypes=DTYPES,
                 devices=("cpu",),
                 findings={
-                    "float64": SCALE_FLOAT32 if spec_id == "drop.inverted" else DOWNSCALE_FLOAT32
+                    "float64": Finding("paddle-dropout-scale-float32", SCALE_FLOAT32)
+                    if spec_id == "drop.inverted"
+                    else Finding("paddle-dropout-downscale-float32", DOWNSCALE_FLOAT32)
                 },
             )
             for spec_id, name, apply in DROPOUTS

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import paddle
 
-from trainspec.conformance import Implementation, OptimizerCase, OptimizerResult
+from trainspec.conformance import Finding, Implementation, OptimizerCase, OptimizerResult
 from trainspec_paddle import DTYPES, to_numpy
 
 __all__ = [
@@ -282,14 +282,17 @@ OPTIMIZERS: tuple[tuple[str, str, Maker, bool], ...] = (
 )
 
 #: known findings, by row name (see the repro scripts named in each text)
-FINDINGS: dict[str, dict[str, str]] = {
+FINDINGS: dict[str, dict[str, str | Finding]] = {
     "Adamax": {
-        "*": "paddle.optimizer.Adamax adds epsilon to the decayed infinity norm inside the "
-        "maximum, inf_norm = max(beta2 * inf_norm + eps, |g|) (its docstring and the adamax "
-        "kernel), where the spec adds it outside (m / (u + eps)) or to |g| (max(beta2 u, |g| + "
-        "eps)). Minimal counterexample: beta1 = beta2 = 0, one step with g = 0.12573022 in "
-        "float64: Paddle steps by lr (u = max(eps, |g|) = |g|), the spec by lr*g/(g + eps), a "
-        "relative difference eps/g = 8e-8. Reproduction: repro/adamax_eps.py."
+        "*": Finding(
+            "paddle-adamax-eps-inside-max",
+            "paddle.optimizer.Adamax adds epsilon to the decayed infinity norm inside the "
+            "maximum, inf_norm = max(beta2 * inf_norm + eps, |g|) (its docstring and the adamax "
+            "kernel), where the spec adds it outside (m / (u + eps)) or to |g| (max(beta2 u, |g| + "
+            "eps)). Minimal counterexample: beta1 = beta2 = 0, one step with g = 0.12573022 in "
+            "float64: Paddle steps by lr (u = max(eps, |g|) = |g|), the spec by lr*g/(g + eps), a "
+            "relative difference eps/g = 8e-8. Reproduction: repro/adamax_eps.py.",
+        )
     }
 }
 
