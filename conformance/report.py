@@ -676,6 +676,16 @@ def finding_labels(results: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {t: f"F{i}" for i, t in enumerate(long, 1)}
 
 
+def _crash_note(r: Mapping[str, Any]) -> str:
+    """``; *measured again in a fresh worker: ...*`` for a measured row whose first worker died
+    (:mod:`trainspec.conformance.worker`), else ``""``."""
+    msg = str(r.get("message") or "")
+    if r.get("verdict") == "error" or not msg.startswith("the worker process died"):
+        return ""
+    first = msg.split(" while measuring this row")[0].removeprefix("the worker process ")
+    return f"; *measured again in a fresh worker (the first {_md_safe(first)})*"
+
+
 def _implementation_item(
     impl: str, measured: list[dict[str, Any]], labels: Mapping[str, str] | None = None
 ) -> str:
@@ -702,6 +712,7 @@ def _implementation_item(
         and not r.get("finding")
         and not r.get("detectable")
         and not r.get("indistinguishable")
+        and not _crash_note(r)
         for r in measured
     )
     if plain:
@@ -734,6 +745,7 @@ def _implementation_item(
         )
         for d in (r.get("detectable") or {}).values():
             rest += f"; detects {_md_safe(str(d['text']))}"
+        rest += _crash_note(r)
         alike.setdefault((text, rest), []).append(r)
     per_dtype: list[str] = []
     for (text, rest), rs in alike.items():

@@ -33,8 +33,11 @@ Findings:
   as this adapter's step does (``apply_gradients`` returns ``iterations``); a traced step that
   returns nothing is left as written in TensorFlow 2.21, so a reproduction must return the value.
 
-In one full run of this backend the worker died of SIGSEGV on ``Nadam in
-tf.function(jit_compile=True)`` in bfloat16 (an error row); the row alone measures ``variant``.
+Every case builds a new optimizer, so a new trace and, with XLA, a new executable: in a full run
+the worker that had compiled XLA for 59 rows logged "LLVM compilation error: Cannot allocate
+memory" and died of SIGSEGV on ``Nadam in tf.function(jit_compile=True)`` (bfloat16). The runner
+measures such a row again in a fresh worker (:mod:`trainspec.conformance.worker`); there it reads
+``variant``, and the report notes the first worker's death.
 
 A new optimizer per case is a new trace (and, with XLA, a new compilation: about a second per
 case on a CPU), so these rows are their own backend, outside the ``tensorflow`` backend's suite

@@ -114,3 +114,27 @@ def test_long_finding_texts_are_printed_once_under_a_label():
     text = "Paddle's relu returns 0 for a NaN input. Reproduction: repro/relu_nan.py"
     labels = finding_labels([{"finding": text}, {"finding": "an-id"}, {"finding": text}])
     assert labels == {text: "F1"}  # an id is short: it is printed as it is
+
+
+def test_a_row_measured_again_after_its_worker_died_says_so():
+    note = (
+        "the worker process died of SIGSEGV (a crash in native code) while measuring this row in "
+        "a worker that had measured 59 other rows; measured again in a fresh worker"
+    )
+    rows = [
+        Row("opt.s", "b", "impl", "cpu", "float32", "conforms", variant="default", ratio=0.5,
+            max_error=1e-16, tolerance=2e-16, examples=40, message=note),
+        Row("opt.s", "b", "impl", "cpu", "float64", "conforms", variant="default", ratio=0.5,
+            max_error=1e-16, tolerance=2e-16, examples=40),
+    ]  # fmt: skip
+    md = markdown(
+        build_report(rows, {"b": {"status": "ok"}}, profile="ci", seed=0, devices=["cpu"])
+    )
+    lines = md.splitlines()
+    table = lines[lines.index("## Implementations") :]
+    line = next(ln for ln in table if "`impl`" in ln)
+    assert "f32: **conforms**" in line and "f64: **conforms**" in line
+    assert (
+        "*measured again in a fresh worker (the first died of SIGSEGV (a crash in native code))*"
+        in line
+    )
