@@ -160,7 +160,8 @@ def _cmd_errata(args: argparse.Namespace) -> int:
 RUN_EPILOG = """\
 Rows run in one worker process per backend (--jobs N: N of them); each row has a time limit
 (--timeout, default 300 s): a row that exceeds it, or whose worker dies, is an error row and the
-run goes on in a fresh worker. Rows are appended to REPORT/rows.jsonl as they finish; Ctrl-C
+run goes on in a fresh worker (a row whose worker had measured other rows before it died is
+first measured again in a fresh one, and the row says so). Rows are appended to REPORT/rows.jsonl as they finish; Ctrl-C
 writes a partial report marked interrupted, and --resume finishes it.
 
 exit status:
