@@ -17,6 +17,13 @@ pins' own, the decisions only (verdict, variant, finding, values) at another pro
 (:func:`~trainspec.conformance.expectations.fields_compared`); a test that takes ``conformance_planned``
 gets the keys of every row the session measures (to list pinned rows that are gone).
 
+``--trainspec-isolate`` measures each row in a worker process of the backend (the executor of
+``trainspec run``: :mod:`trainspec.conformance.worker`), with ``--trainspec-timeout`` seconds per
+row: a framework that segfaults or hangs then fails its row's test (an ``error`` row that says
+which) instead of ending the session, and the next row runs in a fresh worker. Without it, rows
+are measured in the pytest process (faster to start; what trainspec's own tox runs). The
+``trainspec_measure`` fixture is the measuring function either way.
+
 Hypothesis keeps its files (the constants it collects from the code under test) in a folder of
 pytest's cache (``.pytest_cache/d/trainspec-hypothesis``) for a session that checks rows, not in
 the working directory; with the cache plugin off, in a temporary folder of the session; where
@@ -61,6 +68,20 @@ def pytest_addoption(parser: Any) -> None:
     )
     group.addoption("--trainspec-profile", default="ci", help="quick, ci or thorough (default ci)")
     group.addoption("--trainspec-seed", default=0, type=int, help="seed (default 0)")
+    group.addoption(
+        "--trainspec-isolate",
+        action="store_true",
+        default=False,
+        dest="trainspec_isolate",
+        help="measure each row in a worker process (a crash or hang fails the row, not the session)",
+    )
+    group.addoption(
+        "--trainspec-timeout",
+        default=None,
+        type=float,
+        dest="trainspec_timeout",
+        help="with --trainspec-isolate: seconds per row (default 300)",
+    )
     group.addoption(
         "--trainspec-expect",
         default=None,
@@ -126,6 +147,84 @@ def trainspec_expected_fields(request: Any) -> tuple[str, ...]:
     return fields_compared(
         doc, config.getoption("--trainspec-profile"), config.getoption("--trainspec-seed")
     )
+
+
+class _Isolated:
+    """Rows measured in worker processes, one executor per (backend, device), started on first
+    use and stopped at the end of the session."""
+
+    def __init__(self, config: Any) -> None:
+        from trainspec.conformance.runner import DEFAULT_TIMEOUT
+
+        self.config = config
+        self.timeout = config.getoption("trainspec_timeout", default=None) or DEFAULT_TIMEOUT
+        self.executors: dict[tuple[str, str], Any] = {}
+
+    def _executor(self, backend: str, device: str) -> Any:
+        from trainspec.conformance import discovery
+        from trainspec.conformance.worker import WorkerExecutor
+
+        key = (backend, device)
+        if key not in self.executors:
+            refs, failures = discovery.resolve_backends([backend])
+            if backend not in refs:
+                raise pytest.UsageError(f"--trainspec-isolate: {failures.get(backend, backend)}")
+            folder = os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or hypothesis_folder(
+                self.config
+            )
+            self.executors[key] = WorkerExecutor(
+                refs[backend], [device], timeout=self.timeout, hypothesis_dir=folder
+            )
+        return self.executors[key]
+
+    def measure(
+        self, entry: Any, impl: Any, backend: str, device: str, dtype: str, profile: str, seed: int
+    ) -> Any:
+        rows: list[Any] = []
+        self._executor(backend, device).run_all(
+            [(0, entry.id, impl.name, device, dtype)],
+            profile=profile,
+            seed_=seed,
+            on_row=lambda _, row: rows.append(row),
+        )
+        (row,) = rows
+        return row
+
+    def close(self) -> None:
+        for executor in self.executors.values():
+            executor.close()
+
+
+@pytest.fixture(scope="session")
+def trainspec_measure(request: Any) -> Any:
+    """``measure(entry, impl, backend, adapter, device, dtype) -> Row`` at the session's profile
+    and seed: in this process, or in a worker process with ``--trainspec-isolate``."""
+    from trainspec.conformance.runner import check_row
+
+    config = request.config
+    profile = config.getoption("--trainspec-profile")
+    seed = config.getoption("--trainspec-seed")
+    if not config.getoption("trainspec_isolate", default=False):
+
+        def in_process(
+            entry: Any, impl: Any, backend: str, adapter: Any, device: str, dtype: str
+        ) -> Any:
+            adapter.prepare_device(device)
+            return check_row(entry, impl, backend, dtype, device, profile=profile, seed_=seed)
+
+        yield in_process
+        return
+    isolated = _Isolated(config)
+
+    def in_worker(
+        entry: Any, impl: Any, backend: str, adapter: Any, device: str, dtype: str
+    ) -> Any:
+        return isolated.measure(entry, impl, backend, device, dtype, profile, seed)
+
+    try:
+        yield in_worker
+    finally:
+        isolated.close()
 
 
 def hypothesis_folder(config: Any) -> str:

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from trainspec.conformance import expectations, precision
-from trainspec.conformance.runner import Row, check_row
+from trainspec.conformance.runner import Row
 
 __all__ = [
     "assert_row_conforms",
@@ -102,15 +102,13 @@ def assert_row_matches_its_pin(
 
 def test_row(
     conformance_row: Any,
-    request: Any,
+    trainspec_measure: Any,
     trainspec_expectations: Any,
     trainspec_expected_fields: tuple[str, ...],
 ) -> None:
     entry, impl, backend, adapter, device, dtype = conformance_row
-    adapter.prepare_device(device)
-    profile = request.config.getoption("--trainspec-profile")
-    seed = request.config.getoption("--trainspec-seed")
-    row = check_row(entry, impl, backend, dtype, device, profile=profile, seed_=seed)
+    # in this process, or in a worker process with --trainspec-isolate (pytest plugin)
+    row = trainspec_measure(entry, impl, backend, adapter, device, dtype)
     if trainspec_expectations is not None:
         assert_row_matches_its_pin(row, trainspec_expectations, trainspec_expected_fields)
     assert_row_conforms(row, entry, impl, backend, dtype)

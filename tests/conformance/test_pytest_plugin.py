@@ -83,3 +83,42 @@ def test_pins_of_another_profile_compare_the_decisions_only(tmp_path: Path) -> N
         seen[profile] = next(ln for ln in done.stdout.splitlines() if "FIELDS " in ln)
     assert seen["ci"].endswith("FIELDS verdict,variant,consistent_variants,finding,values")
     assert seen["quick"].endswith("FIELDS verdict,variant,finding,values")
+
+
+def test_isolated_rows_survive_a_segfault_that_ends_an_in_process_session(tmp_path: Path) -> None:
+    from fault_adapters import cli_env
+
+    (tmp_path / "test_suite.py").write_text(
+        "from trainspec.conformance.suite.test_conformance import test_row  # noqa: F401\n"
+    )
+    env = cli_env(tmp_path)
+    args = ["--trainspec-backend", "faulty", "--trainspec-spec", "opt.gd"]
+    args += ["--trainspec-profile", "quick", "-p", "no:cacheprovider", "-rA"]
+
+    def run(*more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", *args, *more],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
+
+    isolated = run(
+        "--trainspec-isolate", "--trainspec-timeout", "60", "-k", "ok_before or segfault"
+    )
+    out = isolated.stdout + isolated.stderr
+    assert isolated.returncode == 1, out  # tests failed; the session itself finished
+    assert "died of SIGSEGV" in out
+    passed = [ln for ln in out.splitlines() if ln.startswith("PASSED")]
+    failed = [ln for ln in out.splitlines() if ln.startswith("FAILED")]
+    # the plain segfault and the one that dies again in a fresh worker fail, each its own test;
+    # the honest rows and the one measured again in a fresh worker pass
+    assert failed and all("-segfault-" in ln or "segfault_after_ok" in ln for ln in failed), out
+    assert any("ok_before" in ln for ln in passed) and any(
+        "segfault_after_other_rows" in ln for ln in passed
+    ), out
+    # in the pytest process the same segfault ends the session
+    in_process = run("-k", "segfault and not after")
+    assert in_process.returncode not in (0, 1), in_process.stdout + in_process.stderr
