@@ -157,8 +157,12 @@ class _Isolated:
         from trainspec.conformance.runner import DEFAULT_TIMEOUT
 
         self.config = config
-        self.timeout = config.getoption("trainspec_timeout", default=None) or DEFAULT_TIMEOUT
+        timeout = config.getoption("trainspec_timeout", default=None)
+        if timeout is not None and not timeout > 0:
+            raise pytest.UsageError(f"--trainspec-timeout {timeout!r}: must be a positive number")
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
         self.executors: dict[tuple[str, str], Any] = {}
+        self.manifests: dict[tuple[str, str], Any] = {}
 
     def _executor(self, backend: str, device: str) -> Any:
         from trainspec.conformance import discovery
@@ -172,16 +176,28 @@ class _Isolated:
             folder = os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY") or hypothesis_folder(
                 self.config
             )
-            self.executors[key] = WorkerExecutor(
+            executor = WorkerExecutor(
                 refs[backend], [device], timeout=self.timeout, hypothesis_dir=folder
             )
+            self.executors[key] = executor
+            # what the worker found when it loaded the adapter and prepared the device
+            self.manifests[key] = executor.start()
         return self.executors[key]
 
     def measure(
         self, entry: Any, impl: Any, backend: str, device: str, dtype: str, profile: str, seed: int
     ) -> Any:
+        from trainspec.conformance.runner import Row
+
+        executor = self._executor(backend, device)
+        manifest = self.manifests[(backend, device)]
+        failure = manifest.prepare_errors.get(device)
+        if manifest.impls is None:
+            failure = manifest.status
+        if failure is not None:  # every row of the backend (or the device) is an error row
+            return Row(entry.id, backend, impl.name, device, dtype, "error", message=failure)
         rows: list[Any] = []
-        self._executor(backend, device).run_all(
+        executor.run_all(
             [(0, entry.id, impl.name, device, dtype)],
             profile=profile,
             seed_=seed,
@@ -192,7 +208,10 @@ class _Isolated:
 
     def close(self) -> None:
         for executor in self.executors.values():
-            executor.close()
+            try:
+                executor.close()
+            except Exception:  # stop every worker, whatever one of them did
+                pass
 
 
 @pytest.fixture(scope="session")
@@ -205,6 +224,8 @@ def trainspec_measure(request: Any) -> Any:
     profile = config.getoption("--trainspec-profile")
     seed = config.getoption("--trainspec-seed")
     if not config.getoption("trainspec_isolate", default=False):
+        if config.getoption("trainspec_timeout", default=None) is not None:
+            raise pytest.UsageError("--trainspec-timeout needs --trainspec-isolate")
 
         def in_process(
             entry: Any, impl: Any, backend: str, adapter: Any, device: str, dtype: str

@@ -27,6 +27,7 @@ import numpy as np
 import trainspec
 from trainspec.conformance import precision
 from trainspec.conformance.runner import Row
+from trainspec.conformance.worker import RETRIED
 from trainspec.reference import SPEC_VERSION
 
 __all__ = ["build_report", "matrix_text", "merge_reports", "write_report"]
@@ -676,14 +677,15 @@ def finding_labels(results: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     return {t: f"F{i}" for i, t in enumerate(long, 1)}
 
 
-def _crash_note(r: Mapping[str, Any]) -> str:
-    """``; *measured again in a fresh worker: ...*`` for a measured row whose first worker died
-    (:mod:`trainspec.conformance.worker`), else ``""``."""
+def retried_note(r: Mapping[str, Any]) -> str:
+    """``; *measured again in a fresh worker (the first worker died of ...)*`` for a measured row
+    whose first worker died (:mod:`trainspec.conformance.worker`), else ``""``."""
     msg = str(r.get("message") or "")
-    if r.get("verdict") == "error" or not msg.startswith("the worker process died"):
+    if r.get("verdict") == "error" or RETRIED not in msg:
         return ""
-    first = msg.split(" while measuring this row")[0].removeprefix("the worker process ")
-    return f"; *measured again in a fresh worker (the first {_md_safe(first)})*"
+    first = msg.split(RETRIED, 1)[1].removeprefix(": ").split(" | ")[0]
+    first = first.split(" while measuring this row")[0]
+    return f"; *{RETRIED} ({_md_safe(first)})*"
 
 
 def _implementation_item(
@@ -712,7 +714,7 @@ def _implementation_item(
         and not r.get("finding")
         and not r.get("detectable")
         and not r.get("indistinguishable")
-        and not _crash_note(r)
+        and not retried_note(r)
         for r in measured
     )
     if plain:
@@ -745,7 +747,7 @@ def _implementation_item(
         )
         for d in (r.get("detectable") or {}).values():
             rest += f"; detects {_md_safe(str(d['text']))}"
-        rest += _crash_note(r)
+        rest += retried_note(r)
         alike.setdefault((text, rest), []).append(r)
     per_dtype: list[str] = []
     for (text, rest), rs in alike.items():

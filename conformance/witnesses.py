@@ -550,9 +550,10 @@ KIND_WITNESSES: dict[str, KindWitness] = {
 }
 
 
-#: copies of each of inf, -inf and nan in the dropout witness: a training pass at keep
-#: probability 1/2 keeps all 48 elements (and so leaves ``masking`` undecided) with probability
-#: 2^-48
+#: copies of each of inf, -inf and nan in the dropout witness: a dropped infinity decides
+#: ``masking`` (NaN multiplied, 0 selected; a dropped NaN only tells selecting apart), and a
+#: training pass at keep probability 1/2 keeps all 32 infinities with probability 2^-32 (the
+#: framework's RNG is seeded from the case, so the witness is the same in every run)
 DROPOUT_NON_FINITE_COPIES = 16
 
 

@@ -32,7 +32,14 @@ from trainspec.conformance.adapter import Adapter
 from trainspec.conformance.discovery import AdapterRef, validate_implementations
 from trainspec.conformance.runner import Row, check_row, describe_error, replay_command
 
-__all__ = ["ImplInfo", "InProcessExecutor", "Manifest", "WorkerExecutor", "make_executor"]
+__all__ = [
+    "RETRIED",
+    "ImplInfo",
+    "InProcessExecutor",
+    "Manifest",
+    "WorkerExecutor",
+    "make_executor",
+]
 
 #: a row to measure: (plan index, spec ID, implementation name, device, dtype)
 Task = tuple[int, str, str, str, str]
@@ -227,9 +234,14 @@ def _death(exitcode: int | None) -> str:
     return f"the worker process exited with code {exitcode} while measuring this row"
 
 
-def _joined(note: str, message: str | None) -> str:
-    """``note`` before a row's own ``message`` (if any)."""
-    return f"{note}. {message}" if message else note
+#: the words that mark a row measured again in a fresh worker, in its message (the report looks
+#: for them: :func:`~trainspec.conformance.report.retried_note`)
+RETRIED = "measured again in a fresh worker"
+
+
+def _joined(message: str | None, note: str) -> str:
+    """A row's own ``message`` (if any), then ``note``."""
+    return f"{message} | {note}" if message else note
 
 
 class _Slot:
@@ -324,6 +336,9 @@ class WorkerExecutor:
         first_death: dict[int, str] = {}
 
         def failed(task: Task, message: str, seconds: float) -> None:
+            first = first_death.pop(task[0], None)
+            if first is not None:
+                message += f" ({RETRIED}: the first worker {first})"
             row = Row(task[1], self.name, task[2], task[3], task[4], "error", message=message)
             row.seconds = seconds
             _, spec_id, impl_name, device, dtype = task
@@ -337,6 +352,8 @@ class WorkerExecutor:
                 if slot.task is not None or not pending:
                     continue
                 task = pending.popleft()
+                if task[0] in first_death and slot.rows_done > 0:
+                    slot.kill()  # a task measured again gets a fresh worker, whichever slot
                 if not slot.alive:
                     slot.kill()
                     manifest = self._spawn(slot)
@@ -367,7 +384,10 @@ class WorkerExecutor:
                     slot.rows_done += 1
                     row = Row.from_json(row_json)
                     if task[0] in first_death:
-                        row.message = _joined(first_death.pop(task[0]), row.message)
+                        # after the row's own message: readers match how that one starts
+                        row.message = _joined(
+                            row.message, f"{RETRIED}: the first worker {first_death.pop(task[0])}"
+                        )
                     on_row(task[0], row)
                 elif not slot.proc.is_alive():
                     slot.proc.join(1)
@@ -375,18 +395,22 @@ class WorkerExecutor:
                     slot.kill()
                     if after > 0 and task[0] not in first_death:
                         first_death[task[0]] = (
-                            f"{_death(code)} in a worker that had measured {after} other "
-                            f"row{'s' if after != 1 else ''}; measured again in a fresh worker"
+                            _death(code)
+                            .removeprefix("the worker process ")
+                            .replace(
+                                "while measuring this row",
+                                f"while measuring this row, after {after} other "
+                                f"row{'s' if after != 1 else ''}",
+                            )
                         )
                         pending.appendleft(task)
                         continue
-                    again = first_death.pop(task[0], None)
+                    again = task[0] in first_death
                     failed(
                         task,
                         _death(code)
                         + (" in a fresh worker too" if again else "")
-                        + "; the next row runs in a fresh worker"
-                        + (f" (first: {again})" if again else ""),
+                        + "; the next row runs in a fresh worker",
                         now - slot.started,
                     )
                 elif now >= slot.deadline:

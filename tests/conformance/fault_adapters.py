@@ -107,6 +107,18 @@ def faulty() -> NumpyAdapter:
     return a
 
 
+def retried() -> NumpyAdapter:
+    """An honest row, then one that dies in a worker that measured another row first."""
+    a = NumpyAdapter(
+        [
+            impl("opt.gd", "ok_before", _ran("ok_before", heavy_ball)),
+            impl("opt.gd", "segfault_after_other_rows", _segfault_after_other_rows),
+        ]
+    )
+    a.name = "retried"
+    return a
+
+
 def honest() -> NumpyAdapter:
     return NumpyAdapter(
         [impl("opt.gd", "heavy_ball", heavy_ball), impl("opt.momentum", "heavy_ball", heavy_ball)]

@@ -90,20 +90,45 @@ def test_each_fault_gives_its_clear_row(faulty_run, name, verdict, message):
 def test_a_row_whose_worker_died_after_other_rows_is_measured_again_in_a_fresh_one(faulty_run):
     row = faulty_row(faulty_run, "segfault_after_other_rows")
     assert row.verdict == "conforms", row
-    assert row.message.startswith(
-        "the worker process died of SIGSEGV (a crash in native code) while measuring this row in "
-        "a worker that had measured 1 other row; measured again in a fresh worker"
+    # the note comes after the row's own message (readers match how that one starts)
+    assert row.message.endswith(
+        "measured again in a fresh worker: the first worker died of SIGSEGV (a crash in native "
+        "code) while measuring this row, after 1 other row"
     ), row.message
     # a row that dies in a fresh worker is not measured again: it is an error row at once
+    # (the rows before "segfault" end their workers: "exits" is the one just before)
+    assert list(FAULTS).index("segfault") == list(FAULTS).index("exits") + 1
     assert "fresh worker too" not in faulty_row(faulty_run, "segfault").message
     # one that dies after other rows and again in a fresh worker is an error row saying both
     twice = faulty_row(faulty_run, "segfault_after_ok")
     assert twice.verdict == "error", twice
     assert twice.message.startswith(
         "the worker process died of SIGSEGV (a crash in native code) while measuring this row in "
-        "a fresh worker too; the next row runs in a fresh worker (first: the worker process died "
-        "of SIGSEGV"
+        "a fresh worker too; the next row runs in a fresh worker (measured again in a fresh "
+        "worker: the first worker died of SIGSEGV"
     ), twice.message
+
+
+def test_a_row_measured_again_goes_to_a_fresh_worker_with_several_jobs():
+    """Two workers: the retried row must not land in the other, older worker."""
+    from trainspec.conformance.runner import MatrixRun
+
+    with MatrixRun(
+        [reference.get("opt.gd")],
+        {"retried": ref("retried")},
+        dtypes=["float32", "float64"],
+        profile="quick",
+        timeout=TIMEOUT,
+        jobs=2,
+    ) as run:
+        run.start()
+        rows = run.run()
+    got = {(r.implementation, r.dtype): r for r in rows}
+    for dtype in ("float32", "float64"):
+        assert got[("ok_before", dtype)].verdict == "conforms"
+        row = got[("segfault_after_other_rows", dtype)]
+        assert row.verdict == "conforms", row
+        assert "measured again in a fresh worker" in row.message
 
 
 def test_a_nan_result_diverges_with_its_counterexample(faulty_run):

@@ -118,8 +118,8 @@ def test_long_finding_texts_are_printed_once_under_a_label():
 
 def test_a_row_measured_again_after_its_worker_died_says_so():
     note = (
-        "the worker process died of SIGSEGV (a crash in native code) while measuring this row in "
-        "a worker that had measured 59 other rows; measured again in a fresh worker"
+        "some message | measured again in a fresh worker: the first worker died of SIGSEGV (a "
+        "crash in native code) while measuring this row, after 59 other rows"
     )
     rows = [
         Row("opt.s", "b", "impl", "cpu", "float32", "conforms", variant="default", ratio=0.5,
@@ -135,6 +135,6 @@ def test_a_row_measured_again_after_its_worker_died_says_so():
     line = next(ln for ln in table if "`impl`" in ln)
     assert "f32: **conforms**" in line and "f64: **conforms**" in line
     assert (
-        "*measured again in a fresh worker (the first died of SIGSEGV (a crash in native code))*"
-        in line
+        "*measured again in a fresh worker (the first worker died of SIGSEGV (a crash in native "
+        "code))*" in line
     )

@@ -133,6 +133,7 @@ def test_the_masking_witness_alone_decides_masking(masking):
     assert alive == {masking}
     r = row("drop.inverted", np_dropout, masking=masking)
     assert r.witnesses >= 1
+    assert r.consistent_variants
     assert all(("masking=select" in v) == (masking == "select") for v in r.consistent_variants)
 
 
