@@ -143,30 +143,22 @@ GRAPH_RMSPROP_CENTERED_EPS_ABSORBED = (
 )
 
 
-def _graph_centred_finding(dtype: str) -> Finding:
-    """``keras-graph-rmsprop-centered-eps-absorbed`` for the rows of ``dtype``."""
+def _centred_finding(jit_compile: bool, dtype: str) -> Finding:
+    """The centred-RMSprop finding of the rows of ``dtype`` compiled with ``jit_compile``:
+    ``keras-xla-rmsprop-centered-nan`` under XLA, ``keras-graph-rmsprop-centered-eps-absorbed``
+    without; both in the centred-variance region, with the same minimal counterexample."""
 
     def region(case: OptimizerCase) -> bool:
         return centred_variance_near_zero(case, dtype)
 
-    return Finding(
-        "keras-graph-rmsprop-centered-eps-absorbed",
-        GRAPH_RMSPROP_CENTERED_EPS_ABSORBED,
-        region=region,
-        region_text=CENTRED_REGION_TEXT,
-        examples=(centred_absorbing_example(),),
+    finding_id, text = (
+        ("keras-xla-rmsprop-centered-nan", XLA_RMSPROP_CENTERED_NAN)
+        if jit_compile
+        else ("keras-graph-rmsprop-centered-eps-absorbed", GRAPH_RMSPROP_CENTERED_EPS_ABSORBED)
     )
-
-
-def _xla_centred_finding(dtype: str) -> Finding:
-    """``keras-xla-rmsprop-centered-nan`` for the rows of ``dtype``."""
-
-    def region(case: OptimizerCase) -> bool:
-        return centred_variance_near_zero(case, dtype)
-
     return Finding(
-        "keras-xla-rmsprop-centered-nan",
-        XLA_RMSPROP_CENTERED_NAN,
+        finding_id,
+        text,
         region=region,
         region_text=CENTRED_REGION_TEXT,
         examples=(centred_absorbing_example(),),
@@ -178,9 +170,7 @@ def _findings(name: str, jit_compile: bool) -> dict[str, str | Finding]:
     out: dict[str, str | Finding] = dict(FINDINGS.get(name, {}))
     if name == "RMSprop(centered=True)":
         for dtype in ("float32", "float64"):
-            out[dtype] = (
-                _xla_centred_finding(dtype) if jit_compile else _graph_centred_finding(dtype)
-            )
+            out[dtype] = _centred_finding(jit_compile, dtype)
     return out
 
 
