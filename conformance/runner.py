@@ -312,10 +312,8 @@ def check_row(
         plan = witness_plan(entry.id, dtype, check)
         plans.append(plan)
         cases = list(plan.cases) if plan is not None else fixed_witnesses(entry.id, dtype, check)
-        if region is not None:
-            cases += finding_witnesses(entry.id, dtype, check, region)
-        elif known is not None:  # a finding of the whole row: its own counterexamples
-            cases += [case for c, case in known.examples if c == check]
+        if known is not None:
+            cases += finding_witnesses(entry.id, dtype, check, known)
         for case in cases:  # the witnesses first, in every profile (see witnesses)
             if not explorer.alive or explorer.error is not None:
                 break

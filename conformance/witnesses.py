@@ -715,8 +715,11 @@ def finding_witnesses(spec_id: str, dtype: str, check: str, region: Any) -> list
     """Up to ``FINDING_WITNESSES`` cases of the pool inside a known finding's ``region`` (a
     :class:`~trainspec.conformance.adapter.Finding`), so that the finding is met in every profile;
     where the pool holds fewer, the first ones of ``FINDING_POOL_SIZE`` draws. The finding's own
-    ``examples`` of ``check`` (its minimal counterexamples) come first."""
+    ``examples`` of ``check`` (its minimal counterexamples) come first; a finding of the whole
+    row (no region) has those only."""
     own = [case for c, case in getattr(region, "examples", ()) if c == check]
+    if getattr(region, "region", None) is None:
+        return own
     plan = witness_plan(spec_id, dtype, check)
     if plan is not None:
         pool = plan.pool
