@@ -105,15 +105,20 @@ class VariantAxis:
     def __post_init__(self) -> None:
         if not self.options:
             raise ValueError(f"variant axis {self.name!r}: options must not be empty")
-        names = [o.name for o in self.options]
+        names = self.names
         if len(set(names)) != len(names):
             raise ValueError(
-                f"variant axis {self.name!r}: option names must be unique, got {names}"
+                f"variant axis {self.name!r}: option names must be unique, got {list(names)}"
             )
 
     @property
     def default(self) -> str:
         return self.options[0].name
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The options' names, the default first (what a card's ``check_choice`` accepts)."""
+        return tuple(o.name for o in self.options)
 
 
 @dataclass(frozen=True, order=True)
@@ -300,10 +305,10 @@ class SpecEntry:
                 raise ValueError(
                     f"spec {self.id!r}: unknown variant axis {k!r}; axes are {sorted(known)}"
                 )
-            if v not in [o.name for o in known[k].options]:
+            if v not in known[k].names:
                 raise ValueError(
                     f"spec {self.id!r}: variant axis {k!r} has no option {v!r}; "
-                    f"options are {[o.name for o in known[k].options]}"
+                    f"options are {list(known[k].names)}"
                 )
         d = self.default_variant.choices
         return Variant(tuple((a, options.get(a, o)) for a, o in d), d)
@@ -395,4 +400,4 @@ def entries_matching(pattern: str | None) -> list[SpecEntry]:
 
 
 def options_of(entry: SpecEntry) -> Mapping[str, tuple[str, ...]]:
-    return {a.name: tuple(o.name for o in a.options) for a in entry.variant_axes}
+    return {a.name: a.names for a in entry.variant_axes}

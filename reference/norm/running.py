@@ -13,8 +13,26 @@ from trainspec.reference.norm.train import BatchStatistics
 __all__ = ["AVERAGES", "MOMENTUM_CONVENTIONS", "RUNNING_VARIANCES", "RunningState"]
 __all__ += ["RunningStatistics", "old_value_weight", "running_statistics"]
 
-AVERAGES = ("exponential", "cumulative", "whole_training_set")
-RUNNING_VARIANCES = ("biased", "unbiased")
+# fmt: off
+_AVERAGE = VariantAxis("average", (
+    VariantOption("exponential", "exponential running average with the weight w of the old value",
+                  r"r \leftarrow w r + (1-w) b",
+                  ("Solberg", "Padilla Montani", "Keras", "flax", "PyTorch (w = 1 - momentum)")),
+    VariantOption("cumulative", "plain average of the batch statistics over all training batches",
+                  r"r_t = \tfrac1t\sum_{s\le t} b_s",
+                  ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch momentum=None")),
+    VariantOption("whole_training_set", "the exact mean and variance over every training value",
+                  r"\mu = \tfrac1n\sum x,\ \sigma^2 = \tfrac1n\sum (x-\mu)^2",
+                  ("Vitay", "Solberg")),
+))
+_RUNNING_VARIANCE = VariantAxis("running_variance", (
+    VariantOption("biased", "the batch variance as used in the normalisation (1/m)",
+                  r"v_B = \sigma^2_B", ("Solberg", "Keras", "flax")),
+    VariantOption("unbiased", "Bessel's correction m/(m-1)", r"v_B = \tfrac{m}{m-1}\sigma^2_B",
+                  ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch")),
+))
+# fmt: on
+AVERAGES, RUNNING_VARIANCES = _AVERAGE.names, _RUNNING_VARIANCE.names
 MOMENTUM_CONVENTIONS = ("old_weight", "new_weight")
 
 
@@ -45,13 +63,9 @@ def old_value_weight(momentum: float, convention: str) -> Any:
     return mom if convention == "old_weight" else 1.0 - mom
 
 
-def running_statistics(
-    momentum: float = 0.99,
-    *,
-    average: str = "exponential",
-    running_variance: str = "biased",
-    momentum_convention: str = "old_weight",
-) -> RunningStatistics:
+def running_statistics(momentum: float = 0.99, *, average: str = "exponential",
+                       running_variance: str = "biased",
+                       momentum_convention: str = "old_weight") -> RunningStatistics:  # fmt: skip
     r"""``norm.batch.running``: the population mean and variance, updated after every batch.
 
     Symbols: $r_\mu, r_{\sigma^2}$ = ``state.mean``, ``state.var``; $\mu_B$, $\sigma^2_B$ (biased)
@@ -126,66 +140,19 @@ def _combine(state: RunningState, batch: BatchStatistics, running_variance: str)
     return RunningState(mean, var, state.steps + 1, total, ssd)
 
 
-_AVERAGE = VariantAxis(
-    "average",
-    (
-        VariantOption(
-            "exponential",
-            "exponential running average with the weight w of the old value",
-            r"r \leftarrow w r + (1-w) b",
-            ("Solberg", "Padilla Montani", "Keras", "flax", "PyTorch (w = 1 - momentum)"),
-        ),
-        VariantOption(
-            "cumulative",
-            "plain average of the batch statistics over all training batches",
-            r"r_t = \tfrac1t\sum_{s\le t} b_s",
-            ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch momentum=None"),
-        ),
-        VariantOption(
-            "whole_training_set",
-            "the exact mean and variance over every training value",
-            r"\mu = \tfrac1n\sum x,\ \sigma^2 = \tfrac1n\sum (x-\mu)^2",
-            ("Vitay", "Solberg"),
-        ),
-    ),
-)
-_RUNNING_VARIANCE = VariantAxis(
-    "running_variance",
-    (
-        VariantOption(
-            "biased",
-            "the batch variance as used in the normalisation (1/m)",
-            r"v_B = \sigma^2_B",
-            ("Solberg", "Keras", "flax"),
-        ),
-        VariantOption(
-            "unbiased",
-            "Bessel's correction m/(m-1)",
-            r"v_B = \tfrac{m}{m-1}\sigma^2_B",
-            ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch"),
-        ),
-    ),
-)
-
-register(
-    SpecEntry(
-        id="norm.batch.running",
-        title="Batch normalisation: population statistics for test time",
-        tier="core",
-        kind="norm",
-        formula=r"r_\mu \leftarrow w\,r_\mu + (1-w)\,\mu_B,\quad "
-        r"r_{\sigma^2} \leftarrow w\,r_{\sigma^2} + (1-w)\,v_B",
-        citations=(
-            C.at(C.SOLBERG, "Batch normalization: test time"),
-            C.at(C.VITAY, "Batch normalization (BN)"),
-            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
-            C.at(C.IOFFE_SZEGEDY, "Algorithm 2"),
-        ),
-        variant_axes=(_AVERAGE, _RUNNING_VARIANCE, VARIANCE_AXIS),
-        hyperparameters=(EPS, BN_MOMENTUM),
-        notes="The hyperparameter momentum is the weight w of the OLD value (Keras/flax); each "
-        "adapter maps it onto its framework in one tested function (PyTorch: 1 - w), so a flipped "
-        "convention diverges. The row compares the running mean and variance after every step.",
-        model=BatchNormModel("running"),
-    )
-)
+register(SpecEntry(
+    id="norm.batch.running", title="Batch normalisation: population statistics for test time",
+    tier="core", kind="norm",
+    formula=r"r_\mu \leftarrow w\,r_\mu + (1-w)\,\mu_B,\quad "
+    r"r_{\sigma^2} \leftarrow w\,r_{\sigma^2} + (1-w)\,v_B",
+    citations=(C.at(C.SOLBERG, "Batch normalization: test time"),
+               C.at(C.VITAY, "Batch normalization (BN)"),
+               C.at(C.PADILLA_MONTANI, "Batch Normalization"),
+               C.at(C.IOFFE_SZEGEDY, "Algorithm 2")),
+    variant_axes=(_AVERAGE, _RUNNING_VARIANCE, VARIANCE_AXIS),
+    hyperparameters=(EPS, BN_MOMENTUM),
+    notes="The hyperparameter momentum is the weight w of the OLD value (Keras/flax); each "
+    "adapter maps it onto its framework in one tested function (PyTorch: 1 - w), so a flipped "
+    "convention diverges. The row compares the running mean and variance after every step.",
+    model=BatchNormModel("running"),
+))  # fmt: skip

@@ -15,8 +15,42 @@ __all__ = ["BUFFERS", "NADAM_DECAY", "NADAM_DECAY_FLOAT32", "NADAM_SCHEDULES", "
 __all__ += ["NADAM_SCHEDULE_PRECISIONS", "ScaleByNadamState", "scale_by_nadam"]
 __all__ += ["nadam_decay", "nadam_momentum_product", "nadam_mu"]
 
-NADAM_SCHEDULES = ("dozat_decay", "dozat_decay_psi1", "none")
-NADAM_SCHEDULE_PRECISIONS = ("as_params", "decay_float32", "product_float32")
+# fmt: off
+MOMENTUM_SCHEDULE = VariantAxis("momentum_schedule", (
+    VariantOption("dozat_decay",
+                  "momentum schedule with the decay exponent scaled by momentum_decay",
+                  r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
+                  ("Dozat (2016), psi = 1/250", "PyTorch NAdam(momentum_decay=psi)")),
+    VariantOption("dozat_decay_psi1", "momentum schedule with an unscaled exponent (psi = 1)",
+                  r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t})", ("Keras Nadam",)),
+    VariantOption("none", "constant momentum, Pi_t = beta1^t",
+                  r"\hat m = \frac{\beta_1 m}{1-\beta_1^{t+1}} + \frac{(1-\beta_1) g}{1-\beta_1^t}",
+                  ("optax.nadam",)),
+))
+SCHEDULE_PRECISION = VariantAxis("schedule_precision", (
+    VariantOption("as_params", "the momentum schedule in the parameters' precision",
+                  r"\mu_t,\ \Pi_t \text{ in the parameters' dtype}",
+                  ("Dozat (2016)", "optax.nadam")),
+    VariantOption("decay_float32", "the step's constant 0.96 rounded to float32, the running "
+                  "product's not (visible in float64)",
+                  r"\mu_t = \beta_1 (1 - \tfrac12\, \mathrm{fl}_{32}(0.96)^{t\psi}),\ "
+                  r"\Pi_t = \Pi_{t-1} \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
+                  ("Keras Nadam: decay = ops.cast(0.96, var_dtype) in update_step, but "
+                   "ops.power(0.96, ops.cast(iterations + 1, dtype)) for _u_product in "
+                   "_backend_update_step (keras/src/optimizers/nadam.py)",)),
+    VariantOption("product_float32",
+                  "the running product Pi_t held in float32 (visible in float64)",
+                  r"\Pi_t = \mathrm{fl}_{32}(\Pi_{t-1}\, \mathrm{fl}_{32}(\mu_t))",
+                  ("PyTorch NAdam: state['mu_product'] created with _get_scalar_dtype() (float32 "
+                   "unless the default dtype is float64) and updated by mu_product *= mu "
+                   "(torch/optim/nadam.py)",)),
+))
+MOMENTUM_DECAY = HyperParameter(
+    "momentum_decay", r"\psi", "exponent scale of Nadam's momentum schedule "
+    "mu_t = beta1 (1 - 0.5 * 0.96^(t psi))", low=0.0, high=None, sample_low=1e-4,
+    sample_high=1.0, log_scale=True, special=(0.004, 1.0))
+# fmt: on
+NADAM_SCHEDULES, NADAM_SCHEDULE_PRECISIONS = MOMENTUM_SCHEDULE.names, SCHEDULE_PRECISION.names
 #: What each canonical buffer holds (a tree shaped like params).
 BUFFERS = {
     "m": "the uncorrected first moment (running average of gradients).",
@@ -25,8 +59,7 @@ BUFFERS = {
     "and momentum_decay (see nadam_momentum_product).",
 }
 #: Dozat's decay constant $0.96$ of the momentum schedule, and as Keras rounds it to float32
-NADAM_DECAY = 0.96
-NADAM_DECAY_FLOAT32 = float(np.float32(NADAM_DECAY))
+NADAM_DECAY, NADAM_DECAY_FLOAT32 = 0.96, float(np.float32(0.96))
 
 
 def nadam_decay(schedule_precision: str = "as_params") -> float:
@@ -35,9 +68,8 @@ def nadam_decay(schedule_precision: str = "as_params") -> float:
     return NADAM_DECAY_FLOAT32 if prec == "decay_float32" else NADAM_DECAY
 
 
-def nadam_mu(
-    step: int, beta1: float, momentum_decay: float, schedule: str, *, decay: float = NADAM_DECAY
-) -> float:
+def nadam_mu(step: int, beta1: float, momentum_decay: float, schedule: str, *,
+             decay: float = NADAM_DECAY) -> float:  # fmt: skip
     r"""$\mu_t$ of step $t$ = ``step`` $\ge 1$, $\psi$ = ``momentum_decay`` ($\psi = 1$ for
     ``dozat_decay_psi1``, $\mu_t = \beta_1$ for ``none``)."""
     if schedule == "none":
@@ -46,9 +78,8 @@ def nadam_mu(
     return beta1 * (1.0 - 0.5 * decay ** (step * psi))
 
 
-def nadam_momentum_product(
-    count: int, beta1: float, momentum_decay: float, schedule: str, *, decay: float = NADAM_DECAY
-) -> float:
+def nadam_momentum_product(count: int, beta1: float, momentum_decay: float, schedule: str, *,
+                           decay: float = NADAM_DECAY) -> float:  # fmt: skip
     r"""$\prod_{i\le t}\mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
     t = check_step("count", count)
     if schedule == "none":
@@ -66,15 +97,9 @@ class ScaleByNadamState(NamedTuple):
     mu_product: float  # prod_{i <= count} mu_i
 
 
-def scale_by_nadam(
-    beta1: float,
-    beta2: float,
-    eps: float,
-    momentum_decay: float = 0.004,
-    *,
-    momentum_schedule: str = "dozat_decay",
-    schedule_precision: str = "as_params",
-) -> GradientTransformation:
+def scale_by_nadam(beta1: float, beta2: float, eps: float, momentum_decay: float = 0.004, *,
+                   momentum_schedule: str = "dozat_decay",
+                   schedule_precision: str = "as_params") -> GradientTransformation:  # fmt: skip
     r"""Nadam's direction, :func:`nadam` without $-\eta_t$; ``state.mu_product`` holds
     $\prod_{i<t}\mu_i$."""
     b1, b2, e = check_beta("beta1", beta1), check_beta("beta2", beta2), check_eps(eps)
@@ -109,16 +134,10 @@ def scale_by_nadam(
     return GradientTransformation(init, update)
 
 
-def nadam(
-    learning_rate: float | Schedule,
-    beta1: float = 0.9,
-    beta2: float = 0.999,
-    eps: float = 1e-8,
-    momentum_decay: float = 0.004,
-    *,
-    momentum_schedule: str = "dozat_decay",
-    schedule_precision: str = "as_params",
-) -> GradientTransformation:
+def nadam(learning_rate: float | Schedule, beta1: float = 0.9, beta2: float = 0.999,
+          eps: float = 1e-8, momentum_decay: float = 0.004, *,
+          momentum_schedule: str = "dozat_decay",
+          schedule_precision: str = "as_params") -> GradientTransformation:  # fmt: skip
     r"""Nadam, ``opt.nadam``: Adam (Kingma & Ba 2015) with Nesterov momentum (Dozat 2016, Algorithm 2).
 
     Symbols: $\eta$ = ``learning_rate``, $\beta_1, \beta_2$ = ``beta1``, ``beta2``, $\epsilon$ =
@@ -134,135 +153,42 @@ def nadam(
     momentum schedules (``momentum_schedule``) and the precision in which they keep it
     (``schedule_precision``) are the entry's variant axes.
     """
-    return chain(
-        scale_by_nadam(
-            beta1,
-            beta2,
-            eps,
-            momentum_decay,
-            momentum_schedule=momentum_schedule,
-            schedule_precision=schedule_precision,
-        ),
-        scale_by_learning_rate(learning_rate),
-    )
-
-
-MOMENTUM_DECAY = HyperParameter(
-    "momentum_decay",
-    r"\psi",
-    "exponent scale of Nadam's momentum schedule mu_t = beta1 (1 - 0.5 * 0.96^(t psi))",
-    low=0.0,
-    high=None,
-    sample_low=1e-4,
-    sample_high=1.0,
-    log_scale=True,
-    special=(0.004, 1.0),
-)
+    unit = scale_by_nadam(beta1, beta2, eps, momentum_decay, momentum_schedule=momentum_schedule,
+                          schedule_precision=schedule_precision)  # fmt: skip
+    return chain(unit, scale_by_learning_rate(learning_rate))
 
 
 @functools.lru_cache(maxsize=4096)
-def _momentum_product_value(t: int, b1: float, psi: float, sched: str, decay: float) -> float:
-    return nadam_momentum_product(t, b1, psi, sched, decay=decay)
+def _momentum_product_value(t: int, b1: float, psi: float, sched: str) -> float:
+    return nadam_momentum_product(t, b1, psi, sched, decay=NADAM_DECAY)
 
 
-def _load_nadam(
-    o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState, params: Tree
-) -> ChainState:
+def _load_nadam(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState,
+                params: Tree) -> ChainState:  # fmt: skip
     t = check_step("canonical.count", cs.count)
     b1 = check_beta("beta1", hp["beta1"])
     psi = check_number("momentum_decay", hp["momentum_decay"], low=0.0)
     sched = check_choice("momentum_schedule", o["momentum_schedule"], NADAM_SCHEDULES)
-    prec = o["schedule_precision"]
     # the frameworks hold the product (mu_product, _u_product) rounded once to its dtype: an
     # input, its value from the exact hyperparameters (b1 * 0.0 + value carries that one rounding)
-    value = _momentum_product_value(t, float(b1), float(psi), sched, NADAM_DECAY)
-    prod = b1 * 0.0 + value
-    if prec == "product_float32" and sched != "none":
+    prod = b1 * 0.0 + _momentum_product_value(t, float(b1), float(psi), sched)
+    if o["schedule_precision"] == "product_float32" and sched != "none":
         prod = held_in_float32(prod)  # what PyTorch holds after count steps
     unit = ScaleByNadamState(count=t, m=buffer(cs, "m"), v=buffer(cs, "v"), mu_product=prod)
     return ChainState((unit, ScaleByLearningRateState(t)))
 
 
-register(
-    SpecEntry(
-        id="opt.nadam",
-        title="Nadam: Adam with Nesterov momentum",
-        tier="core",
-        kind="optimizers",
-        formula=r"\theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + "
-        r"\frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}",
-        citations=(
-            C.at(C.VITAY, "Adam (other possible optimizers)"),
-            C.at(C.ZHENG, "Faster optimizers (Nadam optimization)"),
-            C.at(C.DOZAT, "Algorithm 2"),
-            C.KINGMA_BA,
-        ),
-        variant_axes=(
-            VariantAxis(
-                "momentum_schedule",
-                (
-                    VariantOption(
-                        "dozat_decay",
-                        "momentum schedule with the decay exponent scaled by momentum_decay",
-                        r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
-                        ("Dozat (2016), psi = 1/250", "PyTorch NAdam(momentum_decay=psi)"),
-                    ),
-                    VariantOption(
-                        "dozat_decay_psi1",
-                        "momentum schedule with an unscaled exponent (psi = 1)",
-                        r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t})",
-                        ("Keras Nadam",),
-                    ),
-                    VariantOption(
-                        "none",
-                        "constant momentum, Pi_t = beta1^t",
-                        r"\hat m = \frac{\beta_1 m}{1-\beta_1^{t+1}} + \frac{(1-\beta_1) g}{1-\beta_1^t}",
-                        ("optax.nadam",),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "schedule_precision",
-                (
-                    VariantOption(
-                        "as_params",
-                        "the momentum schedule in the parameters' precision",
-                        r"\mu_t,\ \Pi_t \text{ in the parameters' dtype}",
-                        ("Dozat (2016)", "optax.nadam"),
-                    ),
-                    VariantOption(
-                        "decay_float32",
-                        "the step's constant 0.96 rounded to float32, the running product's not "
-                        "(visible in float64)",
-                        r"\mu_t = \beta_1 (1 - \tfrac12\, \mathrm{fl}_{32}(0.96)^{t\psi}),\ "
-                        r"\Pi_t = \Pi_{t-1} \beta_1 (1 - \tfrac12\, 0.96^{t\psi})",
-                        (
-                            "Keras Nadam: decay = ops.cast(0.96, var_dtype) in update_step, but "
-                            "ops.power(0.96, ops.cast(iterations + 1, dtype)) for _u_product in "
-                            "_backend_update_step (keras/src/optimizers/nadam.py)",
-                        ),
-                    ),
-                    VariantOption(
-                        "product_float32",
-                        "the running product Pi_t held in float32 (visible in float64)",
-                        r"\Pi_t = \mathrm{fl}_{32}(\Pi_{t-1}\, \mathrm{fl}_{32}(\mu_t))",
-                        (
-                            "PyTorch NAdam: state['mu_product'] created with _get_scalar_dtype() "
-                            "(float32 unless the default dtype is float64) and updated by "
-                            "mu_product *= mu (torch/optim/nadam.py)",
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, MOMENTUM_DECAY),
-        notes="The notes name Nadam without a formula. The frameworks agree on epsilon outside "
-        "sqrt(v / (1 - beta2^t)). The running product of mu is a function of the step count, not a buffer.",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=build_by_name(nadam),
-            load_state=_load_nadam,
-            buffers=("m", "v"),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.nadam", title="Nadam: Adam with Nesterov momentum", tier="core", kind="optimizers",
+    formula=r"\theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + "
+    r"\frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}",
+    citations=(C.at(C.VITAY, "Adam (other possible optimizers)"),
+               C.at(C.ZHENG, "Faster optimizers (Nadam optimization)"),
+               C.at(C.DOZAT, "Algorithm 2"), C.KINGMA_BA),
+    variant_axes=(MOMENTUM_SCHEDULE, SCHEDULE_PRECISION),
+    hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, MOMENTUM_DECAY),
+    notes="The notes name Nadam without a formula. The frameworks agree on epsilon outside "
+    "sqrt(v / (1 - beta2^t)). The running product of mu is a function of the step count, not a buffer.",
+    model=OptimizerModel(build=build_by_name(nadam), load_state=_load_nadam, buffers=("m", "v"),
+                         nonnegative_buffers=NONNEGATIVE_BUFFERS),
+))  # fmt: skip

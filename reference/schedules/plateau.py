@@ -14,10 +14,41 @@ from trainspec.reference.schedules.common import *
 __all__ = ["COOLDOWN_COUNTS", "MODES", "PATIENCE_COUNTS", "THRESHOLD_MODES", "Plateau"]
 __all__ += ["PlateauState", "plateau_learning_rates", "reduce_on_plateau"]
 
-PATIENCE_COUNTS = ("reaches", "exceeds")
-COOLDOWN_COUNTS = ("full", "one_less")
-THRESHOLD_MODES = ("relative", "absolute")
-MODES = ("min", "max")
+# fmt: off
+_PATIENCE_COUNT = VariantAxis("patience_count", (
+    VariantOption("reaches",
+                  "reduce when the number of checks without improvement reaches the patience",
+                  r"n \ge \max(P, 1)",
+                  ("Keras ReduceLROnPlateau (wait >= patience)", "optax reduce_on_plateau")),
+    VariantOption("exceeds",
+                  "reduce when the number of checks without improvement exceeds the patience",
+                  r"n > P", ("PyTorch ReduceLROnPlateau (num_bad_epochs > patience)",)),
+))
+_COOLDOWN_COUNT = VariantAxis("cooldown_count", (
+    VariantOption("full", "the C checks after a reduction are ignored",
+                  r"n = 0\ \text{for the } C \text{ checks after a reduction}",
+                  ("PyTorch", "optax")),
+    VariantOption("one_less",
+                  "the counter is decremented before it is tested: C - 1 checks are ignored",
+                  r"n = 0\ \text{for the } C - 1 \text{ checks after a reduction}",
+                  ("Keras ReduceLROnPlateau",)),
+))
+_THRESHOLD_MODE = VariantAxis("threshold_mode", (
+    VariantOption("relative", "an improvement must beat the best by a fraction epsilon of it",
+                  r"m < m^\ast(1-\epsilon)",
+                  ("PyTorch threshold_mode='rel' (default)", "optax rtol")),
+    VariantOption("absolute", "an improvement must beat the best by epsilon",
+                  r"m < m^\ast - \epsilon",
+                  ("PyTorch threshold_mode='abs'", "Keras min_delta", "optax atol")),
+))
+_MODE = VariantAxis("mode", (
+    VariantOption("min", "the metric should decrease (an error)", r"m < \dots", ("all",)),
+    VariantOption("max", "the metric should increase (an accuracy)", r"m > \dots",
+                  ("PyTorch", "Keras")),
+))
+# fmt: on
+PATIENCE_COUNTS, COOLDOWN_COUNTS = _PATIENCE_COUNT.names, _COOLDOWN_COUNT.names
+THRESHOLD_MODES, MODES = _THRESHOLD_MODE.names, _MODE.names
 
 
 class PlateauState(NamedTuple):
@@ -38,20 +69,11 @@ class Plateau(NamedTuple):
     update: Callable[[float, PlateauState], PlateauState]
 
 
-def reduce_on_plateau(
-    learning_rate: Any,
-    factor: Any,
-    patience: int,
-    *,
-    threshold: Any = 0.0,
-    cooldown: int = 0,
-    min_learning_rate: Any = 0.0,
-    mode: str = "min",
-    threshold_mode: str = "relative",
-    patience_count: str = "reaches",
-    cooldown_count: str = "full",
-    min_decrease: float = 0.0,
-) -> Plateau:
+def reduce_on_plateau(learning_rate: Any, factor: Any, patience: int, *, threshold: Any = 0.0,
+                      cooldown: int = 0, min_learning_rate: Any = 0.0, mode: str = "min",
+                      threshold_mode: str = "relative", patience_count: str = "reaches",
+                      cooldown_count: str = "full",
+                      min_decrease: float = 0.0) -> Plateau:  # fmt: skip
     r"""Performance scheduling (reduce on plateau), ``sched.plateau``, as a pure state machine.
 
     Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor``, $P$ = ``patience``, $\epsilon$ =
@@ -149,96 +171,24 @@ def plateau_learning_rates(plateau: Plateau, metrics: Sequence[float]) -> list[A
     return out
 
 
-_PLATEAU_AXES = (
-    VariantAxis(
-        "patience_count",
-        (
-            VariantOption(
-                "reaches",
-                "reduce when the number of checks without improvement reaches the patience",
-                r"n \ge \max(P, 1)",
-                ("Keras ReduceLROnPlateau (wait >= patience)", "optax reduce_on_plateau"),
-            ),
-            VariantOption(
-                "exceeds",
-                "reduce when the number of checks without improvement exceeds the patience",
-                r"n > P",
-                ("PyTorch ReduceLROnPlateau (num_bad_epochs > patience)",),
-            ),
-        ),
+register(SpecEntry(
+    id="sched.plateau", title="Performance scheduling (reduce the learning rate on a plateau)",
+    tier="core", kind="schedules",
+    formula=r"n \leftarrow 0 \text{ if } m_k \text{ improves on } m^\ast \text{ else } n + 1;\ "
+    r"n \text{ reaches } P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,\ \text{cooldown } C",
+    citations=(C.at(C.ZHENG, "Learning rate scheduling (performance scheduling)"),
+               C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (performance scheduling)"),
+               C.GERON_2017),
+    variant_axes=(_PATIENCE_COUNT, _COOLDOWN_COUNT, _THRESHOLD_MODE, _MODE),
+    hyperparameters=(
+        ETA0,
+        HyperParameter("factor", r"\lambda", "reduction factor", 0.0, 1.0, False, False),
+        HyperParameter("patience", "P", "checks without improvement tolerated", 0.0, None),
+        HyperParameter("threshold", r"\epsilon", "improvement threshold", 0.0, None),
+        HyperParameter("cooldown", "C", "checks ignored after a reduction", 0.0, None),
+        HyperParameter("min_learning_rate", r"\eta_\min", "lower bound", 0.0, None),
     ),
-    VariantAxis(
-        "cooldown_count",
-        (
-            VariantOption(
-                "full",
-                "the C checks after a reduction are ignored",
-                r"n = 0\ \text{for the } C \text{ checks after a reduction}",
-                ("PyTorch", "optax"),
-            ),
-            VariantOption(
-                "one_less",
-                "the counter is decremented before it is tested: C - 1 checks are ignored",
-                r"n = 0\ \text{for the } C - 1 \text{ checks after a reduction}",
-                ("Keras ReduceLROnPlateau",),
-            ),
-        ),
-    ),
-    VariantAxis(
-        "threshold_mode",
-        (
-            VariantOption(
-                "relative",
-                "an improvement must beat the best by a fraction epsilon of it",
-                r"m < m^\ast(1-\epsilon)",
-                ("PyTorch threshold_mode='rel' (default)", "optax rtol"),
-            ),
-            VariantOption(
-                "absolute",
-                "an improvement must beat the best by epsilon",
-                r"m < m^\ast - \epsilon",
-                ("PyTorch threshold_mode='abs'", "Keras min_delta", "optax atol"),
-            ),
-        ),
-    ),
-    VariantAxis(
-        "mode",
-        (
-            VariantOption("min", "the metric should decrease (an error)", r"m < \dots", ("all",)),
-            VariantOption(
-                "max",
-                "the metric should increase (an accuracy)",
-                r"m > \dots",
-                ("PyTorch", "Keras"),
-            ),
-        ),
-    ),
-)
-
-register(
-    SpecEntry(
-        id="sched.plateau",
-        title="Performance scheduling (reduce the learning rate on a plateau)",
-        tier="core",
-        kind="schedules",
-        formula=r"n \leftarrow 0 \text{ if } m_k \text{ improves on } m^\ast \text{ else } n + 1;\ "
-        r"n \text{ reaches } P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,\ \text{cooldown } C",
-        citations=(
-            C.at(C.ZHENG, "Learning rate scheduling (performance scheduling)"),
-            C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (performance scheduling)"),
-            C.GERON_2017,
-        ),
-        variant_axes=_PLATEAU_AXES,
-        hyperparameters=(
-            ETA0,
-            HyperParameter("factor", r"\lambda", "reduction factor", 0.0, 1.0, False, False),
-            HyperParameter("patience", "P", "checks without improvement tolerated", 0.0, None),
-            HyperParameter("threshold", r"\epsilon", "improvement threshold", 0.0, None),
-            HyperParameter("cooldown", "C", "checks ignored after a reduction", 0.0, None),
-            HyperParameter("min_learning_rate", r"\eta_\min", "lower bound", 0.0, None),
-        ),
-        notes="The learning rate reported for check k is the one in effect after metric k has "
-        "been seen (what the next optimizer step uses).",
-        model=ScheduleModel(build=build_by_name(reduce_on_plateau), plateau=True),
-    )
-)
+    notes="The learning rate reported for check k is the one in effect after metric k has "
+    "been seen (what the next optimizer step uses).",
+    model=ScheduleModel(build=build_by_name(reduce_on_plateau), plateau=True),
+))  # fmt: skip
