@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -30,6 +30,7 @@ from trainspec.reference.base import (
     check_step,
     either_order,
 )
+from trainspec.reference.optimizers.hyperparameters import LEARNING_RATE
 from trainspec.reference.registry import (
     HyperParameter,
     SpecEntry,
@@ -139,17 +140,8 @@ def running_products(
 
 # registry entries
 
-ETA0 = HyperParameter(
-    "learning_rate",
-    r"\eta_0",
-    "initial learning rate",
-    low=0.0,
-    high=None,
-    sample_low=1e-4,
-    sample_high=1.0,
-    log_scale=True,
-    special=(0.1, 0.01),
-)
+#: the optimizers' learning rate as a schedule's starting value (its range and sampling)
+ETA0 = replace(LEARNING_RATE, symbol=r"\eta_0", description="initial learning rate", special=(0.1, 0.01))
 DECAY_STEPS = HyperParameter(
     "decay_steps",
     r"s",
