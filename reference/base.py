@@ -37,7 +37,10 @@ __all__ = [
     "as_schedule",
     "build_by_name",
     "chain",
+    "check_eps",
+    "check_integer",
     "check_number",
+    "check_rng",
     "check_same_structure",
     "check_step",
     "check_tree",
@@ -116,13 +119,35 @@ def check_number(
     return v
 
 
+def check_integer(name: str, value: Any, *, low: int = 0) -> int:
+    """An integer ``>= low`` (a ``bool`` is not one): a TypeError or ValueError names the argument."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r}: must be an integer, got {type(value).__name__}")
+    if value < low:
+        raise ValueError(f"{name}={value!r}: must be an integer >= {low}")
+    return int(value)
+
+
 def check_step(name: str, step: Any) -> int:
-    """A step count: an integer ``>= 0`` (``bool`` is rejected)."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"{name}={step!r}: must be an integer, got {type(step).__name__}")
-    if step < 0:
-        raise ValueError(f"{name}={step!r}: must be an integer >= 0")
-    return int(step)
+    """A step count: an integer ``>= 0``."""
+    return check_integer(name, step, low=0)
+
+
+def check_eps(value: Any) -> Any:
+    r"""The constant $\epsilon > 0$ that keeps a denominator or a square root away from 0."""
+    return check_number("eps", value, low=0.0, low_closed=False)
+
+
+def check_rng(rng: Any, *, alternative: str = "") -> np.random.Generator:
+    """An explicit ``numpy.random.Generator`` (no hidden global RNG); ``alternative`` names
+    another way to pass the randomness (``"mask="``) in the error."""
+    if not isinstance(rng, np.random.Generator):
+        other = f"; or pass {alternative}" if alternative else ""
+        raise TypeError(
+            f"rng={rng!r}: must be a numpy.random.Generator (no hidden global RNG{other}), "
+            f"got {type(rng).__name__}"
+        )
+    return rng
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str]) -> str:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number, either_order
+from trainspec.reference.base import check_choice, check_number, check_rng, either_order
 from trainspec.reference.registry import (
     Erratum,
     ErratumEvidence,
@@ -119,14 +119,6 @@ def _check_training(training: Any) -> bool:
     return bool(training)
 
 
-def _check_rng(rng: Any) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng={rng!r}: must be a numpy.random.Generator (no hidden global RNG; or pass mask=)"
-        )
-    return rng
-
-
 def bernoulli_mask(shape: tuple[int, ...], q: float, rng: np.random.Generator) -> np.ndarray:
     r"""A boolean mask, ``True`` (kept) with probability $q$ independently per element.
 
@@ -134,7 +126,7 @@ def bernoulli_mask(shape: tuple[int, ...], q: float, rng: np.random.Generator) -
     $q = 1$ keeps everything and $q = 0$ drops everything.
     """
     qq = check_number("q", q, low=0.0, high=1.0)
-    _check_rng(rng)
+    check_rng(rng, alternative="mask=")
     return rng.random(shape) < float(qq)
 
 
@@ -525,7 +517,7 @@ def mc_dropout(
     """
     if isinstance(passes, bool) or not isinstance(passes, int | np.integer) or passes < 1:
         raise ValueError(f"passes={passes!r}: must be an integer >= 1")
-    _check_rng(rng)
+    check_rng(rng, alternative="mask=")
     if not callable(forward):
         raise TypeError(f"forward={forward!r}: must be callable as forward(rng)")
     outs = [np.asarray(forward(rng), dtype=np.float64) for _ in range(int(passes))]

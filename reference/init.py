@@ -56,7 +56,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number
+from trainspec.reference.base import check_choice, check_number, check_rng
 from trainspec.reference.registry import (
     Erratum,
     ErratumEvidence,
@@ -201,7 +201,7 @@ class InitDistribution:
 
     def sample(self, rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
         """Independent draws from ``rng`` (a :class:`numpy.random.Generator`)."""
-        _check_rng(rng)
+        check_rng(rng)
         shape = tuple(int(s) for s in shape)
         s = self.scale
         if self.family == "normal":
@@ -226,13 +226,6 @@ class InitDistribution:
         if self.family == "truncated_normal":
             return f"N(0, {self.scale:.6g}^2) truncated to ±{self.bound:.6g}"
         return "0"
-
-
-def _check_rng(rng: Any) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"rng: must be a numpy.random.Generator (no hidden global RNG), got {type(rng).__name__}"
-        )
 
 
 def normal(variance: float) -> InitDistribution:
@@ -703,7 +696,7 @@ def zeros() -> Initializer:
     """
 
     def sample(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
-        _check_rng(rng)
+        check_rng(rng)
         return np.zeros(_check_shape("shape", shape))
 
     return Initializer(lambda shape: point_mass(), sample)

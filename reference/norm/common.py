@@ -10,7 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from trainspec.reference.base import check_choice, check_number, either_order, moving_average
+from trainspec.reference.base import (
+    check_choice,
+    check_eps,
+    check_number,
+    either_order,
+    moving_average,
+)
 from trainspec.reference.registry import (
     Erratum,
     ErratumEvidence,
@@ -108,11 +114,6 @@ def bcast(v: Any, ndim: int, c: int) -> Any:
     shape = [1] * ndim
     shape[c] = int(np.shape(v)[0])
     return np.reshape(v, tuple(shape))
-
-
-def check_eps(eps: Any) -> Any:
-    """The constant $\\epsilon > 0$ added to the variance."""
-    return check_number("eps", eps, low=0.0, low_closed=False)
 
 
 def normalize(x: Any, mean: Any, var: Any, gamma: Any, beta: Any, eps: Any, c: int) -> Any:

@@ -32,6 +32,7 @@ from trainspec.reference.base import (
     build_by_name,
     chain,
     check_choice,
+    check_eps,
     check_number,
     check_same_structure,
     check_step,
@@ -183,11 +184,6 @@ def buffer(canonical: CanonicalState, name: str) -> dict[str, Any]:
 def check_beta(name: str, value: Any) -> float:
     """A decay rate $\\beta \\in [0, 1)$."""
     return check_number(name, value, low=0.0, high=1.0, high_closed=False)
-
-
-def check_eps(value: Any) -> float:
-    """The denominator's constant $\\epsilon > 0$."""
-    return check_number("eps", value, low=0.0, low_closed=False)
 
 
 def held_in_float32(x: Any) -> Any:

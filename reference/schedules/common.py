@@ -26,6 +26,7 @@ from trainspec.reference.base import (
     Schedule,
     build_by_name,
     check_choice,
+    check_integer,
     check_number,
     check_step,
     either_order,
@@ -76,10 +77,7 @@ def check_whole(name: str, value: Any, *, low: int) -> Any:
         if not (math.isfinite(v) and v == int(v) and v >= low):
             raise ValueError(f"{name}={v!r}: must be an integer >= {low}")
         return value
-    n = check_step(name, value)
-    if n < low:
-        raise ValueError(f"{name}={value!r}: must be an integer >= {low}")
-    return n
+    return check_integer(name, value, low=low)
 
 
 def check_steps_length(name: str, value: Any, *, low: float = 0.0) -> Any:

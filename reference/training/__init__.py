@@ -7,8 +7,6 @@ module                       IDs
 :mod:`.minibatch`            ``train.minibatch``
 :mod:`.backprop`             ``train.backprop``
 ===========================  =================================================================
-
-The integer check that the cards share is in :mod:`.common`.
 """
 
 from __future__ import annotations

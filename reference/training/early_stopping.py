@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice, check_number
+from trainspec.reference.base import check_choice, check_integer, check_number
 from trainspec.reference.registry import (
     Erratum,
     ErratumEvidence,
@@ -27,7 +27,6 @@ from trainspec.reference.registry import (
     VariantOption,
     register,
 )
-from trainspec.reference.training.common import check_int
 
 __all__ = [
     "COMPARE_IN",
@@ -171,13 +170,13 @@ def early_stopping(
        weights only with ``restore_best_weights=True``; flax returns nothing, its user saves the
        parameters when ``has_improved``).
     """
-    p = check_int("patience", patience, low=0)
+    p = check_integer("patience", patience, low=0)
     d = check_number("min_delta", min_delta, low=0.0)
     rule = check_choice("stop_rule", stop_rule, STOP_RULES)
     check_choice("improvement", improvement, IMPROVEMENTS)
     check_choice("compare_in", compare_in, COMPARE_IN)
     base = None if baseline is None else check_number("baseline", baseline)
-    start = check_int("start_from_epoch", start_from_epoch, low=0)
+    start = check_integer("start_from_epoch", start_from_epoch, low=0)
 
     def init() -> EarlyStoppingState:
         return EarlyStoppingState(epoch=0, best=math.inf, best_epoch=-1, wait=0, stop_epoch=-1)

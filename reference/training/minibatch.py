@@ -7,14 +7,13 @@ from __future__ import annotations
 import numpy as np
 
 from trainspec.reference import citations as C
-from trainspec.reference.base import check_choice
+from trainspec.reference.base import check_choice, check_integer
 from trainspec.reference.registry import (
     SpecEntry,
     VariantAxis,
     VariantOption,
     register,
 )
-from trainspec.reference.training.common import check_int
 
 __all__ = [
     "SAMPLINGS",
@@ -59,8 +58,8 @@ def minibatch_indices(
 
     The entry also cites Goodfellow et al. (2016); LeCun et al. (1998).
     """
-    n = check_int("n", n, low=1)
-    b = check_int("batch_size", batch_size, low=1)
+    n = check_integer("n", n, low=1)
+    b = check_integer("batch_size", batch_size, low=1)
     if b > n:
         raise ValueError(f"batch_size={b}: must be at most n={n}")
     if not isinstance(rng, np.random.Generator):

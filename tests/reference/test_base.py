@@ -5,8 +5,12 @@ from trainspec.reference.base import (
     apply_updates,
     as_schedule,
     chain,
+    check_eps,
+    check_integer,
     check_number,
+    check_rng,
     check_same_structure,
+    check_step,
     piecewise_schedule,
 )
 from trainspec.reference.optimizers.common import scale_by_learning_rate
@@ -23,6 +27,29 @@ def test_check_number_names_argument_and_rule():
         check_number("learning_rate", "0.1")
     with pytest.raises(TypeError, match="must be a real number"):
         check_number("flag", True)
+
+
+def test_integer_checks_name_argument_and_rule():
+    assert check_integer("patience", np.int64(3)) == 3 and check_step("count", 0) == 0
+    with pytest.raises(ValueError, match="batch_size=0: must be an integer >= 1"):
+        check_integer("batch_size", 0, low=1)
+    with pytest.raises(ValueError, match="count=-1: must be an integer >= 0"):
+        check_step("count", -1)
+    for bad in (True, 2.0, "3"):
+        with pytest.raises(TypeError, match="patience=.*: must be an integer"):
+            check_integer("patience", bad)
+
+
+def test_eps_and_rng_checks_name_argument_and_rule():
+    assert check_eps(1e-8) == 1e-8
+    with pytest.raises(ValueError, match=r"eps=0.0: must be in \(0.0, inf\)"):
+        check_eps(0.0)
+    rng = np.random.default_rng(0)
+    assert check_rng(rng) is rng
+    with pytest.raises(TypeError, match=r"rng=None: .*Generator \(no hidden global RNG\), got"):
+        check_rng(None)
+    with pytest.raises(TypeError, match="no hidden global RNG; or pass mask="):
+        check_rng(np.random.RandomState(0), alternative="mask=")
 
 
 def test_structure_checks_name_the_argument():
