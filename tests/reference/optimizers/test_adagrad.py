@@ -3,30 +3,10 @@ import math
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from optimizer_steps import G1, G2, P, run, w
 
-from trainspec.reference.base import apply_updates
 from trainspec.reference.optimizers.adagrad import adagrad
 from trainspec.reference.optimizers.rmsprop import rmsprop
-
-P = {"w": np.array([1.0, -2.0, 0.5])}
-
-
-G1 = {"w": np.array([0.5, 1.0, -3.0])}
-
-
-G2 = {"w": np.array([-1.0, 2.0, 0.25])}
-
-
-def run(transform, params, grads, state=None):
-    state = transform.init(params) if state is None else state
-    for g in grads:
-        u, state = transform.update(g, state, params)
-        params = apply_updates(params, u)
-    return params, state
-
-
-def w(tree):
-    return tree["w"]
 
 
 def test_adagrad_by_hand_both_eps_placements_and_initial_value():

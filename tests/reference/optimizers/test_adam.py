@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from optimizer_steps import G1, G2, P, run, w
 
 from trainspec import reference
-from trainspec.reference.base import apply_updates
 from trainspec.reference.optimizers.adam import (
     adam,
     adamw,
@@ -17,26 +17,6 @@ from trainspec.reference.optimizers.common import (
     CanonicalState,
 )
 from trainspec.reference.optimizers.rmsprop import rmsprop
-
-P = {"w": np.array([1.0, -2.0, 0.5])}
-
-
-G1 = {"w": np.array([0.5, 1.0, -3.0])}
-
-
-G2 = {"w": np.array([-1.0, 2.0, 0.25])}
-
-
-def run(transform, params, grads, state=None):
-    state = transform.init(params) if state is None else state
-    for g in grads:
-        u, state = transform.update(g, state, params)
-        params = apply_updates(params, u)
-    return params, state
-
-
-def w(tree):
-    return tree["w"]
 
 
 def test_adam_first_step_by_hand_in_every_eps_form():

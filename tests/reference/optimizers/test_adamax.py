@@ -1,27 +1,7 @@
 import numpy as np
+from optimizer_steps import G1, G2, P, run, w
 
-from trainspec.reference.base import apply_updates
 from trainspec.reference.optimizers.adamax import adamax
-
-P = {"w": np.array([1.0, -2.0, 0.5])}
-
-
-G1 = {"w": np.array([0.5, 1.0, -3.0])}
-
-
-G2 = {"w": np.array([-1.0, 2.0, 0.25])}
-
-
-def run(transform, params, grads, state=None):
-    state = transform.init(params) if state is None else state
-    for g in grads:
-        u, state = transform.update(g, state, params)
-        params = apply_updates(params, u)
-    return params, state
-
-
-def w(tree):
-    return tree["w"]
 
 
 def test_adamax_by_hand_the_eps_forms_agree_first_then_split():

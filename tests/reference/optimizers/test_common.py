@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from optimizer_steps import G1, P, run, w
 
 from trainspec import reference
 from trainspec.conformance.kinds.optimizers import OptimizerCase, reference_optimizer_run
@@ -37,24 +38,6 @@ NEW_IDS = (
     "opt.adamax",
     "opt.adadelta",
 )
-
-
-P = {"w": np.array([1.0, -2.0, 0.5])}
-
-
-G1 = {"w": np.array([0.5, 1.0, -3.0])}
-
-
-def run(transform, params, grads, state=None):
-    state = transform.init(params) if state is None else state
-    for g in grads:
-        u, state = transform.update(g, state, params)
-        params = apply_updates(params, u)
-    return params, state
-
-
-def w(tree):
-    return tree["w"]
 
 
 grad_seq = st.lists(

@@ -2,35 +2,15 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from optimizer_steps import G1, G2, P, run, w
 
 from trainspec import reference
 from trainspec.conformance.tracked import track_tree
-from trainspec.reference.base import apply_updates
 from trainspec.reference.optimizers import nadam as nadam_card
 from trainspec.reference.optimizers.common import (
     CanonicalState,
 )
 from trainspec.reference.optimizers.nadam import nadam, nadam_momentum_product, nadam_mu
-
-P = {"w": np.array([1.0, -2.0, 0.5])}
-
-
-G1 = {"w": np.array([0.5, 1.0, -3.0])}
-
-
-G2 = {"w": np.array([-1.0, 2.0, 0.25])}
-
-
-def run(transform, params, grads, state=None):
-    state = transform.init(params) if state is None else state
-    for g in grads:
-        u, state = transform.update(g, state, params)
-        params = apply_updates(params, u)
-    return params, state
-
-
-def w(tree):
-    return tree["w"]
 
 
 def test_nadam_first_step_by_hand_in_each_schedule():
