@@ -214,44 +214,38 @@ def _opt(name: str, description: str, formula: str, stated_by: tuple[str, ...]) 
     return VariantOption(name, description, formula, stated_by)
 
 
-SUBNORMALS = VariantAxis(
-    "subnormals",
-    (
-        _opt(
-            "kept",
-            "subnormal inputs are numbers (a comparison sees -1e-40 < 0); a result below the "
-            "normal range is bounded by the tolerance policy's flush level",
-            r"f(z) \text{ for every finite } z",
-            ("IEEE-754",),
-        ),
-        _opt(
-            "flushed",
-            "subnormal inputs may be read as zero (denormals-are-zero), so that the branch at 0 "
-            "applies to them, and results within a few smallest normals may be flushed (a "
-            "subnormal power of two inside an elementary function)",
-            r"f(\mathrm{ftz}(z)) \text{ or } \mathrm{ftz}(f(z))",
-            ("TensorFlow and XLA on CPU (FTZ/DAZ)",),
-        ),
+SUBNORMALS = VariantAxis("subnormals", (
+    _opt(
+        "kept",
+        "subnormal inputs are numbers (a comparison sees -1e-40 < 0); a result below the "
+        "normal range is bounded by the tolerance policy's flush level",
+        r"f(z) \text{ for every finite } z",
+        ("IEEE-754",),
     ),
-)
-NAN_DERIVATIVE = VariantAxis(
-    "nan_derivative",
-    (
-        _opt(
-            "nan",
-            "a NaN input gives a NaN derivative",
-            r"f'(\mathrm{NaN}) = \mathrm{NaN}",
-            ("IEEE-754",),
-        ),
-        _opt(
-            "any",
-            "the derivative at a NaN input is not propagated: the branch that the framework's "
-            "comparison selects gives its slope (the value is still NaN)",
-            r"f'(\mathrm{NaN}) \in \text{branch slopes}",
-            ("PyTorch and TensorFlow rectifiers",),
-        ),
+    _opt(
+        "flushed",
+        "subnormal inputs may be read as zero (denormals-are-zero), so that the branch at 0 "
+        "applies to them, and results within a few smallest normals may be flushed (a "
+        "subnormal power of two inside an elementary function)",
+        r"f(\mathrm{ftz}(z)) \text{ or } \mathrm{ftz}(f(z))",
+        ("TensorFlow and XLA on CPU (FTZ/DAZ)",),
     ),
-)
+))
+NAN_DERIVATIVE = VariantAxis("nan_derivative", (
+    _opt(
+        "nan",
+        "a NaN input gives a NaN derivative",
+        r"f'(\mathrm{NaN}) = \mathrm{NaN}",
+        ("IEEE-754",),
+    ),
+    _opt(
+        "any",
+        "the derivative at a NaN input is not propagated: the branch that the framework's "
+        "comparison selects gives its slope (the value is still NaN)",
+        r"f'(\mathrm{NaN}) \in \text{branch slopes}",
+        ("PyTorch and TensorFlow rectifiers",),
+    ),
+))
 
 
 def _at_zero_axis(options: tuple[str, ...], stated: Mapping[str, tuple[str, ...]]) -> VariantAxis:
@@ -265,44 +259,38 @@ def _at_zero_axis(options: tuple[str, ...], stated: Mapping[str, tuple[str, ...]
     )
 
 
-EVALUATION = VariantAxis(
-    "evaluation",
-    (
-        _opt(
-            "expm1",
-            "the exponential branch evaluated with expm1: accurate for small |z|",
-            r"\alpha\,\operatorname{expm1}(z)",
-            ("PyTorch", "JAX"),
-        ),
-        _opt(
-            "exp_minus_one",
-            "the exponential branch evaluated as printed, e^z - 1: cancels for small |z| "
-            "(an absolute error of order u)",
-            r"\alpha\,(e^z - 1)",
-            ("Zheng", "Padilla Montani", "TensorFlow Elu/Selu kernels"),
-        ),
+EVALUATION = VariantAxis("evaluation", (
+    _opt(
+        "expm1",
+        "the exponential branch evaluated with expm1: accurate for small |z|",
+        r"\alpha\,\operatorname{expm1}(z)",
+        ("PyTorch", "JAX"),
     ),
-)
+    _opt(
+        "exp_minus_one",
+        "the exponential branch evaluated as printed, e^z - 1: cancels for small |z| "
+        "(an absolute error of order u)",
+        r"\alpha\,(e^z - 1)",
+        ("Zheng", "Padilla Montani", "TensorFlow Elu/Selu kernels"),
+    ),
+))
 
 
 def _branch_axis(scale: str) -> VariantAxis:
-    return VariantAxis(
-        "negative_branch",
-        (
-            _opt(
-                "z_lt_0",
-                f"the exponential branch for z < 0: f'(0) = {scale or '1'}",
-                r"\alpha(e^z - 1) \text{ if } z < 0",
-                ("Zheng", "TensorFlow tf.nn.elu, tf.nn.selu"),
-            ),
-            _opt(
-                "z_le_0",
-                f"the exponential branch for z <= 0: f'(0) = {scale}alpha",
-                r"\alpha(e^z - 1) \text{ if } z \le 0",
-                ("Padilla Montani", "PyTorch", "JAX"),
-            ),
+    return VariantAxis("negative_branch", (
+        _opt(
+            "z_lt_0",
+            f"the exponential branch for z < 0: f'(0) = {scale or '1'}",
+            r"\alpha(e^z - 1) \text{ if } z < 0",
+            ("Zheng", "TensorFlow tf.nn.elu, tf.nn.selu"),
         ),
-    )
+        _opt(
+            "z_le_0",
+            f"the exponential branch for z <= 0: f'(0) = {scale}alpha",
+            r"\alpha(e^z - 1) \text{ if } z \le 0",
+            ("Padilla Montani", "PyTorch", "JAX"),
+        ),
+    ))
 
 
 _ZHENG_ACT = C.at(C.ZHENG, "New activation functions")
@@ -389,47 +377,41 @@ register(
         formula=r"H(z) = [z \ge 0];\ \text{perceptron}(z) = [z > 0];\ \operatorname{sgn}(z) \in \{-1, 0, 1\}",
         citations=(_ZHENG_STEP, _ARCH_PERCEPTRON, C.ROSENBLATT),
         variant_axes=(
-            VariantAxis(
-                "form",
-                (
-                    _opt("heaviside", "0 for z < 0, 1 for z >= 0", r"[z \ge 0]", ("Zheng",)),
-                    _opt(
-                        "perceptron",
-                        "0 for z <= 0, 1 for z > 0",
-                        r"[z > 0]",
-                        ("Neural network architectures",),
-                    ),
-                    _opt(
-                        "sgn",
-                        "-1, 0, 1 with sgn(0) = 0",
-                        r"\operatorname{sgn}(z)",
-                        ("Zheng",),
-                    ),
+            VariantAxis("form", (
+                _opt("heaviside", "0 for z < 0, 1 for z >= 0", r"[z \ge 0]", ("Zheng",)),
+                _opt(
+                    "perceptron",
+                    "0 for z <= 0, 1 for z > 0",
+                    r"[z > 0]",
+                    ("Neural network architectures",),
                 ),
-            ),
-            VariantAxis(
-                "nan_value",
-                (
-                    _opt(
-                        "nan",
-                        "a NaN input gives NaN",
-                        r"H(\mathrm{NaN}) = \mathrm{NaN}",
-                        ("IEEE-754", "NumPy", "JAX", "TensorFlow"),
-                    ),
-                    _opt(
-                        "zero",
-                        "a NaN input gives 0 (every comparison is false)",
-                        r"H(\mathrm{NaN}) = 0",
-                        ("PyTorch",),
-                    ),
-                    _opt(
-                        "value_at_zero",
-                        "a NaN input gives the value at 0 (neither z < 0 nor z > 0 holds)",
-                        r"H(\mathrm{NaN}) = H(0)",
-                        ("keras.ops.heaviside",),
-                    ),
+                _opt(
+                    "sgn",
+                    "-1, 0, 1 with sgn(0) = 0",
+                    r"\operatorname{sgn}(z)",
+                    ("Zheng",),
                 ),
-            ),
+            )),
+            VariantAxis("nan_value", (
+                _opt(
+                    "nan",
+                    "a NaN input gives NaN",
+                    r"H(\mathrm{NaN}) = \mathrm{NaN}",
+                    ("IEEE-754", "NumPy", "JAX", "TensorFlow"),
+                ),
+                _opt(
+                    "zero",
+                    "a NaN input gives 0 (every comparison is false)",
+                    r"H(\mathrm{NaN}) = 0",
+                    ("PyTorch",),
+                ),
+                _opt(
+                    "value_at_zero",
+                    "a NaN input gives the value at 0 (neither z < 0 nor z > 0 holds)",
+                    r"H(\mathrm{NaN}) = H(0)",
+                    ("keras.ops.heaviside",),
+                ),
+            )),
             *_PIECEWISE,
         ),
         notes="The value at 0 is the only difference between heaviside and the perceptron step. "

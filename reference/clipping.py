@@ -152,23 +152,13 @@ THRESHOLD = HyperParameter(
     special=(1.0, 5.0),
 )
 
-_NORM_EPS_AXIS = VariantAxis(
-    "norm_eps",
-    (
-        VariantOption(
-            "none",
-            "nothing added to the norm",
-            r"g \cdot \min(1, K/\lVert g\rVert)",
-            ("Vitay", "Pascanu et al. (2013)", "tf.clip_by_norm", "optax"),
-        ),
-        VariantOption(
-            "plus_1e-6",
-            "1e-6 added to the norm before dividing",
-            r"g \cdot \min(1, K/(\lVert g\rVert + 10^{-6}))",
-            ("torch.nn.utils.clip_grad_norm_",),
-        ),
-    ),
-)
+_NORM_EPS_AXIS = VariantAxis("norm_eps", (
+    VariantOption("none", "nothing added to the norm", r"g \cdot \min(1, K/\lVert g\rVert)",
+                  ("Vitay", "Pascanu et al. (2013)", "tf.clip_by_norm", "optax")),
+    VariantOption("plus_1e-6", "1e-6 added to the norm before dividing",
+                  r"g \cdot \min(1, K/(\lVert g\rVert + 10^{-6}))",
+                  ("torch.nn.utils.clip_grad_norm_",)),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,23 +271,14 @@ register(
         citations=(C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)"), C.PASCANU),
         variant_axes=(
             _NORM_EPS_AXIS,
-            VariantAxis(
-                "measure",
-                (
-                    VariantOption(
-                        "l2",
-                        "the tensor's Euclidean norm is compared with K",
-                        r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
-                        ("Vitay", "tf.clip_by_norm", "Keras clipnorm"),
-                    ),
-                    VariantOption(
-                        "rms",
-                        "the tensor's root mean square is compared with K",
-                        r"\sqrt{\tfrac{1}{n}\sum_i g_i^2} = \lVert g\rVert_2/\sqrt{n}",
-                        ("optax.clip_by_block_rms",),
-                    ),
-                ),
-            ),
+            VariantAxis("measure", (
+                VariantOption("l2", "the tensor's Euclidean norm is compared with K",
+                              r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
+                              ("Vitay", "tf.clip_by_norm", "Keras clipnorm")),
+                VariantOption("rms", "the tensor's root mean square is compared with K",
+                              r"\sqrt{\tfrac{1}{n}\sum_i g_i^2} = \lVert g\rVert_2/\sqrt{n}",
+                              ("optax.clip_by_block_rms",)),
+            )),
         ),
         hyperparameters=(THRESHOLD,),
         notes="The direction of each tensor is kept and its norm is at most K.",
@@ -374,36 +355,22 @@ register(
         citations=(C.PASCANU, C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)")),
         variant_axes=(
             _NORM_EPS_AXIS,
-            VariantAxis(
-                "nonfinite",
-                (
-                    VariantOption(
-                        "ieee",
-                        "the scale is computed from the non-finite norm: finite components become 0, "
-                        "infinite ones NaN; a NaN norm makes every component NaN",
-                        r"g_k \cdot \min(1, K/\infty) = g_k \cdot 0",
-                        ("torch clip_grad_norm_ (default)", "optax.clip_by_global_norm"),
-                    ),
-                    VariantOption(
-                        "all_nan",
-                        "every component of every tensor becomes NaN",
-                        r"g_k \cdot (\text{scale} + (\lVert g\rVert - \lVert g\rVert)) = \text{NaN}",
-                        ("tf.clip_by_global_norm", "Keras global_clipnorm"),
-                    ),
-                    VariantOption(
-                        "raise",
-                        "an error is raised",
-                        r"\text{error if } \lVert g\rVert \notin \mathbb{R}",
-                        ("torch clip_grad_norm_(error_if_nonfinite=True)",),
-                    ),
-                    VariantOption(
-                        "skip",
-                        "the step is rejected: the updates are zero",
-                        r"g_k \leftarrow 0",
-                        ("optax.apply_if_finite",),
-                    ),
-                ),
-            ),
+            VariantAxis("nonfinite", (
+                VariantOption("ieee",
+                              "the scale is computed from the non-finite norm: finite "
+                              "components become 0, infinite ones NaN; a NaN norm makes "
+                              "every component NaN",
+                              r"g_k \cdot \min(1, K/\infty) = g_k \cdot 0",
+                              ("torch clip_grad_norm_ (default)", "optax.clip_by_global_norm")),
+                VariantOption("all_nan", "every component of every tensor becomes NaN",
+                              r"g_k \cdot (\text{scale} + (\lVert g\rVert - \lVert g\rVert)) = \text{NaN}",
+                              ("tf.clip_by_global_norm", "Keras global_clipnorm")),
+                VariantOption("raise", "an error is raised",
+                              r"\text{error if } \lVert g\rVert \notin \mathbb{R}",
+                              ("torch clip_grad_norm_(error_if_nonfinite=True)",)),
+                VariantOption("skip", "the step is rejected: the updates are zero",
+                              r"g_k \leftarrow 0", ("optax.apply_if_finite",)),
+            )),
         ),
         hyperparameters=(THRESHOLD,),
         notes="One norm over all gradient tensors; the relative sizes of the tensors are kept.",

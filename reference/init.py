@@ -428,24 +428,15 @@ def rule_distribution(rule: str, layer: Layer, distribution: str | None = None) 
     return _distribution_of(shape, scale / layer.fan(mode))
 
 
-_DISTRIBUTION_AXIS = VariantAxis(
-    "distribution",
-    (
-        VariantOption(
-            "normal",
-            "plain normal N(0, sigma^2)",
-            r"w \sim \mathcal N(0, \sigma^2)",
-            ("Vitay", "Zheng", "torch.nn.init"),
-        ),
-        VariantOption(
-            "truncated_normal",
-            "normal truncated at 2 of its standard deviations, stddev divided by 0.8796 so that "
-            "the variance stays sigma^2",
-            r"w \sim \mathcal N(0, (\sigma/0.87962566)^2)\ \text{truncated to}\ \pm 2\sigma/0.87962566",
-            ("keras.initializers", "jax.nn.initializers"),
-        ),
-    ),
-)
+_DISTRIBUTION_AXIS = VariantAxis("distribution", (
+    VariantOption("normal", "plain normal N(0, sigma^2)", r"w \sim \mathcal N(0, \sigma^2)",
+                  ("Vitay", "Zheng", "torch.nn.init")),
+    VariantOption("truncated_normal",
+                  "normal truncated at 2 of its standard deviations, stddev divided by "
+                  "0.8796 so that the variance stays sigma^2",
+                  r"w \sim \mathcal N(0, (\sigma/0.87962566)^2)\ \text{truncated to}\ \pm 2\sigma/0.87962566",
+                  ("keras.initializers", "jax.nn.initializers")),
+))
 
 _NORMAL_NOTE = (
     " A normal truncated at 2 sigma *without* the 1/0.8796 correction (TensorFlow 1's "
@@ -723,23 +714,14 @@ register(
             C.at(C.GOODFELLOW, "§8.4 (biases set to zero)"),
         ),
         variant_axes=(
-            VariantAxis(
-                "bias",
-                (
-                    VariantOption(
-                        "zeros",
-                        "every bias exactly 0",
-                        r"b = 0",
-                        ("Vitay", "Solberg", "keras.layers.Dense", "flax.linen.Dense"),
-                    ),
-                    VariantOption(
-                        "uniform_fan_in",
-                        "uniform in +-1/sqrt(fan_in) of the layer's kernel",
-                        r"b \sim U(-1/\sqrt{\text{fan}_\text{in}}, 1/\sqrt{\text{fan}_\text{in}})",
-                        ("torch.nn.Linear / Conv default reset_parameters",),
-                    ),
-                ),
-            ),
+            VariantAxis("bias", (
+                VariantOption("zeros", "every bias exactly 0", r"b = 0",
+                              ("Vitay", "Solberg", "keras.layers.Dense", "flax.linen.Dense")),
+                VariantOption("uniform_fan_in",
+                              "uniform in +-1/sqrt(fan_in) of the layer's kernel",
+                              r"b \sim U(-1/\sqrt{\text{fan}_\text{in}}, 1/\sqrt{\text{fan}_\text{in}})",
+                              ("torch.nn.Linear / Conv default reset_parameters",)),
+            )),
         ),
         notes="PyTorch's layers do not start their bias at zero by default: nn.Linear and nn.ConvNd draw "
         "it from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); torch.nn.init.zeros_ sets it to zero.",

@@ -86,23 +86,14 @@ class LossModel:
     targets: str
 
 
-_REDUCTION_AXIS = VariantAxis(
-    "reduction",
-    (
-        VariantOption(
-            "mean_over_samples",
-            "summed over a sample's outputs, averaged over the samples",
-            r"\frac{1}{m}\sum_i \sum_k \ell_{ik}",
-            ("Vitay", "Solberg"),
-        ),
-        VariantOption(
-            "mean_over_elements",
-            "averaged over every output of every sample",
-            r"\frac{1}{mK}\sum_{i,k} \ell_{ik}",
-            ("torch.nn.functional", "keras.losses", "mean of optax.losses"),
-        ),
-    ),
-)
+_REDUCTION_AXIS = VariantAxis("reduction", (
+    VariantOption("mean_over_samples",
+                  "summed over a sample's outputs, averaged over the samples",
+                  r"\frac{1}{m}\sum_i \sum_k \ell_{ik}", ("Vitay", "Solberg")),
+    VariantOption("mean_over_elements", "averaged over every output of every sample",
+                  r"\frac{1}{mK}\sum_{i,k} \ell_{ik}",
+                  ("torch.nn.functional", "keras.losses", "mean of optax.losses")),
+))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -253,28 +253,18 @@ register(
             C.GOODFELLOW,
         ),
         variant_axes=(
-            VariantAxis(
-                "convention",
-                (
-                    VariantOption(
-                        "lambda",
-                        "penalty lambda * sum(theta^2), gradient 2 lambda theta",
-                        r"R = \lambda\sum\theta^2,\ \partial R = 2\lambda\theta",
-                        (
-                            "Vitay",
-                            "Solberg, cost",
-                            "Neural network architectures",
-                            "keras.regularizers.L2",
-                        ),
-                    ),
-                    VariantOption(
-                        "half_lambda",
-                        "penalty lambda/2 * sum(theta^2), gradient lambda theta",
-                        r"R = \tfrac{\lambda}{2}\sum\theta^2,\ \partial R = \lambda\theta",
-                        ("Goodfellow et al. (2016) 7.1.1", "weight decay g + lambda theta"),
-                    ),
-                ),
-            ),
+            VariantAxis("convention", (
+                VariantOption("lambda",
+                              "penalty lambda * sum(theta^2), gradient 2 lambda theta",
+                              r"R = \lambda\sum\theta^2,\ \partial R = 2\lambda\theta",
+                              ("Vitay", "Solberg, cost", "Neural network architectures",
+                               "keras.regularizers.L2")),
+                VariantOption("half_lambda",
+                              "penalty lambda/2 * sum(theta^2), gradient lambda theta",
+                              r"R = \tfrac{\lambda}{2}\sum\theta^2,\ \partial R = \lambda\theta",
+                              ("Goodfellow et al. (2016) 7.1.1",
+                               "weight decay g + lambda theta")),
+            )),
         ),
         errata=(
             Erratum(
@@ -353,23 +343,13 @@ register(
             C.at(C.GOODFELLOW, "7.1.2"),
         ),
         variant_axes=(
-            VariantAxis(
-                "at_zero",
-                (
-                    VariantOption(
-                        "zero",
-                        "subgradient 0 at theta = 0 (sign(0) = 0)",
-                        r"\lambda\operatorname{sign}(0) = 0",
-                        ("autodiff of abs in PyTorch, TensorFlow, JAX",),
-                    ),
-                    VariantOption(
-                        "plus_lambda",
-                        "the right derivative at theta = 0",
-                        r"+\lambda",
-                        ("where(theta >= 0, lambda, -lambda)",),
-                    ),
-                ),
-            ),
+            VariantAxis("at_zero", (
+                VariantOption("zero", "subgradient 0 at theta = 0 (sign(0) = 0)",
+                              r"\lambda\operatorname{sign}(0) = 0",
+                              ("autodiff of abs in PyTorch, TensorFlow, JAX",)),
+                VariantOption("plus_lambda", "the right derivative at theta = 0", r"+\lambda",
+                              ("where(theta >= 0, lambda, -lambda)",)),
+            )),
         ),
         hyperparameters=(_coefficient_hp("l1", r"\lambda", "L1 penalty coefficient"),),
         notes="Any value in [-lambda, lambda] is a subgradient at 0; which one is a convention.",
@@ -444,29 +424,18 @@ register(
             C.SRIVASTAVA,
         ),
         variant_axes=(
-            VariantAxis(
-                "norm_eps",
-                (
-                    VariantOption(
-                        "none",
-                        "exact projection",
-                        r"w\, c/\max(\lVert w\rVert, c)",
-                        ("Solberg", "Zheng"),
-                    ),
-                    VariantOption(
-                        "1e-7_when_above",
-                        "1e-7 added to the norm, only units above the bound are rescaled",
-                        r"w\, c/(\lVert w\rVert + 10^{-7})\ \text{if}\ \lVert w\rVert > c",
-                        ("torch.renorm",),
-                    ),
-                    VariantOption(
-                        "1e-7_always",
-                        "every unit is multiplied by min(norm, c)/(norm + 1e-7)",
-                        r"w\, \min(\lVert w\rVert, c)/(\lVert w\rVert + 10^{-7})",
-                        ("keras.constraints.MaxNorm",),
-                    ),
-                ),
-            ),
+            VariantAxis("norm_eps", (
+                VariantOption("none", "exact projection", r"w\, c/\max(\lVert w\rVert, c)",
+                              ("Solberg", "Zheng")),
+                VariantOption("1e-7_when_above",
+                              "1e-7 added to the norm, only units above the bound are rescaled",
+                              r"w\, c/(\lVert w\rVert + 10^{-7})\ \text{if}\ \lVert w\rVert > c",
+                              ("torch.renorm",)),
+                VariantOption("1e-7_always",
+                              "every unit is multiplied by min(norm, c)/(norm + 1e-7)",
+                              r"w\, \min(\lVert w\rVert, c)/(\lVert w\rVert + 10^{-7})",
+                              ("keras.constraints.MaxNorm",)),
+            )),
         ),
         hyperparameters=(
             HyperParameter(

@@ -185,20 +185,13 @@ BN_MOMENTUM = HyperParameter(
     sample_high=0.999,
     special=(0.99, 0.9, 0.0),
 )
-VARIANCE_AXIS = VariantAxis(
-    "variance",
-    (
-        VariantOption(
-            "two_pass",
-            "the mean, then the mean of squared deviations",
-            r"\sigma^2_B = \tfrac1m\sum(x_i-\mu_B)^2",
-            ("Solberg", "Zheng", "Padilla Montani", "tf.nn.moments"),
-        ),
-        VariantOption(
-            "one_pass",
-            "mean of squares minus squared mean, clipped at 0 (cancels for large offsets)",
-            r"\sigma^2_B = \max(0, \overline{x^2} - \mu_B^2)",
-            ("flax.linen.BatchNorm(use_fast_variance=True)",),
-        ),
-    ),
-)
+VARIANCE_AXIS = VariantAxis("variance", (
+    VariantOption("two_pass", "the mean, then the mean of squared deviations",
+                  r"\sigma^2_B = \tfrac1m\sum(x_i-\mu_B)^2",
+                  ("Solberg", "Zheng", "Padilla Montani", "tf.nn.moments")),
+    VariantOption("one_pass",
+                  "mean of squares minus squared mean, clipped at 0 (cancels for large "
+                  "offsets)",
+                  r"\sigma^2_B = \max(0, \overline{x^2} - \mu_B^2)",
+                  ("flax.linen.BatchNorm(use_fast_variance=True)",)),
+))

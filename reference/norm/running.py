@@ -13,7 +13,6 @@ from trainspec.reference.norm.train import BatchStatistics
 __all__ = ["AVERAGES", "MOMENTUM_CONVENTIONS", "RUNNING_VARIANCES", "RunningState"]
 __all__ += ["RunningStatistics", "old_value_weight", "running_statistics"]
 
-# fmt: off
 _AVERAGE = VariantAxis("average", (
     VariantOption("exponential", "exponential running average with the weight w of the old value",
                   r"r \leftarrow w r + (1-w) b",
@@ -31,7 +30,6 @@ _RUNNING_VARIANCE = VariantAxis("running_variance", (
     VariantOption("unbiased", "Bessel's correction m/(m-1)", r"v_B = \tfrac{m}{m-1}\sigma^2_B",
                   ("Ioffe & Szegedy (2015), Algorithm 2", "PyTorch")),
 ))
-# fmt: on
 AVERAGES, RUNNING_VARIANCES = _AVERAGE.names, _RUNNING_VARIANCE.names
 MOMENTUM_CONVENTIONS = ("old_weight", "new_weight")
 
@@ -65,7 +63,7 @@ def old_value_weight(momentum: float, convention: str) -> Any:
 
 def running_statistics(momentum: float = 0.99, *, average: str = "exponential",
                        running_variance: str = "biased",
-                       momentum_convention: str = "old_weight") -> RunningStatistics:  # fmt: skip
+                       momentum_convention: str = "old_weight") -> RunningStatistics:
     r"""``norm.batch.running``: the population mean and variance, updated after every batch.
 
     Symbols: $r_\mu, r_{\sigma^2}$ = ``state.mean``, ``state.var``; $\mu_B$, $\sigma^2_B$ (biased)
@@ -155,4 +153,4 @@ register(SpecEntry(
     "adapter maps it onto its framework in one tested function (PyTorch: 1 - w), so a flipped "
     "convention diverges. The row compares the running mean and variance after every step.",
     model=BatchNormModel("running"),
-))  # fmt: skip
+))

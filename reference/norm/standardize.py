@@ -95,23 +95,13 @@ register(
             C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
         ),
         variant_axes=(
-            VariantAxis(
-                "statistics",
-                (
-                    VariantOption(
-                        "mean_image",
-                        "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
-                        r"E[x] \text{ over the samples}",
-                        ("Solberg", "Vitay"),
-                    ),
-                    VariantOption(
-                        "per_channel",
-                        "one mean per channel (3 values for RGB)",
-                        r"E[x] \text{ over the samples and the pixels}",
-                        ("Solberg",),
-                    ),
-                ),
-            ),
+            VariantAxis("statistics", (
+                VariantOption("mean_image",
+                              "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
+                              r"E[x] \text{ over the samples}", ("Solberg", "Vitay")),
+                VariantOption("per_channel", "one mean per channel (3 values for RGB)",
+                              r"E[x] \text{ over the samples and the pixels}", ("Solberg",)),
+            )),
         ),
         notes="Reference only: checked by properties (zero mean, unit variance of the training "
         "data; the fitted statistics applied unchanged to new data).",

@@ -142,23 +142,15 @@ register(
             C.at(C.GOODFELLOW, "§8.5.1"),
         ),
         variant_axes=(
-            VariantAxis(
-                "eps",
-                (
-                    VariantOption(
-                        "outside",
-                        "epsilon added to the root of the accumulator",
-                        r"\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \epsilon)",
-                        ("Solberg", "Duchi et al. (2011), delta*I", "PyTorch Adagrad"),
-                    ),
-                    VariantOption(
-                        "inside",
-                        "epsilon added under the root",
-                        r"\theta \leftarrow \theta - \eta\, g / \sqrt{G + \epsilon}",
-                        ("Neural network architectures", "Keras Adagrad", "optax.adagrad"),
-                    ),
-                ),
-            ),
+            VariantAxis("eps", (
+                VariantOption("outside", "epsilon added to the root of the accumulator",
+                              r"\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \epsilon)",
+                              ("Solberg", "Duchi et al. (2011), delta*I", "PyTorch Adagrad")),
+                VariantOption("inside", "epsilon added under the root",
+                              r"\theta \leftarrow \theta - \eta\, g / \sqrt{G + \epsilon}",
+                              ("Neural network architectures", "Keras Adagrad",
+                               "optax.adagrad")),
+            )),
         ),
         hyperparameters=(LEARNING_RATE, EPS, INITIAL_ACCUMULATOR_VALUE),
         notes="The accumulator starts at initial_accumulator_value (PyTorch 0, Keras 0.1, optax 0.1); "

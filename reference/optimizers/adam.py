@@ -263,70 +263,38 @@ def padilla_montani_adam_erratum() -> Erratum:
 
 
 _AMSGRAD_OPTIONS = (
-    VariantOption(
-        "off",
-        "no running maximum: Adam",
-        r"\hat s = v / (1-\beta_2^t)",
-        (
-            "Kingma & Ba (2015)",
-            "PyTorch Adam(amsgrad=False)",
-            "Keras Adam(amsgrad=False)",
-            "optax.adam",
-        ),
-    ),
-    VariantOption(
-        "max_uncorrected",
-        "running maximum of the uncorrected second moment, corrected afterwards",
-        r"v_\max \leftarrow \max(v_\max, v);\ \hat s = v_\max / (1-\beta_2^t)",
-        (
-            "PyTorch Adam(amsgrad=True)",
-            "Keras Adam(amsgrad=True)",
-            "Reddi et al. (2018), with bias_correction=off",
-            "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False), with bias_correction=off",
-        ),
-    ),
-    VariantOption(
-        "max_corrected",
-        "running maximum of the bias-corrected second moment",
-        r"v_\max \leftarrow \max(v_\max, v / (1-\beta_2^t));\ \hat s = v_\max",
-        ("optax.amsgrad",),
-    ),
-    VariantOption(
-        "max_never_corrected",
-        "running maximum of the uncorrected second moment, never bias-corrected (the first moment is)",
-        r"v_\max \leftarrow \max(v_\max, v);\ \hat s = v_\max",
-        (
-            "optax.amsgrad(bias_correction_nu=False): scale_by_amsgrad sets nu_eff = nu "
-            "(optax/_src/transform.py)",
-        ),
-    ),
+    VariantOption("off", "no running maximum: Adam", r"\hat s = v / (1-\beta_2^t)",
+                  ("Kingma & Ba (2015)", "PyTorch Adam(amsgrad=False)",
+                   "Keras Adam(amsgrad=False)", "optax.adam")),
+    VariantOption("max_uncorrected",
+                  "running maximum of the uncorrected second moment, corrected afterwards",
+                  r"v_\max \leftarrow \max(v_\max, v);\ \hat s = v_\max / (1-\beta_2^t)",
+                  ("PyTorch Adam(amsgrad=True)", "Keras Adam(amsgrad=True)",
+                   "Reddi et al. (2018), with bias_correction=off",
+                   "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False), with bias_correction=off")),
+    VariantOption("max_corrected", "running maximum of the bias-corrected second moment",
+                  r"v_\max \leftarrow \max(v_\max, v / (1-\beta_2^t));\ \hat s = v_\max",
+                  ("optax.amsgrad",)),
+    VariantOption("max_never_corrected",
+                  "running maximum of the uncorrected second moment, never bias-corrected (the "
+                  "first moment is)",
+                  r"v_\max \leftarrow \max(v_\max, v);\ \hat s = v_\max",
+                  ("optax.amsgrad(bias_correction_nu=False): scale_by_amsgrad sets nu_eff = nu (optax/_src/transform.py)",)),
 )
 
 _ADAM_EPS_OPTIONS = (
-    VariantOption(
-        "outside",
-        "epsilon added to the root of the corrected second moment",
-        r"\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat s} + \epsilon)",
-        (
-            "Solberg",
-            "Vitay",
-            "Kingma & Ba (2015), Algorithm 1",
-            "PyTorch Adam",
-            "optax.adam",
-        ),
-    ),
-    VariantOption(
-        "inside",
-        "epsilon added under the root of the corrected second moment",
-        r"\theta \leftarrow \theta - \eta\, \hat m / \sqrt{\hat s + \epsilon}",
-        ("Padilla Montani", "optax.adam(eps=0, eps_root=eps)"),
-    ),
-    VariantOption(
-        "eps_hat",
-        "epsilon added to the root of the uncorrected second moment, corrections folded into the step size",
-        r"\eta_t = \eta \sqrt{1-\beta_2^t}/(1-\beta_1^t);\ \theta \leftarrow \theta - \eta_t\, m / (\sqrt{s} + \hat\epsilon)",
-        ("Keras Adam", "Kingma & Ba (2015), end of §2"),
-    ),
+    VariantOption("outside", "epsilon added to the root of the corrected second moment",
+                  r"\theta \leftarrow \theta - \eta\, \hat m / (\sqrt{\hat s} + \epsilon)",
+                  ("Solberg", "Vitay", "Kingma & Ba (2015), Algorithm 1", "PyTorch Adam",
+                   "optax.adam")),
+    VariantOption("inside", "epsilon added under the root of the corrected second moment",
+                  r"\theta \leftarrow \theta - \eta\, \hat m / \sqrt{\hat s + \epsilon}",
+                  ("Padilla Montani", "optax.adam(eps=0, eps_root=eps)")),
+    VariantOption("eps_hat",
+                  "epsilon added to the root of the uncorrected second moment, corrections "
+                  "folded into the step size",
+                  r"\eta_t = \eta \sqrt{1-\beta_2^t}/(1-\beta_1^t);\ \theta \leftarrow \theta - \eta_t\, m / (\sqrt{s} + \hat\epsilon)",
+                  ("Keras Adam", "Kingma & Ba (2015), end of §2")),
 )
 
 _ADAM_CITATIONS = (
@@ -376,34 +344,16 @@ register(
         errata=(padilla_montani_adam_erratum(),),
         variant_axes=(
             VariantAxis("eps", _ADAM_EPS_OPTIONS),
-            VariantAxis(
-                "bias_correction",
-                (
-                    VariantOption(
-                        "on",
-                        "moments divided by 1 - beta^t",
-                        r"\hat m = m/(1-\beta_1^t),\ \hat v = v/(1-\beta_2^t)",
-                        (
-                            "Solberg",
-                            "Padilla Montani",
-                            "Kingma & Ba (2015)",
-                            "PyTorch Adam",
-                            "Keras Adam",
-                            "optax.adam",
-                        ),
-                    ),
-                    VariantOption(
-                        "off",
-                        "no bias correction",
-                        r"\theta \leftarrow \theta - \eta\, m / (\sqrt{v} + \epsilon)",
-                        (
-                            "Vitay",
-                            "Reddi et al. (2018), Algorithm 2",
-                            "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)",
-                        ),
-                    ),
-                ),
-            ),
+            VariantAxis("bias_correction", (
+                VariantOption("on", "moments divided by 1 - beta^t",
+                              r"\hat m = m/(1-\beta_1^t),\ \hat v = v/(1-\beta_2^t)",
+                              ("Solberg", "Padilla Montani", "Kingma & Ba (2015)",
+                               "PyTorch Adam", "Keras Adam", "optax.adam")),
+                VariantOption("off", "no bias correction",
+                              r"\theta \leftarrow \theta - \eta\, m / (\sqrt{v} + \epsilon)",
+                              ("Vitay", "Reddi et al. (2018), Algorithm 2",
+                               "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)")),
+            )),
             VariantAxis("amsgrad", _AMSGRAD_OPTIONS),
         ),
         hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS),
@@ -500,23 +450,17 @@ register(
             C.REDDI,
         ),
         variant_axes=(
-            VariantAxis(
-                "decay_scaling",
-                (
-                    VariantOption(
-                        "lr_times_lambda",
-                        "the decay is multiplied by the current learning rate",
-                        r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \eta_t\lambda\theta",
-                        ("PyTorch AdamW", "Keras AdamW", "optax.adamw"),
-                    ),
-                    VariantOption(
-                        "lambda_only",
-                        "the decay is not multiplied by the learning rate (schedule multiplier 1)",
-                        r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \lambda\theta",
-                        ("Loshchilov & Hutter (2019), Algorithm 2",),
-                    ),
-                ),
-            ),
+            VariantAxis("decay_scaling", (
+                VariantOption("lr_times_lambda",
+                              "the decay is multiplied by the current learning rate",
+                              r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \eta_t\lambda\theta",
+                              ("PyTorch AdamW", "Keras AdamW", "optax.adamw")),
+                VariantOption("lambda_only",
+                              "the decay is not multiplied by the learning rate (schedule "
+                              "multiplier 1)",
+                              r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \lambda\theta",
+                              ("Loshchilov & Hutter (2019), Algorithm 2",)),
+            )),
             VariantAxis("eps", _ADAM_EPS_OPTIONS),
             VariantAxis("amsgrad", _AMSGRAD_OPTIONS),
         ),

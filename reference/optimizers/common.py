@@ -416,24 +416,20 @@ def decoupled_weight_decay(
 
 
 FORM_OPTIONS = (
-    VariantOption(
-        "eta_inside",
-        "learning rate inside the velocity: past gradients keep the learning rate of their step",
-        r"v \leftarrow \mu v - \eta_t g;\ \theta \leftarrow \theta + v",
-        ("Solberg", "Neural network architectures", "Padilla Montani"),
-    ),
-    VariantOption(
-        "eta_outside",
-        "learning rate outside the buffer: the current learning rate scales the whole buffer",
-        r"b \leftarrow \mu b + g;\ \theta \leftarrow \theta - \eta_t b",
-        ("PyTorch SGD", "optax.sgd"),
-    ),
-    VariantOption(
-        "exponential_average",
-        "exponential average of gradients (dampened buffer), learning rate outside",
-        r"v \leftarrow \alpha v - (1-\alpha) g;\ \theta \leftarrow \theta + \eta_t v",
-        ("Vitay",),
-    ),
+    VariantOption("eta_inside",
+                  "learning rate inside the velocity: past gradients keep the learning rate of "
+                  "their step",
+                  r"v \leftarrow \mu v - \eta_t g;\ \theta \leftarrow \theta + v",
+                  ("Solberg", "Neural network architectures", "Padilla Montani")),
+    VariantOption("eta_outside",
+                  "learning rate outside the buffer: the current learning rate scales the whole "
+                  "buffer",
+                  r"b \leftarrow \mu b + g;\ \theta \leftarrow \theta - \eta_t b",
+                  ("PyTorch SGD", "optax.sgd")),
+    VariantOption("exponential_average",
+                  "exponential average of gradients (dampened buffer), learning rate outside",
+                  r"v \leftarrow \alpha v - (1-\alpha) g;\ \theta \leftarrow \theta + \eta_t v",
+                  ("Vitay",)),
 )
 
 

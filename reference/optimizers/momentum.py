@@ -80,23 +80,18 @@ register(
         ),
         variant_axes=(
             VariantAxis("form", FORM_OPTIONS),
-            VariantAxis(
-                "first_step",
-                (
-                    VariantOption(
-                        "from_zero",
-                        "the buffer starts at zero and the first step applies the usual update",
-                        r"b_1 = \mu\cdot 0 + (1-d) g_1",
-                        ("Vitay", "Solberg", "optax.ema"),
-                    ),
-                    VariantOption(
-                        "buffer_is_gradient",
-                        "the first step sets the buffer to the gradient, skipping the dampening",
-                        r"b_1 = g_1",
-                        ("PyTorch SGD",),
-                    ),
-                ),
-            ),
+            VariantAxis("first_step", (
+                VariantOption("from_zero",
+                              "the buffer starts at zero and the first step applies the "
+                              "usual update",
+                              r"b_1 = \mu\cdot 0 + (1-d) g_1",
+                              ("Vitay", "Solberg", "optax.ema")),
+                VariantOption("buffer_is_gradient",
+                              "the first step sets the buffer to the gradient, skipping the "
+                              "dampening",
+                              r"b_1 = g_1",
+                              ("PyTorch SGD",)),
+            )),
         ),
         hyperparameters=(LEARNING_RATE, MOMENTUM_POSITIVE),
         notes="(a) and (c) agree only while the learning rate is constant; (b) is (c) with dampening alpha. "

@@ -15,7 +15,6 @@ __all__ = ["BUFFERS", "NADAM_DECAY", "NADAM_DECAY_FLOAT32", "NADAM_SCHEDULES", "
 __all__ += ["NADAM_SCHEDULE_PRECISIONS", "ScaleByNadamState", "scale_by_nadam"]
 __all__ += ["nadam_decay", "nadam_momentum_product", "nadam_mu"]
 
-# fmt: off
 MOMENTUM_SCHEDULE = VariantAxis("momentum_schedule", (
     VariantOption("dozat_decay",
                   "momentum schedule with the decay exponent scaled by momentum_decay",
@@ -49,7 +48,6 @@ MOMENTUM_DECAY = HyperParameter(
     "momentum_decay", r"\psi", "exponent scale of Nadam's momentum schedule "
     "mu_t = beta1 (1 - 0.5 * 0.96^(t psi))", low=0.0, high=None, sample_low=1e-4,
     sample_high=1.0, log_scale=True, special=(0.004, 1.0))
-# fmt: on
 NADAM_SCHEDULES, NADAM_SCHEDULE_PRECISIONS = MOMENTUM_SCHEDULE.names, SCHEDULE_PRECISION.names
 #: What each canonical buffer holds (a tree shaped like params).
 BUFFERS = {
@@ -69,7 +67,7 @@ def nadam_decay(schedule_precision: str = "as_params") -> float:
 
 
 def nadam_mu(step: int, beta1: float, momentum_decay: float, schedule: str, *,
-             decay: float = NADAM_DECAY) -> float:  # fmt: skip
+             decay: float = NADAM_DECAY) -> float:
     r"""$\mu_t$ of step $t$ = ``step`` $\ge 1$, $\psi$ = ``momentum_decay`` ($\psi = 1$ for
     ``dozat_decay_psi1``, $\mu_t = \beta_1$ for ``none``)."""
     if schedule == "none":
@@ -79,7 +77,7 @@ def nadam_mu(step: int, beta1: float, momentum_decay: float, schedule: str, *,
 
 
 def nadam_momentum_product(count: int, beta1: float, momentum_decay: float, schedule: str, *,
-                           decay: float = NADAM_DECAY) -> float:  # fmt: skip
+                           decay: float = NADAM_DECAY) -> float:
     r"""$\prod_{i\le t}\mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
     t = check_step("count", count)
     if schedule == "none":
@@ -99,7 +97,7 @@ class ScaleByNadamState(NamedTuple):
 
 def scale_by_nadam(beta1: float, beta2: float, eps: float, momentum_decay: float = 0.004, *,
                    momentum_schedule: str = "dozat_decay",
-                   schedule_precision: str = "as_params") -> GradientTransformation:  # fmt: skip
+                   schedule_precision: str = "as_params") -> GradientTransformation:
     r"""Nadam's direction, :func:`nadam` without $-\eta_t$; ``state.mu_product`` holds
     $\prod_{i<t}\mu_i$."""
     b1, b2, e = check_beta("beta1", beta1), check_beta("beta2", beta2), check_eps(eps)
@@ -137,7 +135,7 @@ def scale_by_nadam(beta1: float, beta2: float, eps: float, momentum_decay: float
 def nadam(learning_rate: float | Schedule, beta1: float = 0.9, beta2: float = 0.999,
           eps: float = 1e-8, momentum_decay: float = 0.004, *,
           momentum_schedule: str = "dozat_decay",
-          schedule_precision: str = "as_params") -> GradientTransformation:  # fmt: skip
+          schedule_precision: str = "as_params") -> GradientTransformation:
     r"""Nadam, ``opt.nadam``: Adam (Kingma & Ba 2015) with Nesterov momentum (Dozat 2016, Algorithm 2).
 
     Symbols: $\eta$ = ``learning_rate``, $\beta_1, \beta_2$ = ``beta1``, ``beta2``, $\epsilon$ =
@@ -154,7 +152,7 @@ def nadam(learning_rate: float | Schedule, beta1: float = 0.9, beta2: float = 0.
     (``schedule_precision``) are the entry's variant axes.
     """
     unit = scale_by_nadam(beta1, beta2, eps, momentum_decay, momentum_schedule=momentum_schedule,
-                          schedule_precision=schedule_precision)  # fmt: skip
+                          schedule_precision=schedule_precision)
     return chain(unit, scale_by_learning_rate(learning_rate))
 
 
@@ -164,7 +162,7 @@ def _momentum_product_value(t: int, b1: float, psi: float, sched: str) -> float:
 
 
 def _load_nadam(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState,
-                params: Tree) -> ChainState:  # fmt: skip
+                params: Tree) -> ChainState:
     t = check_step("canonical.count", cs.count)
     b1 = check_beta("beta1", hp["beta1"])
     psi = check_number("momentum_decay", hp["momentum_decay"], low=0.0)
@@ -191,4 +189,4 @@ register(SpecEntry(
     "sqrt(v / (1 - beta2^t)). The running product of mu is a function of the step count, not a buffer.",
     model=OptimizerModel(build=build_by_name(nadam), load_state=_load_nadam, buffers=("m", "v"),
                          nonnegative_buffers=NONNEGATIVE_BUFFERS),
-))  # fmt: skip
+))

@@ -196,29 +196,20 @@ register(
             C.SUTSKEVER,
         ),
         variant_axes=(
-            VariantAxis(
-                "form",
-                (
-                    VariantOption(
-                        "eta_inside",
-                        "rewritten form with the learning rate inside the velocity",
-                        r"v \leftarrow \mu v - \eta_t g;\ \tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v",
-                        ("Solberg, corrected",),
-                    ),
-                    VariantOption(
-                        "eta_outside",
-                        "rewritten form with the learning rate outside the buffer",
-                        r"b \leftarrow \mu b + g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (g + \mu b)",
-                        ("PyTorch SGD(nesterov=True)", "optax.sgd(nesterov=True)"),
-                    ),
-                    VariantOption(
-                        "exponential_average",
-                        "rewritten form of Vitay's exponential-average Nesterov",
-                        r"b \leftarrow \alpha b + (1-\alpha) g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (\alpha b + (1-\alpha) g)",
-                        ("Vitay, corrected",),
-                    ),
-                ),
-            ),
+            VariantAxis("form", (
+                VariantOption("eta_inside",
+                              "rewritten form with the learning rate inside the velocity",
+                              r"v \leftarrow \mu v - \eta_t g;\ \tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v",
+                              ("Solberg, corrected",)),
+                VariantOption("eta_outside",
+                              "rewritten form with the learning rate outside the buffer",
+                              r"b \leftarrow \mu b + g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (g + \mu b)",
+                              ("PyTorch SGD(nesterov=True)", "optax.sgd(nesterov=True)")),
+                VariantOption("exponential_average",
+                              "rewritten form of Vitay's exponential-average Nesterov",
+                              r"b \leftarrow \alpha b + (1-\alpha) g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (\alpha b + (1-\alpha) g)",
+                              ("Vitay, corrected",)),
+            )),
         ),
         errata=(
             Erratum(

@@ -167,71 +167,36 @@ register(
             C.at(C.GOODFELLOW, "§8.5.2"),
         ),
         variant_axes=(
-            VariantAxis(
-                "eps",
-                (
-                    VariantOption(
-                        "outside",
-                        "epsilon added to the root",
-                        r"D = \sqrt{s} + \epsilon\ (\text{centered: } \sqrt{s - \bar g^2} + \epsilon)",
-                        (
-                            "Vitay",
-                            "Solberg",
-                            "PyTorch RMSprop",
-                            "optax.rmsprop(eps_in_sqrt=False)",
-                        ),
-                    ),
-                    VariantOption(
-                        "inside",
-                        "epsilon added under the root",
-                        r"D = \sqrt{s + \epsilon}\ (\text{centered: } \sqrt{s - \bar g^2 + \epsilon})",
-                        ("Keras RMSprop", "optax.rmsprop"),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "centered",
-                (
-                    VariantOption(
-                        "plain",
-                        "divide by the root of the second moment",
-                        r"D = \sqrt{s} + \epsilon",
-                        (
-                            "Vitay",
-                            "Solberg",
-                            "Tieleman & Hinton (2012)",
-                            "all frameworks (centered=False)",
-                        ),
-                    ),
-                    VariantOption(
-                        "centered",
-                        "divide by the root of the variance estimate s - gbar^2",
-                        r"\bar g \leftarrow \rho\bar g + (1-\rho) g;\ D = \sqrt{s - \bar g^2} + \epsilon",
-                        (
-                            "PyTorch RMSprop(centered=True)",
-                            "Keras RMSprop(centered=True)",
-                            "optax.rmsprop(centered=True)",
-                        ),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "momentum_form",
-                (
-                    VariantOption(
-                        "eta_inside",
-                        "momentum on the learning-rate-scaled step",
-                        r"v \leftarrow \mu v - \eta_t g / D;\ \theta \leftarrow \theta + v",
-                        ("Keras RMSprop(momentum=)", "optax.rmsprop(momentum=)"),
-                    ),
-                    VariantOption(
-                        "eta_outside",
-                        "momentum on the unscaled step, learning rate applied to the buffer",
-                        r"b \leftarrow \mu b + g / D;\ \theta \leftarrow \theta - \eta_t b",
-                        ("PyTorch RMSprop(momentum=)",),
-                    ),
-                ),
-            ),
+            VariantAxis("eps", (
+                VariantOption("outside", "epsilon added to the root",
+                              r"D = \sqrt{s} + \epsilon\ (\text{centered: } \sqrt{s - \bar g^2} + \epsilon)",
+                              ("Vitay", "Solberg", "PyTorch RMSprop",
+                               "optax.rmsprop(eps_in_sqrt=False)")),
+                VariantOption("inside", "epsilon added under the root",
+                              r"D = \sqrt{s + \epsilon}\ (\text{centered: } \sqrt{s - \bar g^2 + \epsilon})",
+                              ("Keras RMSprop", "optax.rmsprop")),
+            )),
+            VariantAxis("centered", (
+                VariantOption("plain", "divide by the root of the second moment",
+                              r"D = \sqrt{s} + \epsilon",
+                              ("Vitay", "Solberg", "Tieleman & Hinton (2012)",
+                               "all frameworks (centered=False)")),
+                VariantOption("centered",
+                              "divide by the root of the variance estimate s - gbar^2",
+                              r"\bar g \leftarrow \rho\bar g + (1-\rho) g;\ D = \sqrt{s - \bar g^2} + \epsilon",
+                              ("PyTorch RMSprop(centered=True)",
+                               "Keras RMSprop(centered=True)", "optax.rmsprop(centered=True)")),
+            )),
+            VariantAxis("momentum_form", (
+                VariantOption("eta_inside", "momentum on the learning-rate-scaled step",
+                              r"v \leftarrow \mu v - \eta_t g / D;\ \theta \leftarrow \theta + v",
+                              ("Keras RMSprop(momentum=)", "optax.rmsprop(momentum=)")),
+                VariantOption("eta_outside",
+                              "momentum on the unscaled step, learning rate applied to the "
+                              "buffer",
+                              r"b \leftarrow \mu b + g / D;\ \theta \leftarrow \theta - \eta_t b",
+                              ("PyTorch RMSprop(momentum=)",)),
+            )),
         ),
         hyperparameters=(LEARNING_RATE, RHO, EPS, MOMENTUM),
         notes="The documents state no momentum (Vitay lists Keras's momentum=0.0); the two momentum forms "

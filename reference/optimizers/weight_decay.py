@@ -95,39 +95,25 @@ register(
             C.LOSHCHILOV_HUTTER,
         ),
         variant_axes=(
-            VariantAxis(
-                "decay",
-                (
-                    VariantOption(
-                        "l2_gradient",
-                        "L2 through the gradient, coefficient lambda (penalty lambda/2 ||theta||^2)",
-                        r"g \leftarrow g + \lambda\theta",
-                        (
-                            "Solberg",
-                            "PyTorch SGD(weight_decay=)",
-                            "optax.add_decayed_weights before sgd",
-                        ),
-                    ),
-                    VariantOption(
-                        "l2_gradient_2lambda",
-                        "L2 through the gradient from the penalty lambda ||theta||^2",
-                        r"g \leftarrow g + 2\lambda\theta",
-                        ("Vitay",),
-                    ),
-                    VariantOption(
-                        "decoupled",
-                        "decoupled decay, multiplied by the current learning rate",
-                        r"\theta \leftarrow \theta + u - \eta_t\lambda\theta",
-                        ("Loshchilov & Hutter (2019)", "Keras SGD(weight_decay=)"),
-                    ),
-                    VariantOption(
-                        "decoupled_unscaled",
-                        "decoupled decay, not multiplied by the learning rate",
-                        r"\theta \leftarrow \theta + u - \lambda\theta",
-                        ("Loshchilov & Hutter (2019) with schedule multiplier 1",),
-                    ),
-                ),
-            ),
+            VariantAxis("decay", (
+                VariantOption("l2_gradient",
+                              "L2 through the gradient, coefficient lambda (penalty lambda/2 "
+                              "||theta||^2)",
+                              r"g \leftarrow g + \lambda\theta",
+                              ("Solberg", "PyTorch SGD(weight_decay=)",
+                               "optax.add_decayed_weights before sgd")),
+                VariantOption("l2_gradient_2lambda",
+                              "L2 through the gradient from the penalty lambda ||theta||^2",
+                              r"g \leftarrow g + 2\lambda\theta", ("Vitay",)),
+                VariantOption("decoupled",
+                              "decoupled decay, multiplied by the current learning rate",
+                              r"\theta \leftarrow \theta + u - \eta_t\lambda\theta",
+                              ("Loshchilov & Hutter (2019)", "Keras SGD(weight_decay=)")),
+                VariantOption("decoupled_unscaled",
+                              "decoupled decay, not multiplied by the learning rate",
+                              r"\theta \leftarrow \theta + u - \lambda\theta",
+                              ("Loshchilov & Hutter (2019) with schedule multiplier 1",)),
+            )),
             VariantAxis("momentum_form", FORM_OPTIONS[:2]),
         ),
         hyperparameters=(LEARNING_RATE, MOMENTUM, WEIGHT_DECAY),

@@ -152,20 +152,11 @@ DECAY_STEPS = HyperParameter(
     log_scale=True,
     special=(1.0, 10.0),
 )
-STAIRCASE_AXIS = VariantAxis(
-    "staircase",
-    (
-        VariantOption(
-            "continuous",
-            "the exponent grows with every step",
-            r"p = t/s",
-            ("Zheng", "Padilla Montani"),
-        ),
-        VariantOption(
-            "staircase",
-            "the exponent grows once every s steps (a step function of t)",
-            r"p = \lfloor t/s\rfloor",
-            ("TensorFlow/Keras staircase=True", "optax staircase=True", "PyTorch StepLR"),
-        ),
-    ),
-)
+STAIRCASE_AXIS = VariantAxis("staircase", (
+    VariantOption("continuous", "the exponent grows with every step", r"p = t/s",
+                  ("Zheng", "Padilla Montani")),
+    VariantOption("staircase", "the exponent grows once every s steps (a step function of t)",
+                  r"p = \lfloor t/s\rfloor",
+                  ("TensorFlow/Keras staircase=True", "optax staircase=True",
+                   "PyTorch StepLR")),
+))

@@ -83,23 +83,16 @@ register(
             C.GERON_2017,
         ),
         variant_axes=(
-            VariantAxis(
-                "boundary",
-                (
-                    VariantOption(
-                        "new_at_boundary",
-                        "the new value starts at the boundary step",
-                        r"\eta(b_i) = \eta^{(i)}",
-                        ("PyTorch MultiStepLR", "optax piecewise_constant_schedule"),
-                    ),
-                    VariantOption(
-                        "old_at_boundary",
-                        "the boundary step keeps the old value; the new one starts at b_i + 1",
-                        r"\eta(b_i) = \eta^{(i-1)}",
-                        ("Keras PiecewiseConstantDecay",),
-                    ),
-                ),
-            ),
+            VariantAxis("boundary", (
+                VariantOption("new_at_boundary", "the new value starts at the boundary step",
+                              r"\eta(b_i) = \eta^{(i)}",
+                              ("PyTorch MultiStepLR", "optax piecewise_constant_schedule")),
+                VariantOption("old_at_boundary",
+                              "the boundary step keeps the old value; the new one starts at "
+                              "b_i + 1",
+                              r"\eta(b_i) = \eta^{(i-1)}",
+                              ("Keras PiecewiseConstantDecay",)),
+            )),
         ),
         hyperparameters=(ETA0,),
         notes="The kit draws geometric values eta0 * gamma^i (what PyTorch's MultiStepLR can "

@@ -14,7 +14,6 @@ from trainspec.reference.schedules.common import *
 __all__ = ["COOLDOWN_COUNTS", "MODES", "PATIENCE_COUNTS", "THRESHOLD_MODES", "Plateau"]
 __all__ += ["PlateauState", "plateau_learning_rates", "reduce_on_plateau"]
 
-# fmt: off
 _PATIENCE_COUNT = VariantAxis("patience_count", (
     VariantOption("reaches",
                   "reduce when the number of checks without improvement reaches the patience",
@@ -46,7 +45,6 @@ _MODE = VariantAxis("mode", (
     VariantOption("max", "the metric should increase (an accuracy)", r"m > \dots",
                   ("PyTorch", "Keras")),
 ))
-# fmt: on
 PATIENCE_COUNTS, COOLDOWN_COUNTS = _PATIENCE_COUNT.names, _COOLDOWN_COUNT.names
 THRESHOLD_MODES, MODES = _THRESHOLD_MODE.names, _MODE.names
 
@@ -73,7 +71,7 @@ def reduce_on_plateau(learning_rate: Any, factor: Any, patience: int, *, thresho
                       cooldown: int = 0, min_learning_rate: Any = 0.0, mode: str = "min",
                       threshold_mode: str = "relative", patience_count: str = "reaches",
                       cooldown_count: str = "full",
-                      min_decrease: float = 0.0) -> Plateau:  # fmt: skip
+                      min_decrease: float = 0.0) -> Plateau:
     r"""Performance scheduling (reduce on plateau), ``sched.plateau``, as a pure state machine.
 
     Symbols: $\eta_0$ = ``learning_rate``, $\lambda$ = ``factor``, $P$ = ``patience``, $\epsilon$ =
@@ -191,4 +189,4 @@ register(SpecEntry(
     notes="The learning rate reported for check k is the one in effect after metric k has "
     "been seen (what the next optimizer step uses).",
     model=ScheduleModel(build=build_by_name(reduce_on_plateau), plateau=True),
-))  # fmt: skip
+))

@@ -128,15 +128,12 @@ register(
             C.BERGSTRA_BENGIO,
         ),
         variant_axes=(
-            VariantAxis(
-                "base",
-                (
-                    VariantOption("10", "decimal exponent", r"10^{U}", ("Solberg",)),
-                    VariantOption(
-                        "e", "natural exponent", r"e^{U}", ("Vitay, hyperopt hp.loguniform",)
-                    ),
+            VariantAxis("base", (
+                VariantOption("10", "decimal exponent", r"10^{U}", ("Solberg",)),
+                VariantOption(
+                    "e", "natural exponent", r"e^{U}", ("Vitay, hyperopt hp.loguniform",)
                 ),
-            ),
+            )),
         ),
         notes="Reference only, checked statistically (Kolmogorov-Smirnov on log_b x) in "
         "tests/reference/test_schedules.py. Solberg's uniform(-3, -6) swaps the bounds.",

@@ -227,23 +227,15 @@ register(
             C.RUMELHART,
         ),
         variant_axes=(
-            VariantAxis(
-                "relu_grad_at_zero",
-                (
-                    VariantOption(
-                        "zero",
-                        "ReLU's derivative at exactly 0 is 0",
-                        r"f'(0) = 0",
-                        ("torch.relu", "tf.nn.relu", "jax.nn.relu"),
-                    ),
-                    VariantOption(
-                        "one",
-                        "ReLU's derivative at exactly 0 is 1 (the heaviside step H(0) = 1)",
-                        r"f'(0) = 1",
-                        ("Zheng: heaviside(z) = 1 for z >= 0",),
-                    ),
-                ),
-            ),
+            VariantAxis("relu_grad_at_zero", (
+                VariantOption("zero", "ReLU's derivative at exactly 0 is 0", r"f'(0) = 0",
+                              ("torch.relu", "tf.nn.relu", "jax.nn.relu")),
+                VariantOption("one",
+                              "ReLU's derivative at exactly 0 is 1 (the heaviside step H(0) "
+                              "= 1)",
+                              r"f'(0) = 1",
+                              ("Zheng: heaviside(z) = 1 for z >= 0",)),
+            )),
         ),
         notes="Layers z_k = h_{k-1} W_k^T + b_k with tanh, sigmoid, relu or identity; losses "
         "half_sse (Zheng) and mse. Each framework's autodiff is compared with the hand-derived "

@@ -311,77 +311,44 @@ register(
             C.PRECHELT,
         ),
         variant_axes=(
-            VariantAxis(
-                "stop_rule",
-                (
-                    VariantOption(
-                        "wait_reaches_patience",
-                        "stop at the P-th check in a row without improvement",
-                        r"w \ge P",
-                        ("the inventory (stop after P checks)", "Keras EarlyStopping"),
-                    ),
-                    VariantOption(
-                        "wait_exceeds_patience",
-                        "stop at the (P+1)-th check in a row without improvement",
-                        r"w > P",
-                        (
-                            "Padilla Montani: checks_without_progress > max_checks",
-                            "flax.training.early_stopping.EarlyStopping",
-                        ),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "improvement",
-                (
-                    VariantOption(
-                        "strict",
-                        "an improvement must exceed min_delta",
-                        r"L^* - L_e > \delta",
-                        ("Keras EarlyStopping", "flax EarlyStopping (code)", "Padilla Montani"),
-                    ),
-                    VariantOption(
-                        "at_least",
-                        "an improvement of exactly min_delta counts (a tie counts when delta = 0)",
-                        r"L^* - L_e \ge \delta",
-                        ("flax EarlyStopping.has_improved docstring",),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "restore",
-                (
-                    VariantOption(
-                        "best",
-                        "the parameters of the best epoch are returned",
-                        r"\theta_{e^*}",
-                        ("Padilla Montani", "Keras restore_best_weights=True"),
-                    ),
-                    VariantOption(
-                        "last",
-                        "the parameters of the last epoch trained are returned",
-                        r"\theta_{e_\text{stop}}",
-                        ("Keras restore_best_weights=False (default)",),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "compare_in",
-                (
-                    VariantOption(
-                        "loss_precision",
-                        "losses compared in their own precision",
-                        r"L^* - L_e > \delta",
-                        ("flax EarlyStopping", "Padilla Montani"),
-                    ),
-                    VariantOption(
-                        "float32",
-                        "both sides of L + delta < L* rounded to float32 before comparing",
-                        r"\mathrm{fl}_{32}(L_e + \delta) < \mathrm{fl}_{32}(L^*)",
-                        ("Keras EarlyStopping (ops.less on Python floats uses floatx)",),
-                    ),
-                ),
-            ),
+            VariantAxis("stop_rule", (
+                VariantOption("wait_reaches_patience",
+                              "stop at the P-th check in a row without improvement", r"w \ge P",
+                              ("the inventory (stop after P checks)", "Keras EarlyStopping")),
+                VariantOption("wait_exceeds_patience",
+                              "stop at the (P+1)-th check in a row without improvement",
+                              r"w > P",
+                              ("Padilla Montani: checks_without_progress > max_checks",
+                               "flax.training.early_stopping.EarlyStopping")),
+            )),
+            VariantAxis("improvement", (
+                VariantOption("strict", "an improvement must exceed min_delta",
+                              r"L^* - L_e > \delta",
+                              ("Keras EarlyStopping", "flax EarlyStopping (code)",
+                               "Padilla Montani")),
+                VariantOption("at_least",
+                              "an improvement of exactly min_delta counts (a tie counts when "
+                              "delta = 0)",
+                              r"L^* - L_e \ge \delta",
+                              ("flax EarlyStopping.has_improved docstring",)),
+            )),
+            VariantAxis("restore", (
+                VariantOption("best", "the parameters of the best epoch are returned",
+                              r"\theta_{e^*}",
+                              ("Padilla Montani", "Keras restore_best_weights=True")),
+                VariantOption("last", "the parameters of the last epoch trained are returned",
+                              r"\theta_{e_\text{stop}}",
+                              ("Keras restore_best_weights=False (default)",)),
+            )),
+            VariantAxis("compare_in", (
+                VariantOption("loss_precision", "losses compared in their own precision",
+                              r"L^* - L_e > \delta", ("flax EarlyStopping", "Padilla Montani")),
+                VariantOption("float32",
+                              "both sides of L + delta < L* rounded to float32 before "
+                              "comparing",
+                              r"\mathrm{fl}_{32}(L_e + \delta) < \mathrm{fl}_{32}(L^*)",
+                              ("Keras EarlyStopping (ops.less on Python floats uses floatx)",)),
+            )),
         ),
         errata=(
             Erratum(

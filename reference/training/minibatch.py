@@ -92,46 +92,28 @@ register(
             C.LECUN_EFFICIENT_BACKPROP,
         ),
         variant_axes=(
-            VariantAxis(
-                "sampling",
-                (
-                    VariantOption(
-                        "permutation",
-                        "each index exactly once per epoch, in random order",
-                        r"\pi \sim \mathrm{Uniform}(S_N)",
-                        ("Padilla Montani",),
-                    ),
-                    VariantOption(
-                        "with_replacement",
-                        "each batch draws its indices independently with replacement",
-                        r"i \sim \mathrm{Uniform}\{0..N-1\}",
-                        ("Solberg",),
-                    ),
-                ),
-            ),
-            VariantAxis(
-                "split",
-                (
-                    VariantOption(
-                        "array_split",
-                        "floor(N/B) batches whose sizes differ by at most one",
-                        r"\texttt{np.array\_split}(\pi, \lfloor N/B\rfloor)",
-                        ("Padilla Montani",),
-                    ),
-                    VariantOption(
-                        "slices",
-                        "consecutive slices of B, the last one shorter",
-                        r"\pi_{[jB:(j+1)B]}",
-                        ("torch DataLoader(drop_last=False)", "tf.data batch()"),
-                    ),
-                    VariantOption(
-                        "drop_remainder",
-                        "consecutive slices of B, the incomplete last one dropped",
-                        r"\pi_{[jB:(j+1)B]},\ j < \lfloor N/B\rfloor",
-                        ("torch DataLoader(drop_last=True)", "tf.data batch(drop_remainder=True)"),
-                    ),
-                ),
-            ),
+            VariantAxis("sampling", (
+                VariantOption("permutation",
+                              "each index exactly once per epoch, in random order",
+                              r"\pi \sim \mathrm{Uniform}(S_N)", ("Padilla Montani",)),
+                VariantOption("with_replacement",
+                              "each batch draws its indices independently with replacement",
+                              r"i \sim \mathrm{Uniform}\{0..N-1\}", ("Solberg",)),
+            )),
+            VariantAxis("split", (
+                VariantOption("array_split",
+                              "floor(N/B) batches whose sizes differ by at most one",
+                              r"\texttt{np.array\_split}(\pi, \lfloor N/B\rfloor)",
+                              ("Padilla Montani",)),
+                VariantOption("slices", "consecutive slices of B, the last one shorter",
+                              r"\pi_{[jB:(j+1)B]}",
+                              ("torch DataLoader(drop_last=False)", "tf.data batch()")),
+                VariantOption("drop_remainder",
+                              "consecutive slices of B, the incomplete last one dropped",
+                              r"\pi_{[jB:(j+1)B]},\ j < \lfloor N/B\rfloor",
+                              ("torch DataLoader(drop_last=True)",
+                               "tf.data batch(drop_remainder=True)")),
+            )),
         ),
         notes="Reference only: checked statistically by tests/reference/test_training.py "
         "(every index once per epoch; uniform positions; binomial counts with replacement).",
