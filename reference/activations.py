@@ -597,18 +597,9 @@ def leaky_relu(alpha: Any = 0.01, derivative_at_zero: str = "alpha") -> Activati
     )
 
 
-ALPHA_LEAKY = HyperParameter(
-    "alpha",
-    r"\alpha",
-    "slope of the negative side",
-    low=0.0,
-    high=1.0,
-    low_closed=False,
-    sample_low=1e-3,
-    sample_high=1.0,
-    log_scale=True,
-    special=(0.01, 0.2, 0.3),
-)
+ALPHA_LEAKY = HyperParameter("alpha", r"\alpha", "slope of the negative side", low=0.0, high=1.0,
+                             low_closed=False, sample_low=1e-3, sample_high=1.0, log_scale=True,
+                             special=(0.01, 0.2, 0.3))
 
 
 register(
@@ -665,16 +656,10 @@ def prelu(alpha: Any = 0.25, derivative_at_zero: str = "alpha") -> Activation:
     return act._replace(vjp=vjp)
 
 
-ALPHA_PRELU = HyperParameter(
-    "alpha",
-    r"\alpha",
-    "learned slope of the negative side (any real number)",
-    low=None,
-    high=None,
-    sample_low=-1.0,
-    sample_high=2.0,
-    special=(0.25, 0.01, 0.0),
-)
+ALPHA_PRELU = HyperParameter("alpha", r"\alpha",
+                             "learned slope of the negative side (any real number)", low=None,
+                             high=None, sample_low=-1.0, sample_high=2.0,
+                             special=(0.25, 0.01, 0.0))
 
 
 register(
@@ -814,18 +799,9 @@ def elu(alpha: Any = 1.0, negative_branch: str = "z_lt_0", evaluation: str = "ex
     return _elementwise(*_elu_parts(a, negative_branch, evaluation))
 
 
-ALPHA_ELU = HyperParameter(
-    "alpha",
-    r"\alpha",
-    "value of the negative saturation (-alpha)",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=0.05,
-    sample_high=5.0,
-    log_scale=True,
-    special=(1.0, 2.0),
-)
+ALPHA_ELU = HyperParameter("alpha", r"\alpha", "value of the negative saturation (-alpha)", low=0.0,
+                           high=None, low_closed=False, sample_low=0.05, sample_high=5.0,
+                           log_scale=True, special=(1.0, 2.0))
 
 
 register(

@@ -139,18 +139,11 @@ class ClippingModel:
     measures: Callable[[Mapping[str, np.ndarray]], list[float]]
 
 
-THRESHOLD = HyperParameter(
-    "threshold",
-    "K",
-    "clipping threshold (a component's magnitude, a tensor's norm, or the global norm)",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=1e-3,
-    sample_high=1e3,
-    log_scale=True,
-    special=(1.0, 5.0),
-)
+THRESHOLD = HyperParameter("threshold", "K",
+                           "clipping threshold (a component's magnitude, a tensor's norm, or the "
+                           "global norm)",
+                           low=0.0, high=None, low_closed=False, sample_low=1e-3, sample_high=1e3,
+                           log_scale=True, special=(1.0, 5.0))
 
 _NORM_EPS_AXIS = VariantAxis("norm_eps", (
     VariantOption("none", "nothing added to the norm", r"g \cdot \min(1, K/\lVert g\rVert)",
@@ -357,9 +350,8 @@ register(
             _NORM_EPS_AXIS,
             VariantAxis("nonfinite", (
                 VariantOption("ieee",
-                              "the scale is computed from the non-finite norm: finite "
-                              "components become 0, infinite ones NaN; a NaN norm makes "
-                              "every component NaN",
+                              "the scale is computed from the non-finite norm: finite components "
+                              "become 0, infinite ones NaN; a NaN norm makes every component NaN",
                               r"g_k \cdot \min(1, K/\infty) = g_k \cdot 0",
                               ("torch clip_grad_norm_ (default)", "optax.clip_by_global_norm")),
                 VariantOption("all_nan", "every component of every tensor becomes NaN",

@@ -221,26 +221,20 @@ class DropoutModel:
         check_choice("form", self.form, FORMS)
 
 
-RATE = HyperParameter(
-    "rate",
-    "p",
-    "the documented dropout parameter: the drop probability (rate_meaning=drop, q = 1 - p) or "
-    "the keep probability (rate_meaning=keep, q = p)",
-    low=0.0,
-    high=1.0,
-    high_closed=False,
-    sample_low=0.05,
-    sample_high=0.95,
-    special=(0.5, 0.0, 0.2, 0.9),
-)
+RATE = HyperParameter("rate", "p",
+                      "the documented dropout parameter: the drop probability "
+                      "(rate_meaning=drop, q = 1 - p) or the keep probability "
+                      "(rate_meaning=keep, q = p)",
+                      low=0.0, high=1.0, high_closed=False, sample_low=0.05, sample_high=0.95,
+                      special=(0.5, 0.0, 0.2, 0.9))
 
 _RATE_MEANING = VariantAxis("rate_meaning", (
     VariantOption("drop", "p is the drop probability: q = 1 - p",
                   r"m_i \sim \mathrm{Bernoulli}(1 - p)",
                   ("Vitay", "Neural network architectures, torch.nn.Dropout", "Zheng",
-                   "Padilla Montani, tf.layers.dropout(rate=)",
-                   "torch.nn.functional.dropout(p=)", "keras.layers.Dropout(rate=)",
-                   "tf.nn.dropout(rate=)", "flax.linen.Dropout(rate=)")),
+                   "Padilla Montani, tf.layers.dropout(rate=)", "torch.nn.functional.dropout(p=)",
+                   "keras.layers.Dropout(rate=)", "tf.nn.dropout(rate=)",
+                   "flax.linen.Dropout(rate=)")),
     VariantOption("keep", "p is the keep (retention) probability: q = p",
                   r"m_i \sim \mathrm{Bernoulli}(p)",
                   ("Solberg, code rand < p", "Srivastava et al. (2014)",
@@ -249,13 +243,12 @@ _RATE_MEANING = VariantAxis("rate_meaning", (
 
 _MASKING = VariantAxis("masking", (
     VariantOption("multiply",
-                  "the input is multiplied by the (scaled) mask: a dropped inf or nan gives "
-                  "nan (IEEE x*0)",
+                  "the input is multiplied by the (scaled) mask: a dropped inf or nan gives nan "
+                  "(IEEE x*0)",
                   r"y = x \cdot (m / q)",
                   ("Solberg, H1 *= U1", "torch.nn.functional.dropout", "torch.nn.Dropout")),
     VariantOption("select",
-                  "kept units are selected, dropped ones set to 0: a dropped inf or nan "
-                  "gives 0",
+                  "kept units are selected, dropped ones set to 0: a dropped inf or nan gives 0",
                   r"y = \operatorname{where}(m, x / q, 0)",
                   ("tf.nn.dropout", "keras.layers.Dropout", "flax.linen.Dropout",
                    "flax.nnx.Dropout")),
@@ -264,8 +257,8 @@ _MASKING = VariantAxis("masking", (
 _FORM = VariantAxis("form", (
     VariantOption("inverted", "kept units scaled by 1/q in training; identity at test time",
                   r"y_{\text{train}} = x \odot m / q;\ y_{\text{test}} = x",
-                  ("Solberg, Inverted dropout", "Neural network architectures",
-                   "Padilla Montani", "PyTorch, Keras, flax")),
+                  ("Solberg, Inverted dropout", "Neural network architectures", "Padilla Montani",
+                   "PyTorch, Keras, flax")),
     VariantOption("naive", "kept units unscaled in training; scaled by q at test time",
                   r"y_{\text{train}} = x \odot m;\ y_{\text{test}} = q x",
                   ("Solberg, naive implementation", "Srivastava et al. (2014)")),

@@ -153,17 +153,8 @@ class PenaltyModel:
 
 
 def _coefficient_hp(name: str, symbol: str, description: str) -> HyperParameter:
-    return HyperParameter(
-        name,
-        symbol,
-        description,
-        low=0.0,
-        high=None,
-        sample_low=1e-5,
-        sample_high=1.0,
-        log_scale=True,
-        special=(0.01, 1e-4),
-    )
+    return HyperParameter(name, symbol, description, low=0.0, high=None, sample_low=1e-5,
+                          sample_high=1.0, log_scale=True, special=(0.01, 1e-4))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,16 +245,14 @@ register(
         ),
         variant_axes=(
             VariantAxis("convention", (
-                VariantOption("lambda",
-                              "penalty lambda * sum(theta^2), gradient 2 lambda theta",
+                VariantOption("lambda", "penalty lambda * sum(theta^2), gradient 2 lambda theta",
                               r"R = \lambda\sum\theta^2,\ \partial R = 2\lambda\theta",
                               ("Vitay", "Solberg, cost", "Neural network architectures",
                                "keras.regularizers.L2")),
                 VariantOption("half_lambda",
                               "penalty lambda/2 * sum(theta^2), gradient lambda theta",
                               r"R = \tfrac{\lambda}{2}\sum\theta^2,\ \partial R = \lambda\theta",
-                              ("Goodfellow et al. (2016) 7.1.1",
-                               "weight decay g + lambda theta")),
+                              ("Goodfellow et al. (2016) 7.1.1", "weight decay g + lambda theta")),
             )),
         ),
         errata=(
@@ -438,18 +427,9 @@ register(
             )),
         ),
         hyperparameters=(
-            HyperParameter(
-                "max_value",
-                "c",
-                "bound on the norm of a unit's incoming weights",
-                low=0.0,
-                high=None,
-                low_closed=False,
-                sample_low=0.1,
-                sample_high=10.0,
-                log_scale=True,
-                special=(2.0, 3.0),
-            ),
+            HyperParameter("max_value", "c", "bound on the norm of a unit's incoming weights",
+                           low=0.0, high=None, low_closed=False, sample_low=0.1, sample_high=10.0,
+                           log_scale=True, special=(2.0, 3.0)),
         ),
         notes="The case holds a (units, fan_in) array; each adapter converts it to its layout and "
         "picks the axis of a unit's incoming weights.",

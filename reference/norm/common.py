@@ -162,36 +162,20 @@ class BatchNormModel:
     compares: str
 
 
-EPS = HyperParameter(
-    "eps",
-    r"\epsilon",
-    "added to the variance inside the square root",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=1e-8,
-    sample_high=1.0,
-    log_scale=True,
-    special=(1e-5, 1e-3),
-)
-BN_MOMENTUM = HyperParameter(
-    "momentum",
-    r"w",
-    "weight of the OLD running value (Keras/flax momentum; PyTorch's momentum is 1 - w)",
-    low=0.0,
-    high=1.0,
-    high_closed=False,
-    sample_low=0.0,
-    sample_high=0.999,
-    special=(0.99, 0.9, 0.0),
-)
+EPS = HyperParameter("eps", r"\epsilon", "added to the variance inside the square root", low=0.0,
+                     high=None, low_closed=False, sample_low=1e-8, sample_high=1.0, log_scale=True,
+                     special=(1e-5, 1e-3))
+BN_MOMENTUM = HyperParameter("momentum", r"w",
+                             "weight of the OLD running value (Keras/flax momentum; PyTorch's "
+                             "momentum is 1 - w)",
+                             low=0.0, high=1.0, high_closed=False, sample_low=0.0,
+                             sample_high=0.999, special=(0.99, 0.9, 0.0))
 VARIANCE_AXIS = VariantAxis("variance", (
     VariantOption("two_pass", "the mean, then the mean of squared deviations",
                   r"\sigma^2_B = \tfrac1m\sum(x_i-\mu_B)^2",
                   ("Solberg", "Zheng", "Padilla Montani", "tf.nn.moments")),
     VariantOption("one_pass",
-                  "mean of squares minus squared mean, clipped at 0 (cancels for large "
-                  "offsets)",
+                  "mean of squares minus squared mean, clipped at 0 (cancels for large offsets)",
                   r"\sigma^2_B = \max(0, \overline{x^2} - \mu_B^2)",
                   ("flax.linen.BatchNorm(use_fast_variance=True)",)),
 ))

@@ -97,16 +97,10 @@ def adagrad(
     )
 
 
-INITIAL_ACCUMULATOR_VALUE = HyperParameter(
-    "initial_accumulator_value",
-    r"G_0",
-    "starting value of the sum of squared gradients",
-    low=0.0,
-    high=None,
-    sample_low=0.0,
-    sample_high=1.0,
-    special=(0.0, 0.1),
-)
+INITIAL_ACCUMULATOR_VALUE = HyperParameter("initial_accumulator_value", r"G_0",
+                                           "starting value of the sum of squared gradients",
+                                           low=0.0, high=None, sample_low=0.0, sample_high=1.0,
+                                           special=(0.0, 0.1))
 
 
 def _build_adagrad(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTransformation:
@@ -148,8 +142,7 @@ register(
                               ("Solberg", "Duchi et al. (2011), delta*I", "PyTorch Adagrad")),
                 VariantOption("inside", "epsilon added under the root",
                               r"\theta \leftarrow \theta - \eta\, g / \sqrt{G + \epsilon}",
-                              ("Neural network architectures", "Keras Adagrad",
-                               "optax.adagrad")),
+                              ("Neural network architectures", "Keras Adagrad", "optax.adagrad")),
             )),
         ),
         hyperparameters=(LEARNING_RATE, EPS, INITIAL_ACCUMULATOR_VALUE),

@@ -140,23 +140,14 @@ def running_products(
 
 #: the optimizers' learning rate as a schedule's starting value (its range and sampling)
 ETA0 = replace(LEARNING_RATE, symbol=r"\eta_0", description="initial learning rate", special=(0.1, 0.01))
-DECAY_STEPS = HyperParameter(
-    "decay_steps",
-    r"s",
-    "steps over which the learning rate drops by one decay factor",
-    low=0.0,
-    high=None,
-    low_closed=False,
-    sample_low=1.0,
-    sample_high=1000.0,
-    log_scale=True,
-    special=(1.0, 10.0),
-)
+DECAY_STEPS = HyperParameter("decay_steps", r"s",
+                             "steps over which the learning rate drops by one decay factor",
+                             low=0.0, high=None, low_closed=False, sample_low=1.0,
+                             sample_high=1000.0, log_scale=True, special=(1.0, 10.0))
 STAIRCASE_AXIS = VariantAxis("staircase", (
     VariantOption("continuous", "the exponent grows with every step", r"p = t/s",
                   ("Zheng", "Padilla Montani")),
     VariantOption("staircase", "the exponent grows once every s steps (a step function of t)",
                   r"p = \lfloor t/s\rfloor",
-                  ("TensorFlow/Keras staircase=True", "optax staircase=True",
-                   "PyTorch StepLR")),
+                  ("TensorFlow/Keras staircase=True", "optax staircase=True", "PyTorch StepLR")),
 ))

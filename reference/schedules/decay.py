@@ -85,17 +85,9 @@ register(
             HyperParameter(
                 "final_learning_rate", r"\eta_\tau", "learning rate from step tau on", 0.0, None
             ),
-            HyperParameter(
-                "transition_steps",
-                r"\tau",
-                "steps of the decay (integer >= 1)",
-                1.0,
-                None,
-                sample_low=1.0,
-                sample_high=1000.0,
-                log_scale=True,
-                special=(1.0, 10.0),
-            ),
+            HyperParameter("transition_steps", r"\tau", "steps of the decay (integer >= 1)", 1.0,
+                           None, sample_low=1.0, sample_high=1000.0, log_scale=True,
+                           special=(1.0, 10.0)),
         ),
         notes="Keras PolynomialDecay(power=1) and optax linear_schedule/polynomial_schedule(power=1) "
         "are this schedule; PyTorch's LinearLR expresses it through start and end factors of a "
@@ -224,16 +216,8 @@ register(
         ),
         hyperparameters=(
             ETA0,
-            HyperParameter(
-                "decay",
-                "d",
-                "decay per step",
-                0.0,
-                None,
-                sample_low=1e-6,
-                sample_high=1.0,
-                log_scale=True,
-            ),
+            HyperParameter("decay", "d", "decay per step", 0.0, None, sample_low=1e-6,
+                           sample_high=1.0, log_scale=True),
         ),
         notes="Equal to sched.power with c = 1 and s = 1/decay. Keras 3 optimizers ignore decay= "
         "with a warning; keras.optimizers.schedules.InverseTimeDecay(eta0, 1, decay) is the same "
@@ -319,18 +303,8 @@ register(
         variant_axes=(STAIRCASE_AXIS,),
         hyperparameters=(
             ETA0,
-            HyperParameter(
-                "decay_rate",
-                "r",
-                "factor per s steps",
-                0.0,
-                None,
-                False,
-                True,
-                0.01,
-                1.0,
-                special=(0.1, 0.5),
-            ),
+            HyperParameter("decay_rate", "r", "factor per s steps", 0.0, None, False, True, 0.01,
+                           1.0, special=(0.1, 0.5)),
             DECAY_STEPS,
         ),
         notes="PyTorch ExponentialLR(gamma) is the per-step factor form (gamma = r^(1/s)); "
@@ -393,19 +367,8 @@ register(
         citations=(C.at(C.VITAY, "Hyperparameters annealing"), C.at(C.GOODFELLOW, "§8.3.1")),
         hyperparameters=(
             ETA0,
-            HyperParameter(
-                "decay_rate",
-                r"\beta",
-                "decay per epoch",
-                0.0,
-                1.0,
-                True,
-                False,
-                1e-7,
-                0.5,
-                log_scale=True,
-                special=(1e-6,),
-            ),
+            HyperParameter("decay_rate", r"\beta", "decay per epoch", 0.0, 1.0, True, False, 1e-7,
+                           0.5, log_scale=True, special=(1e-6,)),
         ),
         notes="The step of the schedule is the epoch. Equal to sched.exponential with r = 1 - beta, "
         "s = 1.",

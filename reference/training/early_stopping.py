@@ -274,26 +274,11 @@ def _solberg_early_stopping_check() -> ErratumEvidence:
     )
 
 
-PATIENCE = HyperParameter(
-    "patience",
-    "P",
-    "checks without improvement before stopping",
-    low=0,
-    high=None,
-    sample_low=0,
-    sample_high=6,
-    special=(0, 1, 2, 3),
-)
-MIN_DELTA = HyperParameter(
-    "min_delta",
-    r"\delta",
-    "smallest decrease of the validation loss that counts as an improvement",
-    low=0.0,
-    high=None,
-    sample_low=0.0,
-    sample_high=0.05,
-    special=(0.0,),
-)
+PATIENCE = HyperParameter("patience", "P", "checks without improvement before stopping", low=0,
+                          high=None, sample_low=0, sample_high=6, special=(0, 1, 2, 3))
+MIN_DELTA = HyperParameter("min_delta", r"\delta",
+                           "smallest decrease of the validation loss that counts as an improvement",
+                           low=0.0, high=None, sample_low=0.0, sample_high=0.05, special=(0.0,))
 
 register(
     SpecEntry(
@@ -316,8 +301,7 @@ register(
                               "stop at the P-th check in a row without improvement", r"w \ge P",
                               ("the inventory (stop after P checks)", "Keras EarlyStopping")),
                 VariantOption("wait_exceeds_patience",
-                              "stop at the (P+1)-th check in a row without improvement",
-                              r"w > P",
+                              "stop at the (P+1)-th check in a row without improvement", r"w > P",
                               ("Padilla Montani: checks_without_progress > max_checks",
                                "flax.training.early_stopping.EarlyStopping")),
             )),
@@ -344,8 +328,7 @@ register(
                 VariantOption("loss_precision", "losses compared in their own precision",
                               r"L^* - L_e > \delta", ("flax EarlyStopping", "Padilla Montani")),
                 VariantOption("float32",
-                              "both sides of L + delta < L* rounded to float32 before "
-                              "comparing",
+                              "both sides of L + delta < L* rounded to float32 before comparing",
                               r"\mathrm{fl}_{32}(L_e + \delta) < \mathrm{fl}_{32}(L^*)",
                               ("Keras EarlyStopping (ops.less on Python floats uses floatx)",)),
             )),
