@@ -480,6 +480,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     collected: dict[Any, Row] = dict(done)
     journal: Journal | None = None
+    shard_scope: tuple[set[Any], set[Any], bool] | None = None
     report_args = {
         "profile": settings["profile"],
         "seed": settings["seed"],
@@ -490,6 +491,12 @@ def _run(args: argparse.Namespace) -> int:
         with run:
             run.start()
             _check_started(run, settings, entries, refs)
+            if settings["shard"]:  # --expect compares this shard's rows (see _check_expectations)
+                shard_scope = (
+                    run.planned_keys(),
+                    run.planned_keys(every_shard=True),
+                    settings["shard"][0] == 1,
+                )
             for name, m in run.manifests.items():
                 if m.status != "ok":
                     print(f"  {name}: {m.status.splitlines()[0]}")
@@ -551,7 +558,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     failures = _strict_failures(rows, backends)
     if args.expect:
-        changed = _check_expectations(args, report, entries, settings["dtypes"], settings["device"])
+        changed = _check_expectations(
+            args, report, entries, settings["dtypes"], settings["device"], shard_scope
+        )
         if changed is None:
             return 2
         if changed:
@@ -568,9 +577,14 @@ def _check_expectations(
     entries: Sequence[Any],
     dtypes: list[str],
     device: str,
+    shard_scope: tuple[set[Any], set[Any], bool] | None = None,
 ) -> int | None:
     """Print every difference between the run and ``--expect``; the number of them (``None``:
-    the file could not be read). A pinned row the run was not asked for is not ``gone``."""
+    the file could not be read). A pinned row the run was not asked for is not ``gone``.
+
+    ``shard_scope`` = (this shard's row keys, the whole plan's, whether this is shard 1): a
+    shard compares its own rows, and shard 1 also the pinned rows that no shard plans any more
+    (so a row gone from the framework is reported once, by one shard)."""
     try:
         doc, pinned = expectations.load_pins(args.expect)
     except ValueError as exc:
@@ -582,13 +596,17 @@ def _check_expectations(
 
     def in_scope(key: expectations.RowKey) -> bool:
         spec, backend, impl, key_device, dtype = key
-        return (
+        asked = (
             spec in spec_ids
             and backend in backends
             and key_device == device
             and (dtype == "-" or dtype in dtypes)
             and (args.impl is None or impl == args.impl)
         )
+        if not asked or shard_scope is None:
+            return asked
+        mine, planned, first = shard_scope
+        return key in mine or (first and key not in planned)
 
     measured = expectations.pins_of_report(report)
     changes = expectations.compare(pinned, measured, in_scope=in_scope, fields=fields)

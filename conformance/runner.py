@@ -914,8 +914,9 @@ class MatrixRun:
             }
         return out
 
-    def plan(self) -> list[tuple[str, PlannedRow]]:
-        """Every (backend, planned row) of this run, in order (after ``shard``)."""
+    def plan(self, *, every_shard: bool = False) -> list[tuple[str, PlannedRow]]:
+        """Every (backend, planned row) of this run, in order: this ``shard``'s rows, or with
+        ``every_shard`` the whole plan that the shards split."""
         out: list[tuple[str, PlannedRow]] = []
         for name, m in self.manifests.items():
             if not m.loaded:
@@ -928,10 +929,17 @@ class MatrixRun:
                     self.entries, name, m, self.devices, self.dtypes, self.impl_filter
                 )
             ]
-        if self.shard is not None:
+        if self.shard is not None and not every_shard:
             i, n = self.shard
             out = [p for k, p in enumerate(out) if k % n == i - 1]
         return out
+
+    def planned_keys(self, *, every_shard: bool = False) -> set[RowKey]:
+        """The keys of :meth:`plan`'s rows."""
+        return {
+            (p[0].id, name, p[1].name if p[1] else "-", p[2], p[3])
+            for name, p in self.plan(every_shard=every_shard)
+        }
 
     def run(
         self,
@@ -958,7 +966,7 @@ class MatrixRun:
             entry, impl, device, dtype, reason = planned
             results.append(None)
             i = len(results) - 1
-            key = (entry.id, name, impl.name if impl else "-", device, dtype)
+            key: RowKey = (entry.id, name, impl.name if impl else "-", device, dtype)
             if key in done:
                 results[i] = done[key]
             elif reason:

@@ -379,3 +379,31 @@ def test_the_report_does_not_depend_on_jobs_and_shards_merge_to_the_whole(tmp_pa
     # each part is named relative to the merged report (no path of this machine)
     doc = json.loads((tmp_path / "merged" / "report.json").read_text())
     assert [p["source"] for p in doc["parts"]] == [f"../parts/{i}/report.json" for i in (1, 2, 3)]
+
+
+def test_each_shard_checks_its_own_rows_against_the_pins(tmp_path):
+    """A CI job matrix runs ``--shard i/n --expect PINS --strict`` per job: a shard compares the
+    rows it measures (the other shards' rows are not "gone"), and a pinned row that no shard
+    plans any more is reported once, by shard 1."""
+    run = ["run", "--backend", "honest", "--spec", "opt", "--profile", "quick"]
+    run += ["--dtype", "float32"]
+    assert trainspec_cli(tmp_path, *run, "--report", "whole").returncode == 0
+    out = trainspec_cli(tmp_path, "lock", "whole/report.json", "--out", "pins.json")
+    assert out.returncode == 0, out.stderr
+    for i in (1, 2):
+        out = trainspec_cli(tmp_path, *run, "--shard", f"{i}/2", "--report", f"s{i}",
+                            "--expect", "pins.json", "--strict")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert " 0 changed, 0 new, 0 gone" in out.stdout
+    pins = json.loads((tmp_path / "pins.json").read_text())
+    vanished = dict(pins["rows"][0], implementation="an implementation no longer offered")
+    pins["rows"].append(vanished)
+    (tmp_path / "pins.json").write_text(json.dumps(pins))
+    outs = [
+        trainspec_cli(tmp_path, *run, "--shard", f"{i}/2", "--report", f"s{i}", "--force",
+                      "--expect", "pins.json", "--strict")
+        for i in (1, 2)
+    ]
+    assert outs[0].returncode == 1 and "1 gone" in outs[0].stdout
+    assert "an implementation no longer offered" in outs[0].stdout
+    assert outs[1].returncode == 0 and " 0 gone" in outs[1].stdout
