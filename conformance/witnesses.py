@@ -146,19 +146,9 @@ def _activations(entry: SpecEntry, v: Variant, case: Any, dtype: str) -> Any:
 
 
 def _early_stopping(entry: SpecEntry, v: Variant, case: Any, dtype: str) -> Any:
-    from trainspec.reference.training import run_early_stopping
+    from trainspec.conformance.kinds.training.early_stopping import reference_decisions
 
-    o = v.options
-    r = run_early_stopping(
-        list(case.losses),
-        case.patience,
-        case.min_delta,
-        restore=o["restore"],
-        stop_rule=o["stop_rule"],
-        improvement=o["improvement"],
-        compare_in=o["compare_in"],
-    )
-    return r
+    return reference_decisions(case, v.options)
 
 
 def _backprop(entry: SpecEntry, v: Variant, case: Any, dtype: str) -> Any:

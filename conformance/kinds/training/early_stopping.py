@@ -39,7 +39,7 @@ values of ``dtype``, stops at the first epoch at which the framework says so, an
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -171,25 +171,25 @@ def compare_decisions(actual: dict[str, int], expected: Any) -> Comparison:
     return Comparison(err, 0.5, err / 0.5, where)
 
 
+def reference_decisions(case: EarlyStoppingCase, options: Mapping[str, str]) -> Any:
+    """The reference's decisions on ``case`` in the variant with these ``options``."""
+    return run_early_stopping(
+        list(case.losses),
+        case.patience,
+        case.min_delta,
+        restore=options["restore"],
+        stop_rule=options["stop_rule"],
+        improvement=options["improvement"],
+        compare_in=options["compare_in"],
+    )
+
+
 def evaluate_early_stopping(
     entry: Any, impl: Any, case: EarlyStoppingCase, dtype: str, device: str, variants: Sequence[Any]
 ) -> dict[Any, Comparison]:
     """Run the framework once; compare its decisions with every variant's."""
     actual = impl.run(case, dtype, device)
-    out: dict[Any, Comparison] = {}
-    for v in variants:
-        o = v.options
-        expected = run_early_stopping(
-            list(case.losses),
-            case.patience,
-            case.min_delta,
-            restore=o["restore"],
-            stop_rule=o["stop_rule"],
-            improvement=o["improvement"],
-            compare_in=o["compare_in"],
-        )
-        out[v] = compare_decisions(actual, expected)
-    return out
+    return {v: compare_decisions(actual, reference_decisions(case, v.options)) for v in variants}
 
 
 def _expected(entry: Any, impl: Any, case: EarlyStoppingCase, dtype: str, check: str) -> Any:
