@@ -78,7 +78,7 @@ def nadam_mu(step: int, beta1: float, momentum_decay: float, schedule: str, *,
 
 def nadam_momentum_product(count: int, beta1: float, momentum_decay: float, schedule: str, *,
                            decay: float = NADAM_DECAY) -> float:
-    r"""$\prod_{i\le t}\mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
+    r"""$\Pi_t = \prod_{i\le t}\mu_i$ after ``count`` $= t$ steps (1 when ``count`` is 0)."""
     t = check_step("count", count)
     if schedule == "none":
         return beta1**t
@@ -92,14 +92,14 @@ class ScaleByNadamState(NamedTuple):
     count: int  # type: ignore[assignment]  # optax's field name; shadows tuple.count
     m: dict[str, Any]
     v: dict[str, Any]
-    mu_product: float  # prod_{i <= count} mu_i
+    mu_product: float  # Pi_count = prod_{i <= count} mu_i
 
 
 def scale_by_nadam(beta1: float, beta2: float, eps: float, momentum_decay: float = 0.004, *,
                    momentum_schedule: str = "dozat_decay",
                    schedule_precision: str = "as_params") -> GradientTransformation:
     r"""Nadam's direction, :func:`nadam` without $-\eta_t$; ``state.mu_product`` holds
-    $\prod_{i<t}\mu_i$."""
+    $\Pi_{t-1}$."""
     b1, b2, e = check_beta("beta1", beta1), check_beta("beta2", beta2), check_eps(eps)
     psi = check_number("momentum_decay", momentum_decay, low=0.0)
     sched = check_choice("momentum_schedule", momentum_schedule, NADAM_SCHEDULES)
@@ -139,12 +139,13 @@ def nadam(learning_rate: float | Schedule, beta1: float = 0.9, beta2: float = 0.
     r"""Nadam, ``opt.nadam``: Adam (Kingma & Ba 2015) with Nesterov momentum (Dozat 2016, Algorithm 2).
 
     Symbols: $\eta$ = ``learning_rate``, $\beta_1, \beta_2$ = ``beta1``, ``beta2``, $\epsilon$ =
-    ``eps``, $\psi$ = ``momentum_decay``, $\mu_t$ = :func:`nadam_mu`, $t$ = the step (from 1).
+    ``eps``, $\psi$ = ``momentum_decay``, $\mu_t$ = :func:`nadam_mu`, $\Pi_t = \prod_{i\le t}\mu_i$
+    = :func:`nadam_momentum_product`, $t$ = the step (from 1).
 
     .. math::
         m \leftarrow \beta_1 m + (1-\beta_1) g, \quad v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad
-        \theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} +
-        \frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}, \quad
+        \theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\Pi_{t+1}} +
+        \frac{(1-\mu_t) g}{1-\Pi_t}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}, \quad
         \mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi})
 
     Vitay ("Adam": names Nadam); Zheng, *CS286 Lecture 6* ("Faster optimizers"). The frameworks'
@@ -178,8 +179,9 @@ def _load_nadam(o: Mapping[str, str], hp: Mapping[str, Any], cs: CanonicalState,
 
 register(SpecEntry(
     id="opt.nadam", title="Nadam: Adam with Nesterov momentum", tier="core", kind="optimizers",
-    formula=r"\theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\prod_{i\le t+1}\mu_i} + "
-    r"\frac{(1-\mu_t) g}{1-\prod_{i\le t}\mu_i}}{\sqrt{v/(1-\beta_2^t)} + \epsilon}",
+    formula=r"\theta \leftarrow \theta - \eta\, \frac{\frac{\mu_{t+1} m}{1-\Pi_{t+1}} + "
+    r"\frac{(1-\mu_t) g}{1-\Pi_t}}{\sqrt{v/(1-\beta_2^t)} + \epsilon},\ "
+    r"\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t\psi}),\ \Pi_t = \prod_{i\le t}\mu_i",
     citations=(C.at(C.VITAY, "Adam (other possible optimizers)"),
                C.at(C.ZHENG, "Faster optimizers (Nadam optimization)"),
                C.at(C.DOZAT, "Algorithm 2"), C.KINGMA_BA),
