@@ -79,9 +79,12 @@ def reduce_on_plateau(learning_rate: Any, factor: Any, patience: int, *, thresho
     metric, $m^\ast$ the best so far, $n$ the checks without improvement.
 
     .. math::
-        n \leftarrow 0 \text{ if } m_k < m^\ast (1-\epsilon) \text{ (an improvement) else } n + 1;
-        \quad n = P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,
-        \ \text{then } C \text{ checks ignored}
+        n \leftarrow 0 \text{ if } m_k \text{ improves on } m^\ast \text{ else } n + 1;\
+        n \text{ reaches } P \Rightarrow \eta \leftarrow \max(\lambda\eta, \eta_\min),\ n \leftarrow 0,\
+        \text{cooldown } C
+
+    where $m_k$ improves on $m^\ast$ when $m_k < m^\ast(1-\epsilon)$, and the cooldown ignores the
+    $C$ checks after a reduction.
 
     ``mode="max"`` flips the test; ``threshold_mode="absolute"`` uses $m^\ast - \epsilon$.
     Zheng, *CS286 Lecture 6* ("Performance scheduling"); Padilla Montani ("reduce LR by a factor
