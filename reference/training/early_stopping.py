@@ -141,7 +141,7 @@ def early_stopping(
           w \leftarrow w + 1;\ \text{stop if } w \ge P & \text{otherwise}
         \end{cases}
 
-    and the parameters of epoch $e^*$ are returned (:func:`run_early_stopping`).
+    and the parameters $\theta_{e^*}$ of epoch $e^*$ are returned (:func:`run_early_stopping`).
 
     ``stop_rule``: ``"wait_reaches_patience"`` stops at the $P$-th check in a row without
     improvement ($w \ge P$; Keras's ``EarlyStopping``, where $P = 0$ and $P = 1$ therefore both

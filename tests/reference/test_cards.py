@@ -1,5 +1,6 @@
 """A card's public function and its spec entry agree on the sources: every author (or, for an
-unattributed note, the title) that the entry cites is named in the function's docstring."""
+unattributed note, the title) that the entry cites is named in the function's docstring; and on
+the notation: every Greek letter of the entry's formula is used in the docstring too."""
 
 import importlib
 import inspect
@@ -51,6 +52,21 @@ def test_the_public_function_names_the_entrys_sources(spec_id):
             - {n for n in map(_names, entry.citations) if n in flat}
         )
         assert not missing, f"{qualname} (card of {spec_id}) does not name {missing}"
+
+
+GREEK = re.compile(
+    r"\\(alpha|beta|gamma|delta|epsilon|zeta|eta|theta|iota|kappa|lambda|mu|nu|xi|pi|rho|sigma|"
+    r"tau|upsilon|phi|chi|psi|omega|Gamma|Delta|Theta|Lambda|Xi|Pi|Sigma|Phi|Psi|Omega)(?![a-zA-Z])"
+)
+
+
+@pytest.mark.parametrize("spec_id", sorted(FUNCTIONS))
+def test_the_public_function_writes_the_entrys_symbols(spec_id):
+    """One notation: a symbol of the entry's formula (e.g. Nadam's $\\Pi_t$) is the docstring's."""
+    used = set(GREEK.findall(reference.get(spec_id).formula))
+    for qualname, doc in FUNCTIONS[spec_id]:
+        missing = sorted(used - set(GREEK.findall(doc)))
+        assert not missing, f"{qualname} (card of {spec_id}) does not write {missing}"
 
 
 def test_the_three_example_ids_have_one_public_function():
