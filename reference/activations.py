@@ -368,57 +368,53 @@ def step(form: str = "heaviside", nan_value: str = "nan") -> Activation:
 # ---------------------------------------------------------------------------------------------
 
 
-register(
-    SpecEntry(
-        id="act.step",
-        title="Step functions: Heaviside, the perceptron step, sgn",
-        tier="doc",
-        kind="activations",
-        formula=r"H(z) = [z \ge 0];\ \text{perceptron}(z) = [z > 0];\ \operatorname{sgn}(z) \in \{-1, 0, 1\}",
-        citations=(_ZHENG_STEP, _ARCH_PERCEPTRON, C.ROSENBLATT),
-        variant_axes=(
-            VariantAxis("form", (
-                _opt("heaviside", "0 for z < 0, 1 for z >= 0", r"[z \ge 0]", ("Zheng",)),
-                _opt(
-                    "perceptron",
-                    "0 for z <= 0, 1 for z > 0",
-                    r"[z > 0]",
-                    ("Neural network architectures",),
-                ),
-                _opt(
-                    "sgn",
-                    "-1, 0, 1 with sgn(0) = 0",
-                    r"\operatorname{sgn}(z)",
-                    ("Zheng",),
-                ),
-            )),
-            VariantAxis("nan_value", (
-                _opt(
-                    "nan",
-                    "a NaN input gives NaN",
-                    r"H(\mathrm{NaN}) = \mathrm{NaN}",
-                    ("IEEE-754", "NumPy", "JAX", "TensorFlow"),
-                ),
-                _opt(
-                    "zero",
-                    "a NaN input gives 0 (every comparison is false)",
-                    r"H(\mathrm{NaN}) = 0",
-                    ("PyTorch",),
-                ),
-                _opt(
-                    "value_at_zero",
-                    "a NaN input gives the value at 0 (neither z < 0 nor z > 0 holds)",
-                    r"H(\mathrm{NaN}) = H(0)",
-                    ("keras.ops.heaviside",),
-                ),
-            )),
-            *_PIECEWISE,
-        ),
-        notes="The value at 0 is the only difference between heaviside and the perceptron step. "
-        "The derivative is 0 wherever it exists; torch.heaviside has no derivative at all.",
-        model=ActivationModel(build=lambda o, hp: step(o["form"], o["nan_value"])),
-    )
-)
+register(SpecEntry(
+    id="act.step", title="Step functions: Heaviside, the perceptron step, sgn", tier="doc",
+    kind="activations",
+    formula=r"H(z) = [z \ge 0];\ \text{perceptron}(z) = [z > 0];\ \operatorname{sgn}(z) \in \{-1, 0, 1\}",
+    citations=(_ZHENG_STEP, _ARCH_PERCEPTRON, C.ROSENBLATT),
+    variant_axes=(
+        VariantAxis("form", (
+            _opt("heaviside", "0 for z < 0, 1 for z >= 0", r"[z \ge 0]", ("Zheng",)),
+            _opt(
+                "perceptron",
+                "0 for z <= 0, 1 for z > 0",
+                r"[z > 0]",
+                ("Neural network architectures",),
+            ),
+            _opt(
+                "sgn",
+                "-1, 0, 1 with sgn(0) = 0",
+                r"\operatorname{sgn}(z)",
+                ("Zheng",),
+            ),
+        )),
+        VariantAxis("nan_value", (
+            _opt(
+                "nan",
+                "a NaN input gives NaN",
+                r"H(\mathrm{NaN}) = \mathrm{NaN}",
+                ("IEEE-754", "NumPy", "JAX", "TensorFlow"),
+            ),
+            _opt(
+                "zero",
+                "a NaN input gives 0 (every comparison is false)",
+                r"H(\mathrm{NaN}) = 0",
+                ("PyTorch",),
+            ),
+            _opt(
+                "value_at_zero",
+                "a NaN input gives the value at 0 (neither z < 0 nor z > 0 holds)",
+                r"H(\mathrm{NaN}) = H(0)",
+                ("keras.ops.heaviside",),
+            ),
+        )),
+        *_PIECEWISE,
+    ),
+    notes="The value at 0 is the only difference between heaviside and the perceptron step. "
+    "The derivative is 0 wherever it exists; torch.heaviside has no derivative at all.",
+    model=ActivationModel(build=lambda o, hp: step(o["form"], o["nan_value"])),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -453,20 +449,15 @@ def sigmoid() -> Activation:
     return _elementwise(logistic, derivative)
 
 
-register(
-    SpecEntry(
-        id="act.sigmoid",
-        title="Logistic sigmoid",
-        tier="doc",
-        kind="activations",
-        formula=r"\sigma(z) = 1/(1 + e^{-z}),\quad \sigma' = \sigma(1 - \sigma) \le 1/4",
-        citations=(_ZHENG_ACT, C.RUMELHART, C.LECUN_EFFICIENT_BACKPROP),
-        variant_axes=(SUBNORMALS,),
-        notes="Stable for large |z|: e^z/(1+e^z) for z < 0. A result below the normal range "
-        "(z < -87.3 in float32) may come back as 0 when 1/(1+e^{-z}) overflows: subnormals=flushed.",
-        model=ActivationModel(build=lambda o, hp: sigmoid()),
-    )
-)
+register(SpecEntry(
+    id="act.sigmoid", title="Logistic sigmoid", tier="doc", kind="activations",
+    formula=r"\sigma(z) = 1/(1 + e^{-z}),\quad \sigma' = \sigma(1 - \sigma) \le 1/4",
+    citations=(_ZHENG_ACT, C.RUMELHART, C.LECUN_EFFICIENT_BACKPROP),
+    variant_axes=(SUBNORMALS,),
+    notes="Stable for large |z|: e^z/(1+e^z) for z < 0. A result below the normal range "
+    "(z < -87.3 in float32) may come back as 0 when 1/(1+e^{-z}) overflows: subnormals=flushed.",
+    model=ActivationModel(build=lambda o, hp: sigmoid()),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,19 +492,14 @@ def tanh_from_sigmoid(z: Any) -> Any:
 # ---------------------------------------------------------------------------------------------
 
 
-register(
-    SpecEntry(
-        id="act.tanh",
-        title="Hyperbolic tangent",
-        tier="doc",
-        kind="activations",
-        formula=r"\tanh(z) = 2\sigma(2z) - 1,\quad \tanh' = 1 - \tanh^2",
-        citations=(_ZHENG_ACT, C.LECUN_EFFICIENT_BACKPROP),
-        variant_axes=(SUBNORMALS,),
-        notes="The identity tanh(z) = 2 sigma(2z) - 1 is a property test of the reference.",
-        model=ActivationModel(build=lambda o, hp: tanh()),
-    )
-)
+register(SpecEntry(
+    id="act.tanh", title="Hyperbolic tangent", tier="doc", kind="activations",
+    formula=r"\tanh(z) = 2\sigma(2z) - 1,\quad \tanh' = 1 - \tanh^2",
+    citations=(_ZHENG_ACT, C.LECUN_EFFICIENT_BACKPROP),
+    variant_axes=(SUBNORMALS,),
+    notes="The identity tanh(z) = 2 sigma(2z) - 1 is a property test of the reference.",
+    model=ActivationModel(build=lambda o, hp: tanh()),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,27 +530,22 @@ def relu(derivative_at_zero: str = "zero") -> Activation:
     )
 
 
-register(
-    SpecEntry(
-        id="act.relu",
-        title="Rectified linear unit",
-        tier="doc",
-        kind="activations",
-        formula=r"\mathrm{ReLU}(z) = \max(0, z)",
-        citations=(_ZHENG_ACT, _VITAY_CHOICE, _ARCH_ACT, C.NAIR_HINTON),
-        variant_axes=(
-            _at_zero_axis(
-                RELU_AT_ZERO,
-                {"zero": ("PyTorch", "TensorFlow", "JAX"), "one": ("[z >= 0] as the derivative",)},
-            ),
-            *_PIECEWISE,
+register(SpecEntry(
+    id="act.relu", title="Rectified linear unit", tier="doc", kind="activations",
+    formula=r"\mathrm{ReLU}(z) = \max(0, z)",
+    citations=(_ZHENG_ACT, _VITAY_CHOICE, _ARCH_ACT, C.NAIR_HINTON),
+    variant_axes=(
+        _at_zero_axis(
+            RELU_AT_ZERO,
+            {"zero": ("PyTorch", "TensorFlow", "JAX"), "one": ("[z >= 0] as the derivative",)},
         ),
-        notes="Non-differentiable at zero (architectures notes); the derivative there is a convention.",
-        model=ActivationModel(
-            build=lambda o, hp: relu(o["derivative_at_zero"]), identity_branch=True
-        ),
-    )
-)
+        *_PIECEWISE,
+    ),
+    notes="Non-differentiable at zero (architectures notes); the derivative there is a convention.",
+    model=ActivationModel(
+        build=lambda o, hp: relu(o["derivative_at_zero"]), identity_branch=True
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,23 +583,18 @@ ALPHA_LEAKY = HyperParameter("alpha", r"\alpha", "slope of the negative side", l
                              special=(0.01, 0.2, 0.3))
 
 
-register(
-    SpecEntry(
-        id="act.leaky_relu",
-        title="Leaky ReLU",
-        tier="doc",
-        kind="activations",
-        formula=r"\mathrm{LeakyReLU}_\alpha(z) = \max(\alpha z, z),\ 0 < \alpha \le 1",
-        citations=(_ZHENG_NONSAT, _PM_NONSAT, _ARCH_ACT, C.MAAS),
-        variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
-        hyperparameters=(ALPHA_LEAKY,),
-        notes="alpha is usually 0.01 (Zheng); the framework defaults differ (act.defaults).",
-        model=ActivationModel(
-            build=lambda o, hp: leaky_relu(hp["alpha"], _slope_options(o)),
-            identity_branch=True,
-        ),
-    )
-)
+register(SpecEntry(
+    id="act.leaky_relu", title="Leaky ReLU", tier="doc", kind="activations",
+    formula=r"\mathrm{LeakyReLU}_\alpha(z) = \max(\alpha z, z),\ 0 < \alpha \le 1",
+    citations=(_ZHENG_NONSAT, _PM_NONSAT, _ARCH_ACT, C.MAAS),
+    variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
+    hyperparameters=(ALPHA_LEAKY,),
+    notes="alpha is usually 0.01 (Zheng); the framework defaults differ (act.defaults).",
+    model=ActivationModel(
+        build=lambda o, hp: leaky_relu(hp["alpha"], _slope_options(o)),
+        identity_branch=True,
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -662,25 +638,20 @@ ALPHA_PRELU = HyperParameter("alpha", r"\alpha",
                              special=(0.25, 0.01, 0.0))
 
 
-register(
-    SpecEntry(
-        id="act.prelu",
-        title="Parametric ReLU (learned slope)",
-        tier="doc",
-        kind="activations",
-        formula=r"f(z) = \max(0, z) + \alpha \min(0, z);\ f'(z) = 1 \text{ if } z > 0,\ \alpha \text{ if } z \le 0;\ "
-        r"\partial f/\partial\alpha = \min(0, z)",
-        citations=(_VITAY_CHOICE, _ZHENG_NONSAT, C.HE),
-        variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
-        hyperparameters=(ALPHA_PRELU,),
-        notes="The derivatives check compares the cotangent of alpha too (one shared slope).",
-        model=ActivationModel(
-            build=lambda o, hp: prelu(hp["alpha"], _slope_options(o)),
-            extra_cotangents=("alpha",),
-            identity_branch=True,
-        ),
-    )
-)
+register(SpecEntry(
+    id="act.prelu", title="Parametric ReLU (learned slope)", tier="doc", kind="activations",
+    formula=r"f(z) = \max(0, z) + \alpha \min(0, z);\ f'(z) = 1 \text{ if } z > 0,\ \alpha \text{ if } z \le 0;\ "
+    r"\partial f/\partial\alpha = \min(0, z)",
+    citations=(_VITAY_CHOICE, _ZHENG_NONSAT, C.HE),
+    variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
+    hyperparameters=(ALPHA_PRELU,),
+    notes="The derivatives check compares the cotangent of alpha too (one shared slope).",
+    model=ActivationModel(
+        build=lambda o, hp: prelu(hp["alpha"], _slope_options(o)),
+        extra_cotangents=("alpha",),
+        identity_branch=True,
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -749,25 +720,21 @@ RRELU_UPPER = HyperParameter(
 )
 
 
-register(
-    SpecEntry(
-        id="act.rrelu",
-        title="Randomized leaky ReLU (test mode: the mean slope)",
-        tier="doc",
-        kind="activations",
-        formula=r"\alpha \sim U(l, u) \text{ (training)};\ \alpha = (l + u)/2 \text{ (test)}",
-        citations=(_ZHENG_NONSAT, C.XU_RRELU),
-        variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
-        hyperparameters=(RRELU_LOWER, RRELU_UPPER),
-        notes="Test mode is deterministic and checked element by element; training mode draws "
-        "alpha per element (rrelu_training, with an explicit Generator).",
-        model=ActivationModel(
-            build=lambda o, hp: rrelu(hp["lower"], hp["upper"], _slope_options(o)),
-            training=rrelu_training,
-            identity_branch=True,
-        ),
-    )
-)
+register(SpecEntry(
+    id="act.rrelu", title="Randomized leaky ReLU (test mode: the mean slope)", tier="doc",
+    kind="activations",
+    formula=r"\alpha \sim U(l, u) \text{ (training)};\ \alpha = (l + u)/2 \text{ (test)}",
+    citations=(_ZHENG_NONSAT, C.XU_RRELU),
+    variant_axes=(_at_zero_axis(SLOPE_AT_ZERO, _SLOPE_STATED), *_PIECEWISE),
+    hyperparameters=(RRELU_LOWER, RRELU_UPPER),
+    notes="Test mode is deterministic and checked element by element; training mode draws "
+    "alpha per element (rrelu_training, with an explicit Generator).",
+    model=ActivationModel(
+        build=lambda o, hp: rrelu(hp["lower"], hp["upper"], _slope_options(o)),
+        training=rrelu_training,
+        identity_branch=True,
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -804,23 +771,18 @@ ALPHA_ELU = HyperParameter("alpha", r"\alpha", "value of the negative saturation
                            log_scale=True, special=(1.0, 2.0))
 
 
-register(
-    SpecEntry(
-        id="act.elu",
-        title="Exponential linear unit",
-        tier="doc",
-        kind="activations",
-        formula=r"\mathrm{ELU}_\alpha(z) = \alpha(e^z - 1) \text{ if } z < 0,\ z \text{ otherwise}",
-        citations=(_ZHENG_NONSAT, _PM_NONSAT, C.CLEVERT),
-        variant_axes=(_branch_axis(""), EVALUATION, *_PIECEWISE),
-        hyperparameters=(ALPHA_ELU,),
-        notes="z < 0 (Zheng) against z <= 0 (Padilla Montani): the same values; the derivative at 0 is 1 "
-        "against alpha.",
-        model=ActivationModel(
-            build=lambda o, hp: elu(hp["alpha"], o["negative_branch"], o["evaluation"])
-        ),
-    )
-)
+register(SpecEntry(
+    id="act.elu", title="Exponential linear unit", tier="doc", kind="activations",
+    formula=r"\mathrm{ELU}_\alpha(z) = \alpha(e^z - 1) \text{ if } z < 0,\ z \text{ otherwise}",
+    citations=(_ZHENG_NONSAT, _PM_NONSAT, C.CLEVERT),
+    variant_axes=(_branch_axis(""), EVALUATION, *_PIECEWISE),
+    hyperparameters=(ALPHA_ELU,),
+    notes="z < 0 (Zheng) against z <= 0 (Padilla Montani): the same values; the derivative at 0 is 1 "
+    "against alpha.",
+    model=ActivationModel(
+        build=lambda o, hp: elu(hp["alpha"], o["negative_branch"], o["evaluation"])
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -848,19 +810,14 @@ def selu(negative_branch: str = "z_lt_0", evaluation: str = "expm1") -> Activati
 # ---------------------------------------------------------------------------------------------
 
 
-register(
-    SpecEntry(
-        id="act.selu",
-        title="Scaled exponential linear unit",
-        tier="doc",
-        kind="activations",
-        formula=r"\mathrm{SELU}(z) = \lambda\,\mathrm{ELU}_\alpha(z),\ \lambda \approx 1.0507,\ \alpha \approx 1.6733",
-        citations=(_ZHENG_NONSAT, _PM_NONSAT, C.KLAMBAUER),
-        variant_axes=(_branch_axis("lambda*"), EVALUATION, *_PIECEWISE),
-        notes="Frameworks round lambda and alpha to the dtype; a product's bound covers that.",
-        model=ActivationModel(build=lambda o, hp: selu(o["negative_branch"], o["evaluation"])),
-    )
-)
+register(SpecEntry(
+    id="act.selu", title="Scaled exponential linear unit", tier="doc", kind="activations",
+    formula=r"\mathrm{SELU}(z) = \lambda\,\mathrm{ELU}_\alpha(z),\ \lambda \approx 1.0507,\ \alpha \approx 1.6733",
+    citations=(_ZHENG_NONSAT, _PM_NONSAT, C.KLAMBAUER),
+    variant_axes=(_branch_axis("lambda*"), EVALUATION, *_PIECEWISE),
+    notes="Frameworks round lambda and alpha to the dtype; a product's bound covers that.",
+    model=ActivationModel(build=lambda o, hp: selu(o["negative_branch"], o["evaluation"])),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -916,23 +873,18 @@ def softmax(axis: int = -1) -> Activation:
 # ---------------------------------------------------------------------------------------------
 
 
-register(
-    SpecEntry(
-        id="act.softmax",
-        title="Softmax",
-        tier="doc",
-        kind="activations",
-        formula=r"\mathrm{softmax}(z)_k = e^{z_k - m} / \textstyle\sum_j e^{z_j - m},\ m = \max_j z_j",
-        citations=(
-            _SOLBERG_LOSS,
-            C.at(C.ZHENG, "Activation functions (output layer: softmax)"),
-            C.BRIDLE,
-            C.at(C.GOODFELLOW, "section 4.1, Overflow and underflow"),
-        ),
-        variant_axes=(SUBNORMALS,),
-        notes="Over the last axis. Inputs include -inf (masked logits), never a whole row of it; "
-        "+inf and NaN are not drawn: frameworks define that row differently (PyTorch and JAX "
-        "return NaN everywhere, TensorFlow NaN at the +inf and 0 elsewhere).",
-        model=ActivationModel(build=lambda o, hp: softmax(-1), allow_nan=False, allow_posinf=False),
-    )
-)
+register(SpecEntry(
+    id="act.softmax", title="Softmax", tier="doc", kind="activations",
+    formula=r"\mathrm{softmax}(z)_k = e^{z_k - m} / \textstyle\sum_j e^{z_j - m},\ m = \max_j z_j",
+    citations=(
+        _SOLBERG_LOSS,
+        C.at(C.ZHENG, "Activation functions (output layer: softmax)"),
+        C.BRIDLE,
+        C.at(C.GOODFELLOW, "section 4.1, Overflow and underflow"),
+    ),
+    variant_axes=(SUBNORMALS,),
+    notes="Over the last axis. Inputs include -inf (masked logits), never a whole row of it; "
+    "+inf and NaN are not drawn: frameworks define that row differently (PyTorch and JAX "
+    "return NaN everywhere, TensorFlow NaN at the +inf and 0 elsewhere).",
+    model=ActivationModel(build=lambda o, hp: softmax(-1), allow_nan=False, allow_posinf=False),
+))

@@ -192,21 +192,16 @@ def _value_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
     return sorted({float(abs(x)) for g in grads.values() for x in np.ravel(g)[:64]})
 
 
-register(
-    SpecEntry(
-        id="clip.value",
-        title="Gradient clipping by value",
-        tier="core",
-        kind="clipping",
-        formula=r"g_i \leftarrow \max(-K, \min(g_i, K))",
-        citations=(C.at(C.PADILLA_MONTANI, "Gradient Clipping"), C.PASCANU),
-        hyperparameters=(THRESHOLD,),
-        notes="Changes the direction of the gradient. NaN components stay NaN.",
-        model=ClippingModel(
-            build=lambda o, hp: clip_by_value(hp["threshold"]), measures=_value_measures
-        ),
-    )
-)
+register(SpecEntry(
+    id="clip.value", title="Gradient clipping by value", tier="core", kind="clipping",
+    formula=r"g_i \leftarrow \max(-K, \min(g_i, K))",
+    citations=(C.at(C.PADILLA_MONTANI, "Gradient Clipping"), C.PASCANU),
+    hyperparameters=(THRESHOLD,),
+    notes="Changes the direction of the gradient. NaN components stay NaN.",
+    model=ClippingModel(
+        build=lambda o, hp: clip_by_value(hp["threshold"]), measures=_value_measures
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,35 +249,30 @@ def _norm_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
     return [float(np.sqrt(np.sum(np.square(g)))) for g in grads.values()]
 
 
-register(
-    SpecEntry(
-        id="clip.norm",
-        title="Gradient clipping by norm, per tensor",
-        tier="core",
-        kind="clipping",
-        formula=r"g \leftarrow g \cdot \min\bigl(1, K/\lVert g\rVert_2\bigr)\ \text{for each tensor}",
-        citations=(C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)"), C.PASCANU),
-        variant_axes=(
-            _NORM_EPS_AXIS,
-            VariantAxis("measure", (
-                VariantOption("l2", "the tensor's Euclidean norm is compared with K",
-                              r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
-                              ("Vitay", "tf.clip_by_norm", "Keras clipnorm")),
-                VariantOption("rms", "the tensor's root mean square is compared with K",
-                              r"\sqrt{\tfrac{1}{n}\sum_i g_i^2} = \lVert g\rVert_2/\sqrt{n}",
-                              ("optax.clip_by_block_rms",)),
-            )),
+register(SpecEntry(
+    id="clip.norm", title="Gradient clipping by norm, per tensor", tier="core", kind="clipping",
+    formula=r"g \leftarrow g \cdot \min\bigl(1, K/\lVert g\rVert_2\bigr)\ \text{for each tensor}",
+    citations=(C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)"), C.PASCANU),
+    variant_axes=(
+        _NORM_EPS_AXIS,
+        VariantAxis("measure", (
+            VariantOption("l2", "the tensor's Euclidean norm is compared with K",
+                          r"\lVert g\rVert_2 = \sqrt{\sum_i g_i^2}",
+                          ("Vitay", "tf.clip_by_norm", "Keras clipnorm")),
+            VariantOption("rms", "the tensor's root mean square is compared with K",
+                          r"\sqrt{\tfrac{1}{n}\sum_i g_i^2} = \lVert g\rVert_2/\sqrt{n}",
+                          ("optax.clip_by_block_rms",)),
+        )),
+    ),
+    hyperparameters=(THRESHOLD,),
+    notes="The direction of each tensor is kept and its norm is at most K.",
+    model=ClippingModel(
+        build=lambda o, hp: clip_by_norm(
+            hp["threshold"], norm_eps=o["norm_eps"], measure=o["measure"]
         ),
-        hyperparameters=(THRESHOLD,),
-        notes="The direction of each tensor is kept and its norm is at most K.",
-        model=ClippingModel(
-            build=lambda o, hp: clip_by_norm(
-                hp["threshold"], norm_eps=o["norm_eps"], measure=o["measure"]
-            ),
-            measures=_norm_measures,
-        ),
-    )
-)
+        measures=_norm_measures,
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -337,40 +327,36 @@ def _global_measures(grads: Mapping[str, np.ndarray]) -> list[float]:
     return [float(np.sqrt(sum(float(np.sum(np.square(g))) for g in grads.values())))]
 
 
-register(
-    SpecEntry(
-        id="clip.global_norm",
-        title="Gradient clipping by the global norm over all tensors",
-        tier="core",
-        kind="clipping",
-        formula=r"\lVert g\rVert = \sqrt{\textstyle\sum_k \lVert g_k\rVert_2^2},\quad "
-        r"g_k \leftarrow g_k \cdot \min\bigl(1, K/\lVert g\rVert\bigr)",
-        citations=(C.PASCANU, C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)")),
-        variant_axes=(
-            _NORM_EPS_AXIS,
-            VariantAxis("nonfinite", (
-                VariantOption("ieee",
-                              "the scale is computed from the non-finite norm: finite components "
-                              "become 0, infinite ones NaN; a NaN norm makes every component NaN",
-                              r"g_k \cdot \min(1, K/\infty) = g_k \cdot 0",
-                              ("torch clip_grad_norm_ (default)", "optax.clip_by_global_norm")),
-                VariantOption("all_nan", "every component of every tensor becomes NaN",
-                              r"g_k \cdot (\text{scale} + (\lVert g\rVert - \lVert g\rVert)) = \text{NaN}",
-                              ("tf.clip_by_global_norm", "Keras global_clipnorm")),
-                VariantOption("raise", "an error is raised",
-                              r"\text{error if } \lVert g\rVert \notin \mathbb{R}",
-                              ("torch clip_grad_norm_(error_if_nonfinite=True)",)),
-                VariantOption("skip", "the step is rejected: the updates are zero",
-                              r"g_k \leftarrow 0", ("optax.apply_if_finite",)),
-            )),
+register(SpecEntry(
+    id="clip.global_norm", title="Gradient clipping by the global norm over all tensors",
+    tier="core", kind="clipping",
+    formula=r"\lVert g\rVert = \sqrt{\textstyle\sum_k \lVert g_k\rVert_2^2},\quad "
+    r"g_k \leftarrow g_k \cdot \min\bigl(1, K/\lVert g\rVert\bigr)",
+    citations=(C.PASCANU, C.at(C.VITAY, "Vanishing Gradient problem (gradient clipping)")),
+    variant_axes=(
+        _NORM_EPS_AXIS,
+        VariantAxis("nonfinite", (
+            VariantOption("ieee",
+                          "the scale is computed from the non-finite norm: finite components "
+                          "become 0, infinite ones NaN; a NaN norm makes every component NaN",
+                          r"g_k \cdot \min(1, K/\infty) = g_k \cdot 0",
+                          ("torch clip_grad_norm_ (default)", "optax.clip_by_global_norm")),
+            VariantOption("all_nan", "every component of every tensor becomes NaN",
+                          r"g_k \cdot (\text{scale} + (\lVert g\rVert - \lVert g\rVert)) = \text{NaN}",
+                          ("tf.clip_by_global_norm", "Keras global_clipnorm")),
+            VariantOption("raise", "an error is raised",
+                          r"\text{error if } \lVert g\rVert \notin \mathbb{R}",
+                          ("torch clip_grad_norm_(error_if_nonfinite=True)",)),
+            VariantOption("skip", "the step is rejected: the updates are zero",
+                          r"g_k \leftarrow 0", ("optax.apply_if_finite",)),
+        )),
+    ),
+    hyperparameters=(THRESHOLD,),
+    notes="One norm over all gradient tensors; the relative sizes of the tensors are kept.",
+    model=ClippingModel(
+        build=lambda o, hp: clip_by_global_norm(
+            hp["threshold"], norm_eps=o["norm_eps"], nonfinite=o["nonfinite"]
         ),
-        hyperparameters=(THRESHOLD,),
-        notes="One norm over all gradient tensors; the relative sizes of the tensors are kept.",
-        model=ClippingModel(
-            build=lambda o, hp: clip_by_global_norm(
-                hp["threshold"], norm_eps=o["norm_eps"], nonfinite=o["nonfinite"]
-            ),
-            measures=_global_measures,
-        ),
-    )
-)
+        measures=_global_measures,
+    ),
+))

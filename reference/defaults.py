@@ -239,22 +239,19 @@ PAPER_CLAIMS: tuple[DefaultClaim, ...] = (
     ),
 )
 
-register(
-    SpecEntry(
-        id="opt.defaults",
-        title="Default hyperparameters of framework optimizers, as the documents state them",
-        tier="doc",
-        kind="defaults",
-        formula=r"\text{SGD: } \eta = 0.01;\ \text{RMSprop: } \eta = 10^{-3}, \rho = 0.9, \epsilon = 10^{-7};\ "
-        r"\text{Adam: } \eta = 10^{-3}, \beta_1 = 0.9, \beta_2 = 0.999, \epsilon = 10^{-7}\ (\text{Vitay})\ "
-        r"\text{vs } 10^{-8}\ (\text{Padilla Montani})",
-        citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA, C.ZEILER, C.TIELEMAN_HINTON),
-        notes="Each claim is compared with the framework's current default; a difference is drift, "
-        "reported as a finding with both values. The papers' defaults (Adam, AdaMax, Adadelta, "
-        "RMSprop) are claims about every backend's implementation of the method.",
-        model=DefaultsModel(CLAIMS + PAPER_CLAIMS),
-    )
-)
+register(SpecEntry(
+    id="opt.defaults",
+    title="Default hyperparameters of framework optimizers, as the documents state them",
+    tier="doc", kind="defaults",
+    formula=r"\text{SGD: } \eta = 0.01;\ \text{RMSprop: } \eta = 10^{-3}, \rho = 0.9, \epsilon = 10^{-7};\ "
+    r"\text{Adam: } \eta = 10^{-3}, \beta_1 = 0.9, \beta_2 = 0.999, \epsilon = 10^{-7}\ (\text{Vitay})\ "
+    r"\text{vs } 10^{-8}\ (\text{Padilla Montani})",
+    citations=(_VITAY, _PM, _ARCH, C.KINGMA_BA, C.ZEILER, C.TIELEMAN_HINTON),
+    notes="Each claim is compared with the framework's current default; a difference is drift, "
+    "reported as a finding with both values. The papers' defaults (Adam, AdaMax, Adadelta, "
+    "RMSprop) are claims about every backend's implementation of the method.",
+    model=DefaultsModel(CLAIMS + PAPER_CLAIMS),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,18 +331,15 @@ DEFAULT_CLAIMS: tuple[DefaultClaim, ...] = (
     _claim(C.HE, "flax.linen.PReLU", "jax", "PReLU", "alpha", 0.25, _PRELU_QUOTE),
 )
 
-register(
-    SpecEntry(
-        id="act.defaults",
-        title="Default hyperparameters of framework activations, as the notes and papers state them",
-        tier="doc",
-        kind="defaults",
-        formula=r"\text{leaky ReLU: } \alpha = 0.01\ (\text{Zheng});\ \text{ELU: } \alpha = 1\ (\text{Clevert});\ "
-        r"\text{RReLU: } l = 1/8, u = 1/3\ (\text{Xu});\ \text{PReLU init: } \alpha = 0.25\ (\text{He})",
-        citations=(_ZHENG_LEAKY, C.CLEVERT, C.XU_RRELU, C.HE),
-        notes="Each claim is compared with the framework's current default, read from its "
-        "signature or a fresh layer's attributes; a difference is drift, reported with both values. "
-        "The 'optimizer' field of a claim holds the function or layer name.",
-        model=DefaultsModel(DEFAULT_CLAIMS),
-    )
-)
+register(SpecEntry(
+    id="act.defaults",
+    title="Default hyperparameters of framework activations, as the notes and papers state them",
+    tier="doc", kind="defaults",
+    formula=r"\text{leaky ReLU: } \alpha = 0.01\ (\text{Zheng});\ \text{ELU: } \alpha = 1\ (\text{Clevert});\ "
+    r"\text{RReLU: } l = 1/8, u = 1/3\ (\text{Xu});\ \text{PReLU init: } \alpha = 0.25\ (\text{He})",
+    citations=(_ZHENG_LEAKY, C.CLEVERT, C.XU_RRELU, C.HE),
+    notes="Each claim is compared with the framework's current default, read from its "
+    "signature or a fresh layer's attributes; a difference is drift, reported with both values. "
+    "The 'optimizer' field of a claim holds the function or layer name.",
+    model=DefaultsModel(DEFAULT_CLAIMS),
+))

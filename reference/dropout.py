@@ -322,32 +322,27 @@ def inverted_dropout(
     return np.where(m, kept, _dropped(x, how))
 
 
-register(
-    SpecEntry(
-        id="drop.inverted",
-        title="Inverted dropout",
-        tier="core",
-        kind="dropout",
-        formula=r"\text{train: } y = \frac{x \odot m}{q},\ m_i \sim \mathrm{Bernoulli}(q);\ "
-        r"\text{test: } y = x",
-        citations=(
-            C.at(C.SOLBERG, "Dropout - training; Inverted dropout"),
-            C.at(C.ARCHITECTURES, "Deep neural networks: regularization (Dropout)"),
-            C.at(C.ZHENG, "Dropout"),
-            C.at(C.PADILLA_MONTANI, "Dropout; Implementation in TensorFlow"),
-            C.at(C.VITAY, "Dropout"),
-            C.SRIVASTAVA,
-        ),
-        variant_axes=(_RATE_MEANING, _MASKING),
-        errata=(solberg_mask_erratum("inverted"),),
-        hyperparameters=(RATE,),
-        notes="q is the keep probability; E[y_train] = x. A kept value is x/q or x*(1/q) (both "
-        "orders are accepted within rounding), a dropped one exactly 0 (for an infinite or NaN "
-        "input: NaN when multiplied, 0 when selected, the masking axis). Only the element-wise "
-        "form is in scope (no noise_shape, no channel-wise Dropout2d).",
-        model=DropoutModel("inverted"),
-    )
-)
+register(SpecEntry(
+    id="drop.inverted", title="Inverted dropout", tier="core", kind="dropout",
+    formula=r"\text{train: } y = \frac{x \odot m}{q},\ m_i \sim \mathrm{Bernoulli}(q);\ "
+    r"\text{test: } y = x",
+    citations=(
+        C.at(C.SOLBERG, "Dropout - training; Inverted dropout"),
+        C.at(C.ARCHITECTURES, "Deep neural networks: regularization (Dropout)"),
+        C.at(C.ZHENG, "Dropout"),
+        C.at(C.PADILLA_MONTANI, "Dropout; Implementation in TensorFlow"),
+        C.at(C.VITAY, "Dropout"),
+        C.SRIVASTAVA,
+    ),
+    variant_axes=(_RATE_MEANING, _MASKING),
+    errata=(solberg_mask_erratum("inverted"),),
+    hyperparameters=(RATE,),
+    notes="q is the keep probability; E[y_train] = x. A kept value is x/q or x*(1/q) (both "
+    "orders are accepted within rounding), a dropped one exactly 0 (for an infinite or NaN "
+    "input: NaN when multiplied, 0 when selected, the masking axis). Only the element-wise "
+    "form is in scope (no noise_shape, no channel-wise Dropout2d).",
+    model=DropoutModel("inverted"),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,25 +385,20 @@ def naive_dropout(
     return np.where(m, x, _dropped(x, how))
 
 
-register(
-    SpecEntry(
-        id="drop.naive",
-        title="Naive dropout (scaled at test time)",
-        tier="core",
-        kind="dropout",
-        formula=r"\text{train: } y = x \odot m,\ m_i \sim \mathrm{Bernoulli}(q);\ "
-        r"\text{test: } y = q\, x",
-        citations=(
-            C.at(C.SOLBERG, "Dropout - training; Dropout - predict: naive implementation"),
-            C.at(C.SRIVASTAVA, "Figure 2"),
-        ),
-        variant_axes=(_RATE_MEANING, _MASKING),
-        errata=(solberg_mask_erratum("naive"),),
-        hyperparameters=(RATE,),
-        notes="No framework offers this form (all scale at training time). E[y_train] = q x = y_test.",
-        model=DropoutModel("naive"),
-    )
-)
+register(SpecEntry(
+    id="drop.naive", title="Naive dropout (scaled at test time)", tier="core", kind="dropout",
+    formula=r"\text{train: } y = x \odot m,\ m_i \sim \mathrm{Bernoulli}(q);\ "
+    r"\text{test: } y = q\, x",
+    citations=(
+        C.at(C.SOLBERG, "Dropout - training; Dropout - predict: naive implementation"),
+        C.at(C.SRIVASTAVA, "Figure 2"),
+    ),
+    variant_axes=(_RATE_MEANING, _MASKING),
+    errata=(solberg_mask_erratum("naive"),),
+    hyperparameters=(RATE,),
+    notes="No framework offers this form (all scale at training time). E[y_train] = q x = y_test.",
+    model=DropoutModel("naive"),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -551,19 +541,15 @@ def linear_dropout_moments(
     return mean, (xx**2 @ w**2) * v
 
 
-register(
-    SpecEntry(
-        id="drop.mc",
-        title="Monte-Carlo dropout (average of stochastic passes at prediction)",
-        tier="doc",
-        kind="dropout",
-        formula=r"\hat y = \frac{1}{T}\sum_{t=1}^{T} \big(\operatorname{dropout}(x; m^{(t)})\, W + b\big)"
-        r" \xrightarrow{T\to\infty} y_{\text{test}}",
-        citations=(C.at(C.ZHENG, "Dropout (Monte-Carlo (MC) dropout)"), C.GAL_GHAHRAMANI),
-        variant_axes=(_RATE_MEANING, _FORM),
-        hyperparameters=(RATE,),
-        notes="Checked through a linear layer after the dropout, where the average of passes tends "
-        "to the test-time output in either form; the test-time output itself tells the forms apart.",
-        model=DropoutModel("inverted", mc=True),
-    )
-)
+register(SpecEntry(
+    id="drop.mc", title="Monte-Carlo dropout (average of stochastic passes at prediction)",
+    tier="doc", kind="dropout",
+    formula=r"\hat y = \frac{1}{T}\sum_{t=1}^{T} \big(\operatorname{dropout}(x; m^{(t)})\, W + b\big)"
+    r" \xrightarrow{T\to\infty} y_{\text{test}}",
+    citations=(C.at(C.ZHENG, "Dropout (Monte-Carlo (MC) dropout)"), C.GAL_GHAHRAMANI),
+    variant_axes=(_RATE_MEANING, _FORM),
+    hyperparameters=(RATE,),
+    notes="Checked through a linear layer after the dropout, where the average of passes tends "
+    "to the test-time output in either form; the test-time output itself tells the forms apart.",
+    model=DropoutModel("inverted", mc=True),
+))

@@ -458,19 +458,14 @@ def _register_rule(
     rule: str, title: str, formula: str, citations: tuple[Any, ...], notes: str = ""
 ) -> None:
     normal_rule = RULES[rule][2] == "normal"
-    register(
-        SpecEntry(
-            id=rule,
-            title=title,
-            tier="core",
-            kind="init",
-            formula=formula,
-            citations=citations,
-            variant_axes=(_DISTRIBUTION_AXIS,) if normal_rule else (),
-            notes=notes + (_NORMAL_NOTE if normal_rule else ""),
-            model=_rule_model(rule),
-        )
-    )
+    register(SpecEntry(
+        id=rule, title=title, tier="core", kind="init",
+        formula=formula,
+        citations=citations,
+        variant_axes=(_DISTRIBUTION_AXIS,) if normal_rule else (),
+        notes=notes + (_NORMAL_NOTE if normal_rule else ""),
+        model=_rule_model(rule),
+    ))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -654,26 +649,22 @@ def _fans_distribution(o: Mapping[str, str], layer: Layer, choice: str | None) -
     return uniform(1.0 / layer.fan(check_choice("mode", choice, MODES)))
 
 
-register(
-    SpecEntry(
-        id="init.fans",
-        title="Fans of dense and convolution kernels in each framework's layout",
-        tier="core",
-        kind="init",
-        formula=_FANS
-        + r";\quad \text{torch } (o, i, k_1, \dots),\ \text{Keras/flax } (k_1, \dots, i, o)",
-        citations=(
-            C.at(C.ZHENG, "Glorot and He initialization (fan_in, fan_out)"),
-            C.GLOROT_BENGIO,
-            C.HE,
-        ),
-        notes="Layouts differ: PyTorch (out, in, *k) and dense (out, in); Keras and flax (*k, in, out) and "
-        "dense (in, out). The frameworks' fan functions are private, so the kit measures the fan through "
-        "the uniform variance-scaling initialiser U(-r, r), r = sqrt(3/fan_mode): no value may exceed r "
-        "and the sample maximum must reach it (exact tests), which pins the fan.",
-        model=InitializerModel("kernel", _fans_distribution, modes=("fan_in", "fan_out")),
-    )
-)
+register(SpecEntry(
+    id="init.fans", title="Fans of dense and convolution kernels in each framework's layout",
+    tier="core", kind="init",
+    formula=_FANS
+    + r";\quad \text{torch } (o, i, k_1, \dots),\ \text{Keras/flax } (k_1, \dots, i, o)",
+    citations=(
+        C.at(C.ZHENG, "Glorot and He initialization (fan_in, fan_out)"),
+        C.GLOROT_BENGIO,
+        C.HE,
+    ),
+    notes="Layouts differ: PyTorch (out, in, *k) and dense (out, in); Keras and flax (*k, in, out) and "
+    "dense (in, out). The frameworks' fan functions are private, so the kit measures the fan through "
+    "the uniform variance-scaling initialiser U(-r, r), r = sqrt(3/fan_mode): no value may exceed r "
+    "and the sample maximum must reach it (exact tests), which pins the fan.",
+    model=InitializerModel("kernel", _fans_distribution, modes=("fan_in", "fan_out")),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -699,35 +690,30 @@ def _bias_distribution(o: Mapping[str, str], layer: Layer, choice: str | None) -
     return uniform(1.0 / (3.0 * layer.fan_in))  # U(-1/sqrt(fan_in), 1/sqrt(fan_in))
 
 
-register(
-    SpecEntry(
-        id="init.bias",
-        title="Biases start at zero",
-        tier="doc",
-        kind="init",
-        formula=r"b = 0",
-        citations=(
-            C.at(
-                C.VITAY, "Weight initialization (when using BN, the bias can be initialized to 0)"
-            ),
-            C.at(C.SOLBERG, "Bias initialization"),
-            C.at(C.GOODFELLOW, "§8.4 (biases set to zero)"),
+register(SpecEntry(
+    id="init.bias", title="Biases start at zero", tier="doc", kind="init",
+    formula=r"b = 0",
+    citations=(
+        C.at(
+            C.VITAY, "Weight initialization (when using BN, the bias can be initialized to 0)"
         ),
-        variant_axes=(
-            VariantAxis("bias", (
-                VariantOption("zeros", "every bias exactly 0", r"b = 0",
-                              ("Vitay", "Solberg", "keras.layers.Dense", "flax.linen.Dense")),
-                VariantOption("uniform_fan_in",
-                              "uniform in +-1/sqrt(fan_in) of the layer's kernel",
-                              r"b \sim U(-1/\sqrt{\text{fan}_\text{in}}, 1/\sqrt{\text{fan}_\text{in}})",
-                              ("torch.nn.Linear / Conv default reset_parameters",)),
-            )),
-        ),
-        notes="PyTorch's layers do not start their bias at zero by default: nn.Linear and nn.ConvNd draw "
-        "it from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); torch.nn.init.zeros_ sets it to zero.",
-        model=InitializerModel("bias", _bias_distribution),
-    )
-)
+        C.at(C.SOLBERG, "Bias initialization"),
+        C.at(C.GOODFELLOW, "§8.4 (biases set to zero)"),
+    ),
+    variant_axes=(
+        VariantAxis("bias", (
+            VariantOption("zeros", "every bias exactly 0", r"b = 0",
+                          ("Vitay", "Solberg", "keras.layers.Dense", "flax.linen.Dense")),
+            VariantOption("uniform_fan_in",
+                          "uniform in +-1/sqrt(fan_in) of the layer's kernel",
+                          r"b \sim U(-1/\sqrt{\text{fan}_\text{in}}, 1/\sqrt{\text{fan}_\text{in}})",
+                          ("torch.nn.Linear / Conv default reset_parameters",)),
+        )),
+    ),
+    notes="PyTorch's layers do not start their bias at zero by default: nn.Linear and nn.ConvNd draw "
+    "it from U(-1/sqrt(fan_in), 1/sqrt(fan_in)); torch.nn.init.zeros_ sets it to zero.",
+    model=InitializerModel("bias", _bias_distribution),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -785,33 +771,29 @@ def _variance_rule_distribution(
     return rule_distribution(check_choice("rule", choice, tuple(RULES)), layer, "normal")
 
 
-register(
-    SpecEntry(
-        id="init.variance_rule",
-        title="The variance rule Var(z) = n Var(w) Var(x)",
-        tier="core",
-        kind="init",
-        formula=r"z = \sum_{i=1}^n w_i x_i:\quad \operatorname{Var}(z) = n\operatorname{Var}(w)\operatorname{Var}(x)",
-        citations=(C.at(C.SOLBERG, "Weight initialization"), C.GLOROT_BENGIO),
-        notes="Checked through a layer: a dense layer without bias, its kernel initialised by the framework "
-        "with one of the six rules, applied to one input x of mean 0 and empirical variance Var(x); its "
-        "outputs are i.i.d. given x with E[z^2] = n Var(w) Var(x) and a known fourth moment "
-        "(dense_output_moments). Only the variance of w enters, so plain and truncated normals agree.",
-        model=InitializerModel(
-            "layer_output",
-            _variance_rule_distribution,
-            # He first: the example Hypothesis shrinks towards uses a fan-in rule
-            rules=(
-                "init.he_normal",
-                "init.he_uniform",
-                "init.lecun_normal",
-                "init.lecun_uniform",
-                "init.glorot_normal",
-                "init.glorot_uniform",
-            ),
+register(SpecEntry(
+    id="init.variance_rule", title="The variance rule Var(z) = n Var(w) Var(x)", tier="core",
+    kind="init",
+    formula=r"z = \sum_{i=1}^n w_i x_i:\quad \operatorname{Var}(z) = n\operatorname{Var}(w)\operatorname{Var}(x)",
+    citations=(C.at(C.SOLBERG, "Weight initialization"), C.GLOROT_BENGIO),
+    notes="Checked through a layer: a dense layer without bias, its kernel initialised by the framework "
+    "with one of the six rules, applied to one input x of mean 0 and empirical variance Var(x); its "
+    "outputs are i.i.d. given x with E[z^2] = n Var(w) Var(x) and a known fourth moment "
+    "(dense_output_moments). Only the variance of w enters, so plain and truncated normals agree.",
+    model=InitializerModel(
+        "layer_output",
+        _variance_rule_distribution,
+        # He first: the example Hypothesis shrinks towards uses a fan-in rule
+        rules=(
+            "init.he_normal",
+            "init.he_uniform",
+            "init.lecun_normal",
+            "init.lecun_uniform",
+            "init.glorot_normal",
+            "init.glorot_uniform",
         ),
-    )
-)
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -910,22 +892,18 @@ INIT_ERRATA = (
     ),
 )
 
-register(
-    SpecEntry(
-        id="init.errata",
-        title="Printed initialisation formulas that differ from the rule they name",
-        tier="doc",
-        kind="reference",
-        formula=r"\text{He: } w \sim \mathcal N(0, 2/\text{fan}_\text{in});\ "
-        r"\text{Glorot: } \operatorname{Var}(w) = 2/(\text{fan}_\text{in} + \text{fan}_\text{out})",
-        citations=(
-            C.at(C.SOLBERG, "Weight initialization"),
-            C.at(C.ZHENG, "Construction phase"),
-            C.at(C.PADILLA_MONTANI, "Xavier/Glorot and He Initialization"),
-            C.HE,
-            C.GLOROT_BENGIO,
-        ),
-        errata=INIT_ERRATA,
-        notes="Each erratum's check compares the printed initialiser's exact moments with the rule it names.",
-    )
-)
+register(SpecEntry(
+    id="init.errata", title="Printed initialisation formulas that differ from the rule they name",
+    tier="doc", kind="reference",
+    formula=r"\text{He: } w \sim \mathcal N(0, 2/\text{fan}_\text{in});\ "
+    r"\text{Glorot: } \operatorname{Var}(w) = 2/(\text{fan}_\text{in} + \text{fan}_\text{out})",
+    citations=(
+        C.at(C.SOLBERG, "Weight initialization"),
+        C.at(C.ZHENG, "Construction phase"),
+        C.at(C.PADILLA_MONTANI, "Xavier/Glorot and He Initialization"),
+        C.HE,
+        C.GLOROT_BENGIO,
+    ),
+    errata=INIT_ERRATA,
+    notes="Each erratum's check compares the printed initialiser's exact moments with the rule it names.",
+))

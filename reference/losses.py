@@ -129,25 +129,20 @@ def mse_gradient(outputs: Any, targets: Any, *, reduction: str = "mean_over_samp
     return either_order((2.0 * d) / n, d * (2.0 / n))
 
 
-register(
-    SpecEntry(
-        id="loss.mse",
-        title="Mean squared error",
-        tier="doc",
-        kind="losses",
-        formula=r"L = \frac{1}{m}\sum_{i=1}^m \lVert t_i - y_i\rVert^2,\quad \partial L/\partial y_i = -\frac{2}{m}(t_i - y_i)",
-        citations=(C.at(C.VITAY, "L2 Regularization (MSE loss)"), C.at(C.GOODFELLOW, "5.5.1")),
-        variant_axes=(_REDUCTION_AXIS,),
-        notes="With one output per sample the two reductions agree.",
-        model=LossModel(
-            evaluate=lambda o, y, t: {
-                "value": mse(y, t, reduction=o["reduction"]),
-                "grad": mse_gradient(y, t, reduction=o["reduction"]),
-            },
-            targets="real",
-        ),
-    )
-)
+register(SpecEntry(
+    id="loss.mse", title="Mean squared error", tier="doc", kind="losses",
+    formula=r"L = \frac{1}{m}\sum_{i=1}^m \lVert t_i - y_i\rVert^2,\quad \partial L/\partial y_i = -\frac{2}{m}(t_i - y_i)",
+    citations=(C.at(C.VITAY, "L2 Regularization (MSE loss)"), C.at(C.GOODFELLOW, "5.5.1")),
+    variant_axes=(_REDUCTION_AXIS,),
+    notes="With one output per sample the two reductions agree.",
+    model=LossModel(
+        evaluate=lambda o, y, t: {
+            "value": mse(y, t, reduction=o["reduction"]),
+            "grad": mse_gradient(y, t, reduction=o["reduction"]),
+        },
+        targets="real",
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,21 +170,16 @@ def half_sse_gradient(outputs: Any, targets: Any) -> Any:
     return y - t
 
 
-register(
-    SpecEntry(
-        id="loss.half_sse",
-        title="Half the sum of squared errors",
-        tier="doc",
-        kind="losses",
-        formula=r"E = \tfrac12\sum_j (t_j - y_j)^2,\quad \partial E/\partial y_j = -(t_j - y_j)",
-        citations=(C.at(C.ZHENG, "Backpropagation (error function)"), C.RUMELHART),
-        notes="Summed over every output (and every sample of a batch); the 1/2 cancels the 2 of the derivative.",
-        model=LossModel(
-            evaluate=lambda o, y, t: {"value": half_sse(y, t), "grad": half_sse_gradient(y, t)},
-            targets="real",
-        ),
-    )
-)
+register(SpecEntry(
+    id="loss.half_sse", title="Half the sum of squared errors", tier="doc", kind="losses",
+    formula=r"E = \tfrac12\sum_j (t_j - y_j)^2,\quad \partial E/\partial y_j = -(t_j - y_j)",
+    citations=(C.at(C.ZHENG, "Backpropagation (error function)"), C.RUMELHART),
+    notes="Summed over every output (and every sample of a batch); the 1/2 cancels the 2 of the derivative.",
+    model=LossModel(
+        evaluate=lambda o, y, t: {"value": half_sse(y, t), "grad": half_sse_gradient(y, t)},
+        targets="real",
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -249,30 +239,26 @@ def softmax_cross_entropy_gradient(logits: Any, labels: Any) -> Any:
     return (p - onehot) / float(z.shape[0])
 
 
-register(
-    SpecEntry(
-        id="loss.softmax_ce",
-        title="Softmax cross-entropy with integer labels",
-        tier="doc",
-        kind="losses",
-        formula=r"L = -\frac{1}{m}\sum_i \log\operatorname{softmax}(z_i)_{y_i},\quad "
-        r"\partial L/\partial z_{ik} = (\operatorname{softmax}(z_i)_k - [k = y_i])/m",
-        citations=(
-            C.at(C.SOLBERG, "Repetition: Batch gradient descent"),
-            C.at(C.ZHENG, "Construction phase (sparse_softmax_cross_entropy_with_logits)"),
-            C.BRIDLE,
-            C.at(C.GOODFELLOW, "6.2.2.3"),
-        ),
-        notes="Evaluated with the log-sum-exp shift, so huge logits give finite losses.",
-        model=LossModel(
-            evaluate=lambda o, z, y: {
-                "value": softmax_cross_entropy(z, y),
-                "grad": softmax_cross_entropy_gradient(z, y),
-            },
-            targets="labels",
-        ),
-    )
-)
+register(SpecEntry(
+    id="loss.softmax_ce", title="Softmax cross-entropy with integer labels", tier="doc",
+    kind="losses",
+    formula=r"L = -\frac{1}{m}\sum_i \log\operatorname{softmax}(z_i)_{y_i},\quad "
+    r"\partial L/\partial z_{ik} = (\operatorname{softmax}(z_i)_k - [k = y_i])/m",
+    citations=(
+        C.at(C.SOLBERG, "Repetition: Batch gradient descent"),
+        C.at(C.ZHENG, "Construction phase (sparse_softmax_cross_entropy_with_logits)"),
+        C.BRIDLE,
+        C.at(C.GOODFELLOW, "6.2.2.3"),
+    ),
+    notes="Evaluated with the log-sum-exp shift, so huge logits give finite losses.",
+    model=LossModel(
+        evaluate=lambda o, z, y: {
+            "value": softmax_cross_entropy(z, y),
+            "grad": softmax_cross_entropy_gradient(z, y),
+        },
+        targets="labels",
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,26 +318,21 @@ def logistic_loss_gradient(
     return either_order((sigmoid(z) - t) / n, autodiff_order)
 
 
-register(
-    SpecEntry(
-        id="loss.logistic",
-        title="One-vs-all logistic loss (multi-label)",
-        tier="doc",
-        kind="losses",
-        formula=r"L = -\frac1m\sum_{i,k}\bigl[t_{ik}\log\sigma(z_{ik}) + (1-t_{ik})\log(1-\sigma(z_{ik}))\bigr],\quad "
-        r"\partial L/\partial z_{ik} = (\sigma(z_{ik}) - t_{ik})/m",
-        citations=(
-            C.at(C.SOLBERG, "Activation function and loss function"),
-            C.at(C.GOODFELLOW, "6.2.2.2"),
-        ),
-        variant_axes=(_REDUCTION_AXIS,),
-        notes="Stable form max(z,0) - z t + log(1 + exp(-|z|)).",
-        model=LossModel(
-            evaluate=lambda o, z, t: {
-                "value": logistic_loss(z, t, reduction=o["reduction"]),
-                "grad": logistic_loss_gradient(z, t, reduction=o["reduction"]),
-            },
-            targets="binary",
-        ),
-    )
-)
+register(SpecEntry(
+    id="loss.logistic", title="One-vs-all logistic loss (multi-label)", tier="doc", kind="losses",
+    formula=r"L = -\frac1m\sum_{i,k}\bigl[t_{ik}\log\sigma(z_{ik}) + (1-t_{ik})\log(1-\sigma(z_{ik}))\bigr],\quad "
+    r"\partial L/\partial z_{ik} = (\sigma(z_{ik}) - t_{ik})/m",
+    citations=(
+        C.at(C.SOLBERG, "Activation function and loss function"),
+        C.at(C.GOODFELLOW, "6.2.2.2"),
+    ),
+    variant_axes=(_REDUCTION_AXIS,),
+    notes="Stable form max(z,0) - z t + log(1 + exp(-|z|)).",
+    model=LossModel(
+        evaluate=lambda o, z, t: {
+            "value": logistic_loss(z, t, reduction=o["reduction"]),
+            "grad": logistic_loss_gradient(z, t, reduction=o["reduction"]),
+        },
+        targets="binary",
+    ),
+))

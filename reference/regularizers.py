@@ -228,50 +228,46 @@ def _eval_l2(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, A
     }
 
 
-register(
-    SpecEntry(
-        id="reg.l2",
-        title="L2 regularisation (penalty and its gradient)",
-        tier="core",
-        kind="regularizers",
-        formula=r"J = J_0 + \lambda\sum\theta^2,\quad \partial J/\partial\theta = \partial J_0/\partial\theta + 2\lambda\theta",
-        citations=(
-            C.at(C.VITAY, "L2 Regularization"),
-            C.at(C.SOLBERG, "L2 regularization; Bias regularization"),
-            C.at(C.ARCHITECTURES, "Deep neural networks: regularization"),
-            C.at(C.ZHENG, "Other methods of regularization"),
-            C.KROGH_HERTZ,
-            C.GOODFELLOW,
+register(SpecEntry(
+    id="reg.l2", title="L2 regularisation (penalty and its gradient)", tier="core",
+    kind="regularizers",
+    formula=r"J = J_0 + \lambda\sum\theta^2,\quad \partial J/\partial\theta = \partial J_0/\partial\theta + 2\lambda\theta",
+    citations=(
+        C.at(C.VITAY, "L2 Regularization"),
+        C.at(C.SOLBERG, "L2 regularization; Bias regularization"),
+        C.at(C.ARCHITECTURES, "Deep neural networks: regularization"),
+        C.at(C.ZHENG, "Other methods of regularization"),
+        C.KROGH_HERTZ,
+        C.GOODFELLOW,
+    ),
+    variant_axes=(
+        VariantAxis("convention", (
+            VariantOption("lambda", "penalty lambda * sum(theta^2), gradient 2 lambda theta",
+                          r"R = \lambda\sum\theta^2,\ \partial R = 2\lambda\theta",
+                          ("Vitay", "Solberg, cost", "Neural network architectures",
+                           "keras.regularizers.L2")),
+            VariantOption("half_lambda",
+                          "penalty lambda/2 * sum(theta^2), gradient lambda theta",
+                          r"R = \tfrac{\lambda}{2}\sum\theta^2,\ \partial R = \lambda\theta",
+                          ("Goodfellow et al. (2016) 7.1.1", "weight decay g + lambda theta")),
+        )),
+    ),
+    errata=(
+        Erratum(
+            source=C.at(C.SOLBERG, "L2 regularization"),
+            printed=r"\partial J/\partial\Theta = \partial J_i/\partial\Theta + \lambda\Theta"
+            r"\ \text{for}\ J = J_i + \lambda\sum\Theta^2",
+            correct=r"\partial J/\partial\Theta = \partial J_i/\partial\Theta + 2\lambda\Theta",
+            explanation="d/dTheta of lambda*Theta^2 is 2*lambda*Theta; the printed lambda*Theta is the "
+            "derivative of the lambda/2 convention, not of the penalty printed above it.",
+            check=_solberg_l2_check,
         ),
-        variant_axes=(
-            VariantAxis("convention", (
-                VariantOption("lambda", "penalty lambda * sum(theta^2), gradient 2 lambda theta",
-                              r"R = \lambda\sum\theta^2,\ \partial R = 2\lambda\theta",
-                              ("Vitay", "Solberg, cost", "Neural network architectures",
-                               "keras.regularizers.L2")),
-                VariantOption("half_lambda",
-                              "penalty lambda/2 * sum(theta^2), gradient lambda theta",
-                              r"R = \tfrac{\lambda}{2}\sum\theta^2,\ \partial R = \lambda\theta",
-                              ("Goodfellow et al. (2016) 7.1.1", "weight decay g + lambda theta")),
-            )),
-        ),
-        errata=(
-            Erratum(
-                source=C.at(C.SOLBERG, "L2 regularization"),
-                printed=r"\partial J/\partial\Theta = \partial J_i/\partial\Theta + \lambda\Theta"
-                r"\ \text{for}\ J = J_i + \lambda\sum\Theta^2",
-                correct=r"\partial J/\partial\Theta = \partial J_i/\partial\Theta + 2\lambda\Theta",
-                explanation="d/dTheta of lambda*Theta^2 is 2*lambda*Theta; the printed lambda*Theta is the "
-                "derivative of the lambda/2 convention, not of the penalty printed above it.",
-                check=_solberg_l2_check,
-            ),
-        ),
-        hyperparameters=(_coefficient_hp("l2", r"\lambda", "L2 penalty coefficient"),),
-        notes="Biases are not regularised (Solberg, 'Bias regularization'): regularization_loss and "
-        "add_penalty_gradient skip them. PyTorch and optax offer L2 only as weight decay (opt.weight_decay).",
-        model=PenaltyModel(evaluate=_eval_l2, coefficient="l2"),
-    )
-)
+    ),
+    hyperparameters=(_coefficient_hp("l2", r"\lambda", "L2 penalty coefficient"),),
+    notes="Biases are not regularised (Solberg, 'Bias regularization'): regularization_loss and "
+    "add_penalty_gradient skip them. PyTorch and optax offer L2 only as weight decay (opt.weight_decay).",
+    model=PenaltyModel(evaluate=_eval_l2, coefficient="l2"),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,35 +312,31 @@ def _eval_l1(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[str, A
     }
 
 
-register(
-    SpecEntry(
-        id="reg.l1",
-        title="L1 regularisation (penalty and its subgradient)",
-        tier="core",
-        kind="regularizers",
-        formula=r"J = J_0 + \lambda\sum\lvert\theta\rvert,\quad \partial J/\partial\theta \ni \partial J_0/\partial\theta + \lambda\operatorname{sign}(\theta)",
-        citations=(
-            C.at(C.VITAY, "L1 Regularization"),
-            C.at(C.SOLBERG, "L1 regularization"),
-            C.at(C.ARCHITECTURES, "Deep neural networks: regularization"),
-            C.at(C.ZHENG, "Other methods of regularization"),
-            C.TIBSHIRANI_LASSO,
-            C.at(C.GOODFELLOW, "7.1.2"),
-        ),
-        variant_axes=(
-            VariantAxis("at_zero", (
-                VariantOption("zero", "subgradient 0 at theta = 0 (sign(0) = 0)",
-                              r"\lambda\operatorname{sign}(0) = 0",
-                              ("autodiff of abs in PyTorch, TensorFlow, JAX",)),
-                VariantOption("plus_lambda", "the right derivative at theta = 0", r"+\lambda",
-                              ("where(theta >= 0, lambda, -lambda)",)),
-            )),
-        ),
-        hyperparameters=(_coefficient_hp("l1", r"\lambda", "L1 penalty coefficient"),),
-        notes="Any value in [-lambda, lambda] is a subgradient at 0; which one is a convention.",
-        model=PenaltyModel(evaluate=_eval_l1, coefficient="l1"),
-    )
-)
+register(SpecEntry(
+    id="reg.l1", title="L1 regularisation (penalty and its subgradient)", tier="core",
+    kind="regularizers",
+    formula=r"J = J_0 + \lambda\sum\lvert\theta\rvert,\quad \partial J/\partial\theta \ni \partial J_0/\partial\theta + \lambda\operatorname{sign}(\theta)",
+    citations=(
+        C.at(C.VITAY, "L1 Regularization"),
+        C.at(C.SOLBERG, "L1 regularization"),
+        C.at(C.ARCHITECTURES, "Deep neural networks: regularization"),
+        C.at(C.ZHENG, "Other methods of regularization"),
+        C.TIBSHIRANI_LASSO,
+        C.at(C.GOODFELLOW, "7.1.2"),
+    ),
+    variant_axes=(
+        VariantAxis("at_zero", (
+            VariantOption("zero", "subgradient 0 at theta = 0 (sign(0) = 0)",
+                          r"\lambda\operatorname{sign}(0) = 0",
+                          ("autodiff of abs in PyTorch, TensorFlow, JAX",)),
+            VariantOption("plus_lambda", "the right derivative at theta = 0", r"+\lambda",
+                          ("where(theta >= 0, lambda, -lambda)",)),
+        )),
+    ),
+    hyperparameters=(_coefficient_hp("l1", r"\lambda", "L1 penalty coefficient"),),
+    notes="Any value in [-lambda, lambda] is a subgradient at 0; which one is a convention.",
+    model=PenaltyModel(evaluate=_eval_l1, coefficient="l1"),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,40 +391,36 @@ def _eval_max_norm(o: Mapping[str, str], hp: Mapping[str, Any], w: Any) -> dict[
     return {"weights": max_norm(w, hp["max_value"], incoming_axis=1, norm_eps=o["norm_eps"])}
 
 
-register(
-    SpecEntry(
-        id="reg.max_norm",
-        title="Max-norm constraint on each unit's incoming weights",
-        tier="core",
-        kind="regularizers",
-        formula=r"\text{if } \lVert w\rVert_2 > c:\ w \leftarrow c\, w/\lVert w\rVert_2\quad(w = \text{a unit's incoming weights})",
-        citations=(
-            C.at(C.SOLBERG, "Maxnorm regularization"),
-            C.at(C.ZHENG, "Max-Norm regularization"),
-            C.SREBRO_MAX_NORM,
-            C.SRIVASTAVA,
-        ),
-        variant_axes=(
-            VariantAxis("norm_eps", (
-                VariantOption("none", "exact projection", r"w\, c/\max(\lVert w\rVert, c)",
-                              ("Solberg", "Zheng")),
-                VariantOption("1e-7_when_above",
-                              "1e-7 added to the norm, only units above the bound are rescaled",
-                              r"w\, c/(\lVert w\rVert + 10^{-7})\ \text{if}\ \lVert w\rVert > c",
-                              ("torch.renorm",)),
-                VariantOption("1e-7_always",
-                              "every unit is multiplied by min(norm, c)/(norm + 1e-7)",
-                              r"w\, \min(\lVert w\rVert, c)/(\lVert w\rVert + 10^{-7})",
-                              ("keras.constraints.MaxNorm",)),
-            )),
-        ),
-        hyperparameters=(
-            HyperParameter("max_value", "c", "bound on the norm of a unit's incoming weights",
-                           low=0.0, high=None, low_closed=False, sample_low=0.1, sample_high=10.0,
-                           log_scale=True, special=(2.0, 3.0)),
-        ),
-        notes="The case holds a (units, fan_in) array; each adapter converts it to its layout and "
-        "picks the axis of a unit's incoming weights.",
-        model=PenaltyModel(evaluate=_eval_max_norm, coefficient="max_value", constraint=True),
-    )
-)
+register(SpecEntry(
+    id="reg.max_norm", title="Max-norm constraint on each unit's incoming weights", tier="core",
+    kind="regularizers",
+    formula=r"\text{if } \lVert w\rVert_2 > c:\ w \leftarrow c\, w/\lVert w\rVert_2\quad(w = \text{a unit's incoming weights})",
+    citations=(
+        C.at(C.SOLBERG, "Maxnorm regularization"),
+        C.at(C.ZHENG, "Max-Norm regularization"),
+        C.SREBRO_MAX_NORM,
+        C.SRIVASTAVA,
+    ),
+    variant_axes=(
+        VariantAxis("norm_eps", (
+            VariantOption("none", "exact projection", r"w\, c/\max(\lVert w\rVert, c)",
+                          ("Solberg", "Zheng")),
+            VariantOption("1e-7_when_above",
+                          "1e-7 added to the norm, only units above the bound are rescaled",
+                          r"w\, c/(\lVert w\rVert + 10^{-7})\ \text{if}\ \lVert w\rVert > c",
+                          ("torch.renorm",)),
+            VariantOption("1e-7_always",
+                          "every unit is multiplied by min(norm, c)/(norm + 1e-7)",
+                          r"w\, \min(\lVert w\rVert, c)/(\lVert w\rVert + 10^{-7})",
+                          ("keras.constraints.MaxNorm",)),
+        )),
+    ),
+    hyperparameters=(
+        HyperParameter("max_value", "c", "bound on the norm of a unit's incoming weights",
+                       low=0.0, high=None, low_closed=False, sample_low=0.1, sample_high=10.0,
+                       log_scale=True, special=(2.0, 3.0)),
+    ),
+    notes="The case holds a (units, fan_in) array; each adapter converts it to its layout and "
+    "picks the axis of a unit's incoming weights.",
+    model=PenaltyModel(evaluate=_eval_max_norm, coefficient="max_value", constraint=True),
+))

@@ -207,26 +207,23 @@ def newton_step(x: np.ndarray, g: np.ndarray, h: np.ndarray) -> np.ndarray:
     return x - np.linalg.solve(h, g)
 
 
-register(
-    SpecEntry(
-        id="opt.second_order",
-        title="Second-order information: Hessian, Hessian-vector products, Taylor model, Newton",
-        tier="doc",
-        kind="second_order",
-        formula=r"J(x) \approx J(x_0) + (x-x_0)^\top g + \tfrac12 (x-x_0)^\top H (x-x_0);\ "
-        r"J(x_0 - \varepsilon g) \approx J(x_0) - \varepsilon g^\top g + \tfrac12\varepsilon^2 g^\top H g;\ "
-        r"x \leftarrow x - H^{-1}\nabla f(x)",
-        citations=(
-            C.at(C.SOLBERG, "Beyond the gradient: Hessian matrices (DL 4.3.1)"),
-            C.at(C.SOLBERG, "Second-order methods and their limitations (DL 8.6)"),
-            C.at(C.GOODFELLOW, "§4.3.1, §8.6"),
-            C.PEARLMUTTER,
-        ),
-        notes="The kit compares each framework's autodiff Hessian and Hessian-vector product "
-        "(and the gradient) with the closed forms of three small models. Newton's step, the "
-        "Taylor identity and the gradient-step change are checked by the reference's tests. "
-        "L-BFGS is named by Solberg but not specified. Solberg's condition for a step that "
-        "raises the cost is cut off in the notes ('> -eps g^T g +'); the reference states "
-        "the complete condition 1/2 eps^2 g^T H g > eps g^T g.",
-    )
-)
+register(SpecEntry(
+    id="opt.second_order",
+    title="Second-order information: Hessian, Hessian-vector products, Taylor model, Newton",
+    tier="doc", kind="second_order",
+    formula=r"J(x) \approx J(x_0) + (x-x_0)^\top g + \tfrac12 (x-x_0)^\top H (x-x_0);\ "
+    r"J(x_0 - \varepsilon g) \approx J(x_0) - \varepsilon g^\top g + \tfrac12\varepsilon^2 g^\top H g;\ "
+    r"x \leftarrow x - H^{-1}\nabla f(x)",
+    citations=(
+        C.at(C.SOLBERG, "Beyond the gradient: Hessian matrices (DL 4.3.1)"),
+        C.at(C.SOLBERG, "Second-order methods and their limitations (DL 8.6)"),
+        C.at(C.GOODFELLOW, "§4.3.1, §8.6"),
+        C.PEARLMUTTER,
+    ),
+    notes="The kit compares each framework's autodiff Hessian and Hessian-vector product "
+    "(and the gradient) with the closed forms of three small models. Newton's step, the "
+    "Taylor identity and the gradient-step change are checked by the reference's tests. "
+    "L-BFGS is named by Solberg but not specified. Solberg's condition for a step that "
+    "raises the cost is cut off in the notes ('> -eps g^T g +'); the reference states "
+    "the complete condition 1/2 eps^2 g^T H g > eps g^T g.",
+))

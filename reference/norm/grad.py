@@ -91,28 +91,23 @@ def batch_norm_backward(
     return BatchNormGrads(dx, dgamma, sum_dy)
 
 
-register(
-    SpecEntry(
-        id="norm.batch.grad",
-        title="Batch normalisation: backward pass",
-        tier="core",
-        kind="norm",
-        formula=r"\frac{\partial\ell}{\partial\beta} = \sum_i dy_i,\ "
-        r"\frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\hat x_i,\ "
-        r"\frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2_B+\epsilon}}"
-        r"\Big(m\,dy_i - \sum_j dy_j - \hat x_i\sum_j dy_j\hat x_j\Big)",
-        citations=(
-            C.at(
-                C.VITAY,
-                "Batch normalization (BN) (differentiable w.r.t the input layer and the parameters)",
-            ),
-            C.at(C.IOFFE_SZEGEDY, "Section 3"),
+register(SpecEntry(
+    id="norm.batch.grad", title="Batch normalisation: backward pass", tier="core", kind="norm",
+    formula=r"\frac{\partial\ell}{\partial\beta} = \sum_i dy_i,\ "
+    r"\frac{\partial\ell}{\partial\gamma} = \sum_i dy_i\hat x_i,\ "
+    r"\frac{\partial\ell}{\partial x_i} = \frac{\gamma}{m\sqrt{\sigma^2_B+\epsilon}}"
+    r"\Big(m\,dy_i - \sum_j dy_j - \hat x_i\sum_j dy_j\hat x_j\Big)",
+    citations=(
+        C.at(
+            C.VITAY,
+            "Batch normalization (BN) (differentiable w.r.t the input layer and the parameters)",
         ),
-        variant_axes=(VARIANCE_AXIS,),
-        hyperparameters=(EPS,),
-        notes="Each framework's automatic differentiation of its training-mode layer, for a given "
-        "upstream gradient dy, against the closed form; the variant axes name the forward "
-        "evaluation order that the autodiff follows.",
-        model=BatchNormModel("grads"),
-    )
-)
+        C.at(C.IOFFE_SZEGEDY, "Section 3"),
+    ),
+    variant_axes=(VARIANCE_AXIS,),
+    hyperparameters=(EPS,),
+    notes="Each framework's automatic differentiation of its training-mode layer, for a given "
+    "upstream gradient dy, against the closed form; the variant axes name the forward "
+    "evaluation order that the autodiff follows.",
+    model=BatchNormModel("grads"),
+))

@@ -82,28 +82,24 @@ def apply_standardizer(s: Standardizer, x: np.ndarray) -> np.ndarray:
     return out if s.std is None else out / s.std
 
 
-register(
-    SpecEntry(
-        id="norm.standardize",
-        title="Input normalisation: mean removal and standardisation",
-        tier="doc",
-        kind="reference",
-        formula=r"x' = x - E[x];\qquad x' = \frac{x - E[x]}{\mathrm{Std}(x)}",
-        citations=(
-            C.at(C.VITAY, "Data normalization"),
-            C.at(C.SOLBERG, "Preprocessing: Common normalization for image data"),
-            C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
-        ),
-        variant_axes=(
-            VariantAxis("statistics", (
-                VariantOption("mean_image",
-                              "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
-                              r"E[x] \text{ over the samples}", ("Solberg", "Vitay")),
-                VariantOption("per_channel", "one mean per channel (3 values for RGB)",
-                              r"E[x] \text{ over the samples and the pixels}", ("Solberg",)),
-            )),
-        ),
-        notes="Reference only: checked by properties (zero mean, unit variance of the training "
-        "data; the fitted statistics applied unchanged to new data).",
-    )
-)
+register(SpecEntry(
+    id="norm.standardize", title="Input normalisation: mean removal and standardisation",
+    tier="doc", kind="reference",
+    formula=r"x' = x - E[x];\qquad x' = \frac{x - E[x]}{\mathrm{Std}(x)}",
+    citations=(
+        C.at(C.VITAY, "Data normalization"),
+        C.at(C.SOLBERG, "Preprocessing: Common normalization for image data"),
+        C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
+    ),
+    variant_axes=(
+        VariantAxis("statistics", (
+            VariantOption("mean_image",
+                          "one mean per input element (a 32x32x3 mean image for CIFAR-10)",
+                          r"E[x] \text{ over the samples}", ("Solberg", "Vitay")),
+            VariantOption("per_channel", "one mean per channel (3 values for RGB)",
+                          r"E[x] \text{ over the samples and the pixels}", ("Solberg",)),
+        )),
+    ),
+    notes="Reference only: checked by properties (zero mean, unit variance of the training "
+    "data; the fitted statistics applied unchanged to new data).",
+))

@@ -59,36 +59,31 @@ def _solberg_test_time_check() -> ErratumEvidence:
     )
 
 
-register(
-    SpecEntry(
-        id="norm.batch.test",
-        title="Batch normalisation, test mode",
-        tier="core",
-        kind="norm",
-        formula=r"y = \gamma\,\frac{x - \mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}} + \beta",
-        citations=(
-            C.at(C.SOLBERG, "Batch normalization: test time"),
-            C.at(C.ZHENG, "Batch Normalization (BN)"),
-            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
-            C.at(C.IOFFE_SZEGEDY, "Algorithm 2, step 11"),
+register(SpecEntry(
+    id="norm.batch.test", title="Batch normalisation, test mode", tier="core", kind="norm",
+    formula=r"y = \gamma\,\frac{x - \mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}} + \beta",
+    citations=(
+        C.at(C.SOLBERG, "Batch normalization: test time"),
+        C.at(C.ZHENG, "Batch Normalization (BN)"),
+        C.at(C.PADILLA_MONTANI, "Batch Normalization"),
+        C.at(C.IOFFE_SZEGEDY, "Algorithm 2, step 11"),
+    ),
+    errata=(
+        Erratum(
+            source=C.at(C.SOLBERG, "Batch normalization: test time"),
+            printed=r"\mu_B \leftarrow \frac1m\sum_{i=1}^m x_i,\ "
+            r"\sigma_B^2 \leftarrow \frac1m\sum_{i=1}^m (x_i-\mu_B)^2,\ "
+            r"\hat x_i \leftarrow \frac{x_i-\mu_B}{\sqrt{\sigma_B^2+\epsilon}}",
+            correct=r"\hat x = \frac{x-\mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}}",
+            explanation="The slide says the mean/std of the ENTIRE training set is used at "
+            "test time, but prints the training-time algorithm with the mini-batch mean and "
+            "variance again; read literally, a test batch is normalised with its own statistics.",
+            check=_solberg_test_time_check,
         ),
-        errata=(
-            Erratum(
-                source=C.at(C.SOLBERG, "Batch normalization: test time"),
-                printed=r"\mu_B \leftarrow \frac1m\sum_{i=1}^m x_i,\ "
-                r"\sigma_B^2 \leftarrow \frac1m\sum_{i=1}^m (x_i-\mu_B)^2,\ "
-                r"\hat x_i \leftarrow \frac{x_i-\mu_B}{\sqrt{\sigma_B^2+\epsilon}}",
-                correct=r"\hat x = \frac{x-\mu_\text{pop}}{\sqrt{\sigma^2_\text{pop}+\epsilon}}",
-                explanation="The slide says the mean/std of the ENTIRE training set is used at "
-                "test time, but prints the training-time algorithm with the mini-batch mean and "
-                "variance again; read literally, a test batch is normalised with its own statistics.",
-                check=_solberg_test_time_check,
-            ),
-        ),
-        hyperparameters=(EPS, BN_MOMENTUM),
-        notes="The row compares the test-mode output with the formula applied to the framework's "
-        "own population statistics (read back after training), so it isolates the test-time "
-        "formula; how those statistics are kept is norm.batch.running.",
-        model=BatchNormModel("test"),
-    )
-)
+    ),
+    hyperparameters=(EPS, BN_MOMENTUM),
+    notes="The row compares the test-mode output with the formula applied to the framework's "
+    "own population statistics (read back after training), so it isolates the test-time "
+    "formula; how those statistics are kept is norm.batch.running.",
+    model=BatchNormModel("test"),
+))

@@ -87,27 +87,22 @@ def batch_norm_train(
     return normalize(x, stats.mean, stats.var, gamma, beta, eps, c), stats
 
 
-register(
-    SpecEntry(
-        id="norm.batch.train",
-        title="Batch normalisation, training mode",
-        tier="core",
-        kind="norm",
-        formula=r"\mu_B = \frac1m\sum_i x_i,\ \sigma^2_B = \frac1m\sum_i (x_i-\mu_B)^2,\ "
-        r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma^2_B+\epsilon}},\ y_i = \gamma\hat x_i + \beta",
-        citations=(
-            C.at(C.SOLBERG, "Batch normalization: training"),
-            C.at(C.VITAY, "Batch normalization (BN)"),
-            C.at(C.ZHENG, "Batch Normalization (BN)"),
-            C.at(C.PADILLA_MONTANI, "Batch Normalization"),
-            C.at(C.IOFFE_SZEGEDY, "Algorithm 1"),
-        ),
-        variant_axes=(VARIANCE_AXIS,),
-        hyperparameters=(EPS,),
-        notes="Per feature for (N, C) inputs; per channel over batch and spatial axes for images, "
-        "channels-first or channels-last. The variance in the normalisation is the biased one "
-        "(1/m); an unbiased variance there is a divergence, not a variant. Vitay writes "
-        "(X - E(X))/Std(X) without gamma, beta and eps. The row compares y of every training step.",
-        model=BatchNormModel("outputs"),
-    )
-)
+register(SpecEntry(
+    id="norm.batch.train", title="Batch normalisation, training mode", tier="core", kind="norm",
+    formula=r"\mu_B = \frac1m\sum_i x_i,\ \sigma^2_B = \frac1m\sum_i (x_i-\mu_B)^2,\ "
+    r"\hat x_i = \frac{x_i-\mu_B}{\sqrt{\sigma^2_B+\epsilon}},\ y_i = \gamma\hat x_i + \beta",
+    citations=(
+        C.at(C.SOLBERG, "Batch normalization: training"),
+        C.at(C.VITAY, "Batch normalization (BN)"),
+        C.at(C.ZHENG, "Batch Normalization (BN)"),
+        C.at(C.PADILLA_MONTANI, "Batch Normalization"),
+        C.at(C.IOFFE_SZEGEDY, "Algorithm 1"),
+    ),
+    variant_axes=(VARIANCE_AXIS,),
+    hyperparameters=(EPS,),
+    notes="Per feature for (N, C) inputs; per channel over batch and spatial axes for images, "
+    "channels-first or channels-last. The variance in the normalisation is the biased one "
+    "(1/m); an unbiased variance there is a divergence, not a variant. Vitay writes "
+    "(X - E(X))/Std(X) without gamma, beta and eps. The row compares y of every training step.",
+    model=BatchNormModel("outputs"),
+))

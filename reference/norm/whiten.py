@@ -68,19 +68,14 @@ def apply_whitening(w: Whitening, x: np.ndarray) -> np.ndarray:
     return (x - w.mean) @ w.components / w.scales
 
 
-register(
-    SpecEntry(
-        id="norm.whiten",
-        title="PCA whitening",
-        tier="doc",
-        kind="reference",
-        formula=r"X_\text{white} = (X - \bar X)\,U\,\mathrm{diag}(\lambda+\epsilon)^{-1/2},\ "
-        r"\mathrm{Cov}(X) = U\,\mathrm{diag}(\lambda)\,U^\top",
-        citations=(
-            C.at(C.VITAY, "Data whitening"),
-            C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
-        ),
-        notes="Reference only: checked by properties (identity covariance of the whitened "
-        "training data, zero mean, invariance to rotations of the input).",
-    )
-)
+register(SpecEntry(
+    id="norm.whiten", title="PCA whitening", tier="doc", kind="reference",
+    formula=r"X_\text{white} = (X - \bar X)\,U\,\mathrm{diag}(\lambda+\epsilon)^{-1/2},\ "
+    r"\mathrm{Cov}(X) = U\,\mathrm{diag}(\lambda)\,U^\top",
+    citations=(
+        C.at(C.VITAY, "Data whitening"),
+        C.at(C.LECUN_EFFICIENT_BACKPROP, "Section 4.3"),
+    ),
+    notes="Reference only: checked by properties (identity covariance of the whitened "
+    "training data, zero mean, invariance to rotations of the input).",
+))

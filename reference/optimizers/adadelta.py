@@ -111,28 +111,23 @@ def _load_adadelta(
     return ChainState((unit, ScaleByLearningRateState(t)))
 
 
-register(
-    SpecEntry(
-        id="opt.adadelta",
-        title="Adadelta",
-        tier="core",
-        kind="optimizers",
-        formula=r"E[g^2] \leftarrow \rho E[g^2] + (1-\rho) g^2;\ "
-        r"\Delta x = -\frac{\sqrt{E[\Delta x^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}} g;\ "
-        r"E[\Delta x^2] \leftarrow \rho E[\Delta x^2] + (1-\rho)\Delta x^2;\ \theta \leftarrow \theta + \eta\Delta x",
-        citations=(
-            C.at(C.VITAY, "Adam (other possible optimizers)"),
-            C.at(C.ARCHITECTURES, "Adaptive optimization"),
-            C.at(C.ZEILER, "Algorithm 1"),
-        ),
-        hyperparameters=(LEARNING_RATE, RHO_ADADELTA, EPS_ADADELTA),
-        notes="Zeiler's method has no learning rate (eta = 1); PyTorch, Keras and optax multiply the step by "
-        "one and accumulate E[dx^2] from the step without it. All put epsilon inside both roots.",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_adadelta,
-            load_state=_load_adadelta,
-            buffers=("square_avg", "acc_delta"),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.adadelta", title="Adadelta", tier="core", kind="optimizers",
+    formula=r"E[g^2] \leftarrow \rho E[g^2] + (1-\rho) g^2;\ "
+    r"\Delta x = -\frac{\sqrt{E[\Delta x^2] + \epsilon}}{\sqrt{E[g^2] + \epsilon}} g;\ "
+    r"E[\Delta x^2] \leftarrow \rho E[\Delta x^2] + (1-\rho)\Delta x^2;\ \theta \leftarrow \theta + \eta\Delta x",
+    citations=(
+        C.at(C.VITAY, "Adam (other possible optimizers)"),
+        C.at(C.ARCHITECTURES, "Adaptive optimization"),
+        C.at(C.ZEILER, "Algorithm 1"),
+    ),
+    hyperparameters=(LEARNING_RATE, RHO_ADADELTA, EPS_ADADELTA),
+    notes="Zeiler's method has no learning rate (eta = 1); PyTorch, Keras and optax multiply the step by "
+    "one and accumulate E[dx^2] from the step without it. All put epsilon inside both roots.",
+    model=OptimizerModel(
+        nonnegative_buffers=NONNEGATIVE_BUFFERS,
+        build=_build_adadelta,
+        load_state=_load_adadelta,
+        buffers=("square_avg", "acc_delta"),
+    ),
+))

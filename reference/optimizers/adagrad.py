@@ -121,38 +121,33 @@ def _load_adagrad(
     )
 
 
-register(
-    SpecEntry(
-        id="opt.adagrad",
-        title="AdaGrad",
-        tier="core",
-        kind="optimizers",
-        formula=r"G \leftarrow G + g^2,\quad \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{G} + \epsilon}",
-        citations=(
-            C.at(C.SOLBERG, "AdaGrad updates (DL 8.5.1)"),
-            C.at(C.ARCHITECTURES, "Adaptive optimization"),
-            C.at(C.ZHENG, "Faster optimizers"),
-            C.DUCHI,
-            C.at(C.GOODFELLOW, "§8.5.1"),
-        ),
-        variant_axes=(
-            VariantAxis("eps", (
-                VariantOption("outside", "epsilon added to the root of the accumulator",
-                              r"\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \epsilon)",
-                              ("Solberg", "Duchi et al. (2011), delta*I", "PyTorch Adagrad")),
-                VariantOption("inside", "epsilon added under the root",
-                              r"\theta \leftarrow \theta - \eta\, g / \sqrt{G + \epsilon}",
-                              ("Neural network architectures", "Keras Adagrad", "optax.adagrad")),
-            )),
-        ),
-        hyperparameters=(LEARNING_RATE, EPS, INITIAL_ACCUMULATOR_VALUE),
-        notes="The accumulator starts at initial_accumulator_value (PyTorch 0, Keras 0.1, optax 0.1); "
-        "PyTorch's lr_decay is out of scope (0). optax returns 0 where G = 0.",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_adagrad,
-            load_state=_load_adagrad,
-            buffers=("accumulator",),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.adagrad", title="AdaGrad", tier="core", kind="optimizers",
+    formula=r"G \leftarrow G + g^2,\quad \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{G} + \epsilon}",
+    citations=(
+        C.at(C.SOLBERG, "AdaGrad updates (DL 8.5.1)"),
+        C.at(C.ARCHITECTURES, "Adaptive optimization"),
+        C.at(C.ZHENG, "Faster optimizers"),
+        C.DUCHI,
+        C.at(C.GOODFELLOW, "§8.5.1"),
+    ),
+    variant_axes=(
+        VariantAxis("eps", (
+            VariantOption("outside", "epsilon added to the root of the accumulator",
+                          r"\theta \leftarrow \theta - \eta\, g / (\sqrt{G} + \epsilon)",
+                          ("Solberg", "Duchi et al. (2011), delta*I", "PyTorch Adagrad")),
+            VariantOption("inside", "epsilon added under the root",
+                          r"\theta \leftarrow \theta - \eta\, g / \sqrt{G + \epsilon}",
+                          ("Neural network architectures", "Keras Adagrad", "optax.adagrad")),
+        )),
+    ),
+    hyperparameters=(LEARNING_RATE, EPS, INITIAL_ACCUMULATOR_VALUE),
+    notes="The accumulator starts at initial_accumulator_value (PyTorch 0, Keras 0.1, optax 0.1); "
+    "PyTorch's lr_decay is out of scope (0). optax returns 0 where G = 0.",
+    model=OptimizerModel(
+        nonnegative_buffers=NONNEGATIVE_BUFFERS,
+        build=_build_adagrad,
+        load_state=_load_adagrad,
+        buffers=("accumulator",),
+    ),
+))

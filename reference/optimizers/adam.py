@@ -331,44 +331,40 @@ def _load_adam(
     return ChainState((_adam_unit_state(o, cs), ScaleByLearningRateState(cs.count)))
 
 
-register(
-    SpecEntry(
-        id="opt.adam",
-        title="Adam (with AMSGrad and the frameworks' epsilon forms)",
-        tier="core",
-        kind="optimizers",
-        formula=r"m \leftarrow \beta_1 m + (1-\beta_1) g;\ v \leftarrow \beta_2 v + (1-\beta_2) g^2;\ "
-        r"\hat m = \frac{m}{1-\beta_1^t};\ \hat v = \frac{v}{1-\beta_2^t};\ "
-        r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}",
-        citations=(*_ADAM_CITATIONS, C.REDDI),
-        errata=(padilla_montani_adam_erratum(),),
-        variant_axes=(
-            VariantAxis("eps", _ADAM_EPS_OPTIONS),
-            VariantAxis("bias_correction", (
-                VariantOption("on", "moments divided by 1 - beta^t",
-                              r"\hat m = m/(1-\beta_1^t),\ \hat v = v/(1-\beta_2^t)",
-                              ("Solberg", "Padilla Montani", "Kingma & Ba (2015)",
-                               "PyTorch Adam", "Keras Adam", "optax.adam")),
-                VariantOption("off", "no bias correction",
-                              r"\theta \leftarrow \theta - \eta\, m / (\sqrt{v} + \epsilon)",
-                              ("Vitay", "Reddi et al. (2018), Algorithm 2",
-                               "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)")),
-            )),
-            VariantAxis("amsgrad", _AMSGRAD_OPTIONS),
-        ),
-        hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS),
-        notes="Keras's epsilon is Kingma & Ba's epsilon-hat (eps_hat); optax's eps_root is eps inside. "
-        "Padilla Montani states eps = 1e-8 as TensorFlow's default; Vitay lists Keras's 1e-7. "
-        "Bias-correction off is Vitay's printed form. The canonical v_max is loaded as is into the AMSGrad form "
-        "of the variant (maximum of v, or of v-hat).",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_adam,
-            load_state=_load_adam,
-            buffers=("m", "v", "v_max"),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.adam", title="Adam (with AMSGrad and the frameworks' epsilon forms)", tier="core",
+    kind="optimizers",
+    formula=r"m \leftarrow \beta_1 m + (1-\beta_1) g;\ v \leftarrow \beta_2 v + (1-\beta_2) g^2;\ "
+    r"\hat m = \frac{m}{1-\beta_1^t};\ \hat v = \frac{v}{1-\beta_2^t};\ "
+    r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon}",
+    citations=(*_ADAM_CITATIONS, C.REDDI),
+    errata=(padilla_montani_adam_erratum(),),
+    variant_axes=(
+        VariantAxis("eps", _ADAM_EPS_OPTIONS),
+        VariantAxis("bias_correction", (
+            VariantOption("on", "moments divided by 1 - beta^t",
+                          r"\hat m = m/(1-\beta_1^t),\ \hat v = v/(1-\beta_2^t)",
+                          ("Solberg", "Padilla Montani", "Kingma & Ba (2015)",
+                           "PyTorch Adam", "Keras Adam", "optax.adam")),
+            VariantOption("off", "no bias correction",
+                          r"\theta \leftarrow \theta - \eta\, m / (\sqrt{v} + \epsilon)",
+                          ("Vitay", "Reddi et al. (2018), Algorithm 2",
+                           "optax.amsgrad(bias_correction_mu=False, bias_correction_nu=False)")),
+        )),
+        VariantAxis("amsgrad", _AMSGRAD_OPTIONS),
+    ),
+    hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS),
+    notes="Keras's epsilon is Kingma & Ba's epsilon-hat (eps_hat); optax's eps_root is eps inside. "
+    "Padilla Montani states eps = 1e-8 as TensorFlow's default; Vitay lists Keras's 1e-7. "
+    "Bias-correction off is Vitay's printed form. The canonical v_max is loaded as is into the AMSGrad form "
+    "of the variant (maximum of v, or of v-hat).",
+    model=OptimizerModel(
+        nonnegative_buffers=NONNEGATIVE_BUFFERS,
+        build=_build_adam,
+        load_state=_load_adam,
+        buffers=("m", "v", "v_max"),
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,42 +432,37 @@ def _load_adamw(
     )
 
 
-register(
-    SpecEntry(
-        id="opt.adamw",
-        title="AdamW: Adam with decoupled weight decay",
-        tier="core",
-        kind="optimizers",
-        formula=r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon} - \eta\lambda\theta",
-        citations=(
-            *_ADAM_CITATIONS,
-            C.at(C.VITAY, "L2 Regularization"),
-            C.LOSHCHILOV_HUTTER,
-            C.REDDI,
-        ),
-        variant_axes=(
-            VariantAxis("decay_scaling", (
-                VariantOption("lr_times_lambda",
-                              "the decay is multiplied by the current learning rate",
-                              r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \eta_t\lambda\theta",
-                              ("PyTorch AdamW", "Keras AdamW", "optax.adamw")),
-                VariantOption("lambda_only",
-                              "the decay is not multiplied by the learning rate (schedule "
-                              "multiplier 1)",
-                              r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \lambda\theta",
-                              ("Loshchilov & Hutter (2019), Algorithm 2",)),
-            )),
-            VariantAxis("eps", _ADAM_EPS_OPTIONS),
-            VariantAxis("amsgrad", _AMSGRAD_OPTIONS),
-        ),
-        hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, WEIGHT_DECAY),
-        notes="The decay acts on the parameters before the step and bypasses the moments. Keras's AdamW "
-        "is Keras Adam (eps_hat) plus the decay. Bias correction is on.",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_adamw,
-            load_state=_load_adamw,
-            buffers=("m", "v", "v_max"),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.adamw", title="AdamW: Adam with decoupled weight decay", tier="core", kind="optimizers",
+    formula=r"\theta \leftarrow \theta - \eta\, \frac{\hat m}{\sqrt{\hat v} + \epsilon} - \eta\lambda\theta",
+    citations=(
+        *_ADAM_CITATIONS,
+        C.at(C.VITAY, "L2 Regularization"),
+        C.LOSHCHILOV_HUTTER,
+        C.REDDI,
+    ),
+    variant_axes=(
+        VariantAxis("decay_scaling", (
+            VariantOption("lr_times_lambda",
+                          "the decay is multiplied by the current learning rate",
+                          r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \eta_t\lambda\theta",
+                          ("PyTorch AdamW", "Keras AdamW", "optax.adamw")),
+            VariantOption("lambda_only",
+                          "the decay is not multiplied by the learning rate (schedule "
+                          "multiplier 1)",
+                          r"\theta \leftarrow \theta - \eta_t(\text{Adam step}) - \lambda\theta",
+                          ("Loshchilov & Hutter (2019), Algorithm 2",)),
+        )),
+        VariantAxis("eps", _ADAM_EPS_OPTIONS),
+        VariantAxis("amsgrad", _AMSGRAD_OPTIONS),
+    ),
+    hyperparameters=(LEARNING_RATE, BETA1, BETA2, EPS, WEIGHT_DECAY),
+    notes="The decay acts on the parameters before the step and bypasses the moments. Keras's AdamW "
+    "is Keras Adam (eps_hat) plus the decay. Bias correction is on.",
+    model=OptimizerModel(
+        nonnegative_buffers=NONNEGATIVE_BUFFERS,
+        build=_build_adamw,
+        load_state=_load_adamw,
+        buffers=("m", "v", "v_max"),
+    ),
+))

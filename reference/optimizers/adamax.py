@@ -121,37 +121,32 @@ def _load_adamax(
     )
 
 
-register(
-    SpecEntry(
-        id="opt.adamax",
-        title="Adamax: Adam with the infinity norm",
-        tier="core",
-        kind="optimizers",
-        formula=r"m \leftarrow \beta_1 m + (1-\beta_1) g;\ u \leftarrow \max(\beta_2 u, |g|);\ "
-        r"\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, \frac{m}{u + \epsilon}",
-        citations=(
-            C.at(C.VITAY, "Adam (other possible optimizers)"),
-            C.at(C.KINGMA_BA, "§7.1, Algorithm 2"),
-        ),
-        variant_axes=(
-            VariantAxis("eps", (
-                VariantOption("outside", "epsilon added to the norm in the denominator",
-                              r"u \leftarrow \max(\beta_2 u, |g|);\ \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \frac{m}{u + \epsilon}",
-                              ("Keras Adamax", "Kingma & Ba (2015) Algorithm 2, eps -> 0")),
-                VariantOption("in_max",
-                              "epsilon added to |g| inside the maximum (and stored in u)",
-                              r"u \leftarrow \max(\beta_2 u, |g| + \epsilon);\ \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \frac{m}{u}",
-                              ("PyTorch Adamax", "optax.adamax",
-                               "Kingma & Ba (2015) Algorithm 2, eps -> 0")),
-            )),
-        ),
-        hyperparameters=(LEARNING_RATE, BETA1, BETA2_INF, EPS),
-        notes="Kingma & Ba's Algorithm 2 has no epsilon; the frameworks add one in two places.",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_adamax,
-            load_state=_load_adamax,
-            buffers=("m", "u"),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.adamax", title="Adamax: Adam with the infinity norm", tier="core", kind="optimizers",
+    formula=r"m \leftarrow \beta_1 m + (1-\beta_1) g;\ u \leftarrow \max(\beta_2 u, |g|);\ "
+    r"\theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\, \frac{m}{u + \epsilon}",
+    citations=(
+        C.at(C.VITAY, "Adam (other possible optimizers)"),
+        C.at(C.KINGMA_BA, "§7.1, Algorithm 2"),
+    ),
+    variant_axes=(
+        VariantAxis("eps", (
+            VariantOption("outside", "epsilon added to the norm in the denominator",
+                          r"u \leftarrow \max(\beta_2 u, |g|);\ \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \frac{m}{u + \epsilon}",
+                          ("Keras Adamax", "Kingma & Ba (2015) Algorithm 2, eps -> 0")),
+            VariantOption("in_max",
+                          "epsilon added to |g| inside the maximum (and stored in u)",
+                          r"u \leftarrow \max(\beta_2 u, |g| + \epsilon);\ \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t} \frac{m}{u}",
+                          ("PyTorch Adamax", "optax.adamax",
+                           "Kingma & Ba (2015) Algorithm 2, eps -> 0")),
+        )),
+    ),
+    hyperparameters=(LEARNING_RATE, BETA1, BETA2_INF, EPS),
+    notes="Kingma & Ba's Algorithm 2 has no epsilon; the frameworks add one in two places.",
+    model=OptimizerModel(
+        nonnegative_buffers=NONNEGATIVE_BUFFERS,
+        build=_build_adamax,
+        load_state=_load_adamax,
+        buffers=("m", "u"),
+    ),
+))

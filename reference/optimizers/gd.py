@@ -26,30 +26,26 @@ def gd(learning_rate: float | Schedule) -> GradientTransformation:
     return chain(scale_by_learning_rate(learning_rate))
 
 
-register(
-    SpecEntry(
-        id="opt.gd",
-        title="Gradient descent (batch, online, minibatch)",
-        tier="core",
-        kind="optimizers",
-        formula=r"\theta \leftarrow \theta - \eta\, g,\quad g = \nabla_\theta \frac{1}{K}\sum_{i=1}^{K} \ell_i(\theta)\ (K = N,\ 1,\ \text{or a minibatch})",
-        citations=(
-            C.at(C.VITAY, "Stochastic gradient descent"),
-            C.at(C.ARCHITECTURES, "Gradient Descent optimization"),
-            C.at(C.ZHENG, "Training a neural network"),
-            C.at(C.PADILLA_MONTANI, "Momentum Optimization (regular gradient descent)"),
-            C.ROBBINS_MONRO,
+register(SpecEntry(
+    id="opt.gd", title="Gradient descent (batch, online, minibatch)", tier="core",
+    kind="optimizers",
+    formula=r"\theta \leftarrow \theta - \eta\, g,\quad g = \nabla_\theta \frac{1}{K}\sum_{i=1}^{K} \ell_i(\theta)\ (K = N,\ 1,\ \text{or a minibatch})",
+    citations=(
+        C.at(C.VITAY, "Stochastic gradient descent"),
+        C.at(C.ARCHITECTURES, "Gradient Descent optimization"),
+        C.at(C.ZHENG, "Training a neural network"),
+        C.at(C.PADILLA_MONTANI, "Momentum Optimization (regular gradient descent)"),
+        C.ROBBINS_MONRO,
+    ),
+    hyperparameters=(LEARNING_RATE,),
+    notes="Batch, online and minibatch gradient descent differ only in the loss estimate.",
+    model=OptimizerModel(
+        build=lambda o, hp: gd(hp["learning_rate"]),
+        load_state=lambda o, hp, cs, p: (
+            gd(hp["learning_rate"])
+            .init(p)
+            ._replace(inner=(ScaleByLearningRateState(cs.count),))
         ),
-        hyperparameters=(LEARNING_RATE,),
-        notes="Batch, online and minibatch gradient descent differ only in the loss estimate.",
-        model=OptimizerModel(
-            build=lambda o, hp: gd(hp["learning_rate"]),
-            load_state=lambda o, hp, cs, p: (
-                gd(hp["learning_rate"])
-                .init(p)
-                ._replace(inner=(ScaleByLearningRateState(cs.count),))
-            ),
-            buffers=(),
-        ),
-    )
-)
+        buffers=(),
+    ),
+))

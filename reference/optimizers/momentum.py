@@ -63,43 +63,38 @@ def _build_momentum(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTran
     return momentum(hp["learning_rate"], hp["momentum"], form=o["form"], first_step=o["first_step"])
 
 
-register(
-    SpecEntry(
-        id="opt.momentum",
-        title="Heavy-ball momentum",
-        tier="core",
-        kind="optimizers",
-        formula=r"v \leftarrow \mu v - \eta g,\quad \theta \leftarrow \theta + v",
-        citations=(
-            C.at(C.SOLBERG, "Gradient descent with momentum"),
-            C.at(C.VITAY, "SGD with momentum"),
-            C.at(C.ARCHITECTURES, "momentum"),
-            C.at(C.PADILLA_MONTANI, "Momentum Optimization"),
-            C.POLYAK,
-            C.SUTSKEVER,
-        ),
-        variant_axes=(
-            VariantAxis("form", FORM_OPTIONS),
-            VariantAxis("first_step", (
-                VariantOption("from_zero",
-                              "the buffer starts at zero and the first step applies the "
-                              "usual update",
-                              r"b_1 = \mu\cdot 0 + (1-d) g_1",
-                              ("Vitay", "Solberg", "optax.ema")),
-                VariantOption("buffer_is_gradient",
-                              "the first step sets the buffer to the gradient, skipping the "
-                              "dampening",
-                              r"b_1 = g_1",
-                              ("PyTorch SGD",)),
-            )),
-        ),
-        hyperparameters=(LEARNING_RATE, MOMENTUM_POSITIVE),
-        notes="(a) and (c) agree only while the learning rate is constant; (b) is (c) with dampening alpha. "
-        "first_step matters only for the dampened form (b). mu is typically 0.5 to 0.99 and may be ramped (Solberg).",
-        model=OptimizerModel(
-            build=_build_momentum,
-            load_state=lambda o, hp, cs, p: momentum_family_state(o["form"], hp, cs, p),
-            buffers=("trace",),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.momentum", title="Heavy-ball momentum", tier="core", kind="optimizers",
+    formula=r"v \leftarrow \mu v - \eta g,\quad \theta \leftarrow \theta + v",
+    citations=(
+        C.at(C.SOLBERG, "Gradient descent with momentum"),
+        C.at(C.VITAY, "SGD with momentum"),
+        C.at(C.ARCHITECTURES, "momentum"),
+        C.at(C.PADILLA_MONTANI, "Momentum Optimization"),
+        C.POLYAK,
+        C.SUTSKEVER,
+    ),
+    variant_axes=(
+        VariantAxis("form", FORM_OPTIONS),
+        VariantAxis("first_step", (
+            VariantOption("from_zero",
+                          "the buffer starts at zero and the first step applies the "
+                          "usual update",
+                          r"b_1 = \mu\cdot 0 + (1-d) g_1",
+                          ("Vitay", "Solberg", "optax.ema")),
+            VariantOption("buffer_is_gradient",
+                          "the first step sets the buffer to the gradient, skipping the "
+                          "dampening",
+                          r"b_1 = g_1",
+                          ("PyTorch SGD",)),
+        )),
+    ),
+    hyperparameters=(LEARNING_RATE, MOMENTUM_POSITIVE),
+    notes="(a) and (c) agree only while the learning rate is constant; (b) is (c) with dampening alpha. "
+    "first_step matters only for the dampened form (b). mu is typically 0.5 to 0.99 and may be ramped (Solberg).",
+    model=OptimizerModel(
+        build=_build_momentum,
+        load_state=lambda o, hp, cs, p: momentum_family_state(o["form"], hp, cs, p),
+        buffers=("trace",),
+    ),
+))

@@ -178,63 +178,59 @@ def _build_nesterov(o: Mapping[str, str], hp: Mapping[str, Any]) -> GradientTran
     return nesterov(hp["learning_rate"], hp["momentum"], form=o["form"])
 
 
-register(
-    SpecEntry(
-        id="opt.nesterov",
-        title="Nesterov momentum (look-ahead and rewritten forms)",
-        tier="core",
-        kind="optimizers",
-        formula=r"v \leftarrow \mu v - \eta\nabla L(\theta + \mu v),\ \theta \leftarrow \theta + v"
-        r"\ \Longleftrightarrow\ v_\text{prev} \leftarrow v;\ v \leftarrow \mu v - \eta g;\ "
-        r"\tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v,\ \tilde\theta = \theta + \mu v",
-        citations=(
-            C.at(C.SOLBERG, "Nesterov momentum; Implementing Nesterov"),
-            C.at(C.VITAY, "SGD with Nesterov momentum"),
-            C.at(C.ZHENG, "Faster optimizers (Nesterov Accelerated Gradient)"),
-            C.at(C.PADILLA_MONTANI, "Momentum Optimization (use_nesterov)"),
-            C.NESTEROV,
-            C.SUTSKEVER,
+register(SpecEntry(
+    id="opt.nesterov", title="Nesterov momentum (look-ahead and rewritten forms)", tier="core",
+    kind="optimizers",
+    formula=r"v \leftarrow \mu v - \eta\nabla L(\theta + \mu v),\ \theta \leftarrow \theta + v"
+    r"\ \Longleftrightarrow\ v_\text{prev} \leftarrow v;\ v \leftarrow \mu v - \eta g;\ "
+    r"\tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v,\ \tilde\theta = \theta + \mu v",
+    citations=(
+        C.at(C.SOLBERG, "Nesterov momentum; Implementing Nesterov"),
+        C.at(C.VITAY, "SGD with Nesterov momentum"),
+        C.at(C.ZHENG, "Faster optimizers (Nesterov Accelerated Gradient)"),
+        C.at(C.PADILLA_MONTANI, "Momentum Optimization (use_nesterov)"),
+        C.NESTEROV,
+        C.SUTSKEVER,
+    ),
+    variant_axes=(
+        VariantAxis("form", (
+            VariantOption("eta_inside",
+                          "rewritten form with the learning rate inside the velocity",
+                          r"v \leftarrow \mu v - \eta_t g;\ \tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v",
+                          ("Solberg, corrected",)),
+            VariantOption("eta_outside",
+                          "rewritten form with the learning rate outside the buffer",
+                          r"b \leftarrow \mu b + g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (g + \mu b)",
+                          ("PyTorch SGD(nesterov=True)", "optax.sgd(nesterov=True)")),
+            VariantOption("exponential_average",
+                          "rewritten form of Vitay's exponential-average Nesterov",
+                          r"b \leftarrow \alpha b + (1-\alpha) g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (\alpha b + (1-\alpha) g)",
+                          ("Vitay, corrected",)),
+        )),
+    ),
+    errata=(
+        Erratum(
+            source=C.at(C.SOLBERG, "Implementing Nesterov"),
+            printed=r"x \mathrel{+}= -\mu v_\text{prev} + (1-\mu) v",
+            correct=r"x \mathrel{+}= -\mu v_\text{prev} + (1+\mu) v",
+            explanation="With x = theta + mu*v, x_new - x = v_new + mu*v_new - mu*v_prev; the printed (1-mu) "
+            "drops 2*mu*v_new every step.",
+            check=_solberg_nesterov_check,
         ),
-        variant_axes=(
-            VariantAxis("form", (
-                VariantOption("eta_inside",
-                              "rewritten form with the learning rate inside the velocity",
-                              r"v \leftarrow \mu v - \eta_t g;\ \tilde\theta \leftarrow \tilde\theta - \mu v_\text{prev} + (1+\mu) v",
-                              ("Solberg, corrected",)),
-                VariantOption("eta_outside",
-                              "rewritten form with the learning rate outside the buffer",
-                              r"b \leftarrow \mu b + g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (g + \mu b)",
-                              ("PyTorch SGD(nesterov=True)", "optax.sgd(nesterov=True)")),
-                VariantOption("exponential_average",
-                              "rewritten form of Vitay's exponential-average Nesterov",
-                              r"b \leftarrow \alpha b + (1-\alpha) g;\ \tilde\theta \leftarrow \tilde\theta - \eta_t (\alpha b + (1-\alpha) g)",
-                              ("Vitay, corrected",)),
-            )),
+        Erratum(
+            source=C.at(C.VITAY, "SGD with Nesterov momentum"),
+            printed=r"\nabla_\theta L(\theta + \alpha v)",
+            correct=r"\nabla_\theta L(\theta + \eta\alpha v)",
+            explanation="With the update theta += eta*v, the momentum carries theta to theta + eta*alpha*v; "
+            "the printed look-ahead point omits eta (right only when eta = 1).",
+            check=_vitay_nesterov_check,
         ),
-        errata=(
-            Erratum(
-                source=C.at(C.SOLBERG, "Implementing Nesterov"),
-                printed=r"x \mathrel{+}= -\mu v_\text{prev} + (1-\mu) v",
-                correct=r"x \mathrel{+}= -\mu v_\text{prev} + (1+\mu) v",
-                explanation="With x = theta + mu*v, x_new - x = v_new + mu*v_new - mu*v_prev; the printed (1-mu) "
-                "drops 2*mu*v_new every step.",
-                check=_solberg_nesterov_check,
-            ),
-            Erratum(
-                source=C.at(C.VITAY, "SGD with Nesterov momentum"),
-                printed=r"\nabla_\theta L(\theta + \alpha v)",
-                correct=r"\nabla_\theta L(\theta + \eta\alpha v)",
-                explanation="With the update theta += eta*v, the momentum carries theta to theta + eta*alpha*v; "
-                "the printed look-ahead point omits eta (right only when eta = 1).",
-                check=_vitay_nesterov_check,
-            ),
-        ),
-        hyperparameters=(LEARNING_RATE, MOMENTUM_POSITIVE),
-        notes="Frameworks store theta~ = theta + mu*v and use a rewritten form; each uses its own.",
-        model=OptimizerModel(
-            build=_build_nesterov,
-            load_state=lambda o, hp, cs, p: momentum_family_state(o["form"], hp, cs, p),
-            buffers=("trace",),
-        ),
-    )
-)
+    ),
+    hyperparameters=(LEARNING_RATE, MOMENTUM_POSITIVE),
+    notes="Frameworks store theta~ = theta + mu*v and use a rewritten form; each uses its own.",
+    model=OptimizerModel(
+        build=_build_nesterov,
+        load_state=lambda o, hp, cs, p: momentum_family_state(o["form"], hp, cs, p),
+        buffers=("trace",),
+    ),
+))

@@ -151,63 +151,59 @@ def _load_rmsprop(
     return ChainState((rms, TraceState(trace=b, count=t), ScaleByLearningRateState(t)))
 
 
-register(
-    SpecEntry(
-        id="opt.rmsprop",
-        title="RMSprop (plain, centered, with momentum)",
-        tier="core",
-        kind="optimizers",
-        formula=r"s \leftarrow \rho s + (1-\rho) g^2,\quad \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{s} + \epsilon}",
-        citations=(
-            C.at(C.VITAY, "RMSprop"),
-            C.at(C.VITAY, "Optimizers in keras"),
-            C.at(C.SOLBERG, "RMSprop update"),
-            C.at(C.ZHENG, "Faster optimizers"),
-            C.TIELEMAN_HINTON,
-            C.at(C.GOODFELLOW, "§8.5.2"),
-        ),
-        variant_axes=(
-            VariantAxis("eps", (
-                VariantOption("outside", "epsilon added to the root",
-                              r"D = \sqrt{s} + \epsilon\ (\text{centered: } \sqrt{s - \bar g^2} + \epsilon)",
-                              ("Vitay", "Solberg", "PyTorch RMSprop",
-                               "optax.rmsprop(eps_in_sqrt=False)")),
-                VariantOption("inside", "epsilon added under the root",
-                              r"D = \sqrt{s + \epsilon}\ (\text{centered: } \sqrt{s - \bar g^2 + \epsilon})",
-                              ("Keras RMSprop", "optax.rmsprop")),
-            )),
-            VariantAxis("centered", (
-                VariantOption("plain", "divide by the root of the second moment",
-                              r"D = \sqrt{s} + \epsilon",
-                              ("Vitay", "Solberg", "Tieleman & Hinton (2012)",
-                               "all frameworks (centered=False)")),
-                VariantOption("centered",
-                              "divide by the root of the variance estimate s - gbar^2",
-                              r"\bar g \leftarrow \rho\bar g + (1-\rho) g;\ D = \sqrt{s - \bar g^2} + \epsilon",
-                              ("PyTorch RMSprop(centered=True)",
-                               "Keras RMSprop(centered=True)", "optax.rmsprop(centered=True)")),
-            )),
-            VariantAxis("momentum_form", (
-                VariantOption("eta_inside", "momentum on the learning-rate-scaled step",
-                              r"v \leftarrow \mu v - \eta_t g / D;\ \theta \leftarrow \theta + v",
-                              ("Keras RMSprop(momentum=)", "optax.rmsprop(momentum=)")),
-                VariantOption("eta_outside",
-                              "momentum on the unscaled step, learning rate applied to the "
-                              "buffer",
-                              r"b \leftarrow \mu b + g / D;\ \theta \leftarrow \theta - \eta_t b",
-                              ("PyTorch RMSprop(momentum=)",)),
-            )),
-        ),
-        hyperparameters=(LEARNING_RATE, RHO, EPS, MOMENTUM),
-        notes="The documents state no momentum (Vitay lists Keras's momentum=0.0); the two momentum forms "
-        "agree while the learning rate is constant. Reachable centered states have s >= gbar^2; an "
-        "arbitrary state with s < gbar^2 gives NaN in every implementation.",
-        model=OptimizerModel(
-            nonnegative_buffers=NONNEGATIVE_BUFFERS,
-            build=_build_rmsprop,
-            load_state=_load_rmsprop,
-            buffers=("square_avg", "grad_avg", "momentum_buffer"),
-            square_dominates=(("square_avg", "grad_avg"),),
-        ),
-    )
-)
+register(SpecEntry(
+    id="opt.rmsprop", title="RMSprop (plain, centered, with momentum)", tier="core",
+    kind="optimizers",
+    formula=r"s \leftarrow \rho s + (1-\rho) g^2,\quad \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{s} + \epsilon}",
+    citations=(
+        C.at(C.VITAY, "RMSprop"),
+        C.at(C.VITAY, "Optimizers in keras"),
+        C.at(C.SOLBERG, "RMSprop update"),
+        C.at(C.ZHENG, "Faster optimizers"),
+        C.TIELEMAN_HINTON,
+        C.at(C.GOODFELLOW, "§8.5.2"),
+    ),
+    variant_axes=(
+        VariantAxis("eps", (
+            VariantOption("outside", "epsilon added to the root",
+                          r"D = \sqrt{s} + \epsilon\ (\text{centered: } \sqrt{s - \bar g^2} + \epsilon)",
+                          ("Vitay", "Solberg", "PyTorch RMSprop",
+                           "optax.rmsprop(eps_in_sqrt=False)")),
+            VariantOption("inside", "epsilon added under the root",
+                          r"D = \sqrt{s + \epsilon}\ (\text{centered: } \sqrt{s - \bar g^2 + \epsilon})",
+                          ("Keras RMSprop", "optax.rmsprop")),
+        )),
+        VariantAxis("centered", (
+            VariantOption("plain", "divide by the root of the second moment",
+                          r"D = \sqrt{s} + \epsilon",
+                          ("Vitay", "Solberg", "Tieleman & Hinton (2012)",
+                           "all frameworks (centered=False)")),
+            VariantOption("centered",
+                          "divide by the root of the variance estimate s - gbar^2",
+                          r"\bar g \leftarrow \rho\bar g + (1-\rho) g;\ D = \sqrt{s - \bar g^2} + \epsilon",
+                          ("PyTorch RMSprop(centered=True)",
+                           "Keras RMSprop(centered=True)", "optax.rmsprop(centered=True)")),
+        )),
+        VariantAxis("momentum_form", (
+            VariantOption("eta_inside", "momentum on the learning-rate-scaled step",
+                          r"v \leftarrow \mu v - \eta_t g / D;\ \theta \leftarrow \theta + v",
+                          ("Keras RMSprop(momentum=)", "optax.rmsprop(momentum=)")),
+            VariantOption("eta_outside",
+                          "momentum on the unscaled step, learning rate applied to the "
+                          "buffer",
+                          r"b \leftarrow \mu b + g / D;\ \theta \leftarrow \theta - \eta_t b",
+                          ("PyTorch RMSprop(momentum=)",)),
+        )),
+    ),
+    hyperparameters=(LEARNING_RATE, RHO, EPS, MOMENTUM),
+    notes="The documents state no momentum (Vitay lists Keras's momentum=0.0); the two momentum forms "
+    "agree while the learning rate is constant. Reachable centered states have s >= gbar^2; an "
+    "arbitrary state with s < gbar^2 gives NaN in every implementation.",
+    model=OptimizerModel(
+        nonnegative_buffers=NONNEGATIVE_BUFFERS,
+        build=_build_rmsprop,
+        load_state=_load_rmsprop,
+        buffers=("square_avg", "grad_avg", "momentum_buffer"),
+        square_dominates=(("square_avg", "grad_avg"),),
+    ),
+))

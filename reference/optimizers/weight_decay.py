@@ -80,52 +80,48 @@ def _build_weight_decay(o: Mapping[str, str], hp: Mapping[str, Any]) -> Gradient
     )
 
 
-register(
-    SpecEntry(
-        id="opt.weight_decay",
-        title="Weight decay: L2 through the gradient, or decoupled",
-        tier="core",
-        kind="optimizers",
-        formula=r"g \leftarrow g + \lambda\theta\ \ \text{(L2 through the gradient)};\qquad "
-        r"\theta \leftarrow \theta - \eta\lambda\theta\ \ \text{(decoupled)}",
-        citations=(
-            C.at(C.SOLBERG, "Repetition: Batch gradient descent (L2 term)"),
-            C.at(C.VITAY, "L2 Regularization"),
-            C.KROGH_HERTZ,
-            C.LOSHCHILOV_HUTTER,
+register(SpecEntry(
+    id="opt.weight_decay", title="Weight decay: L2 through the gradient, or decoupled", tier="core",
+    kind="optimizers",
+    formula=r"g \leftarrow g + \lambda\theta\ \ \text{(L2 through the gradient)};\qquad "
+    r"\theta \leftarrow \theta - \eta\lambda\theta\ \ \text{(decoupled)}",
+    citations=(
+        C.at(C.SOLBERG, "Repetition: Batch gradient descent (L2 term)"),
+        C.at(C.VITAY, "L2 Regularization"),
+        C.KROGH_HERTZ,
+        C.LOSHCHILOV_HUTTER,
+    ),
+    variant_axes=(
+        VariantAxis("decay", (
+            VariantOption("l2_gradient",
+                          "L2 through the gradient, coefficient lambda (penalty lambda/2 "
+                          "||theta||^2)",
+                          r"g \leftarrow g + \lambda\theta",
+                          ("Solberg", "PyTorch SGD(weight_decay=)",
+                           "optax.add_decayed_weights before sgd")),
+            VariantOption("l2_gradient_2lambda",
+                          "L2 through the gradient from the penalty lambda ||theta||^2",
+                          r"g \leftarrow g + 2\lambda\theta", ("Vitay",)),
+            VariantOption("decoupled",
+                          "decoupled decay, multiplied by the current learning rate",
+                          r"\theta \leftarrow \theta + u - \eta_t\lambda\theta",
+                          ("Loshchilov & Hutter (2019)", "Keras SGD(weight_decay=)")),
+            VariantOption("decoupled_unscaled",
+                          "decoupled decay, not multiplied by the learning rate",
+                          r"\theta \leftarrow \theta + u - \lambda\theta",
+                          ("Loshchilov & Hutter (2019) with schedule multiplier 1",)),
+        )),
+        VariantAxis("momentum_form", FORM_OPTIONS[:2]),
+    ),
+    hyperparameters=(LEARNING_RATE, MOMENTUM, WEIGHT_DECAY),
+    notes="The coefficient convention (lambda vs 2*lambda vs lambda/2) and whether eta multiplies the "
+    "decoupled term are variants. A momentum step taken before an L2 term that bypasses the buffer is "
+    "exactly the decoupled form.",
+    model=OptimizerModel(
+        build=_build_weight_decay,
+        load_state=lambda o, hp, cs, p: momentum_family_state(
+            o["momentum_form"], hp, cs, p, decay=o["decay"]
         ),
-        variant_axes=(
-            VariantAxis("decay", (
-                VariantOption("l2_gradient",
-                              "L2 through the gradient, coefficient lambda (penalty lambda/2 "
-                              "||theta||^2)",
-                              r"g \leftarrow g + \lambda\theta",
-                              ("Solberg", "PyTorch SGD(weight_decay=)",
-                               "optax.add_decayed_weights before sgd")),
-                VariantOption("l2_gradient_2lambda",
-                              "L2 through the gradient from the penalty lambda ||theta||^2",
-                              r"g \leftarrow g + 2\lambda\theta", ("Vitay",)),
-                VariantOption("decoupled",
-                              "decoupled decay, multiplied by the current learning rate",
-                              r"\theta \leftarrow \theta + u - \eta_t\lambda\theta",
-                              ("Loshchilov & Hutter (2019)", "Keras SGD(weight_decay=)")),
-                VariantOption("decoupled_unscaled",
-                              "decoupled decay, not multiplied by the learning rate",
-                              r"\theta \leftarrow \theta + u - \lambda\theta",
-                              ("Loshchilov & Hutter (2019) with schedule multiplier 1",)),
-            )),
-            VariantAxis("momentum_form", FORM_OPTIONS[:2]),
-        ),
-        hyperparameters=(LEARNING_RATE, MOMENTUM, WEIGHT_DECAY),
-        notes="The coefficient convention (lambda vs 2*lambda vs lambda/2) and whether eta multiplies the "
-        "decoupled term are variants. A momentum step taken before an L2 term that bypasses the buffer is "
-        "exactly the decoupled form.",
-        model=OptimizerModel(
-            build=_build_weight_decay,
-            load_state=lambda o, hp, cs, p: momentum_family_state(
-                o["momentum_form"], hp, cs, p, decay=o["decay"]
-            ),
-            buffers=("trace",),
-        ),
-    )
-)
+        buffers=("trace",),
+    ),
+))

@@ -69,37 +69,32 @@ def _linear_ratio(o: dict[str, str], hp: dict[str, Any]) -> Callable[[int], Any]
     return ratio
 
 
-register(
-    SpecEntry(
-        id="sched.linear",
-        title="Linear decay to a final learning rate",
-        tier="core",
-        kind="schedules",
-        formula=r"\eta_k = (1-\alpha)\eta_0 + \alpha\eta_\tau,\ \alpha = k/\tau\ (k \le \tau);\quad \eta_k = \eta_\tau\ (k > \tau)",
-        citations=(
-            C.at(C.SOLBERG, "Learning with minibatch gradient descent"),
-            C.at(C.GOODFELLOW, "§8.3.1"),
+register(SpecEntry(
+    id="sched.linear", title="Linear decay to a final learning rate", tier="core", kind="schedules",
+    formula=r"\eta_k = (1-\alpha)\eta_0 + \alpha\eta_\tau,\ \alpha = k/\tau\ (k \le \tau);\quad \eta_k = \eta_\tau\ (k > \tau)",
+    citations=(
+        C.at(C.SOLBERG, "Learning with minibatch gradient descent"),
+        C.at(C.GOODFELLOW, "§8.3.1"),
+    ),
+    hyperparameters=(
+        ETA0,
+        HyperParameter(
+            "final_learning_rate", r"\eta_\tau", "learning rate from step tau on", 0.0, None
         ),
-        hyperparameters=(
-            ETA0,
-            HyperParameter(
-                "final_learning_rate", r"\eta_\tau", "learning rate from step tau on", 0.0, None
-            ),
-            HyperParameter("transition_steps", r"\tau", "steps of the decay (integer >= 1)", 1.0,
-                           None, sample_low=1.0, sample_high=1000.0, log_scale=True,
-                           special=(1.0, 10.0)),
+        HyperParameter("transition_steps", r"\tau", "steps of the decay (integer >= 1)", 1.0,
+                       None, sample_low=1.0, sample_high=1000.0, log_scale=True,
+                       special=(1.0, 10.0)),
+    ),
+    notes="Keras PolynomialDecay(power=1) and optax linear_schedule/polynomial_schedule(power=1) "
+    "are this schedule; PyTorch's LinearLR expresses it through start and end factors of a "
+    "base learning rate.",
+    model=ScheduleModel(
+        build=lambda o, hp: linear_decay(
+            hp["learning_rate"], hp["final_learning_rate"], hp["transition_steps"]
         ),
-        notes="Keras PolynomialDecay(power=1) and optax linear_schedule/polynomial_schedule(power=1) "
-        "are this schedule; PyTorch's LinearLR expresses it through start and end factors of a "
-        "base learning rate.",
-        model=ScheduleModel(
-            build=lambda o, hp: linear_decay(
-                hp["learning_rate"], hp["final_learning_rate"], hp["transition_steps"]
-            ),
-            ratio=_linear_ratio,
-        ),
-    )
-)
+        ratio=_linear_ratio,
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,34 +138,29 @@ def inverse_time_decay(
     return schedule
 
 
-register(
-    SpecEntry(
-        id="sched.power",
-        title="Power scheduling (inverse-time decay)",
-        tier="core",
-        kind="schedules",
-        formula=r"\eta(t) = \eta_0\,(1 + t/s)^{-c}",
-        citations=(
-            C.at(C.ZHENG, "Learning rate scheduling (power scheduling)"),
-            C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (power scheduling)"),
-            C.GERON_2017,
+register(SpecEntry(
+    id="sched.power", title="Power scheduling (inverse-time decay)", tier="core", kind="schedules",
+    formula=r"\eta(t) = \eta_0\,(1 + t/s)^{-c}",
+    citations=(
+        C.at(C.ZHENG, "Learning rate scheduling (power scheduling)"),
+        C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (power scheduling)"),
+        C.GERON_2017,
+    ),
+    variant_axes=(STAIRCASE_AXIS,),
+    hyperparameters=(
+        ETA0,
+        DECAY_STEPS,
+        HyperParameter(
+            "power", "c", "exponent (typically 1)", 0.0, None, sample_high=3.0, special=(1.0,)
         ),
-        variant_axes=(STAIRCASE_AXIS,),
-        hyperparameters=(
-            ETA0,
-            DECAY_STEPS,
-            HyperParameter(
-                "power", "c", "exponent (typically 1)", 0.0, None, sample_high=3.0, special=(1.0,)
-            ),
+    ),
+    notes="Keras InverseTimeDecay is c = 1 only (eta0 / (1 + k t / s_K), s = s_K / k).",
+    model=ScheduleModel(
+        build=lambda o, hp: inverse_time_decay(
+            hp["learning_rate"], hp["decay_steps"], hp["power"], staircase=o["staircase"]
         ),
-        notes="Keras InverseTimeDecay is c = 1 only (eta0 / (1 + k t / s_K), s = s_K / k).",
-        model=ScheduleModel(
-            build=lambda o, hp: inverse_time_decay(
-                hp["learning_rate"], hp["decay_steps"], hp["power"], staircase=o["staircase"]
-            ),
-        ),
-    )
-)
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,28 +193,25 @@ def legacy_decay(learning_rate: Any, decay: Any) -> Schedule:
     return schedule
 
 
-register(
-    SpecEntry(
-        id="opt.legacy_decay",
-        title="The legacy Keras optimizer argument decay= (inverse-time decay per step)",
-        tier="doc",
-        kind="schedules",
-        formula=r"\eta_t = \eta_0 / (1 + d\,t)",
-        citations=(
-            C.at(C.VITAY, "Take-home messages (Adam(lr=0.01, decay=1e-6))"),
-            C.GERON_2019,
-        ),
-        hyperparameters=(
-            ETA0,
-            HyperParameter("decay", "d", "decay per step", 0.0, None, sample_low=1e-6,
-                           sample_high=1.0, log_scale=True),
-        ),
-        notes="Equal to sched.power with c = 1 and s = 1/decay. Keras 3 optimizers ignore decay= "
-        "with a warning; keras.optimizers.schedules.InverseTimeDecay(eta0, 1, decay) is the same "
-        "schedule.",
-        model=ScheduleModel(build=lambda o, hp: legacy_decay(hp["learning_rate"], hp["decay"])),
-    )
-)
+register(SpecEntry(
+    id="opt.legacy_decay",
+    title="The legacy Keras optimizer argument decay= (inverse-time decay per step)", tier="doc",
+    kind="schedules",
+    formula=r"\eta_t = \eta_0 / (1 + d\,t)",
+    citations=(
+        C.at(C.VITAY, "Take-home messages (Adam(lr=0.01, decay=1e-6))"),
+        C.GERON_2019,
+    ),
+    hyperparameters=(
+        ETA0,
+        HyperParameter("decay", "d", "decay per step", 0.0, None, sample_low=1e-6,
+                       sample_high=1.0, log_scale=True),
+    ),
+    notes="Equal to sched.power with c = 1 and s = 1/decay. Keras 3 optimizers ignore decay= "
+    "with a warning; keras.optimizers.schedules.InverseTimeDecay(eta0, 1, decay) is the same "
+    "schedule.",
+    model=ScheduleModel(build=lambda o, hp: legacy_decay(hp["learning_rate"], hp["decay"])),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,35 +275,30 @@ def _exponential_ratio(o: dict[str, str], hp: dict[str, Any]) -> Callable[[int],
     return lambda t: gamma
 
 
-register(
-    SpecEntry(
-        id="sched.exponential",
-        title="Exponential scheduling",
-        tier="core",
-        kind="schedules",
-        formula=r"\eta(t) = \eta_0\, r^{t/s} = \eta_0\gamma^t,\ \gamma = r^{1/s}",
-        citations=(
-            C.at(C.ZHENG, "Learning rate scheduling (exponential scheduling)"),
-            C.at(C.PADILLA_MONTANI, "Implementation in TensorFlow (Exponential Scheduling)"),
-            C.GERON_2017,
+register(SpecEntry(
+    id="sched.exponential", title="Exponential scheduling", tier="core", kind="schedules",
+    formula=r"\eta(t) = \eta_0\, r^{t/s} = \eta_0\gamma^t,\ \gamma = r^{1/s}",
+    citations=(
+        C.at(C.ZHENG, "Learning rate scheduling (exponential scheduling)"),
+        C.at(C.PADILLA_MONTANI, "Implementation in TensorFlow (Exponential Scheduling)"),
+        C.GERON_2017,
+    ),
+    variant_axes=(STAIRCASE_AXIS,),
+    hyperparameters=(
+        ETA0,
+        HyperParameter("decay_rate", "r", "factor per s steps", 0.0, None, False, True, 0.01,
+                       1.0, special=(0.1, 0.5)),
+        DECAY_STEPS,
+    ),
+    notes="PyTorch ExponentialLR(gamma) is the per-step factor form (gamma = r^(1/s)); "
+    "StepLR(step_size=s, gamma=r) is the staircase form.",
+    model=ScheduleModel(
+        build=lambda o, hp: exponential_decay(
+            hp["learning_rate"], hp["decay_rate"], hp["decay_steps"], staircase=o["staircase"]
         ),
-        variant_axes=(STAIRCASE_AXIS,),
-        hyperparameters=(
-            ETA0,
-            HyperParameter("decay_rate", "r", "factor per s steps", 0.0, None, False, True, 0.01,
-                           1.0, special=(0.1, 0.5)),
-            DECAY_STEPS,
-        ),
-        notes="PyTorch ExponentialLR(gamma) is the per-step factor form (gamma = r^(1/s)); "
-        "StepLR(step_size=s, gamma=r) is the staircase form.",
-        model=ScheduleModel(
-            build=lambda o, hp: exponential_decay(
-                hp["learning_rate"], hp["decay_rate"], hp["decay_steps"], staircase=o["staircase"]
-            ),
-            ratio=_exponential_ratio,
-        ),
-    )
-)
+        ratio=_exponential_ratio,
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,24 +339,20 @@ def _annealing_ratio(o: dict[str, str], hp: dict[str, Any]) -> Callable[[int], A
     return lambda k: factor
 
 
-register(
-    SpecEntry(
-        id="sched.annealing",
-        title="Hyperparameter annealing: eta <- (1 - beta) eta after each epoch",
-        tier="core",
-        kind="schedules",
-        formula=r"\eta \leftarrow (1-\beta)\,\eta\ \text{per epoch}:\ \eta_k = (1-\beta)^k\eta_0",
-        citations=(C.at(C.VITAY, "Hyperparameters annealing"), C.at(C.GOODFELLOW, "§8.3.1")),
-        hyperparameters=(
-            ETA0,
-            HyperParameter("decay_rate", r"\beta", "decay per epoch", 0.0, 1.0, True, False, 1e-7,
-                           0.5, log_scale=True, special=(1e-6,)),
-        ),
-        notes="The step of the schedule is the epoch. Equal to sched.exponential with r = 1 - beta, "
-        "s = 1.",
-        model=ScheduleModel(
-            build=lambda o, hp: annealing(hp["learning_rate"], hp["decay_rate"]),
-            ratio=_annealing_ratio,
-        ),
-    )
-)
+register(SpecEntry(
+    id="sched.annealing", title="Hyperparameter annealing: eta <- (1 - beta) eta after each epoch",
+    tier="core", kind="schedules",
+    formula=r"\eta \leftarrow (1-\beta)\,\eta\ \text{per epoch}:\ \eta_k = (1-\beta)^k\eta_0",
+    citations=(C.at(C.VITAY, "Hyperparameters annealing"), C.at(C.GOODFELLOW, "§8.3.1")),
+    hyperparameters=(
+        ETA0,
+        HyperParameter("decay_rate", r"\beta", "decay per epoch", 0.0, 1.0, True, False, 1e-7,
+                       0.5, log_scale=True, special=(1e-6,)),
+    ),
+    notes="The step of the schedule is the epoch. Equal to sched.exponential with r = 1 - beta, "
+    "s = 1.",
+    model=ScheduleModel(
+        build=lambda o, hp: annealing(hp["learning_rate"], hp["decay_rate"]),
+        ratio=_annealing_ratio,
+    ),
+))

@@ -70,38 +70,34 @@ def _piecewise_ratio(o: dict[str, str], hp: dict[str, Any]) -> Callable[[int], A
     return ratio
 
 
-register(
-    SpecEntry(
-        id="sched.piecewise_constant",
-        title="Piecewise constant scheduling",
-        tier="core",
-        kind="schedules",
-        formula=r"\eta(t) = \eta^{(i)}\ \text{for}\ b_i \le t < b_{i+1}",
-        citations=(
-            C.at(C.ZHENG, "Learning rate scheduling (piecewise constant scheduling)"),
-            C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (predetermined piecewise constant)"),
-            C.GERON_2017,
+register(SpecEntry(
+    id="sched.piecewise_constant", title="Piecewise constant scheduling", tier="core",
+    kind="schedules",
+    formula=r"\eta(t) = \eta^{(i)}\ \text{for}\ b_i \le t < b_{i+1}",
+    citations=(
+        C.at(C.ZHENG, "Learning rate scheduling (piecewise constant scheduling)"),
+        C.at(C.PADILLA_MONTANI, "Learning Rate Scheduling (predetermined piecewise constant)"),
+        C.GERON_2017,
+    ),
+    variant_axes=(
+        VariantAxis("boundary", (
+            VariantOption("new_at_boundary", "the new value starts at the boundary step",
+                          r"\eta(b_i) = \eta^{(i)}",
+                          ("PyTorch MultiStepLR", "optax piecewise_constant_schedule")),
+            VariantOption("old_at_boundary",
+                          "the boundary step keeps the old value; the new one starts at "
+                          "b_i + 1",
+                          r"\eta(b_i) = \eta^{(i-1)}",
+                          ("Keras PiecewiseConstantDecay",)),
+        )),
+    ),
+    hyperparameters=(ETA0,),
+    notes="The kit draws geometric values eta0 * gamma^i (what PyTorch's MultiStepLR can "
+    "express); the reference accepts any values.",
+    model=ScheduleModel(
+        build=lambda o, hp: piecewise_constant(
+            hp["boundaries"], hp["values"], boundary=o["boundary"]
         ),
-        variant_axes=(
-            VariantAxis("boundary", (
-                VariantOption("new_at_boundary", "the new value starts at the boundary step",
-                              r"\eta(b_i) = \eta^{(i)}",
-                              ("PyTorch MultiStepLR", "optax piecewise_constant_schedule")),
-                VariantOption("old_at_boundary",
-                              "the boundary step keeps the old value; the new one starts at "
-                              "b_i + 1",
-                              r"\eta(b_i) = \eta^{(i-1)}",
-                              ("Keras PiecewiseConstantDecay",)),
-            )),
-        ),
-        hyperparameters=(ETA0,),
-        notes="The kit draws geometric values eta0 * gamma^i (what PyTorch's MultiStepLR can "
-        "express); the reference accepts any values.",
-        model=ScheduleModel(
-            build=lambda o, hp: piecewise_constant(
-                hp["boundaries"], hp["values"], boundary=o["boundary"]
-            ),
-            ratio=_piecewise_ratio,
-        ),
-    )
-)
+        ratio=_piecewise_ratio,
+    ),
+))

@@ -53,26 +53,22 @@ def lr_range_test(min_learning_rate: Any, max_learning_rate: Any, num_steps: int
     return schedule
 
 
-register(
-    SpecEntry(
-        id="sched.lr_range",
-        title="Learning-rate range test (exponential growth per minibatch)",
-        tier="doc",
-        kind="reference",
-        formula=r"\eta_k = \eta_\min (\eta_\max/\eta_\min)^{k/(N-1)},\ k = 0,\dots,N-1",
-        citations=(C.at(C.VITAY, "Finding a good range for the learning rate"), C.SMITH_CLR),
-        hyperparameters=(
-            HyperParameter("min_learning_rate", r"\eta_\min", "first learning rate", 0.0, None),
-            HyperParameter("max_learning_rate", r"\eta_\max", "last learning rate", 0.0, None),
-        ),
-        notes="Reference only: no framework ships the range test as a schedule.",
-        model=ScheduleModel(
-            build=lambda o, hp: lr_range_test(
-                hp["min_learning_rate"], hp["max_learning_rate"], hp["num_steps"]
-            )
-        ),
-    )
-)
+register(SpecEntry(
+    id="sched.lr_range", title="Learning-rate range test (exponential growth per minibatch)",
+    tier="doc", kind="reference",
+    formula=r"\eta_k = \eta_\min (\eta_\max/\eta_\min)^{k/(N-1)},\ k = 0,\dots,N-1",
+    citations=(C.at(C.VITAY, "Finding a good range for the learning rate"), C.SMITH_CLR),
+    hyperparameters=(
+        HyperParameter("min_learning_rate", r"\eta_\min", "first learning rate", 0.0, None),
+        HyperParameter("max_learning_rate", r"\eta_\max", "last learning rate", 0.0, None),
+    ),
+    notes="Reference only: no framework ships the range test as a schedule.",
+    model=ScheduleModel(
+        build=lambda o, hp: lr_range_test(
+            hp["min_learning_rate"], hp["max_learning_rate"], hp["num_steps"]
+        )
+    ),
+))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,27 +111,23 @@ def log_uniform(
     return np.power(10.0, u) if b == "10" else np.exp(u)
 
 
-register(
-    SpecEntry(
-        id="sched.log_uniform",
-        title="Random search on a log scale: value = 10^U(a, b)",
-        tier="doc",
-        kind="reference",
-        formula=r"x = 10^{U},\ U \sim \mathcal U(a, b)",
-        citations=(
-            C.at(C.SOLBERG, "Search strategy: coarse-to-fine; Consider a random grid"),
-            C.at(C.VITAY, "Bayesian hyperparameter optimization (hp.loguniform)"),
-            C.BERGSTRA_BENGIO,
-        ),
-        variant_axes=(
-            VariantAxis("base", (
-                VariantOption("10", "decimal exponent", r"10^{U}", ("Solberg",)),
-                VariantOption(
-                    "e", "natural exponent", r"e^{U}", ("Vitay, hyperopt hp.loguniform",)
-                ),
-            )),
-        ),
-        notes="Reference only, checked statistically (Kolmogorov-Smirnov on log_b x) in "
-        "tests/reference/test_schedules.py. Solberg's uniform(-3, -6) swaps the bounds.",
-    )
-)
+register(SpecEntry(
+    id="sched.log_uniform", title="Random search on a log scale: value = 10^U(a, b)", tier="doc",
+    kind="reference",
+    formula=r"x = 10^{U},\ U \sim \mathcal U(a, b)",
+    citations=(
+        C.at(C.SOLBERG, "Search strategy: coarse-to-fine; Consider a random grid"),
+        C.at(C.VITAY, "Bayesian hyperparameter optimization (hp.loguniform)"),
+        C.BERGSTRA_BENGIO,
+    ),
+    variant_axes=(
+        VariantAxis("base", (
+            VariantOption("10", "decimal exponent", r"10^{U}", ("Solberg",)),
+            VariantOption(
+                "e", "natural exponent", r"e^{U}", ("Vitay, hyperopt hp.loguniform",)
+            ),
+        )),
+    ),
+    notes="Reference only, checked statistically (Kolmogorov-Smirnov on log_b x) in "
+    "tests/reference/test_schedules.py. Solberg's uniform(-3, -6) swaps the bounds.",
+))

@@ -211,34 +211,30 @@ def mlp_backprop(
     return {k: grads[k] for k in params}
 
 
-register(
-    SpecEntry(
-        id="train.backprop",
-        title="Backpropagation through an MLP by the chain rule",
-        tier="doc",
-        kind="training.backprop",
-        formula=r"\delta_L = \tfrac{\partial l}{\partial h_L} \odot f'_L(z_L),\ "
-        r"\delta_{k-1} = (\delta_k W_k) \odot f'_{k-1}(z_{k-1}),\ "
-        r"\tfrac{\partial l}{\partial W_k} = \delta_k^\top h_{k-1},\ \tfrac{\partial l}{\partial b_k} = \textstyle\sum \delta_k",
-        citations=(
-            C.at(C.ZHENG, "Backpropagation"),
-            C.at(C.ARCHITECTURES, "Updating weights (chain rule)"),
-            C.at(C.VITAY, "Overfitting: Need for regularization (gradient of the loss)"),
-            C.RUMELHART,
-        ),
-        variant_axes=(
-            VariantAxis("relu_grad_at_zero", (
-                VariantOption("zero", "ReLU's derivative at exactly 0 is 0", r"f'(0) = 0",
-                              ("torch.relu", "tf.nn.relu", "jax.nn.relu")),
-                VariantOption("one",
-                              "ReLU's derivative at exactly 0 is 1 (the heaviside step H(0) "
-                              "= 1)",
-                              r"f'(0) = 1",
-                              ("Zheng: heaviside(z) = 1 for z >= 0",)),
-            )),
-        ),
-        notes="Layers z_k = h_{k-1} W_k^T + b_k with tanh, sigmoid, relu or identity; losses "
-        "half_sse (Zheng) and mse. Each framework's autodiff is compared with the hand-derived "
-        "backward pass within the tolerance policy.",
-    )
-)
+register(SpecEntry(
+    id="train.backprop", title="Backpropagation through an MLP by the chain rule", tier="doc",
+    kind="training.backprop",
+    formula=r"\delta_L = \tfrac{\partial l}{\partial h_L} \odot f'_L(z_L),\ "
+    r"\delta_{k-1} = (\delta_k W_k) \odot f'_{k-1}(z_{k-1}),\ "
+    r"\tfrac{\partial l}{\partial W_k} = \delta_k^\top h_{k-1},\ \tfrac{\partial l}{\partial b_k} = \textstyle\sum \delta_k",
+    citations=(
+        C.at(C.ZHENG, "Backpropagation"),
+        C.at(C.ARCHITECTURES, "Updating weights (chain rule)"),
+        C.at(C.VITAY, "Overfitting: Need for regularization (gradient of the loss)"),
+        C.RUMELHART,
+    ),
+    variant_axes=(
+        VariantAxis("relu_grad_at_zero", (
+            VariantOption("zero", "ReLU's derivative at exactly 0 is 0", r"f'(0) = 0",
+                          ("torch.relu", "tf.nn.relu", "jax.nn.relu")),
+            VariantOption("one",
+                          "ReLU's derivative at exactly 0 is 1 (the heaviside step H(0) "
+                          "= 1)",
+                          r"f'(0) = 1",
+                          ("Zheng: heaviside(z) = 1 for z >= 0",)),
+        )),
+    ),
+    notes="Layers z_k = h_{k-1} W_k^T + b_k with tanh, sigmoid, relu or identity; losses "
+    "half_sse (Zheng) and mse. Each framework's autodiff is compared with the hand-derived "
+    "backward pass within the tolerance policy.",
+))

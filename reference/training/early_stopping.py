@@ -280,75 +280,72 @@ MIN_DELTA = HyperParameter("min_delta", r"\delta",
                            "smallest decrease of the validation loss that counts as an improvement",
                            low=0.0, high=None, sample_low=0.0, sample_high=0.05, special=(0.0,))
 
-register(
-    SpecEntry(
-        id="train.early_stopping",
-        title="Early stopping on the validation loss, returning the best parameters",
-        tier="doc",
-        kind="training.early_stopping",
-        formula=r"L_e < L^* - \delta \Rightarrow (L^*, e^*, w) \leftarrow (L_e, e, 0);\ "
-        r"\text{else } w \leftarrow w + 1,\ \text{stop if } w \ge P;\ \text{return } \theta_{e^*}",
-        citations=(
-            C.at(C.PADILLA_MONTANI, "Early Stopping: Possible Implementation"),
-            C.at(C.SOLBERG, "Regularization by early stopping"),
-            C.at(C.ZHENG, "Other methods of regularization"),
-            C.at(C.VITAY, "Validation set and Early-Stopping"),
-            C.PRECHELT,
+register(SpecEntry(
+    id="train.early_stopping",
+    title="Early stopping on the validation loss, returning the best parameters", tier="doc",
+    kind="training.early_stopping",
+    formula=r"L_e < L^* - \delta \Rightarrow (L^*, e^*, w) \leftarrow (L_e, e, 0);\ "
+    r"\text{else } w \leftarrow w + 1,\ \text{stop if } w \ge P;\ \text{return } \theta_{e^*}",
+    citations=(
+        C.at(C.PADILLA_MONTANI, "Early Stopping: Possible Implementation"),
+        C.at(C.SOLBERG, "Regularization by early stopping"),
+        C.at(C.ZHENG, "Other methods of regularization"),
+        C.at(C.VITAY, "Validation set and Early-Stopping"),
+        C.PRECHELT,
+    ),
+    variant_axes=(
+        VariantAxis("stop_rule", (
+            VariantOption("wait_reaches_patience",
+                          "stop at the P-th check in a row without improvement", r"w \ge P",
+                          ("the inventory (stop after P checks)", "Keras EarlyStopping")),
+            VariantOption("wait_exceeds_patience",
+                          "stop at the (P+1)-th check in a row without improvement", r"w > P",
+                          ("Padilla Montani: checks_without_progress > max_checks",
+                           "flax.training.early_stopping.EarlyStopping")),
+        )),
+        VariantAxis("improvement", (
+            VariantOption("strict", "an improvement must exceed min_delta",
+                          r"L^* - L_e > \delta",
+                          ("Keras EarlyStopping", "flax EarlyStopping (code)",
+                           "Padilla Montani")),
+            VariantOption("at_least",
+                          "an improvement of exactly min_delta counts (a tie counts when "
+                          "delta = 0)",
+                          r"L^* - L_e \ge \delta",
+                          ("flax EarlyStopping.has_improved docstring",)),
+        )),
+        VariantAxis("restore", (
+            VariantOption("best", "the parameters of the best epoch are returned",
+                          r"\theta_{e^*}",
+                          ("Padilla Montani", "Keras restore_best_weights=True")),
+            VariantOption("last", "the parameters of the last epoch trained are returned",
+                          r"\theta_{e_\text{stop}}",
+                          ("Keras restore_best_weights=False (default)",)),
+        )),
+        VariantAxis("compare_in", (
+            VariantOption("loss_precision", "losses compared in their own precision",
+                          r"L^* - L_e > \delta", ("flax EarlyStopping", "Padilla Montani")),
+            VariantOption("float32",
+                          "both sides of L + delta < L* rounded to float32 before comparing",
+                          r"\mathrm{fl}_{32}(L_e + \delta) < \mathrm{fl}_{32}(L^*)",
+                          ("Keras EarlyStopping (ops.less on Python floats uses floatx)",)),
+        )),
+    ),
+    errata=(
+        Erratum(
+            source=C.at(C.SOLBERG, "Regularization by early stopping"),
+            printed="stop when the validation accuracy increases systematically over several steps",
+            correct="stop when the validation accuracy decreases (the validation error increases) "
+            "systematically over several steps",
+            explanation="Early stopping ends training when the model starts to overfit, i.e. "
+            "when validation performance gets worse; a rising accuracy is progress. Monitoring "
+            "a rising accuracy stops in the underfitting phase.",
+            check=_solberg_early_stopping_check,
         ),
-        variant_axes=(
-            VariantAxis("stop_rule", (
-                VariantOption("wait_reaches_patience",
-                              "stop at the P-th check in a row without improvement", r"w \ge P",
-                              ("the inventory (stop after P checks)", "Keras EarlyStopping")),
-                VariantOption("wait_exceeds_patience",
-                              "stop at the (P+1)-th check in a row without improvement", r"w > P",
-                              ("Padilla Montani: checks_without_progress > max_checks",
-                               "flax.training.early_stopping.EarlyStopping")),
-            )),
-            VariantAxis("improvement", (
-                VariantOption("strict", "an improvement must exceed min_delta",
-                              r"L^* - L_e > \delta",
-                              ("Keras EarlyStopping", "flax EarlyStopping (code)",
-                               "Padilla Montani")),
-                VariantOption("at_least",
-                              "an improvement of exactly min_delta counts (a tie counts when "
-                              "delta = 0)",
-                              r"L^* - L_e \ge \delta",
-                              ("flax EarlyStopping.has_improved docstring",)),
-            )),
-            VariantAxis("restore", (
-                VariantOption("best", "the parameters of the best epoch are returned",
-                              r"\theta_{e^*}",
-                              ("Padilla Montani", "Keras restore_best_weights=True")),
-                VariantOption("last", "the parameters of the last epoch trained are returned",
-                              r"\theta_{e_\text{stop}}",
-                              ("Keras restore_best_weights=False (default)",)),
-            )),
-            VariantAxis("compare_in", (
-                VariantOption("loss_precision", "losses compared in their own precision",
-                              r"L^* - L_e > \delta", ("flax EarlyStopping", "Padilla Montani")),
-                VariantOption("float32",
-                              "both sides of L + delta < L* rounded to float32 before comparing",
-                              r"\mathrm{fl}_{32}(L_e + \delta) < \mathrm{fl}_{32}(L^*)",
-                              ("Keras EarlyStopping (ops.less on Python floats uses floatx)",)),
-            )),
-        ),
-        errata=(
-            Erratum(
-                source=C.at(C.SOLBERG, "Regularization by early stopping"),
-                printed="stop when the validation accuracy increases systematically over several steps",
-                correct="stop when the validation accuracy decreases (the validation error increases) "
-                "systematically over several steps",
-                explanation="Early stopping ends training when the model starts to overfit, i.e. "
-                "when validation performance gets worse; a rising accuracy is progress. Monitoring "
-                "a rising accuracy stops in the underfitting phase.",
-                check=_solberg_early_stopping_check,
-            ),
-        ),
-        hyperparameters=(PATIENCE, MIN_DELTA),
-        notes="Epochs count from 0. The first monitored loss always improves on +inf. Keras's "
-        "baseline and start_from_epoch are options of the reference (early_stopping); the kit "
-        "draws neither. Zheng's 'stop as soon as the validation error reaches a minimum' is "
-        "P = 0 or 1 with restore=best.",
-    )
-)
+    ),
+    hyperparameters=(PATIENCE, MIN_DELTA),
+    notes="Epochs count from 0. The first monitored loss always improves on +inf. Keras's "
+    "baseline and start_from_epoch are options of the reference (early_stopping); the kit "
+    "draws neither. Zheng's 'stop as soon as the validation error reaches a minimum' is "
+    "P = 0 or 1 with restore=best.",
+))

@@ -75,47 +75,44 @@ def minibatch_indices(
     return [order[i : min(i + b, stop)] for i in range(0, stop, b)]
 
 
-register(
-    SpecEntry(
-        id="train.minibatch",
-        title="Minibatches: a permutation split into batches, or sampling with replacement",
-        tier="doc",
-        kind="reference",
-        formula=r"\pi \sim \mathrm{Uniform}(S_N),\ \text{batches } \pi_{[jB:(j+1)B]}\quad"
-        r"\text{or}\quad i_1,\dots,i_B \overset{\text{iid}}{\sim} \mathrm{Uniform}\{0,\dots,N-1\}",
-        citations=(
-            C.at(
-                C.PADILLA_MONTANI, "Early Stopping: Possible Implementation (np.random.permutation)"
-            ),
-            C.at(C.SOLBERG, "Repetition: Mini batch gradient descent (np.random.choice)"),
-            C.at(C.GOODFELLOW, "§8.1.3 Batch and minibatch algorithms"),
-            C.LECUN_EFFICIENT_BACKPROP,
+register(SpecEntry(
+    id="train.minibatch",
+    title="Minibatches: a permutation split into batches, or sampling with replacement", tier="doc",
+    kind="reference",
+    formula=r"\pi \sim \mathrm{Uniform}(S_N),\ \text{batches } \pi_{[jB:(j+1)B]}\quad"
+    r"\text{or}\quad i_1,\dots,i_B \overset{\text{iid}}{\sim} \mathrm{Uniform}\{0,\dots,N-1\}",
+    citations=(
+        C.at(
+            C.PADILLA_MONTANI, "Early Stopping: Possible Implementation (np.random.permutation)"
         ),
-        variant_axes=(
-            VariantAxis("sampling", (
-                VariantOption("permutation",
-                              "each index exactly once per epoch, in random order",
-                              r"\pi \sim \mathrm{Uniform}(S_N)", ("Padilla Montani",)),
-                VariantOption("with_replacement",
-                              "each batch draws its indices independently with replacement",
-                              r"i \sim \mathrm{Uniform}\{0..N-1\}", ("Solberg",)),
-            )),
-            VariantAxis("split", (
-                VariantOption("array_split",
-                              "floor(N/B) batches whose sizes differ by at most one",
-                              r"\texttt{np.array\_split}(\pi, \lfloor N/B\rfloor)",
-                              ("Padilla Montani",)),
-                VariantOption("slices", "consecutive slices of B, the last one shorter",
-                              r"\pi_{[jB:(j+1)B]}",
-                              ("torch DataLoader(drop_last=False)", "tf.data batch()")),
-                VariantOption("drop_remainder",
-                              "consecutive slices of B, the incomplete last one dropped",
-                              r"\pi_{[jB:(j+1)B]},\ j < \lfloor N/B\rfloor",
-                              ("torch DataLoader(drop_last=True)",
-                               "tf.data batch(drop_remainder=True)")),
-            )),
-        ),
-        notes="Reference only: checked statistically by tests/reference/test_training.py "
-        "(every index once per epoch; uniform positions; binomial counts with replacement).",
-    )
-)
+        C.at(C.SOLBERG, "Repetition: Mini batch gradient descent (np.random.choice)"),
+        C.at(C.GOODFELLOW, "§8.1.3 Batch and minibatch algorithms"),
+        C.LECUN_EFFICIENT_BACKPROP,
+    ),
+    variant_axes=(
+        VariantAxis("sampling", (
+            VariantOption("permutation",
+                          "each index exactly once per epoch, in random order",
+                          r"\pi \sim \mathrm{Uniform}(S_N)", ("Padilla Montani",)),
+            VariantOption("with_replacement",
+                          "each batch draws its indices independently with replacement",
+                          r"i \sim \mathrm{Uniform}\{0..N-1\}", ("Solberg",)),
+        )),
+        VariantAxis("split", (
+            VariantOption("array_split",
+                          "floor(N/B) batches whose sizes differ by at most one",
+                          r"\texttt{np.array\_split}(\pi, \lfloor N/B\rfloor)",
+                          ("Padilla Montani",)),
+            VariantOption("slices", "consecutive slices of B, the last one shorter",
+                          r"\pi_{[jB:(j+1)B]}",
+                          ("torch DataLoader(drop_last=False)", "tf.data batch()")),
+            VariantOption("drop_remainder",
+                          "consecutive slices of B, the incomplete last one dropped",
+                          r"\pi_{[jB:(j+1)B]},\ j < \lfloor N/B\rfloor",
+                          ("torch DataLoader(drop_last=True)",
+                           "tf.data batch(drop_remainder=True)")),
+        )),
+    ),
+    notes="Reference only: checked statistically by tests/reference/test_training.py "
+    "(every index once per epoch; uniform positions; binomial counts with replacement).",
+))
