@@ -120,7 +120,7 @@ def check_number(
 
 
 def check_integer(name: str, value: Any, *, low: int = 0) -> int:
-    """An integer ``>= low`` (a ``bool`` is not one): a TypeError or ValueError names the argument."""
+    """An integer ``>= low`` (a ``bool`` is not one); the error names the argument and the rule."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name}={value!r}: must be an integer, got {type(value).__name__}")
     if value < low:
