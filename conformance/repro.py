@@ -33,6 +33,7 @@ __all__ = [
     "example_of",
     "expected_code",
     "find_row",
+    "finding_example",
     "finding_rows",
     "python_literal",
     "script",
@@ -43,6 +44,22 @@ __all__ = [
 
 class ReproError(ValueError):
     """A reproduction that cannot be written (the message names the argument and the rule)."""
+
+
+def finding_example(
+    impl: Any, dtype: str, examples: Mapping[Any, Mapping[str, Any]], *, by_spec: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """The known finding of ``impl``'s row in ``dtype`` and a copy of its minimal example in
+    ``examples`` (keyed by the finding's id, or with ``by_spec`` by ``(id, impl.spec_id)``); a
+    :class:`ReproError` names the row when it has neither a counterexample nor such an example."""
+    f = impl.finding(dtype)
+    key = None if f is None else ((f.id, impl.spec_id) if by_spec else f.id)
+    if key is None or key not in examples:
+        raise ReproError(
+            f"counterexample: the row of {impl.name!r} ({dtype}) has none, nor a finding with a "
+            "minimal example"
+        )
+    return f, dict(examples[key])
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 from trainspec.conformance.adapter import Implementation
 from trainspec.conformance.kinds.optimizers import centred_bfloat16_example
-from trainspec.conformance.repro import ReproCall, ReproError, example_of
+from trainspec.conformance.repro import ReproCall, ReproError, example_of, finding_example
 
 __all__ = ["FINDING_EXAMPLES", "repro_call"]
 
@@ -78,13 +78,7 @@ FINDING_EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 def _example(impl: Implementation[Any, Any], dtype: str) -> dict[str, Any]:
-    f = impl.finding(dtype)
-    if f is None or f.id not in FINDING_EXAMPLES:
-        raise ReproError(
-            f"counterexample: the row of {impl.name!r} ({dtype}) has none, nor a finding with a "
-            "minimal example"
-        )
-    example = dict(FINDING_EXAMPLES[f.id])
+    f, example = finding_example(impl, dtype, FINDING_EXAMPLES)
     if f.id == "optax-rmsprop-centered-jit-nan":
         g, eps = CENTERED_JIT_NAN_GRADIENTS[dtype]
         example |= {
@@ -133,6 +127,16 @@ GOT = {{k: np.asarray(v, dtype=np.float64) for k, v in params.items()}}
     return code, variant
 
 
+#: what both PReLU scripts do with ``prelu``: its values, or its vector-Jacobian product
+_PRELU_RESULT = """
+if CASE["check"] == "values":
+    GOT = {"y": np.asarray(jax.jit(prelu)(z, alpha), dtype=np.float64)}
+else:
+    cot = jnp.asarray(CASE["cotangent"], dtype=jdt)
+    gz, ga = jax.jit(lambda x, a, g: jax.vjp(prelu, x, a)[1](g))(z, alpha, cot)
+    GOT = {"z": np.asarray(gz, dtype=np.float64), "alpha": np.asarray(ga, dtype=np.float64)}
+"""
+
 _PRELU = """\
 import flax.linen as nn
 
@@ -144,14 +148,7 @@ alpha = jnp.asarray(CASE["hyperparameters"]["alpha"], dtype=jdt)
 def prelu(x, a):
     return nn.PReLU(param_dtype=x.dtype).apply({"params": {"negative_slope": a}}, x)
 
-
-if CASE["check"] == "values":
-    GOT = {"y": np.asarray(jax.jit(prelu)(z, alpha), dtype=np.float64)}
-else:
-    cot = jnp.asarray(CASE["cotangent"], dtype=jdt)
-    gz, ga = jax.jit(lambda x, a, g: jax.vjp(prelu, x, a)[1](g))(z, alpha, cot)
-    GOT = {"z": np.asarray(gz, dtype=np.float64), "alpha": np.asarray(ga, dtype=np.float64)}
-"""
+""" + _PRELU_RESULT
 
 _NNX_PRELU = """\
 from flax import nnx
@@ -166,14 +163,7 @@ def prelu(x, a):
     module.negative_slope.set_value(a)  # the one shared slope, as the kit's adapter sets it
     return module(x)
 
-
-if CASE["check"] == "values":
-    GOT = {"y": np.asarray(jax.jit(prelu)(z, alpha), dtype=np.float64)}
-else:
-    cot = jnp.asarray(CASE["cotangent"], dtype=jdt)
-    gz, ga = jax.jit(lambda x, a, g: jax.vjp(prelu, x, a)[1](g))(z, alpha, cot)
-    GOT = {"z": np.asarray(gz, dtype=np.float64), "alpha": np.asarray(ga, dtype=np.float64)}
-"""
+""" + _PRELU_RESULT
 
 _STAIRCASE = """\
 import optax

@@ -19,7 +19,7 @@ from trainspec.conformance.kinds.optimizers import (
     centred_absorbing_example,
     centred_bfloat16_example,
 )
-from trainspec.conformance.repro import ReproCall, ReproError, example_of
+from trainspec.conformance.repro import ReproCall, ReproError, example_of, finding_example
 
 __all__ = [
     "FINDING_EXAMPLES",
@@ -158,13 +158,7 @@ GOT = {"lr": np.asarray(lrs)}
 
 
 def _example(impl: Implementation[Any, Any], dtype: str) -> dict[str, Any]:
-    f = impl.finding(dtype)
-    if f is None or f.id not in FINDING_EXAMPLES:
-        raise ReproError(
-            f"counterexample: the row of {impl.name!r} ({dtype}) has none, nor a finding with a "
-            "minimal example"
-        )
-    example = dict(FINDING_EXAMPLES[f.id])
+    f, example = finding_example(impl, dtype, FINDING_EXAMPLES)
     if f.id == "tf-selu-grad-sign-of-output":
         example["z"] = [SELU_INPUTS[dtype]]
     return example

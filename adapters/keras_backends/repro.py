@@ -22,7 +22,7 @@ from typing import Any
 from trainspec.adapters.keras_adapter.repro import FINDING_EXAMPLES as KERAS_EXAMPLES
 from trainspec.adapters.keras_adapter.repro import OPTIMIZER_STEPS, RMSPROP_CENTERED
 from trainspec.conformance.adapter import Implementation
-from trainspec.conformance.repro import ReproCall, ReproError
+from trainspec.conformance.repro import ReproCall, ReproError, finding_example
 
 __all__ = ["BACKENDS", "FINDING_EXAMPLES", "repro_call"]
 
@@ -130,13 +130,7 @@ _DEVICE_SCOPE = 'with keras.device("cpu:0" if DEVICE == "cpu" else "gpu:0"):\n'
 
 
 def _example(impl: Implementation[Any, Any], dtype: str) -> dict[str, Any]:
-    f = impl.finding(dtype)
-    if f is None or (f.id, impl.spec_id) not in FINDING_EXAMPLES:
-        raise ReproError(
-            f"counterexample: the row of {impl.name!r} ({dtype}) has none, nor a finding with a "
-            "minimal example"
-        )
-    return dict(FINDING_EXAMPLES[(f.id, impl.spec_id)])
+    return finding_example(impl, dtype, FINDING_EXAMPLES, by_spec=True)[1]
 
 
 def repro_call(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from trainspec import reference
+from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.cli import main
 from trainspec.conformance.kinds.optimizers import OptimizerCase, reference_optimizer_run
 from trainspec.conformance.kinds.schedules import ScheduleCase, reference_values
@@ -15,6 +16,7 @@ from trainspec.conformance.repro import (
     ReproError,
     expected_code,
     find_row,
+    finding_example,
     imports_trainspec,
     python_literal,
 )
@@ -193,6 +195,19 @@ def test_rows_are_found_by_id_or_fields():
         find_row(report, spec="opt.x")
     with pytest.raises(ReproError, match="row: 'a/opt.x' must be"):
         find_row(report, row_id="a/opt.x")
+
+
+def test_a_findings_minimal_example_is_found_by_id_or_by_id_and_spec():
+    found = Finding("x-rounds-early", "rounds early")
+    impl = Implementation("act.relu", "relu", lambda c, d, v: {}, findings={"float32": found})
+    examples = {"x-rounds-early": {"z": [1.0]}}
+    f, example = finding_example(impl, "float32", examples)
+    assert f is found and example == {"z": [1.0]} and example is not examples["x-rounds-early"]
+    by_spec = {("x-rounds-early", "act.relu"): {"z": [2.0]}}
+    assert finding_example(impl, "float32", by_spec, by_spec=True)[1] == {"z": [2.0]}
+    for dtype, table in (("float64", examples), ("float32", {"another": {}})):
+        with pytest.raises(ReproError, match=rf"the row of 'relu' \({dtype}\) has none, nor a"):
+            finding_example(impl, dtype, table)
 
 
 def test_imports_of_trainspec_are_seen():
