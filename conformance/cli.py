@@ -38,6 +38,7 @@ from trainspec.conformance.profiles import PROFILES
 from trainspec.conformance.report import build_report, matrix_text, merge_reports, write_report
 from trainspec.conformance.runner import DEFAULT_TIMEOUT, MatrixRun, Row, row_key
 from trainspec.conformance.spec_text import describe
+from trainspec.conformance.worker import DEFAULT_WORKER_MEMORY
 
 __all__ = ["main"]
 
@@ -161,8 +162,10 @@ RUN_EPILOG = """\
 Rows run in one worker process per backend (--jobs N: N of them); each row has a time limit
 (--timeout, default 300 s): a row that exceeds it, or whose worker dies, is an error row and the
 run goes on in a fresh worker (a row whose worker had measured other rows before it died is
-first measured again in a fresh one, and the row says so). Rows are appended to REPORT/rows.jsonl as they finish; Ctrl-C
-writes a partial report marked interrupted, and --resume finishes it.
+first measured again in a fresh one, and the row says so). A worker whose resident memory passes
+--worker-memory after a row (frameworks keep what they compiled) is replaced by a fresh one; the
+report gives each backend's largest worker. Rows are appended to REPORT/rows.jsonl as they
+finish; Ctrl-C writes a partial report marked interrupted, and --resume finishes it.
 
 exit status:
   0    the run finished (whatever the verdicts, unless --strict)
@@ -226,6 +229,14 @@ def _add_run_options(r: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=1,
         help="worker processes per backend (default: 1; the report does not depend on it)",
+    )
+    r.add_argument(
+        "--worker-memory",
+        type=_positive_int,
+        default=None,
+        metavar="MIB",
+        help="a worker whose resident memory passes MIB after a row is replaced by a fresh one "
+        f"(default: {DEFAULT_WORKER_MEMORY // 2**20}; the report does not depend on it)",
     )
     r.add_argument(
         "--shard",
@@ -477,6 +488,7 @@ def _run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         hypothesis_dir=hypothesis_dir,
         shard=tuple(settings["shard"]) if settings["shard"] else None,
+        worker_memory=args.worker_memory * 2**20 if args.worker_memory else None,
     )
     collected: dict[Any, Row] = dict(done)
     journal: Journal | None = None
@@ -485,7 +497,11 @@ def _run(args: argparse.Namespace) -> int:
         "profile": settings["profile"],
         "seed": settings["seed"],
         "devices": [settings["device"]],
-        "run": {**settings, "jobs": args.jobs},
+        "run": {
+            **settings,
+            "jobs": args.jobs,
+            "worker_memory_mib": args.worker_memory or DEFAULT_WORKER_MEMORY // 2**20,
+        },
     }
     try:
         with run:

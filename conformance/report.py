@@ -126,6 +126,16 @@ def merge_reports(
             if before is not None and "seconds" in before and "seconds" in info:
                 # several parts of one backend (shards, or one run per family): wall times add up
                 info = {**info, "seconds": round(before["seconds"] + info["seconds"], 2)}
+            if before is not None and "peak_worker_mib" in before:
+                # each part ran its own workers: the largest of them, and every replacement
+                info = {
+                    **info,
+                    "peak_worker_mib": max(
+                        before["peak_worker_mib"], info.get("peak_worker_mib", 0)
+                    ),
+                    "workers_replaced_for_memory": before.get("workers_replaced_for_memory", 0)
+                    + info.get("workers_replaced_for_memory", 0),
+                }
             merged["backends"][b] = info
         merged["parts"].append(
             {
@@ -401,6 +411,7 @@ def timings(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "wall": info.get("seconds"),
                 "rows": round(per.get(b, 0.0), 1),
                 "checked": count.get(b, 0),
+                "peak_mib": info.get("peak_worker_mib"),
                 "versions": ", ".join(f"{k} {v}" for k, v in info.get("versions", {}).items()),
             }
         )
@@ -536,13 +547,13 @@ def markdown(report: dict[str, Any]) -> str:
         )
     out += ["", "## Backends and timings", ""]
     out += [
-        "| backend | status | wall s | rows' s (sum) | rows checked | versions |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| backend | status | wall s | rows' s (sum) | rows checked | worker peak MiB | versions |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for t in timings(report):
         out.append(
             f"| {t['backend']} | {t['status']} | {fmt_num(t['wall'])} | {t['rows']} | "
-            f"{t['checked']} | {t['versions']} |"
+            f"{t['checked']} | {fmt_num(t['peak_mib'])} | {t['versions']} |"
         )
     env = report.get("environment", {})
     out += ["", "Environment: " + ", ".join(f"{k} {v}" for k, v in env.items()), ""]

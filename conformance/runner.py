@@ -852,6 +852,7 @@ class MatrixRun:
         jobs: int = 1,
         hypothesis_dir: str | None = None,
         shard: tuple[int, int] | None = None,
+        worker_memory: int | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"profile={profile!r}: must be one of {list(PROFILES)}")
@@ -861,7 +862,10 @@ class MatrixRun:
             raise ValueError(f"jobs={jobs!r}: must be at least 1")
         if shard is not None and not 1 <= shard[0] <= shard[1]:
             raise ValueError(f"shard={shard!r}: must be (i, n) with 1 <= i <= n")
-        from trainspec.conformance.worker import make_executor
+        from trainspec.conformance.worker import DEFAULT_WORKER_MEMORY, make_executor
+
+        if worker_memory is not None and worker_memory <= 0:
+            raise ValueError(f"worker_memory={worker_memory!r}: must be a positive number of bytes")
 
         self.entries, self.devices, self.dtypes = list(entries), list(devices), list(dtypes)
         self.profile, self.seed, self.impl_filter = profile, seed_, impl_filter
@@ -874,6 +878,7 @@ class MatrixRun:
                 timeout=timeout,
                 jobs=jobs,
                 hypothesis_dir=hypothesis_dir,
+                memory_limit=worker_memory or DEFAULT_WORKER_MEMORY,
             )
             for name, a in adapters.items()
         }
@@ -901,7 +906,12 @@ class MatrixRun:
 
     def backend_info(self) -> dict[str, dict[str, Any]]:
         """Per backend: ``status`` (``ok`` or what failed), ``versions``, ``seconds``, where its
-        rows run (``environment``) and the package that provides its adapter."""
+        rows run (``environment``) and the package that provides its adapter; for rows measured
+        in worker processes also the largest resident memory a worker reported after a row
+        (``peak_worker_mib``) and how many workers were replaced for passing the memory limit
+        (``workers_replaced_for_memory``)."""
+        from trainspec.conformance.worker import WorkerExecutor
+
         out: dict[str, dict[str, Any]] = {}
         for name, m in self.manifests.items():
             ex = self.executors[name]
@@ -912,6 +922,9 @@ class MatrixRun:
                 "environment": ex.environment,
                 "package": ex.package,
             }
+            if isinstance(ex, WorkerExecutor) and ex.peak_resident:
+                out[name]["peak_worker_mib"] = round(ex.peak_resident / 2**20)
+                out[name]["workers_replaced_for_memory"] = ex.replaced_for_memory
         return out
 
     def plan(self, *, every_shard: bool = False) -> list[tuple[str, PlannedRow]]:

@@ -163,6 +163,14 @@ def _defaults_rows(
     return out
 
 
+def _corrected_text(ev: reference.ErratumEvidence) -> str:
+    """The corrected formula's distance, in words that do not change with NumPy's summation
+    order: within rounding it is stated as the bound, not as its last bits."""
+    if ev.corrected_error <= ev.corrected_bound:
+        return f"less than {ev.corrected_bound:.3g} (rounding only)"
+    return f"{ev.corrected_error:.3g}"
+
+
 def _citation_md(c: reference.Citation, depth: str) -> str:
     year = str(c.year) if c.year else "n.d."
     parts = [f"{c.author} ({year}). *{c.title}*"]
@@ -262,7 +270,7 @@ def _entry_md(entry: SpecEntry, report: Mapping[str, Any]) -> list[str]:
                 f"    {prose_text(er.explanation)}",
                 "",
                 f"    The executable check (`trainspec errata`) shows it: the printed formula is off "
-                f"by {ev.printed_error:.3g}, the corrected one by {ev.corrected_error:.3g}; "
+                f"by {ev.printed_error:.3g}, the corrected one by {_corrected_text(ev)}; "
                 f"{ev.detail}",
                 "",
             ]

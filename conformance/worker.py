@@ -13,6 +13,13 @@ down by what those rows left in the process (a framework's native state): the ro
 once more in a fresh worker, and keeps that measurement with a note of the first worker's death
 in its message; if the fresh worker dies too, the row is an ``error`` row that says so. Workers ignore SIGINT: a Ctrl-C reaches the parent, which stops them.
 
+A framework keeps what it compiled, traced or cached for the life of the process (JAX's
+compilation caches grow with every shape a row draws), so a worker's memory grows row after row.
+Each worker reports its resident memory after each row; one above ``memory_limit`` bytes
+(``--worker-memory``) is stopped and the next row starts a fresh one. This bounds a backend's
+memory by the limit plus what one row needs, and changes no row: each row seeds its draws and the
+framework's generator itself, whichever process measures it.
+
 An :class:`~trainspec.conformance.adapter.Adapter` object is checked in this process instead
 (:class:`InProcessExecutor`; no time limit): the kit's own tests and the pytest plugin do so.
 """
@@ -20,7 +27,10 @@ An :class:`~trainspec.conformance.adapter.Adapter` object is checked in this pro
 from __future__ import annotations
 
 import multiprocessing
+import os
+import resource
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,16 +43,32 @@ from trainspec.conformance.discovery import AdapterRef, validate_implementations
 from trainspec.conformance.runner import Row, check_row, describe_error, replay_command
 
 __all__ = [
+    "DEFAULT_WORKER_MEMORY",
     "RETRIED",
     "ImplInfo",
     "InProcessExecutor",
     "Manifest",
     "WorkerExecutor",
     "make_executor",
+    "resident_bytes",
 ]
 
 #: a row to measure: (plan index, spec ID, implementation name, device, dtype)
 Task = tuple[int, str, str, str, str]
+
+#: the default ``memory_limit`` of a worker process: 1.5 GiB resident after a row
+DEFAULT_WORKER_MEMORY = 1536 * 2**20
+
+
+def resident_bytes() -> int:
+    """This process's resident memory in bytes: the current figure where the system gives it
+    (Linux's ``/proc/self/statm``), else the peak so far (``getrusage``), which only overstates."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes; else KiB
 
 
 @dataclass(frozen=True)
@@ -216,7 +242,7 @@ def _worker_main(
             row.repro = replay_command(
                 ref.name, spec_id, impl_name, dtype, device, profile, seed_, package=ref.package
             )
-        conn.send(row.to_json())
+        conn.send((row.to_json(), resident_bytes()))
 
 
 def _death(exitcode: int | None) -> str:
@@ -260,6 +286,16 @@ class _Slot:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.is_alive()
 
+    def stop(self) -> None:
+        """Ask an idle worker to exit, then make sure it has."""
+        if self.alive and self.conn is not None:
+            try:
+                self.conn.send(None)
+                self.proc.join(2)
+            except (OSError, ValueError):
+                pass
+        self.kill()
+
     def kill(self) -> None:
         if self.proc is not None:
             if self.proc.is_alive():
@@ -282,9 +318,17 @@ class WorkerExecutor:
         timeout: float,
         jobs: int = 1,
         hypothesis_dir: str | None = None,
+        memory_limit: int | None = DEFAULT_WORKER_MEMORY,
     ) -> None:
+        if memory_limit is not None and memory_limit <= 0:
+            raise ValueError(f"memory_limit={memory_limit!r}: must be a positive number of bytes")
         self.ref, self.name, self.devices = ref, ref.name, list(devices)
         self.timeout, self.hypothesis_dir = timeout, hypothesis_dir
+        self.memory_limit = memory_limit
+        #: workers stopped because their memory passed ``memory_limit``
+        self.replaced_for_memory = 0
+        #: the largest resident memory a worker reported after a row, in bytes
+        self.peak_resident = 0
         self.package, self.environment = ref.package, ref.environment
         self.slots = [_Slot() for _ in range(jobs)]
         self._ctx = multiprocessing.get_context("spawn")
@@ -376,12 +420,17 @@ class WorkerExecutor:
                 task = slot.task
                 try:
                     has_row = slot.conn.poll()
-                    row_json = slot.conn.recv() if has_row else None
+                    answer = slot.conn.recv() if has_row else None
                 except (EOFError, OSError):
-                    row_json = None
-                if row_json is not None:
+                    answer = None
+                if answer is not None:
+                    row_json, resident = answer
                     slot.task = None
                     slot.rows_done += 1
+                    self.peak_resident = max(self.peak_resident, resident)
+                    if self.memory_limit is not None and resident > self.memory_limit:
+                        self.replaced_for_memory += 1
+                        slot.stop()  # the next row starts a fresh worker
                     row = Row.from_json(row_json)
                     if task[0] in first_death:
                         # after the row's own message: readers match how that one starts
@@ -424,12 +473,8 @@ class WorkerExecutor:
 
     def close(self) -> None:
         for slot in self.slots:
-            if slot.alive and slot.task is None and slot.conn is not None:
-                try:
-                    slot.conn.send(None)
-                    slot.proc.join(2)
-                except (OSError, ValueError):
-                    pass
+            if slot.task is None:
+                slot.stop()
             slot.kill()
 
 
@@ -441,10 +486,16 @@ def make_executor(
     timeout: float,
     jobs: int = 1,
     hypothesis_dir: str | None = None,
+    memory_limit: int | None = DEFAULT_WORKER_MEMORY,
 ) -> InProcessExecutor | WorkerExecutor:
     """A worker-process executor for a ref, an in-process one for an adapter object."""
     if isinstance(adapter, AdapterRef):
         return WorkerExecutor(
-            adapter, devices, timeout=timeout, jobs=jobs, hypothesis_dir=hypothesis_dir
+            adapter,
+            devices,
+            timeout=timeout,
+            jobs=jobs,
+            hypothesis_dir=hypothesis_dir,
+            memory_limit=memory_limit,
         )
     return InProcessExecutor(name, adapter, devices)

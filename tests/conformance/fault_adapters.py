@@ -151,6 +151,30 @@ def slow_honest() -> NumpyAdapter:
     )
 
 
+#: MiB that each implementation of :func:`hoarding` keeps for the life of its process
+HOARD_MIB = 200
+
+#: what this process keeps: implementation name -> the memory it holds (a framework's caches)
+_HOARD: dict[str, np.ndarray] = {}
+
+
+def hoarding() -> NumpyAdapter:
+    """Four honest opt.gd rows; each keeps :data:`HOARD_MIB` MiB of resident memory in its
+    process from its first call on, as a framework keeps what it compiled for each shape."""
+
+    def keeping(name):
+        def run(case, dtype, device):
+            if name not in _HOARD:
+                _HOARD[name] = np.ones(HOARD_MIB * 2**20, dtype=np.uint8)  # written: resident
+            return heavy_ball(case, dtype, device)
+
+        return run
+
+    a = NumpyAdapter([impl("opt.gd", n, keeping(n)) for n in ("a", "b", "c", "d")])
+    a.name = "hoarding"
+    return a
+
+
 class _VersionsRaise(NumpyAdapter):
     def versions(self):
         raise RuntimeError("versions() blew up")

@@ -365,6 +365,17 @@ def test_the_report_does_not_depend_on_jobs_and_shards_merge_to_the_whole(tmp_pa
     out = trainspec_cli(tmp_path, *run, "--jobs", "3", "--report", "three")
     assert out.returncode == 0, out.stderr
     assert _rows(tmp_path / "three") == _rows(tmp_path / "one")
+    # a worker memory limit below any worker's size: a fresh worker for every row, same rows
+    out = trainspec_cli(tmp_path, *run, "--worker-memory", "1", "--report", "fresh")
+    assert out.returncode == 0, out.stderr
+    assert _rows(tmp_path / "fresh") == _rows(tmp_path / "one")
+    doc = json.loads((tmp_path / "fresh" / "report.json").read_text())
+    assert doc["run"]["worker_memory_mib"] == 1
+    for b, info in doc["backends"].items():
+        measured = [r for r in doc["results"] if r["backend"] == b and r["verdict"] != "not_offered"]
+        assert info["workers_replaced_for_memory"] == len(measured) > 0, (b, info)
+        assert info["peak_worker_mib"] > 1
+    assert "| worker peak MiB |" in (tmp_path / "fresh" / "report.md").read_text()
     for i in (1, 3):  # shard 2/3 measures the rows that neither 1/3 nor 3/3 does
         out = trainspec_cli(tmp_path, *run, "--shard", f"{i}/3", "--report", f"parts/{i}")
         assert out.returncode == 0, out.stderr
@@ -379,6 +390,13 @@ def test_the_report_does_not_depend_on_jobs_and_shards_merge_to_the_whole(tmp_pa
     # each part is named relative to the merged report (no path of this machine)
     doc = json.loads((tmp_path / "merged" / "report.json").read_text())
     assert [p["source"] for p in doc["parts"]] == [f"../parts/{i}/report.json" for i in (1, 2, 3)]
+    # each backend's largest worker over the parts, and every replacement of one
+    parts = [json.loads((tmp_path / f"parts/{i}/report.json").read_text()) for i in (1, 2, 3)]
+    for b, info in doc["backends"].items():
+        assert info["peak_worker_mib"] == max(
+            p["backends"][b].get("peak_worker_mib", 0) for p in parts
+        )
+        assert info["workers_replaced_for_memory"] == 0
 
 
 def test_each_shard_checks_its_own_rows_against_the_pins(tmp_path):

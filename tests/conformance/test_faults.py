@@ -131,6 +131,52 @@ def test_a_row_measured_again_goes_to_a_fresh_worker_with_several_jobs():
         assert "measured again in a fresh worker" in row.message
 
 
+def _hoarding_run(worker_memory: int | None) -> tuple[list, dict]:
+    from trainspec.conformance.runner import MatrixRun
+
+    with MatrixRun(
+        [reference.get("opt.gd")],
+        {"hoarding": ref("hoarding")},
+        dtypes=["float32"],
+        profile="quick",
+        timeout=60.0,
+        worker_memory=worker_memory,
+    ) as run:
+        run.start()
+        rows = run.run()
+        return rows, run.backend_info()["hoarding"]
+
+
+def test_a_worker_past_its_memory_limit_is_replaced_and_the_rows_are_unchanged(faulty_run):
+    """Each hoarding row keeps HOARD_MIB in its process: under the default limit one worker
+    keeps them all; with a limit just above a fresh worker's size, each row gets a fresh worker
+    and the backend's memory stays at one row's worth."""
+    from fault_adapters import HOARD_MIB
+
+    from trainspec.conformance.worker import DEFAULT_WORKER_MEMORY
+
+    fresh_mib = faulty_run[1]["honest"]["peak_worker_mib"]  # a worker that holds nothing
+    assert 0 < fresh_mib < DEFAULT_WORKER_MEMORY / 2**20 - 4 * HOARD_MIB
+    kept_rows, kept = _hoarding_run(None)
+    assert kept["workers_replaced_for_memory"] == 0
+    assert kept["peak_worker_mib"] >= fresh_mib + 4 * HOARD_MIB - 50, kept
+    limit_mib = fresh_mib + HOARD_MIB // 2
+    rows, info = _hoarding_run(limit_mib * 2**20)
+    assert info["workers_replaced_for_memory"] == 4, info  # after every row
+    assert info["peak_worker_mib"] <= fresh_mib + HOARD_MIB + 50, info
+    assert [r.to_json() | {"seconds": 0} for r in rows] == [
+        r.to_json() | {"seconds": 0} for r in kept_rows
+    ]
+    assert {r.verdict for r in rows} == {"conforms"}
+
+
+def test_a_worker_memory_limit_must_be_positive():
+    from trainspec.conformance.runner import MatrixRun
+
+    with pytest.raises(ValueError, match="worker_memory=0: must be a positive number of bytes"):
+        MatrixRun([reference.get("opt.gd")], {"honest": ref("honest")}, worker_memory=0)
+
+
 def test_a_nan_result_diverges_with_its_counterexample(faulty_run):
     row = faulty_row(faulty_run, "nan")
     assert row.verdict == "diverges" and row.ratio == float("inf") and row.counterexample
