@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from trainspec import reference
 from trainspec.conformance import discovery
 from trainspec.conformance.kinds import get_kind
-from trainspec.conformance.profiles import hypothesis_settings
+from trainspec.conformance.profiles import hypothesis_settings, without_local_constants
 from trainspec.conformance.runner import check_row
 
 clock = time.process_time
@@ -60,7 +60,8 @@ def collect_cases(entry: Any, dtype: str, check: str, n: int) -> list[Any]:
     def collect(data: Any) -> None:
         cases.append(draw(data, entry, dtype, check))
 
-    collect()
+    with without_local_constants():
+        collect()
     return cases
 
 

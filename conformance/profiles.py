@@ -13,6 +13,17 @@ function) can take far longer than the rest, and a timing-dependent failure woul
 Speed is measured by ``benchmarks/overhead.py`` instead. The ``too_slow`` health check is off
 for the same reason: the time it sees is the framework's, not the data generation's.
 
+Where the code lives does not change the draws
+-----------------------------------------------
+Hypothesis (6.13x and later) mixes constants found in the source of "local" modules (imported
+from outside ``site-packages``, tests excepted) into what it generates. The examples of a row
+would then depend on where the kit and the adapters live: an installed wheel draws other
+examples than a source checkout or an editable install, and an adapter developed in its own
+repository would change the draws of every row, so a pin could hold in one place and fail in
+another (it did: JAX's ``adamax`` in bfloat16 read ``conforms`` from the source tree and
+``eps=in_max`` installed). :func:`without_local_constants` turns that off around every draw
+of the kit: rows, witness pools, contract checks; it draws as an installed kit always did.
+
 Sample sizes
 ------------
 A statistical kind draws more values per example under ``thorough`` (the kinds' docstrings give
@@ -23,14 +34,21 @@ being checked (:func:`profiled` sets it around :func:`~trainspec.conformance.run
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["PROFILES", "current_profile", "hypothesis_settings", "profiled"]
+__all__ = [
+    "PROFILES",
+    "current_profile",
+    "hypothesis_settings",
+    "profiled",
+    "without_local_constants",
+]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _PROFILE: contextvars.ContextVar[str] = contextvars.ContextVar("trainspec_profile", default="ci")
@@ -77,3 +95,28 @@ def profiled(fn: _F) -> _F:
             _PROFILE.reset(token)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def without_local_constants() -> Iterator[None]:
+    """Hypothesis draws, inside, as if no module were local (see "Where the code lives does not
+    change the draws"); its own global constants stay. A Hypothesis without local constants is
+    left as it is."""
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - a Hypothesis without the module
+        yield
+        return
+    local = getattr(providers, "_get_local_constants", None)
+    cache = getattr(getattr(providers, "CONSTANTS_CACHE", None), "cache", None)
+    if local is None or cache is None or not hasattr(providers, "Constants"):
+        yield  # pragma: no cover - a Hypothesis without local constants
+        return
+    none = providers.Constants()
+    cache.clear()  # filled outside, it may hold local constants
+    providers._get_local_constants = lambda: none
+    try:
+        yield
+    finally:
+        providers._get_local_constants = local
+        cache.clear()  # filled inside, it holds none

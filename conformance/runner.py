@@ -43,7 +43,12 @@ from trainspec.conformance.adapter import Finding, Implementation
 from trainspec.conformance.discovery import BUILTIN_BACKENDS
 from trainspec.conformance.kinds import REFERENCE_ONLY, Kind, get_kind
 from trainspec.conformance.plots import plot_payload
-from trainspec.conformance.profiles import PROFILES, hypothesis_settings, profiled
+from trainspec.conformance.profiles import (
+    PROFILES,
+    hypothesis_settings,
+    profiled,
+    without_local_constants,
+)
 from trainspec.conformance.tolerance import Comparison, worse
 from trainspec.conformance.witnesses import (
     WitnessPlan,
@@ -656,7 +661,8 @@ def _targeted(
 
 def _run_given(body: Callable[[Any], None], base: settings, seed_: int) -> None:
     test = seed(seed_)(settings(base)(given(st.data())(body)))
-    test()
+    with without_local_constants():
+        test()
 
 
 def _fill_error(row: Row, c: Comparison | None) -> None:

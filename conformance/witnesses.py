@@ -53,6 +53,7 @@ from hypothesis import strategies as st
 
 from trainspec.conformance.kinds import get_kind
 from trainspec.conformance.kinds.dropout import DropoutCase
+from trainspec.conformance.profiles import without_local_constants
 from trainspec.conformance.tolerance import Comparison
 from trainspec.conformance.tracked import Tracked, round_to, smallest_normal, unit_roundoff
 from trainspec.reference.registry import SpecEntry, Variant, get
@@ -653,7 +654,8 @@ def _draw_pool(entry: SpecEntry, dtype: str, check: str, n: int) -> list[Any]:
     def collect(data: Any) -> None:
         cases.append(draw(data, entry, dtype, check))
 
-    collect()
+    with without_local_constants():
+        collect()
     return cases[:n]
 
 
