@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import resource
 import signal
 import sys
 import time
@@ -62,13 +61,19 @@ DEFAULT_WORKER_MEMORY = 1536 * 2**20
 
 def resident_bytes() -> int:
     """This process's resident memory in bytes: the current figure where the system gives it
-    (Linux's ``/proc/self/statm``), else the peak so far (``getrusage``), which only overstates."""
+    (Linux's ``/proc/self/statm``), else the peak so far (``getrusage``, which only overstates),
+    else 0 (unknown: no worker is replaced for its memory)."""
     try:
         with open("/proc/self/statm", "rb") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes; else KiB
+        pass
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # macOS: bytes; else KiB
 
 
 @dataclass(frozen=True)
